@@ -1,0 +1,104 @@
+# aec - build, test and benchmark.
+#   make          libraries and bin/ programs      make test    every test, plain and ASan+UBSan
+#   make bench    benchmarks                       make clean   remove build/ and bin/
+#   make demo     compress samples/ with the shipped model, size against JPEG
+# On a fresh Debian machine the missing packages are installed when run as
+# root; otherwise make stops with the apt-get command to run.
+
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN     = -Wall -Wextra
+CPPFLAGS_AEC = -std=c11 -D_GNU_SOURCE -Inn -Icodec -MMD -MP
+OMP      = -fopenmp
+LDLIBS_AEC = -lopenblas -lpng -ljpeg -lz -lm -lpthread
+BUILD   ?= build
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+NN_SRC    := $(wildcard nn/*.c)
+CODEC_SRC := $(wildcard codec/*.c)
+AEC_SRC   := $(filter-out tools/aecd.c,$(wildcard tools/*.c))
+TEST_SRC  := $(wildcard tests/test_*.c)
+BENCH_SRC := $(wildcard tests/bench_*.c)
+
+# Debian package for each header the build needs
+DEPS = png.h:libpng-dev zlib.h:zlib1g-dev cblas.h:libopenblas-dev jpeglib.h:libjpeg62-turbo-dev
+
+define objs
+$(patsubst %.c,$(1)/obj/%.o,$(2))
+endef
+
+all: $(if $(wildcard tools/aec.c),bin/aec) $(if $(wildcard tools/aecd.c),bin/aecd)
+
+# ---- packages ---------------------------------------------------------------
+$(BUILD)/.deps-ok:
+	@missing=""; for d in $(DEPS); do h=$${d%%:*}; pkg=$${d##*:}; \
+	  printf '#include <%s>\n' "$$h" | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else echo "missing packages: run  sudo apt-get install -y$$missing"; exit 1; fi; fi
+	@mkdir -p $(BUILD) && touch $@
+
+# ---- libraries --------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_AEC) $(CFLAGS) $(WARN) $(OMP) -c $< -o $@
+
+$(BUILD)/libnn.a: $(call objs,$(BUILD),$(NN_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libaec.a: $(call objs,$(BUILD),$(CODEC_SRC))
+	@rm -f $@; ar rcs $@ $^
+
+LIBS = $(BUILD)/libaec.a $(BUILD)/libnn.a
+
+# ---- programs ---------------------------------------------------------------
+bin/aec: $(call objs,$(BUILD),$(AEC_SRC)) $(LIBS)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(OMP) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
+
+bin/aecd: $(BUILD)/obj/tools/aecd.o $(LIBS)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(OMP) -static -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
+
+# ---- tests ------------------------------------------------------------------
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(OMP) -o $@ $< $(LIBS) $(LDLIBS_AEC)
+
+TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+BENCHES = $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
+
+test-plain: $(TESTS) all
+	@echo "== tests (-O2)"
+	@tests/run.sh $(TESTS)
+
+# The sanitised build lives in build/asan and runs the same unit tests.
+test-asan:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" \
+	  $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(TEST_SRC))
+	@echo "== tests (ASan+UBSan)"
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 AEC_TEST_SANITIZED=1 \
+	  tests/run.sh $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(TEST_SRC))
+
+test:
+	@$(MAKE) --no-print-directory test-plain > $(BUILD)-test-plain.log 2>&1; a=$$?; \
+	 $(MAKE) --no-print-directory test-asan > $(BUILD)-test-asan.log 2>&1; b=$$?; \
+	 grep -v -E '^(cc|gcc|clang|ar) ' $(BUILD)-test-plain.log $(BUILD)-test-asan.log | sed 's/^[^:]*log://' | grep -v -E '^[0-9]+ passed, [0-9]+ failed$$'; \
+	 p=0; f=0; for l in $(BUILD)-test-plain.log $(BUILD)-test-asan.log; do \
+	   s=$$(grep -E '^[0-9]+ passed, [0-9]+ failed$$' $$l | tail -n1); \
+	   if [ -z "$$s" ]; then f=$$((f+1)); continue; fi; \
+	   p=$$((p+$${s%% *})); x=$${s##*, }; f=$$((f+$${x%% *})); done; \
+	 rm -f $(BUILD)-test-plain.log $(BUILD)-test-asan.log; \
+	 echo "$$p passed, $$f failed"; [ $$a -eq 0 ] && [ $$b -eq 0 ] && [ $$f -eq 0 ]
+
+bench: $(BENCHES) all
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+clean:
+	rm -rf $(BUILD) bin
+
+.PHONY: all test test-plain test-asan bench clean
+.SECONDARY:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

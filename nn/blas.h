@@ -1,0 +1,29 @@
+/* nn/blas.h - making sure OpenBLAS runs its fast kernel.
+ *
+ * OpenBLAS 0.3.21 (Debian 12) does not know newer CPUs and falls back to its
+ * slowest kernel ("Prescott") on them, 5-8x below what the CPU can do. It
+ * picks the kernel once, when the library loads, from OPENBLAS_CORETYPE or
+ * CPUID. So a program calls nn_blas_setup(argv) first thing in main(): if the
+ * user did not set OPENBLAS_CORETYPE and the live kernel is weaker than the
+ * CPU supports, it sets OPENBLAS_CORETYPE and re-executes the program once
+ * (argv unchanged). A user's own OPENBLAS_CORETYPE is always respected. */
+#ifndef NN_BLAS_H
+#define NN_BLAS_H
+
+/* CPU features that decide the kernel (from CPUID). */
+typedef struct {
+    int avx, avx2, fma, avx512f, avx512dq, avx512cd, avx512bw, avx512vl;
+} nn_cpu_features;
+
+void nn_cpu_detect(nn_cpu_features *f);
+/* The kernel to ask for, or NULL to keep the live one: a pure function of the
+ * live kernel name and the CPU, tested on its own. */
+const char *nn_blas_better_coretype(const char *live_corename, const nn_cpu_features *f);
+/* See above. Returns only if no re-exec was needed (or it failed, which is
+ * reported on stderr once and otherwise harmless). */
+void nn_blas_setup(char **argv);
+/* The live kernel's name, e.g. "Haswell", "SkylakeX", "Zen". */
+const char *nn_blas_corename(void);
+void nn_blas_set_threads(int n);
+
+#endif

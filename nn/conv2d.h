@@ -1,0 +1,53 @@
+/* nn/conv2d.h - 2-D convolution and transposed convolution (NCHW).
+ *
+ * Both run as im2col/col2im + one cblas_sgemm over the whole batch.
+ * Forward passes overwrite y; backward passes ACCUMULATE (+=) into the
+ * parameter gradients in p->grad and OVERWRITE dx (dx may be NULL when the
+ * input gradient is not needed, e.g. for the first layer). */
+#ifndef NN_CONV2D_H
+#define NN_CONV2D_H
+
+#include "params.h"
+#include "rng.h"
+#include "tensor.h"
+
+enum nn_pad_mode { NN_PAD_ZERO = 0, NN_PAD_REPLICATE = 1 };
+
+/* Convolution: weight [cout][cin][k][k] at p->value + w, bias [cout] at
+ * p->value + b. Padding (k-1)/2 on each side (k odd), so the output is
+ * ceil(H/stride) x ceil(W/stride), matching PyTorch Conv2d(k, stride,
+ * padding=k//2) for zero padding. */
+typedef struct {
+    int cin, cout, k, stride, pad_mode;
+    size_t w, b;
+} nn_conv2d;
+
+int nn_conv2d_declare(nn_conv2d *l, nn_params *p, const char *name,
+                      int cin, int cout, int k, int stride, int pad_mode);
+/* weights ~ U(-a, a) with a = sqrt(6 / fan_in) * gain / sqrt(2)... see .c; bias 0 */
+void nn_conv2d_init(const nn_conv2d *l, nn_params *p, nn_rng *rng);
+void nn_conv2d_out_shape(const nn_conv2d *l, int h, int w, int *oh, int *ow);
+/* y is resized to [x->n][cout][oh][ow]. */
+int nn_conv2d_forward(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
+                      nn_tensor *y, nn_workspace *ws);
+int nn_conv2d_backward(const nn_conv2d *l, nn_params *p, const nn_tensor *x,
+                       const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
+
+/* Transposed convolution (up-sampling by `stride`): weight [cin][cout][k][k]
+ * (PyTorch's ConvTranspose2d layout), bias [cout]; output H*stride x
+ * W*stride, matching PyTorch ConvTranspose2d(k, stride, padding=k//2,
+ * output_padding=stride-1). Zero padding only. */
+typedef struct {
+    int cin, cout, k, stride;
+    size_t w, b;
+} nn_deconv2d;
+
+int nn_deconv2d_declare(nn_deconv2d *l, nn_params *p, const char *name,
+                        int cin, int cout, int k, int stride);
+void nn_deconv2d_init(const nn_deconv2d *l, nn_params *p, nn_rng *rng);
+int nn_deconv2d_forward(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
+                        nn_tensor *y, nn_workspace *ws);
+int nn_deconv2d_backward(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
+                         const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
+
+#endif

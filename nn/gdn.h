@@ -1,0 +1,34 @@
+/* nn/gdn.h - generalised divisive normalisation (Balle et al. 2016).
+ *
+ *   GDN:  y_i = x_i / sqrt(beta_i + sum_j gamma_ij x_j^2)
+ *   IGDN: y_i = x_i * sqrt(beta_i + sum_j gamma_ij x_j^2)
+ *
+ * beta and gamma are stored reparametrised so they stay non-negative under
+ * plain gradient descent (Balle's "usual" scheme, as in tensorflow-compression
+ * and CompressAI): stored b, g with beta = max(b, sqrt(beta_min + ped))^2 - ped,
+ * gamma = max(g, sqrt(ped))^2 - ped, ped = 2^-36, beta_min = 1e-6; the bound's
+ * gradient passes where the value is above the bound or the gradient pushes it
+ * up. The sum over j is a 1x1 convolution, run as one sgemm. */
+#ifndef NN_GDN_H
+#define NN_GDN_H
+
+#include "params.h"
+#include "tensor.h"
+
+typedef struct {
+    int c, inverse;
+    size_t beta, gamma; /* beta [c], gamma [c][c] (row i = output channel) */
+} nn_gdn;
+
+int nn_gdn_declare(nn_gdn *l, nn_params *p, const char *name, int c, int inverse);
+/* beta = 1, gamma = 0.1 * identity (in the reparametrised form) */
+void nn_gdn_init(const nn_gdn *l, nn_params *p);
+/* Effective beta/gamma from the stored values (for export and tests). */
+void nn_gdn_effective(const nn_gdn *l, const nn_params *p, float *beta, float *gamma);
+int nn_gdn_forward(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
+                   nn_tensor *y, nn_workspace *ws);
+/* accumulates into p->grad, overwrites dx (dx must not be NULL) */
+int nn_gdn_backward(const nn_gdn *l, nn_params *p, const nn_tensor *x,
+                    const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
+
+#endif

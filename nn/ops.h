@@ -20,7 +20,8 @@ void nn_scale(const float *x, float s, float *y, size_t n);           /* y = s *
 void nn_axpy(float a, const float *x, float *y, size_t n);            /* y += a * x */
 
 /* Per-channel gain (the gain units of Cui et al. 2021): y[n][c][.] = x[n][c][.] * g[c].
- * Backward overwrites dx (if not NULL) and ACCUMULATES into dg[c]. */
+ * y and dx must already have x's shape (y may alias x). Backward overwrites
+ * dx (if not NULL) and ACCUMULATES into dg[c]. */
 void nn_channel_scale_forward(const nn_tensor *x, const float *g, nn_tensor *y);
 void nn_channel_scale_backward(const nn_tensor *x, const float *g, const nn_tensor *dy,
                                nn_tensor *dx, float *dg);
@@ -32,7 +33,8 @@ void nn_round(const float *x, float *y, size_t n);
 void nn_add_uniform_noise(const float *x, float *y, size_t n, nn_rng *rng);
 
 /* Mean squared error over n elements, and its gradient scaled by `scale`:
- * da = scale * 2 (a - b) / n. */
+ * da = scale * 2 (a - b) / n. The sum is in double, in fixed blocks, so the
+ * result does not depend on the thread count. */
 double nn_mse_forward(const float *a, const float *b, size_t n);
 void nn_mse_backward(const float *a, const float *b, float *da, size_t n, float scale);
 

@@ -24,14 +24,19 @@ void nn_adam_free(nn_adam *a);
 double nn_adam_step(nn_adam *a, nn_params *p, float lr);
 /* Same, over a sub-range [begin, end) of the buffer with its own lr (so
  * e.g. entropy-model parameters can use another rate); the caller calls
- * nn_adam_tick once per step before the range updates. */
+ * nn_adam_tick once per step before the range updates. Gradients are
+ * multiplied by grad_scale first (clip_norm / norm when clipping, else 1);
+ * nn_adam_update_range ignores clip_norm. end is clamped to the buffer. */
 void nn_adam_tick(nn_adam *a);
 void nn_adam_update_range(nn_adam *a, nn_params *p, size_t begin, size_t end, float lr, float grad_scale);
 double nn_grad_norm(const nn_params *p);
 
 /* Learning rate at `step` of `total`: linear warm-up from 0.1*base over
  * `warmup` steps, then constant, then cosine decay to final_frac*base over
- * the last `decay_frac` of the run. */
+ * the last `decay_frac` of the run, reaching final_frac*base at step ==
+ * total and staying there. The warm-up and decay factors multiply, so the
+ * curve is continuous even when they overlap. warmup 0 or decay_frac 0
+ * turns that part off. */
 typedef struct {
     float base, final_frac, decay_frac;
     long warmup, total;

@@ -24,7 +24,10 @@ typedef struct {
 
 int nn_conv2d_declare(nn_conv2d *l, nn_params *p, const char *name,
                       int cin, int cout, int k, int stride, int pad_mode);
-/* weights ~ U(-a, a) with a = sqrt(6 / fan_in) * gain / sqrt(2)... see .c; bias 0 */
+/* weights ~ U(-a, a) with a = sqrt(3 / fan_in), fan_in = cin*k*k, so
+ * Var(w) = 1/fan_in and unit-variance inputs give unit-variance outputs
+ * (Kaiming-uniform with gain 1; PyTorch's default is the smaller
+ * a = 1/sqrt(fan_in)). Bias 0. Declared blocks: NAME.weight, NAME.bias. */
 void nn_conv2d_init(const nn_conv2d *l, nn_params *p, nn_rng *rng);
 void nn_conv2d_out_shape(const nn_conv2d *l, int h, int w, int *oh, int *ow);
 /* y is resized to [x->n][cout][oh][ow]. */
@@ -44,6 +47,8 @@ typedef struct {
 
 int nn_deconv2d_declare(nn_deconv2d *l, nn_params *p, const char *name,
                         int cin, int cout, int k, int stride);
+/* As nn_conv2d_init with fan_in = cin*k*k / stride^2, the average number of
+ * taps that reach one output pixel. */
 void nn_deconv2d_init(const nn_deconv2d *l, nn_params *p, nn_rng *rng);
 int nn_deconv2d_forward(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
                         nn_tensor *y, nn_workspace *ws);

@@ -1,0 +1,374 @@
+/* nn/conv2d.c - convolution and transposed convolution as im2col + sgemm.
+ *
+ * A convolution with kernel k, stride s and padding p = (k-1)/2 maps an
+ * input of C x H x W to O x OH x OW. Unrolling every receptive field of the
+ * WHOLE batch into one column matrix
+ *
+ *     col[r][j],  r = (c*k + ky)*k + kx           (K  = C*k*k rows)
+ *                 j = (n*OH + oy)*OW + ox          (NP = N*OH*OW columns)
+ *                 col[r][j] = x[n][c][oy*s - p + ky][ox*s - p + kx]
+ *
+ * turns the layer into one matrix product Y = W col with W the O x K weight
+ * matrix, which is where all the flops go. Its adjoint col2im scatters a
+ * column matrix back, adding up the overlapping fields.
+ *
+ * A transposed convolution is exactly the adjoint of a convolution running on
+ * its OUTPUT: with cin/cout swapped, the deconv weight [cin][cout][k][k] is
+ * that convolution's [out][in][k][k] weight matrix, so
+ *     deconv forward  = col2im(W^T x)      deconv backward dx = W im2col(dy)
+ * and the same two helpers serve both layers.
+ *
+ * Threads: OpenBLAS runs its own thread pool inside cblas_sgemm; the loops
+ * here (im2col, col2im, layout changes, bias) use OpenMP. The two never
+ * overlap: sgemm is only ever called from the serial part of a function,
+ * never inside an OpenMP region (that would start one OpenBLAS pool per
+ * OpenMP thread and oversubscribe the cores), and nn_blas_set_threads gives
+ * both the same count. Small loops stay serial (see PAR_MIN_WORK) because
+ * waking threads costs more than they save there. */
+#include "conv2d.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* below this many floats touched a loop is not worth a parallel region */
+#define PAR_MIN_WORK 32768
+
+/* ---- shared geometry and the two column helpers ------------------------- */
+
+/* The convolution the column matrix describes: its input (n, c, h, w) is
+ * what im2col reads and col2im writes. */
+typedef struct {
+    int n, c, h, w;
+    int k, stride, pad, replicate;
+    int oh, ow;
+} conv_geom;
+
+static conv_geom geom_make(int n, int c, int h, int w, int k, int stride, int replicate)
+{
+    conv_geom g;
+    g.n = n; g.c = c; g.h = h; g.w = w;
+    g.k = k; g.stride = stride; g.pad = (k - 1) / 2; g.replicate = replicate;
+    g.oh = (h + 2 * g.pad - k) / stride + 1;
+    g.ow = (w + 2 * g.pad - k) / stride + 1;
+    return g;
+}
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* First output index ox with 0 <= ox*s + off, and one past the last with
+ * ox*s + off < size: the range where the kernel tap reads inside the image. */
+static void valid_range(int off, int s, int size, int count, int *lo, int *hi)
+{
+    int a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int b = size - off <= 0 ? 0 : (size - off + s - 1) / s;
+    *lo = a < count ? a : count;
+    *hi = b < count ? b : count;
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* col[K][NP] = unrolled receptive fields of x (layout in the file comment).
+ * Parallel over rows: each row is one (c, ky, kx) and is written by exactly
+ * one thread, contiguously. */
+static void im2col(const conv_geom *g, const float *x, float *col)
+{
+    const int k = g->k, s = g->stride;
+    const int rows = g->c * k * k;
+    const size_t plane = (size_t)g->h * g->w;
+    const size_t np = (size_t)g->n * g->oh * g->ow;
+#pragma omp parallel for schedule(static) if ((size_t)rows * np > PAR_MIN_WORK)
+    for (int r = 0; r < rows; r++) {
+        const int c = r / (k * k), ky = (r / k) % k, kx = r % k;
+        const int offy = ky - g->pad, offx = kx - g->pad;
+        int x0, x1;
+        valid_range(offx, s, g->w, g->ow, &x0, &x1);
+        float *dst = col + (size_t)r * np;
+        for (int n = 0; n < g->n; n++) {
+            const float *src_plane = x + ((size_t)n * g->c + c) * plane;
+            for (int oy = 0; oy < g->oh; oy++, dst += g->ow) {
+                int iy = oy * s + offy;
+                if (iy < 0 || iy >= g->h) {
+                    if (!g->replicate) {
+                        memset(dst, 0, (size_t)g->ow * sizeof(float));
+                        continue;
+                    }
+                    iy = clampi(iy, 0, g->h - 1);
+                }
+                const float *src = src_plane + (size_t)iy * g->w;
+                /* left and right borders: zeros or the edge pixel */
+                float left = g->replicate ? src[0] : 0.0f;
+                float right = g->replicate ? src[g->w - 1] : 0.0f;
+                for (int ox = 0; ox < x0; ox++) dst[ox] = left;
+                if (x1 > x0 && s == 1) {
+                    memcpy(dst + x0, src + x0 + offx, (size_t)(x1 - x0) * sizeof(float));
+                } else {
+                    for (int ox = x0; ox < x1; ox++) dst[ox] = src[ox * s + offx];
+                }
+                for (int ox = x1; ox < g->ow; ox++) dst[ox] = right;
+            }
+        }
+    }
+}
+
+/* x = col2im(col): the adjoint of im2col. Every (n, c) plane of x is first set
+ * to bias[c] (or 0 when bias is NULL) and then accumulates all column entries
+ * that im2col would have read from it; with replicate padding the reads
+ * clamped to the border add to the border pixel. Parallel over planes, so no
+ * two threads write the same element. */
+static void col2im(const conv_geom *g, const float *col, float *x, const float *bias)
+{
+    const int k = g->k, s = g->stride;
+    const size_t plane = (size_t)g->h * g->w;
+    const size_t opix = (size_t)g->oh * g->ow;
+    const size_t np = (size_t)g->n * opix;
+    const int planes = g->n * g->c;
+#pragma omp parallel for schedule(static) if ((size_t)g->c * k * k * np > PAR_MIN_WORK)
+    for (int nc = 0; nc < planes; nc++) {
+        const int n = nc / g->c, c = nc % g->c;
+        float *dst_plane = x + (size_t)nc * plane;
+        const float init = bias ? bias[c] : 0.0f;
+        for (size_t i = 0; i < plane; i++) dst_plane[i] = init;
+        for (int ky = 0; ky < k; ky++) {
+            for (int kx = 0; kx < k; kx++) {
+                const int offy = ky - g->pad, offx = kx - g->pad;
+                int x0, x1;
+                valid_range(offx, s, g->w, g->ow, &x0, &x1);
+                const float *src = col + (size_t)((c * k + ky) * k + kx) * np + (size_t)n * opix;
+                for (int oy = 0; oy < g->oh; oy++, src += g->ow) {
+                    int iy = oy * s + offy;
+                    if (iy < 0 || iy >= g->h) {
+                        if (!g->replicate) continue;
+                        iy = clampi(iy, 0, g->h - 1);
+                    }
+                    float *row = dst_plane + (size_t)iy * g->w;
+                    if (g->replicate) {
+                        for (int ox = 0; ox < x0; ox++) row[0] += src[ox];
+                        for (int ox = x1; ox < g->ow; ox++) row[g->w - 1] += src[ox];
+                    }
+                    for (int ox = x0; ox < x1; ox++) row[ox * s + offx] += src[ox];
+                }
+            }
+        }
+    }
+}
+
+/* NCHW [n][c][p] -> channel-major matrix [c][n*P + p] (P = pixels per plane),
+ * optionally the reverse, each with an optional per-channel bias added. These
+ * are the only layout changes around the sgemm. */
+static void nchw_to_cm(const float *t, int n, int c, size_t pix, float *m)
+{
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * c * pix > PAR_MIN_WORK)
+    for (int ci = 0; ci < c; ci++)
+        for (int ni = 0; ni < n; ni++)
+            memcpy(m + ((size_t)ci * n + ni) * pix, t + ((size_t)ni * c + ci) * pix,
+                   pix * sizeof(float));
+}
+
+static void cm_to_nchw(const float *m, int n, int c, size_t pix, const float *bias, float *t)
+{
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * c * pix > PAR_MIN_WORK)
+    for (int ni = 0; ni < n; ni++) {
+        for (int ci = 0; ci < c; ci++) {
+            const float *src = m + ((size_t)ci * n + ni) * pix;
+            float *dst = t + ((size_t)ni * c + ci) * pix;
+            if (bias) {
+                const float b = bias[ci];
+                for (size_t i = 0; i < pix; i++) dst[i] = src[i] + b;
+            } else {
+                memcpy(dst, src, pix * sizeof(float));
+            }
+        }
+    }
+}
+
+/* db[c] += sum over n and pixels of the NCHW tensor t */
+static void bias_grad(const float *t, int n, int c, size_t pix, float *db)
+{
+#pragma omp parallel for schedule(static) if ((size_t)n * c * pix > PAR_MIN_WORK)
+    for (int ci = 0; ci < c; ci++) {
+        double sum = 0.0; /* double: a channel can sum 10^5 terms */
+        for (int ni = 0; ni < n; ni++) {
+            const float *src = t + ((size_t)ni * c + ci) * pix;
+            float part = 0.0f;
+            for (size_t i = 0; i < pix; i++) part += src[i];
+            sum += part;
+        }
+        db[ci] += (float)sum;
+    }
+}
+
+/* Declares NAME.weight [d0][d1][k][k] and NAME.bias [nbias]; the layer
+ * struct is only written by the callers once both succeeded. */
+static int declare_pair(nn_params *p, const char *name, int d0, int d1, int k, int nbias,
+                        size_t *w, size_t *b)
+{
+    char wname[NN_PARAM_NAME_MAX], bname[NN_PARAM_NAME_MAX];
+    int lw = snprintf(wname, sizeof wname, "%s.weight", name);
+    int lb = snprintf(bname, sizeof bname, "%s.bias", name);
+    if (lw < 0 || lb < 0 || (size_t)lw >= sizeof wname || (size_t)lb >= sizeof bname) return -1;
+    *w = nn_params_declare(p, wname, d0, d1, k, k);
+    if (*w == (size_t)-1) return -1;
+    *b = nn_params_declare(p, bname, nbias, 1, 1, 1);
+    return *b == (size_t)-1 ? -1 : 0;
+}
+
+/* U(-a, a) has variance a^2 / 3, so a = sqrt(3 / fan_in) gives Var(w) =
+ * 1/fan_in: a sum of fan_in unit-variance inputs keeps unit variance. */
+static void uniform_fill(float *w, size_t count, double fan_in, nn_rng *rng)
+{
+    const float a = (float)sqrt(3.0 / fan_in);
+    for (size_t i = 0; i < count; i++) w[i] = a * (2.0f * nn_rng_uniform(rng) - 1.0f);
+}
+
+/* ---- convolution -------------------------------------------------------- */
+
+int nn_conv2d_declare(nn_conv2d *l, nn_params *p, const char *name,
+                      int cin, int cout, int k, int stride, int pad_mode)
+{
+    if (cin < 1 || cout < 1 || k < 1 || k % 2 == 0 || stride < 1) return -1;
+    if (pad_mode != NN_PAD_ZERO && pad_mode != NN_PAD_REPLICATE) return -1;
+    size_t w, b;
+    if (declare_pair(p, name, cout, cin, k, cout, &w, &b) != 0) return -1;
+    l->cin = cin; l->cout = cout; l->k = k; l->stride = stride; l->pad_mode = pad_mode;
+    l->w = w; l->b = b;
+    return 0;
+}
+
+void nn_conv2d_init(const nn_conv2d *l, nn_params *p, nn_rng *rng)
+{
+    size_t count = (size_t)l->cout * l->cin * l->k * l->k;
+    uniform_fill(p->value + l->w, count, (double)l->cin * l->k * l->k, rng);
+    memset(p->value + l->b, 0, (size_t)l->cout * sizeof(float));
+}
+
+void nn_conv2d_out_shape(const nn_conv2d *l, int h, int w, int *oh, int *ow)
+{
+    conv_geom g = geom_make(1, l->cin, h, w, l->k, l->stride, 0);
+    *oh = g.oh;
+    *ow = g.ow;
+}
+
+int nn_conv2d_forward(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
+                      nn_tensor *y, nn_workspace *ws)
+{
+    if (x->c != l->cin) return -1;
+    const conv_geom g = geom_make(x->n, x->c, x->h, x->w, l->k, l->stride,
+                                  l->pad_mode == NN_PAD_REPLICATE);
+    const int kk = l->cin * l->k * l->k;
+    const size_t opix = (size_t)g.oh * g.ow, np = (size_t)g.n * opix;
+    if (nn_tensor_resize(y, g.n, l->cout, g.oh, g.ow) != 0) return -1;
+    float *col = nn_workspace_get(ws, ((size_t)kk + l->cout) * np);
+    if (!col) return -1;
+    float *ym = col + (size_t)kk * np; /* [cout][NP] */
+
+    im2col(&g, x->data, col);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->cout, (int)np, kk,
+                1.0f, p->value + l->w, kk, col, (int)np, 0.0f, ym, (int)np);
+    cm_to_nchw(ym, g.n, l->cout, opix, p->value + l->b, y->data);
+    return 0;
+}
+
+int nn_conv2d_backward(const nn_conv2d *l, nn_params *p, const nn_tensor *x,
+                       const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+{
+    const conv_geom g = geom_make(x->n, x->c, x->h, x->w, l->k, l->stride,
+                                  l->pad_mode == NN_PAD_REPLICATE);
+    if (x->c != l->cin || dy->n != g.n || dy->c != l->cout || dy->h != g.oh || dy->w != g.ow)
+        return -1;
+    const int kk = l->cin * l->k * l->k;
+    const size_t opix = (size_t)g.oh * g.ow, np = (size_t)g.n * opix;
+    if (dx && nn_tensor_resize(dx, g.n, g.c, g.h, g.w) != 0) return -1;
+    float *col = nn_workspace_get(ws, ((size_t)kk + l->cout) * np);
+    if (!col) return -1;
+    float *dym = col + (size_t)kk * np; /* [cout][NP] */
+
+    im2col(&g, x->data, col);
+    nchw_to_cm(dy->data, g.n, l->cout, opix, dym);
+    bias_grad(dy->data, g.n, l->cout, opix, p->grad + l->b);
+    /* dW[cout][K] += dY[cout][NP] col[K][NP]^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->cout, kk, (int)np,
+                1.0f, dym, (int)np, col, (int)np, 1.0f, p->grad + l->w, kk);
+    if (!dx) return 0;
+    /* dcol[K][NP] = W^T dY, into col's memory (col is no longer needed) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)np, l->cout,
+                1.0f, p->value + l->w, kk, dym, (int)np, 0.0f, col, (int)np);
+    col2im(&g, col, dx->data, NULL);
+    return 0;
+}
+
+/* ---- transposed convolution --------------------------------------------- */
+
+/* The convolution whose adjoint the deconv is: it reads the deconv's output
+ * (cout channels, H*s x W*s) and produces H x W. */
+static conv_geom deconv_geom(const nn_deconv2d *l, int n, int h, int w)
+{
+    return geom_make(n, l->cout, h * l->stride, w * l->stride, l->k, l->stride, 0);
+}
+
+int nn_deconv2d_declare(nn_deconv2d *l, nn_params *p, const char *name,
+                        int cin, int cout, int k, int stride)
+{
+    if (cin < 1 || cout < 1 || k < 1 || k % 2 == 0 || stride < 1) return -1;
+    size_t w, b;
+    if (declare_pair(p, name, cin, cout, k, cout, &w, &b) != 0) return -1;
+    l->cin = cin; l->cout = cout; l->k = k; l->stride = stride;
+    l->w = w; l->b = b;
+    return 0;
+}
+
+void nn_deconv2d_init(const nn_deconv2d *l, nn_params *p, nn_rng *rng)
+{
+    /* an output pixel sees on average k*k / stride^2 taps of each input channel */
+    size_t count = (size_t)l->cin * l->cout * l->k * l->k;
+    double fan_in = (double)l->cin * l->k * l->k / ((double)l->stride * l->stride);
+    uniform_fill(p->value + l->w, count, fan_in, rng);
+    memset(p->value + l->b, 0, (size_t)l->cout * sizeof(float));
+}
+
+int nn_deconv2d_forward(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
+                        nn_tensor *y, nn_workspace *ws)
+{
+    if (x->c != l->cin) return -1;
+    const conv_geom g = deconv_geom(l, x->n, x->h, x->w);
+    const int kk = l->cout * l->k * l->k;
+    const size_t ipix = (size_t)x->h * x->w, np = (size_t)x->n * ipix;
+    if (nn_tensor_resize(y, g.n, g.c, g.h, g.w) != 0) return -1;
+    float *col = nn_workspace_get(ws, ((size_t)kk + l->cin) * np);
+    if (!col) return -1;
+    float *xm = col + (size_t)kk * np; /* [cin][NP] */
+
+    nchw_to_cm(x->data, x->n, l->cin, ipix, xm);
+    /* col[K][NP] = W[cin][K]^T x[cin][NP] */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)np, l->cin,
+                1.0f, p->value + l->w, kk, xm, (int)np, 0.0f, col, (int)np);
+    col2im(&g, col, y->data, p->value + l->b);
+    return 0;
+}
+
+int nn_deconv2d_backward(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
+                         const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+{
+    const conv_geom g = deconv_geom(l, x->n, x->h, x->w);
+    if (x->c != l->cin || dy->n != g.n || dy->c != g.c || dy->h != g.h || dy->w != g.w)
+        return -1;
+    const int kk = l->cout * l->k * l->k;
+    const size_t ipix = (size_t)x->h * x->w, np = (size_t)x->n * ipix;
+    if (dx && nn_tensor_resize(dx, x->n, x->c, x->h, x->w) != 0) return -1;
+    float *col = nn_workspace_get(ws, ((size_t)kk + l->cin) * np);
+    if (!col) return -1;
+    float *xm = col + (size_t)kk * np; /* [cin][NP] */
+
+    im2col(&g, dy->data, col);
+    nchw_to_cm(x->data, x->n, l->cin, ipix, xm);
+    bias_grad(dy->data, g.n, g.c, (size_t)g.h * g.w, p->grad + l->b);
+    /* dW[cin][K] += x[cin][NP] col[K][NP]^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->cin, kk, (int)np,
+                1.0f, xm, (int)np, col, (int)np, 1.0f, p->grad + l->w, kk);
+    if (!dx) return 0;
+    /* dx[cin][NP] = W[cin][K] col[K][NP], into xm's memory */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->cin, (int)np, kk,
+                1.0f, p->value + l->w, kk, col, (int)np, 0.0f, xm, (int)np);
+    cm_to_nchw(xm, x->n, l->cin, ipix, NULL, dx->data);
+    return 0;
+}

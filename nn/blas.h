@@ -17,13 +17,21 @@ typedef struct {
 
 void nn_cpu_detect(nn_cpu_features *f);
 /* The kernel to ask for, or NULL to keep the live one: a pure function of the
- * live kernel name and the CPU, tested on its own. */
+ * live kernel name and the CPU, tested on its own. Only a known weak kernel
+ * (Prescott, Katmai, Core2, Nehalem, Sandybridge, Barcelona, Bulldozer, ...,
+ * matched case-insensitively) is replaced: by "SkylakeX" when AVX2, FMA and
+ * AVX-512 F/DQ/CD/BW/VL are all usable, else by "Haswell" when AVX2 and FMA
+ * are, else not at all. Good kernels (Haswell, Zen, SkylakeX, Cooperlake,
+ * SapphireRapids) and unknown names are kept: it never downgrades. Features
+ * count only where the OS enabled their register state (xgetbv). */
 const char *nn_blas_better_coretype(const char *live_corename, const nn_cpu_features *f);
 /* See above. Returns only if no re-exec was needed (or it failed, which is
- * reported on stderr once and otherwise harmless). */
+ * reported on stderr once and otherwise harmless). Also gives the OpenMP
+ * loops the same thread count as OpenBLAS. */
 void nn_blas_setup(char **argv);
 /* The live kernel's name, e.g. "Haswell", "SkylakeX", "Zen". */
 const char *nn_blas_corename(void);
+/* Threads for OpenBLAS and for the OpenMP loops alike (n < 1 means 1). */
 void nn_blas_set_threads(int n);
 
 #endif

@@ -1,0 +1,130 @@
+/* nn/blas.c - choosing OpenBLAS's kernel from what the CPU can really run.
+ *
+ * The decision is feature based, never name based on the CPU: OpenBLAS
+ * 0.3.21 names some AVX-512 CPUs "Prescott" (it does not know their model
+ * numbers), while on an AVX2-only CPU such as Zen 3 the SkylakeX kernel dies
+ * with SIGILL. So we ask CPUID and the OS (xgetbv) which vector state is
+ * usable and map that to the best kernel that is safe to run. */
+#include "blas.h"
+
+#include <cblas.h>
+#include <cpuid.h>
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* XCR0 bits: SSE and AVX (YMM upper halves) state, and the three AVX-512
+ * states (opmask, ZMM0-15 upper halves, ZMM16-31). */
+#define XCR0_AVX_STATE 0x06u
+#define XCR0_AVX512_STATE 0xe0u
+
+static unsigned long long read_xcr0(void)
+{
+    unsigned int lo, hi;
+    /* the xgetbv instruction itself; _xgetbv() would need -mxsave */
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+
+void nn_cpu_detect(nn_cpu_features *f)
+{
+    memset(f, 0, sizeof *f);
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return;
+    const int osxsave = (ecx >> 27) & 1;
+    const int cpu_avx = (ecx >> 28) & 1, cpu_fma = (ecx >> 12) & 1;
+    /* A CPU flag only counts if the OS saves the registers on context
+     * switches; otherwise using them faults just like a missing instruction. */
+    unsigned long long xcr0 = osxsave ? read_xcr0() : 0;
+    const int os_avx = (xcr0 & XCR0_AVX_STATE) == XCR0_AVX_STATE;
+    const int os_avx512 = os_avx && (xcr0 & XCR0_AVX512_STATE) == XCR0_AVX512_STATE;
+    f->avx = cpu_avx && os_avx;
+    f->fma = cpu_fma && os_avx;
+    if (__get_cpuid_max(0, NULL) < 7) return;
+    __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    f->avx2 = ((ebx >> 5) & 1) && os_avx;
+    f->avx512f = ((ebx >> 16) & 1) && os_avx512;
+    f->avx512dq = ((ebx >> 17) & 1) && os_avx512;
+    f->avx512cd = ((ebx >> 28) & 1) && os_avx512;
+    f->avx512bw = ((ebx >> 30) & 1) && os_avx512;
+    f->avx512vl = ((ebx >> 31) & 1) && os_avx512;
+}
+
+/* OpenBLAS 0.3.21's x86-64 kernels below the AVX2 level: a CPU that can do
+ * better gets moved off these. "Unknown" is what failed detection reports. */
+static const char *const weak_kernels[] = {
+    "Unknown", "Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom",
+    "Core2", "Penryn", "Dunnington", "Nehalem", "Athlon", "Opteron", "Opteron_SSE3",
+    "Barcelona", "Nano", "Sandybridge", "Bobcat", "Bulldozer", "Piledriver",
+    "Steamroller", "Excavator",
+};
+
+const char *nn_blas_better_coretype(const char *live_corename, const nn_cpu_features *f)
+{
+    if (!live_corename) return NULL;
+    /* Only a known weak kernel is replaced: the good ones (Haswell, Zen,
+     * SkylakeX, Cooperlake, SapphireRapids) and names we do not know, e.g.
+     * from a newer OpenBLAS, are kept, so this never downgrades. */
+    int weak = 0;
+    for (size_t i = 0; i < sizeof weak_kernels / sizeof weak_kernels[0]; i++)
+        weak |= strcasecmp(live_corename, weak_kernels[i]) == 0;
+    if (!weak) return NULL;
+    const int avx2_fma = f->avx && f->avx2 && f->fma;
+    /* every AVX-512 CPU also has AVX2 and FMA; requiring them keeps a
+     * half-reported feature set from choosing a kernel that could fault */
+    if (avx2_fma && f->avx512f && f->avx512dq && f->avx512cd && f->avx512bw && f->avx512vl)
+        return "SkylakeX";
+    if (avx2_fma) return "Haswell";
+    return NULL;
+}
+
+const char *nn_blas_corename(void)
+{
+    const char *name = openblas_get_corename();
+    return name ? name : "Unknown";
+}
+
+void nn_blas_set_threads(int n)
+{
+    if (n < 1) n = 1;
+    openblas_set_num_threads(n);
+    omp_set_num_threads(n);
+}
+
+void nn_blas_setup(char **argv)
+{
+    /* Our OpenMP loops run between sgemm calls, never during them, so both
+     * pools may use every core; same count so neither waits on the other. */
+    omp_set_num_threads(openblas_get_num_threads());
+
+    /* A user's choice wins; this also stops the re-executed copy from
+     * re-executing again, since we set the variable before execv. */
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    nn_cpu_features f;
+    nn_cpu_detect(&f);
+    const char *live = nn_blas_corename();
+    const char *better = nn_blas_better_coretype(live, &f);
+    if (!better) return;
+    if (!argv || !argv[0]) {
+        fprintf(stderr, "warning: OpenBLAS runs its slow %s kernel (no argv to re-execute with "
+                        "OPENBLAS_CORETYPE=%s)\n", live, better);
+        return;
+    }
+    if (setenv("OPENBLAS_CORETYPE", better, 1) != 0) {
+        fprintf(stderr, "warning: OpenBLAS runs its slow %s kernel (setenv failed: %s)\n", live,
+                strerror(errno));
+        return;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    execv("/proc/self/exe", argv);
+    /* only reached when execv failed */
+    int err = errno;
+    unsetenv("OPENBLAS_CORETYPE");
+    fprintf(stderr, "warning: OpenBLAS runs its slow %s kernel (re-executing with "
+                    "OPENBLAS_CORETYPE=%s failed: %s)\n", live, better, strerror(err));
+}

@@ -20,14 +20,22 @@ typedef struct {
     size_t beta, gamma; /* beta [c], gamma [c][c] (row i = output channel) */
 } nn_gdn;
 
+/* Declares NAME.beta [c] and NAME.gamma [c][c]; -1 if a name is too long
+ * or taken, or out of memory. */
 int nn_gdn_declare(nn_gdn *l, nn_params *p, const char *name, int c, int inverse);
 /* beta = 1, gamma = 0.1 * identity (in the reparametrised form) */
 void nn_gdn_init(const nn_gdn *l, nn_params *p);
 /* Effective beta/gamma from the stored values (for export and tests). */
 void nn_gdn_effective(const nn_gdn *l, const nn_params *p, float *beta, float *gamma);
+/* y is resized to x's shape. The batch is laid out as one C x (N*H*W)
+ * matrix of x^2 in the workspace (about 2 such matrices forward, 3 backward),
+ * so the sum over j is a single sgemm however small the images are.
+ * Returns -1 when x->c != l->c or out of memory. */
 int nn_gdn_forward(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
                    nn_tensor *y, nn_workspace *ws);
-/* accumulates into p->grad, overwrites dx (dx must not be NULL) */
+/* accumulates into p->grad, overwrites dx (dx must not be NULL; it is
+ * resized to x's shape); dy must have x's shape. Recomputes the forward
+ * denominators rather than keeping them. */
 int nn_gdn_backward(const nn_gdn *l, nn_params *p, const nn_tensor *x,
                     const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
 

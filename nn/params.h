@@ -45,7 +45,9 @@ void nn_params_free(nn_params *p);
  * checked blob holding every entry's name, shape and floats (little-endian
  * IEEE-754). The layout is in spec/model-format.md. Loading requires the same
  * names and shapes as the declared model; a mismatch, truncation or CRC error
- * is reported in err (one line, no trailing newline) and -1 returned. */
+ * is reported in err (one line, no trailing newline) and -1 returned, with
+ * p->value untouched. nn_params_serialize mallocs *buf (caller frees). The
+ * file functions' messages start with the path. */
 int nn_params_serialize(const nn_params *p, uint8_t **buf, size_t *len);
 int nn_params_deserialize(nn_params *p, const uint8_t *buf, size_t len, char *err, size_t errlen);
 /* File forms of the above; saving is atomic (temporary file + rename). */

@@ -95,28 +95,57 @@ void nn_blas_set_threads(int n)
     omp_set_num_threads(n);
 }
 
+/* What nn_blas_setup puts into the environment before re-executing. */
+typedef struct {
+    const char *coretype;  /* OPENBLAS_CORETYPE, or NULL */
+    int passive_wait;      /* set OMP_WAIT_POLICY=passive */
+} env_plan;
+
+/* The OpenMP wait policy. libgomp's default lets a thread spin for ~300000
+ * pause instructions (milliseconds) after every parallel region, and our
+ * regions are followed straight away by an sgemm whose OpenBLAS threads then
+ * share the cores with those spinners: measured here, that doubled the time
+ * of the small layers. Passive waiting costs a futex wake-up (microseconds)
+ * per region instead. A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins. */
+static int wants_passive_wait(void)
+{
+    return !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT");
+}
+
+static void undo_env(const env_plan *plan)
+{
+    if (plan->coretype) unsetenv("OPENBLAS_CORETYPE");
+    if (plan->passive_wait) unsetenv("OMP_WAIT_POLICY");
+}
+
 void nn_blas_setup(char **argv)
 {
     /* Our OpenMP loops run between sgemm calls, never during them, so both
      * pools may use every core; same count so neither waits on the other. */
     omp_set_num_threads(openblas_get_num_threads());
 
-    /* A user's choice wins; this also stops the re-executed copy from
-     * re-executing again, since we set the variable before execv. */
-    if (getenv("OPENBLAS_CORETYPE")) return;
-    nn_cpu_features f;
-    nn_cpu_detect(&f);
+    /* Both libraries read these variables once, when they load, so changing
+     * them takes a re-execution. A user's OPENBLAS_CORETYPE always wins; and
+     * since we set the variables before execv, the new copy finds them set
+     * and does not re-execute again. */
+    env_plan plan = {NULL, wants_passive_wait()};
     const char *live = nn_blas_corename();
-    const char *better = nn_blas_better_coretype(live, &f);
-    if (!better) return;
+    if (!getenv("OPENBLAS_CORETYPE")) {
+        nn_cpu_features f;
+        nn_cpu_detect(&f);
+        plan.coretype = nn_blas_better_coretype(live, &f);
+    }
+    if (!plan.coretype && !plan.passive_wait) return;
     if (!argv || !argv[0]) {
-        fprintf(stderr, "warning: OpenBLAS runs its slow %s kernel (no argv to re-execute with "
-                        "OPENBLAS_CORETYPE=%s)\n", live, better);
+        fprintf(stderr, "warning: nn_blas_setup: no argv to re-execute with; OpenBLAS keeps its %s "
+                        "kernel\n", live);
         return;
     }
-    if (setenv("OPENBLAS_CORETYPE", better, 1) != 0) {
-        fprintf(stderr, "warning: OpenBLAS runs its slow %s kernel (setenv failed: %s)\n", live,
-                strerror(errno));
+    if ((plan.coretype && setenv("OPENBLAS_CORETYPE", plan.coretype, 1) != 0) ||
+        (plan.passive_wait && setenv("OMP_WAIT_POLICY", "passive", 1) != 0)) {
+        fprintf(stderr, "warning: nn_blas_setup: setenv failed (%s); OpenBLAS keeps its %s kernel\n",
+                strerror(errno), live);
+        undo_env(&plan);
         return;
     }
     fflush(stdout);
@@ -124,7 +153,7 @@ void nn_blas_setup(char **argv)
     execv("/proc/self/exe", argv);
     /* only reached when execv failed */
     int err = errno;
-    unsetenv("OPENBLAS_CORETYPE");
-    fprintf(stderr, "warning: OpenBLAS runs its slow %s kernel (re-executing with "
-                    "OPENBLAS_CORETYPE=%s failed: %s)\n", live, better, strerror(err));
+    undo_env(&plan);
+    fprintf(stderr, "warning: nn_blas_setup: re-executing failed (%s); OpenBLAS keeps its %s "
+                    "kernel\n", strerror(err), live);
 }

@@ -6,7 +6,14 @@
  * CPUID. So a program calls nn_blas_setup(argv) first thing in main(): if the
  * user did not set OPENBLAS_CORETYPE and the live kernel is weaker than the
  * CPU supports, it sets OPENBLAS_CORETYPE and re-executes the program once
- * (argv unchanged). A user's own OPENBLAS_CORETYPE is always respected. */
+ * (argv unchanged). A user's own OPENBLAS_CORETYPE is always respected.
+ *
+ * The same re-execution sets OMP_WAIT_POLICY=passive unless the user set
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT: with libgomp's default, the OpenMP
+ * threads of the conv2d loops spin for milliseconds after each loop and take
+ * the cores from the OpenBLAS threads of the sgemm that follows (it halved
+ * the speed of the small layers). So a program re-executes once at start
+ * unless both variables are already decided. */
 #ifndef NN_BLAS_H
 #define NN_BLAS_H
 
@@ -27,7 +34,8 @@ void nn_cpu_detect(nn_cpu_features *f);
 const char *nn_blas_better_coretype(const char *live_corename, const nn_cpu_features *f);
 /* See above. Returns only if no re-exec was needed (or it failed, which is
  * reported on stderr once and otherwise harmless). Also gives the OpenMP
- * loops the same thread count as OpenBLAS. */
+ * loops the same thread count as OpenBLAS. Call it before any thread starts:
+ * execv replaces the whole process. */
 void nn_blas_setup(char **argv);
 /* The live kernel's name, e.g. "Haswell", "SkylakeX", "Zen". */
 const char *nn_blas_corename(void);

@@ -125,28 +125,34 @@ static int child_main(char **argv)
         strcmp(nn_blas_corename(), "Prescott") == 0)
         unsetenv("OPENBLAS_CORETYPE");
     nn_blas_setup(argv);
-    const char *env = getenv("OPENBLAS_CORETYPE");
-    printf("kernel=%s env=%s sgemm=%s\n", nn_blas_corename(), env ? env : "-",
-           sgemm_correct() ? "ok" : "wrong");
+    const char *env = getenv("OPENBLAS_CORETYPE"), *wait = getenv("OMP_WAIT_POLICY");
+    printf("kernel=%s env=%s sgemm=%s wait=%s\n", nn_blas_corename(), env ? env : "-",
+           sgemm_correct() ? "ok" : "wrong", wait ? wait : "-");
     return 0;
 }
 
-/* Runs this binary with --child, OPENBLAS_CORETYPE removed from the
- * environment or set to coretype, and captures its report line. */
-static int run_child(const char *mode, const char *coretype, char *line, size_t len)
+/* Runs this binary in child mode `mode` with the variables nn_blas_setup
+ * looks at removed from the environment, then OPENBLAS_CORETYPE=coretype and
+ * `extra` ("NAME=value") added where not NULL; captures its report line. */
+static int run_child(const char *mode, const char *coretype, const char *extra, char *line,
+                     size_t len)
 {
     size_t n = 0;
     while (environ[n]) n++;
-    char **envp = calloc(n + 2, sizeof *envp);
+    char **envp = calloc(n + 3, sizeof *envp);
     char setting[64];
     if (!envp) return -1;
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "OPENBLAS_CORETYPE=", 18) != 0) envp[m++] = environ[i];
+        if (strncmp(environ[i], "OPENBLAS_CORETYPE=", 18) != 0 &&
+            strncmp(environ[i], "OMP_WAIT_POLICY=", 16) != 0 &&
+            strncmp(environ[i], "GOMP_SPINCOUNT=", 15) != 0)
+            envp[m++] = environ[i];
     if (coretype) {
         snprintf(setting, sizeof setting, "OPENBLAS_CORETYPE=%s", coretype);
         envp[m++] = setting;
     }
+    if (extra) envp[m++] = (char *)extra;
     int fd[2];
     if (pipe(fd) != 0) { free(envp); return -1; }
     fflush(stdout);
@@ -177,36 +183,45 @@ static void test_setup_in_child(void)
 {
     nn_cpu_features f;
     nn_cpu_detect(&f);
-    char line[256], kernel[64], env[64], verdict[16];
+    char line[256], kernel[64], env[64], verdict[16], wait[32];
 
     /* no user setting: the child ends up on a kernel nothing beats */
-    CHECK(run_child("--child", NULL, line, sizeof line) == 0, "child without OPENBLAS_CORETYPE ran");
-    if (sscanf(line, "kernel=%63s env=%63s sgemm=%15s", kernel, env, verdict) == 3) {
+    CHECK(run_child("--child", NULL, NULL, line, sizeof line) == 0,
+          "child without OPENBLAS_CORETYPE ran");
+    if (sscanf(line, "kernel=%63s env=%63s sgemm=%15s wait=%31s", kernel, env, verdict, wait) == 4) {
         printf("child, no OPENBLAS_CORETYPE: %s\n", line);
         CHECK(strcmp(verdict, "ok") == 0, "sgemm after setup: %s", line);
         CHECK(nn_blas_better_coretype(kernel, &f) == NULL, "kernel %s after setup is the best", kernel);
         /* it re-executed exactly when the env variable was set by setup */
         CHECK(strcmp(env, "-") == 0 || strcmp(env, kernel) == 0, "env %s vs kernel %s", env, kernel);
+        CHECK(strcmp(wait, "passive") == 0, "OpenMP threads wait passively: %s", wait);
     } else {
         CHECK(0, "child report unreadable: %s", line);
     }
 
     /* a user's choice is kept (Haswell needs AVX2+FMA to run at all) */
     if (f.avx2 && f.fma) {
-        CHECK(run_child("--child", "Haswell", line, sizeof line) == 0, "child with OPENBLAS_CORETYPE=Haswell ran");
+        CHECK(run_child("--child", "Haswell", NULL, line, sizeof line) == 0,
+              "child with OPENBLAS_CORETYPE=Haswell ran");
         printf("child, OPENBLAS_CORETYPE=Haswell: %s\n", line);
-        CHECK(strcmp(line, "kernel=Haswell env=Haswell sgemm=ok") == 0, "user coretype kept: %s", line);
+        CHECK(strcmp(line, "kernel=Haswell env=Haswell sgemm=ok wait=passive") == 0,
+              "user coretype kept: %s", line);
     }
     /* even a weak one: the user may be debugging */
-    CHECK(run_child("--child", "Prescott", line, sizeof line) == 0, "child with OPENBLAS_CORETYPE=Prescott ran");
-    CHECK(strcmp(line, "kernel=Prescott env=Prescott sgemm=ok") == 0, "Prescott kept: %s", line);
+    CHECK(run_child("--child", "Prescott", "OMP_WAIT_POLICY=active", line, sizeof line) == 0,
+          "child with OPENBLAS_CORETYPE=Prescott ran");
+    CHECK(strcmp(line, "kernel=Prescott env=Prescott sgemm=ok wait=active") == 0,
+          "Prescott and an active wait policy kept: %s", line);
+    CHECK(run_child("--child", NULL, "GOMP_SPINCOUNT=1000", line, sizeof line) == 0,
+          "child with GOMP_SPINCOUNT ran");
+    CHECK(strstr(line, "wait=-") != NULL, "GOMP_SPINCOUNT leaves the wait policy alone: %s", line);
 
     /* the re-execution itself: a weak live kernel and no user setting */
     const char *want = nn_blas_better_coretype("Prescott", &f);
     char expect[128];
-    snprintf(expect, sizeof expect, "kernel=%s env=%s sgemm=ok", want ? want : "Prescott",
-             want ? want : "-");
-    CHECK(run_child("--child-from-prescott", "Prescott", line, sizeof line) == 0,
+    snprintf(expect, sizeof expect, "kernel=%s env=%s sgemm=ok wait=passive",
+             want ? want : "Prescott", want ? want : "-");
+    CHECK(run_child("--child-from-prescott", "Prescott", NULL, line, sizeof line) == 0,
           "child re-executing from Prescott ran");
     printf("child, live Prescott and no setting: %s\n", line);
     CHECK(strcmp(line, expect) == 0, "re-executed onto the better kernel: %s, want %s", line, expect);

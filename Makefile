@@ -102,3 +102,23 @@ clean:
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing ----------------------------------------------------------------
+# make fuzz SECONDS=N: libFuzzer over the .aec parser and range decoder
+# (tests/fuzz_decode.c; clang with Debian's libclang-rt-14-dev), seeded from
+# tests/fuzz_corpus/; new inputs go to $(BUILD)/fuzz/corpus, findings to
+# $(BUILD)/fuzz/crash-*.
+FUZZ_CC  ?= clang
+SECONDS  ?= 60
+FUZZ_SRC  = tests/fuzz_decode.c codec/rangecoder.c codec/cdf_tables.c codec/container.c codec/varint.c
+
+$(BUILD)/fuzz/fuzz_decode: $(FUZZ_SRC) $(wildcard codec/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Icodec -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -o $@ $(FUZZ_SRC) -lz -lm
+
+fuzz: $(BUILD)/fuzz/fuzz_decode
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$< -max_total_time=$(SECONDS) -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus tests/fuzz_corpus
+
+.PHONY: fuzz

@@ -117,6 +117,7 @@ static int gdn_prepare(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
         for (int n = 0; n < batch; n++) {
             const float *xp = xd + ((size_t)n * channels + c) * plane;
             float *sp = sq + (size_t)c * cols + (size_t)n * plane;
+            #pragma omp simd
             for (size_t i = 0; i < plane; i++) sp[i] = xp[i] * xp[i];
         }
     /* denom[i][col] = sum_j gamma[i][j] sq[j][col] */
@@ -142,6 +143,8 @@ int nn_gdn_forward(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
             size_t at = ((size_t)n * channels + c) * plane;
             const float *dp = denom + (size_t)c * cols + (size_t)n * plane;
             float b = beta[c];
+            /* stays scalar: without -fno-math-errno gcc keeps sqrtf's errno
+             * branch, which blocks vectorisation */
             if (inverse)
                 for (size_t i = 0; i < plane; i++) yd[at + i] = xd[at + i] * sqrtf(dp[i] + b);
             else
@@ -207,6 +210,7 @@ int nn_gdn_backward(const nn_gdn *l, nn_params *p, const nn_tensor *x,
         for (int n = 0; n < batch; n++) {
             size_t at = ((size_t)n * channels + c) * plane;
             size_t col = (size_t)c * cols + (size_t)n * plane;
+            #pragma omp simd
             for (size_t i = 0; i < plane; i++)
                 dxd[at + i] = dyd[at + i] * denom[col + i] + 2.0f * xd[at + i] * back[col + i];
         }

@@ -3,7 +3,10 @@
 #include <math.h>
 
 /* Element-wise loops are memory bound: below this many elements the cost of
- * waking the OpenMP team exceeds the work, so they run on one thread. */
+ * waking the OpenMP team exceeds the work, so they run on one thread. The
+ * simd directives make gcc vectorise them at -O2 (its cheap cost model
+ * otherwise refuses loops of unknown length); every iteration touches only
+ * its own index, so y aliasing x is still fine. */
 #define OPS_PARALLEL_MIN 65536
 
 /* Reductions are split into this many fixed blocks, summed in block order,
@@ -12,44 +15,56 @@
 
 void nn_relu_forward(const float *x, float *y, size_t n)
 {
-    #pragma omp parallel for schedule(static) if (n >= OPS_PARALLEL_MIN)
+    #pragma omp parallel for simd schedule(static) if (parallel: n >= OPS_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void nn_relu_backward(const float *x, const float *dy, float *dx, size_t n)
 {
     /* the sub-gradient at exactly 0 is taken as 0, as in PyTorch */
-    #pragma omp parallel for schedule(static) if (n >= OPS_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    #pragma omp parallel for simd schedule(static) if (parallel: n >= OPS_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float g = dy[i]; /* loaded unconditionally so the select vectorises */
+        dx[i] = x[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 void nn_leaky_relu_forward(const float *x, float *y, size_t n, float slope)
 {
-    #pragma omp parallel for schedule(static) if (n >= OPS_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+    #pragma omp parallel for simd schedule(static) if (parallel: n >= OPS_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) {
+        /* a select of two constants, then one multiply: gcc if-converts
+         * this, not a select of two computed values */
+        float v = x[i];
+        float k = v > 0.0f ? 1.0f : slope;
+        y[i] = k * v;
+    }
 }
 
 void nn_leaky_relu_backward(const float *x, const float *dy, float *dx, size_t n, float slope)
 {
-    #pragma omp parallel for schedule(static) if (n >= OPS_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
+    #pragma omp parallel for simd schedule(static) if (parallel: n >= OPS_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float k = x[i] > 0.0f ? 1.0f : slope;
+        dx[i] = k * dy[i];
+    }
 }
 
 void nn_add(const float *a, const float *b, float *y, size_t n)
 {
-    #pragma omp parallel for schedule(static) if (n >= OPS_PARALLEL_MIN)
+    #pragma omp parallel for simd schedule(static) if (parallel: n >= OPS_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
 void nn_scale(const float *x, float s, float *y, size_t n)
 {
-    #pragma omp parallel for schedule(static) if (n >= OPS_PARALLEL_MIN)
+    #pragma omp parallel for simd schedule(static) if (parallel: n >= OPS_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) y[i] = s * x[i];
 }
 
 void nn_axpy(float a, const float *x, float *y, size_t n)
 {
-    #pragma omp parallel for schedule(static) if (n >= OPS_PARALLEL_MIN)
+    #pragma omp parallel for simd schedule(static) if (parallel: n >= OPS_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
@@ -64,6 +79,7 @@ void nn_channel_scale_forward(const nn_tensor *x, const float *g, nn_tensor *y)
             const float *xp = x->data + base;
             float *yp = y->data + base;
             float gain = g[c];
+            #pragma omp simd
             for (size_t i = 0; i < plane; i++) yp[i] = xp[i] * gain;
         }
 }
@@ -86,6 +102,7 @@ void nn_channel_scale_backward(const nn_tensor *x, const float *g, const nn_tens
             for (size_t i = 0; i < plane; i++) sum += (double)dyp[i] * xp[i];
             if (dx) {
                 float *dxp = dx->data + base;
+                #pragma omp simd
                 for (size_t i = 0; i < plane; i++) dxp[i] = dyp[i] * gain;
             }
         }
@@ -132,6 +149,6 @@ void nn_mse_backward(const float *a, const float *b, float *da, size_t n, float 
 {
     if (n == 0) return;
     float k = (float)(2.0 * scale / (double)n);
-    #pragma omp parallel for schedule(static) if (n >= OPS_PARALLEL_MIN)
+    #pragma omp parallel for simd schedule(static) if (parallel: n >= OPS_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) da[i] = k * (a[i] - b[i]);
 }

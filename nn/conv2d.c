@@ -29,6 +29,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,6 +104,7 @@ static void im2col(const conv_geom *g, const float *x, float *col)
                 if (x1 > x0 && s == 1) {
                     memcpy(dst + x0, src + x0 + offx, (size_t)(x1 - x0) * sizeof(float));
                 } else {
+#pragma omp simd
                     for (int ox = x0; ox < x1; ox++) dst[ox] = src[ox * s + offx];
                 }
                 for (int ox = x1; ox < g->ow; ox++) dst[ox] = right;
@@ -111,27 +113,47 @@ static void im2col(const conv_geom *g, const float *x, float *col)
     }
 }
 
-/* x = col2im(col): the adjoint of im2col. Every (n, c) plane of x is first set
- * to bias[c] (or 0 when bias is NULL) and then accumulates all column entries
- * that im2col would have read from it; with replicate padding the reads
- * clamped to the border add to the border pixel. Parallel over planes, so no
- * two threads write the same element. */
-static void col2im(const conv_geom *g, const float *col, float *x, const float *bias)
+/* col2im's scratch: per thread, one plane split by column phase. With stride
+ * s, tap kx writes input columns ix = ox*s + kx - pad, all of one residue
+ * r = ix mod s; so in the sub-row of residue r (column m = ix div s) every tap
+ * is a contiguous, vectorisable add of a shifted source row, instead of a
+ * stride-s scatter. The sub-rows are interleaved into x once at the end. */
+static size_t col2im_scratch_per_thread(const conv_geom *g)
+{
+    size_t sub_w = (size_t)(g->w + g->stride - 1) / g->stride;
+    return (size_t)g->h * g->stride * sub_w;
+}
+
+static size_t col2im_scratch(const conv_geom *g)
+{
+    return (size_t)omp_get_max_threads() * col2im_scratch_per_thread(g);
+}
+
+/* x = col2im(col): the adjoint of im2col. Every (n, c) plane of x is set to
+ * bias[c] (or 0 when bias is NULL) plus all column entries that im2col would
+ * have read from it; with replicate padding the reads clamped to the border
+ * add to the border pixel. Parallel over planes, so no two threads write the
+ * same element; scratch holds col2im_scratch(g) floats. */
+static void col2im(const conv_geom *g, const float *col, float *x, const float *bias,
+                   float *scratch)
 {
     const int k = g->k, s = g->stride;
+    const int sub_w = (g->w + s - 1) / s;
     const size_t plane = (size_t)g->h * g->w;
     const size_t opix = (size_t)g->oh * g->ow;
     const size_t np = (size_t)g->n * opix;
+    const size_t per_thread = col2im_scratch_per_thread(g);
     const int planes = g->n * g->c;
 #pragma omp parallel for schedule(static) if ((size_t)g->c * k * k * np > PAR_MIN_WORK)
     for (int nc = 0; nc < planes; nc++) {
         const int n = nc / g->c, c = nc % g->c;
-        float *dst_plane = x + (size_t)nc * plane;
-        const float init = bias ? bias[c] : 0.0f;
-        for (size_t i = 0; i < plane; i++) dst_plane[i] = init;
+        /* acc[(iy*s + r)*sub_w + m] accumulates x[iy][m*s + r] */
+        float *acc = scratch + (size_t)omp_get_thread_num() * per_thread;
+        memset(acc, 0, per_thread * sizeof(float));
         for (int ky = 0; ky < k; ky++) {
             for (int kx = 0; kx < k; kx++) {
                 const int offy = ky - g->pad, offx = kx - g->pad;
+                const int r = ((offx % s) + s) % s, shift = (offx - r) / s;
                 int x0, x1;
                 valid_range(offx, s, g->w, g->ow, &x0, &x1);
                 const float *src = col + (size_t)((c * k + ky) * k + kx) * np + (size_t)n * opix;
@@ -141,28 +163,59 @@ static void col2im(const conv_geom *g, const float *col, float *x, const float *
                         if (!g->replicate) continue;
                         iy = clampi(iy, 0, g->h - 1);
                     }
-                    float *row = dst_plane + (size_t)iy * g->w;
+                    float *sub = acc + ((size_t)iy * s + r) * sub_w;
+#pragma omp simd
+                    for (int ox = x0; ox < x1; ox++) sub[ox + shift] += src[ox];
                     if (g->replicate) {
+                        /* clamped reads: column 0 is (r 0, m 0), column w-1 is
+                         * (r (w-1) mod s, m (w-1) div s) */
+                        float *row = acc + (size_t)iy * s * sub_w;
                         for (int ox = 0; ox < x0; ox++) row[0] += src[ox];
-                        for (int ox = x1; ox < g->ow; ox++) row[g->w - 1] += src[ox];
+                        float *last = row + (size_t)((g->w - 1) % s) * sub_w + (g->w - 1) / s;
+                        for (int ox = x1; ox < g->ow; ox++) *last += src[ox];
                     }
-                    for (int ox = x0; ox < x1; ox++) row[ox * s + offx] += src[ox];
                 }
+            }
+        }
+        const float init = bias ? bias[c] : 0.0f;
+        float *dst = x + (size_t)nc * plane;
+        for (int iy = 0; iy < g->h; iy++) {
+            float *row = dst + (size_t)iy * g->w;
+            for (int r = 0; r < s && r < g->w; r++) {
+                const float *sub = acc + ((size_t)iy * s + r) * sub_w;
+                const int count = (g->w - r + s - 1) / s;
+                for (int m = 0; m < count; m++) row[m * s + r] = init + sub[m];
             }
         }
     }
 }
 
-/* NCHW [n][c][p] -> channel-major matrix [c][n*P + p] (P = pixels per plane),
- * optionally the reverse, each with an optional per-channel bias added. These
- * are the only layout changes around the sgemm. */
-static void nchw_to_cm(const float *t, int n, int c, size_t pix, float *m)
+/* NCHW [n][c][p] -> channel-major matrix [c][n*P + p] (P = pixels per plane)
+ * and back, the only layout changes around the sgemm. The gather also adds
+ * each channel's sum to db when db is not NULL (the bias gradient, for free
+ * while the data passes by). */
+static void nchw_to_cm(const float *t, int n, int c, size_t pix, float *m, float *db)
 {
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * c * pix > PAR_MIN_WORK)
-    for (int ci = 0; ci < c; ci++)
-        for (int ni = 0; ni < n; ni++)
-            memcpy(m + ((size_t)ci * n + ni) * pix, t + ((size_t)ni * c + ci) * pix,
-                   pix * sizeof(float));
+#pragma omp parallel for schedule(static) if ((size_t)n * c * pix > PAR_MIN_WORK)
+    for (int ci = 0; ci < c; ci++) {
+        double sum = 0.0; /* double: a channel can sum 10^5 terms */
+        for (int ni = 0; ni < n; ni++) {
+            const float *src = t + ((size_t)ni * c + ci) * pix;
+            float *dst = m + ((size_t)ci * n + ni) * pix;
+            if (!db) {
+                memcpy(dst, src, pix * sizeof(float));
+                continue;
+            }
+            float part = 0.0f;
+#pragma omp simd reduction(+ : part)
+            for (size_t i = 0; i < pix; i++) {
+                dst[i] = src[i];
+                part += src[i];
+            }
+            sum += part;
+        }
+        if (db) db[ci] += (float)sum;
+    }
 }
 
 static void cm_to_nchw(const float *m, int n, int c, size_t pix, const float *bias, float *t)
@@ -279,13 +332,13 @@ int nn_conv2d_backward(const nn_conv2d *l, nn_params *p, const nn_tensor *x,
     const int kk = l->cin * l->k * l->k;
     const size_t opix = (size_t)g.oh * g.ow, np = (size_t)g.n * opix;
     if (dx && nn_tensor_resize(dx, g.n, g.c, g.h, g.w) != 0) return -1;
-    float *col = nn_workspace_get(ws, ((size_t)kk + l->cout) * np);
+    float *col = nn_workspace_get(ws, ((size_t)kk + l->cout) * np + col2im_scratch(&g));
     if (!col) return -1;
     float *dym = col + (size_t)kk * np; /* [cout][NP] */
+    float *scratch = dym + (size_t)l->cout * np;
 
     im2col(&g, x->data, col);
-    nchw_to_cm(dy->data, g.n, l->cout, opix, dym);
-    bias_grad(dy->data, g.n, l->cout, opix, p->grad + l->b);
+    nchw_to_cm(dy->data, g.n, l->cout, opix, dym, p->grad + l->b);
     /* dW[cout][K] += dY[cout][NP] col[K][NP]^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->cout, kk, (int)np,
                 1.0f, dym, (int)np, col, (int)np, 1.0f, p->grad + l->w, kk);
@@ -293,7 +346,7 @@ int nn_conv2d_backward(const nn_conv2d *l, nn_params *p, const nn_tensor *x,
     /* dcol[K][NP] = W^T dY, into col's memory (col is no longer needed) */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)np, l->cout,
                 1.0f, p->value + l->w, kk, dym, (int)np, 0.0f, col, (int)np);
-    col2im(&g, col, dx->data, NULL);
+    col2im(&g, col, dx->data, NULL, scratch);
     return 0;
 }
 
@@ -334,15 +387,16 @@ int nn_deconv2d_forward(const nn_deconv2d *l, const nn_params *p, const nn_tenso
     const int kk = l->cout * l->k * l->k;
     const size_t ipix = (size_t)x->h * x->w, np = (size_t)x->n * ipix;
     if (nn_tensor_resize(y, g.n, g.c, g.h, g.w) != 0) return -1;
-    float *col = nn_workspace_get(ws, ((size_t)kk + l->cin) * np);
+    float *col = nn_workspace_get(ws, ((size_t)kk + l->cin) * np + col2im_scratch(&g));
     if (!col) return -1;
     float *xm = col + (size_t)kk * np; /* [cin][NP] */
+    float *scratch = xm + (size_t)l->cin * np;
 
-    nchw_to_cm(x->data, x->n, l->cin, ipix, xm);
+    nchw_to_cm(x->data, x->n, l->cin, ipix, xm, NULL);
     /* col[K][NP] = W[cin][K]^T x[cin][NP] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)np, l->cin,
                 1.0f, p->value + l->w, kk, xm, (int)np, 0.0f, col, (int)np);
-    col2im(&g, col, y->data, p->value + l->b);
+    col2im(&g, col, y->data, p->value + l->b, scratch);
     return 0;
 }
 
@@ -360,7 +414,7 @@ int nn_deconv2d_backward(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
     float *xm = col + (size_t)kk * np; /* [cin][NP] */
 
     im2col(&g, dy->data, col);
-    nchw_to_cm(x->data, x->n, l->cin, ipix, xm);
+    nchw_to_cm(x->data, x->n, l->cin, ipix, xm, NULL);
     bias_grad(dy->data, g.n, g.c, (size_t)g.h * g.w, p->grad + l->b);
     /* dW[cin][K] += x[cin][NP] col[K][NP]^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->cin, kk, (int)np,

@@ -7,9 +7,9 @@
 
 CC      ?= cc
 OPT     ?= -O2
-CFLAGS  ?= $(OPT) -g
+CFLAGS  ?= $(OPT) -g -fno-math-errno
 WARN     = -Wall -Wextra
-CPPFLAGS_AEC = -std=c11 -D_GNU_SOURCE -Inn -Icodec -MMD -MP
+CPPFLAGS_AEC = -std=c11 -D_GNU_SOURCE -Inn -Icodec -Itools -MMD -MP
 OMP      = -fopenmp
 LDLIBS_AEC = -lopenblas -lpng -ljpeg -lz -lm -lpthread
 BUILD   ?= build
@@ -82,14 +82,14 @@ test-asan:
 	  tests/run.sh $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(TEST_SRC))
 
 test:
-	@$(MAKE) --no-print-directory test-plain > $(BUILD)-test-plain.log 2>&1; a=$$?; \
-	 $(MAKE) --no-print-directory test-asan > $(BUILD)-test-asan.log 2>&1; b=$$?; \
-	 grep -v -E '^(cc|gcc|clang|ar) ' $(BUILD)-test-plain.log $(BUILD)-test-asan.log | sed 's/^[^:]*log://' | grep -v -E '^[0-9]+ passed, [0-9]+ failed$$'; \
-	 p=0; f=0; for l in $(BUILD)-test-plain.log $(BUILD)-test-asan.log; do \
+	@mkdir -p $(BUILD); $(MAKE) --no-print-directory test-plain > $(BUILD)/test-plain.log 2>&1; a=$$?; \
+	 $(MAKE) --no-print-directory test-asan > $(BUILD)/test-asan.log 2>&1; b=$$?; \
+	 grep -v -E '^(cc|gcc|clang|ar) ' $(BUILD)/test-plain.log $(BUILD)/test-asan.log | sed 's/^[^:]*log://' | grep -v -E '^[0-9]+ passed, [0-9]+ failed$$'; \
+	 p=0; f=0; for l in $(BUILD)/test-plain.log $(BUILD)/test-asan.log; do \
 	   s=$$(grep -E '^[0-9]+ passed, [0-9]+ failed$$' $$l | tail -n1); \
 	   if [ -z "$$s" ]; then f=$$((f+1)); continue; fi; \
 	   p=$$((p+$${s%% *})); x=$${s##*, }; f=$$((f+$${x%% *})); done; \
-	 rm -f $(BUILD)-test-plain.log $(BUILD)-test-asan.log; \
+	 rm -f $(BUILD)/test-plain.log $(BUILD)/test-asan.log; \
 	 echo "$$p passed, $$f failed"; [ $$a -eq 0 ] && [ $$b -eq 0 ] && [ $$f -eq 0 ]
 
 bench: $(BENCHES) all
@@ -101,7 +101,7 @@ clean:
 .PHONY: all test test-plain test-asan bench clean
 .SECONDARY:
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- fuzzing ----------------------------------------------------------------
 # make fuzz SECONDS=N: libFuzzer over the .aec parser and range decoder

@@ -1,0 +1,33 @@
+/* codec/dataset.h - a folder of training images held in memory, and the
+ * random crops and flips a training step draws from it. */
+#ifndef AEC_DATASET_H
+#define AEC_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rng.h"
+
+typedef struct {
+    int count;
+    int *width, *height;
+    uint8_t **rgb;      /* interleaved 8-bit RGB */
+    char **name;        /* file names, sorted */
+} aec_dataset;
+
+/* Loads every *.png in dir (not recursive, sorted by name). Images smaller
+ * than min_side on either side are skipped. An unreadable folder, no PNG,
+ * an unreadable PNG or no image of at least min_side is an error. */
+int aec_dataset_load(aec_dataset *d, const char *dir, int min_side, char *err, size_t errlen);
+void aec_dataset_free(aec_dataset *d);
+
+/* A random patch x patch crop of a random image, mirrored left-right with
+ * probability 1/2, as planar float RGB in [0,1] (3 * patch * patch floats). */
+void aec_dataset_random_crop(const aec_dataset *d, nn_rng *rng, int patch, float *dst);
+
+/* Image i as planar float RGB [3][H'][W'], H' and W' rounded up to a
+ * multiple of `multiple`, the border replicated into the padding. */
+int aec_image_to_planar(const uint8_t *rgb, int w, int h, int multiple, float **dst,
+                        int *pw, int *ph);
+
+#endif

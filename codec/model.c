@@ -1,0 +1,465 @@
+/* codec/model.c - the aec autoencoder: parameters, the training forward and
+ * backward passes, and the float evaluation path used for validation. */
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops.h"
+
+#define LRELU_SLOPE 0.01f
+
+void aec_arch_default(aec_arch *a)
+{
+    static const float lambdas[] = {0.0018f, 0.0035f, 0.0067f, 0.0130f, 0.0250f, 0.0483f};
+    memset(a, 0, sizeof *a);
+    a->n = 128;
+    a->m = 192;
+    a->levels = (int)(sizeof lambdas / sizeof lambdas[0]);
+    for (int i = 0; i < a->levels; i++) a->lambda[i] = lambdas[i];
+}
+
+int aec_model_create(aec_model *m, const aec_arch *arch)
+{
+    memset(m, 0, sizeof *m);
+    m->arch = *arch;
+    int N = arch->n, M = arch->m, L = arch->levels;
+    if (N < 1 || M < 1 || L < 1 || L > AEC_MAX_LEVELS) return -1;
+    nn_params *p = &m->p;
+    nn_params_init(p);
+    int err = 0;
+    char name[NN_PARAM_NAME_MAX];
+    const int ga_in[4] = {3, N, N, N}, ga_out[4] = {N, N, N, M};
+    const int gs_in[4] = {M, N, N, N}, gs_out[4] = {N, N, N, 3};
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "g_a.conv%d", i);
+        err |= nn_conv2d_declare(&m->ga[i], p, name, ga_in[i], ga_out[i], 5, 2, NN_PAD_ZERO);
+        snprintf(name, sizeof name, "g_s.deconv%d", i);
+        err |= nn_deconv2d_declare(&m->gs[i], p, name, gs_in[i], gs_out[i], 5, 2);
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "g_a.gdn%d", i);
+        err |= nn_gdn_declare(&m->ga_gdn[i], p, name, N, 0);
+        snprintf(name, sizeof name, "g_s.igdn%d", i);
+        err |= nn_gdn_declare(&m->gs_igdn[i], p, name, N, 1);
+    }
+    err |= nn_conv2d_declare(&m->ha[0], p, "h_a.conv0", M, N, 3, 1, NN_PAD_ZERO);
+    err |= nn_conv2d_declare(&m->ha[1], p, "h_a.conv1", N, N, 5, 2, NN_PAD_ZERO);
+    err |= nn_conv2d_declare(&m->ha[2], p, "h_a.conv2", N, N, 5, 2, NN_PAD_ZERO);
+    err |= nn_deconv2d_declare(&m->hs_up[0], p, "h_s.deconv0", N, M, 5, 2);
+    err |= nn_deconv2d_declare(&m->hs_up[1], p, "h_s.deconv1", M, M * 3 / 2, 5, 2);
+    err |= nn_conv2d_declare(&m->hs_out, p, "h_s.conv2", M * 3 / 2, 2 * M, 3, 1, NN_PAD_ZERO);
+    err |= nn_factorized_declare(&m->z_density, p, "z_density", N);
+    m->gain = nn_params_declare(p, "gain", L, M, 1, 1);
+    m->inv_gain = nn_params_declare(p, "inv_gain", L, M, 1, 1);
+    m->hgain = nn_params_declare(p, "hgain", L, N, 1, 1);
+    m->hinv_gain = nn_params_declare(p, "hinv_gain", L, N, 1, 1);
+    if (err || m->gain == (size_t)-1 || m->inv_gain == (size_t)-1 || m->hgain == (size_t)-1 ||
+        m->hinv_gain == (size_t)-1 || nn_params_alloc(p) != 0) {
+        nn_params_free(p);
+        return -1;
+    }
+    return 0;
+}
+
+void aec_model_init(aec_model *m, uint64_t seed)
+{
+    nn_rng rng;
+    nn_rng_seed(&rng, seed);
+    for (int i = 0; i < 4; i++) {
+        nn_conv2d_init(&m->ga[i], &m->p, &rng);
+        nn_deconv2d_init(&m->gs[i], &m->p, &rng);
+    }
+    for (int i = 0; i < 3; i++) {
+        nn_gdn_init(&m->ga_gdn[i], &m->p);
+        nn_gdn_init(&m->gs_igdn[i], &m->p);
+        nn_conv2d_init(&m->ha[i], &m->p, &rng);
+    }
+    nn_deconv2d_init(&m->hs_up[0], &m->p, &rng);
+    nn_deconv2d_init(&m->hs_up[1], &m->p, &rng);
+    nn_conv2d_init(&m->hs_out, &m->p, &rng);
+    nn_factorized_init(&m->z_density, &m->p, 10.0f, (unsigned)(seed ^ 0x5eed));
+    /* Quantisation step ~ 1/sqrt(lambda): start each level's gain at
+     * sqrt(lambda_l / lambda_top) so the levels begin apart in rate. */
+    const aec_arch *a = &m->arch;
+    for (int l = 0; l < a->levels; l++) {
+        float g = sqrtf(a->lambda[l] / a->lambda[a->levels - 1]);
+        for (int c = 0; c < a->m; c++) {
+            m->p.value[m->gain + (size_t)l * a->m + c] = g;
+            m->p.value[m->inv_gain + (size_t)l * a->m + c] = 1.0f / g;
+        }
+        for (int c = 0; c < a->n; c++) {
+            m->p.value[m->hgain + (size_t)l * a->n + c] = 1.0f;
+            m->p.value[m->hinv_gain + (size_t)l * a->n + c] = 1.0f;
+        }
+    }
+}
+
+void aec_model_free(aec_model *m)
+{
+    nn_params_free(&m->p);
+}
+
+void aec_model_gains(const aec_model *m, float t, float *gain, float *inv_gain,
+                     float *hgain, float *hinv_gain)
+{
+    const aec_arch *a = &m->arch;
+    if (t < 0) t = 0;
+    if (t > a->levels - 1) t = (float)(a->levels - 1);
+    int l0 = (int)floorf(t);
+    if (l0 >= a->levels - 1) l0 = a->levels > 1 ? a->levels - 2 : 0;
+    int l1 = a->levels > 1 ? l0 + 1 : 0;
+    float f = t - (float)l0;
+    const float *v = m->p.value;
+    /* geometric interpolation: g = g0^(1-f) g1^f (gains are positive) */
+#define INTERP(dst, off, count)                                                       \
+    for (int c = 0; c < (count); c++) {                                               \
+        float g0 = fabsf(v[(off) + (size_t)l0 * (count) + c]) + 1e-9f;                 \
+        float g1 = fabsf(v[(off) + (size_t)l1 * (count) + c]) + 1e-9f;                 \
+        (dst)[c] = expf((1 - f) * logf(g0) + f * logf(g1));                           \
+    }
+    if (gain) INTERP(gain, m->gain, a->m);
+    if (inv_gain) INTERP(inv_gain, m->inv_gain, a->m);
+    if (hgain) INTERP(hgain, m->hgain, a->n);
+    if (hinv_gain) INTERP(hinv_gain, m->hinv_gain, a->n);
+#undef INTERP
+}
+
+/* ---- training state ------------------------------------------------------ */
+
+void aec_train_state_init(aec_train_state *s, uint64_t seed)
+{
+    memset(s, 0, sizeof *s);
+    nn_rng_seed(&s->rng, seed);
+}
+
+void aec_train_state_free(aec_train_state *s)
+{
+    nn_tensor *all[] = {&s->x, &s->ga_in[0], &s->ga_in[1], &s->ga_in[2], &s->ga_in[3],
+                        &s->ga_pre[0], &s->ga_pre[1], &s->ga_pre[2], &s->y, &s->y_g,
+                        &s->ha_in[0], &s->ha_in[1], &s->ha_in[2], &s->ha_pre[0], &s->ha_pre[1],
+                        &s->z, &s->z_g, &s->z_noisy, &s->z_hat, &s->hs_in,
+                        &s->hs_pre[0], &s->hs_pre[1], &s->hs_act[0], &s->hs_act[1],
+                        &s->hs_params, &s->scale, &s->mu, &s->y_noisy, &s->y_hat,
+                        &s->gs_in[0], &s->gs_in[1], &s->gs_in[2], &s->gs_in[3],
+                        &s->gs_pre[0], &s->gs_pre[1], &s->gs_pre[2], &s->x_hat,
+                        &s->d0, &s->d1, &s->d_scale, &s->d_mu, &s->d_yg, &s->d_zg};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) nn_tensor_free(all[i]);
+    nn_workspace_free(&s->ws);
+}
+
+static nn_tensor item_view(const nn_tensor *t, int i)
+{
+    size_t per = (size_t)t->c * t->h * t->w;
+    nn_tensor v = {1, t->c, t->h, t->w, t->data + per * (size_t)i};
+    return v;
+}
+
+static int resize_like(nn_tensor *t, const nn_tensor *like)
+{
+    return nn_tensor_resize(t, like->n, like->c, like->h, like->w);
+}
+
+/* y[i] = x[i] * g_i, g_i = gains of item i (per-item vectors at base + level*c) */
+static void scale_items(const nn_tensor *x, nn_tensor *y, const float *const *g)
+{
+    for (int i = 0; i < x->n; i++) {
+        nn_tensor xi = item_view(x, i), yi = item_view(y, i);
+        nn_channel_scale_forward(&xi, g[i], &yi);
+    }
+}
+
+static void scale_items_backward(const nn_tensor *x, const nn_tensor *dy, nn_tensor *dx,
+                                 const float *const *g, float *const *dg)
+{
+    for (int i = 0; i < x->n; i++) {
+        nn_tensor xi = item_view(x, i), dyi = item_view(dy, i);
+        nn_tensor dxi = dx ? item_view(dx, i) : (nn_tensor){0};
+        nn_channel_scale_backward(&xi, g[i], &dyi, dx ? &dxi : NULL, dg[i]);
+    }
+}
+
+/* params [B][2M] -> scale [B][M] (first half) and mu [B][M] (second half) */
+static void split_params(const nn_tensor *params, nn_tensor *scale, nn_tensor *mu)
+{
+    size_t plane = (size_t)params->h * params->w, half = (size_t)scale->c * plane;
+    for (int i = 0; i < params->n; i++) {
+        const float *src = params->data + (size_t)i * 2 * half;
+        memcpy(scale->data + (size_t)i * half, src, half * sizeof(float));
+        memcpy(mu->data + (size_t)i * half, src + half, half * sizeof(float));
+    }
+}
+
+static void merge_params(const nn_tensor *dscale, const nn_tensor *dmu, nn_tensor *dparams)
+{
+    size_t plane = (size_t)dscale->h * dscale->w, half = (size_t)dscale->c * plane;
+    for (int i = 0; i < dscale->n; i++) {
+        float *dst = dparams->data + (size_t)i * 2 * half;
+        memcpy(dst, dscale->data + (size_t)i * half, half * sizeof(float));
+        memcpy(dst + half, dmu->data + (size_t)i * half, half * sizeof(float));
+    }
+}
+
+/* Analysis transform g_a: x -> y, keeping each layer's input. */
+static int analysis_forward(aec_model *m, aec_train_state *s, const nn_tensor *x)
+{
+    const nn_tensor *in = x;
+    for (int i = 0; i < 4; i++) {
+        nn_tensor *out = i < 3 ? &s->ga_pre[i] : &s->y;
+        if (nn_conv2d_forward(&m->ga[i], &m->p, in, out, &s->ws)) return -1;
+        if (i == 3) break;
+        if (nn_gdn_forward(&m->ga_gdn[i], &m->p, out, &s->ga_in[i + 1], &s->ws)) return -1;
+        in = &s->ga_in[i + 1];
+    }
+    return 0;
+}
+
+/* Hyper-analysis h_a: y_g -> z. */
+static int hyper_analysis_forward(aec_model *m, aec_train_state *s)
+{
+    const nn_tensor *in = &s->y_g;
+    for (int i = 0; i < 3; i++) {
+        nn_tensor *out = i < 2 ? &s->ha_pre[i] : &s->z;
+        if (nn_conv2d_forward(&m->ha[i], &m->p, in, out, &s->ws)) return -1;
+        if (i == 2) break;
+        if (resize_like(&s->ha_in[i + 1], out)) return -1;
+        nn_leaky_relu_forward(out->data, s->ha_in[i + 1].data, nn_tensor_numel(out), LRELU_SLOPE);
+        in = &s->ha_in[i + 1];
+    }
+    return 0;
+}
+
+/* Hyper-synthesis h_s: hs_in -> hs_params -> (scale, mu). */
+static int hyper_synthesis_forward(aec_model *m, aec_train_state *s)
+{
+    const nn_tensor *in = &s->hs_in;
+    for (int i = 0; i < 2; i++) {
+        if (nn_deconv2d_forward(&m->hs_up[i], &m->p, in, &s->hs_pre[i], &s->ws)) return -1;
+        if (resize_like(&s->hs_act[i], &s->hs_pre[i])) return -1;
+        nn_leaky_relu_forward(s->hs_pre[i].data, s->hs_act[i].data,
+                              nn_tensor_numel(&s->hs_pre[i]), LRELU_SLOPE);
+        in = &s->hs_act[i];
+    }
+    if (nn_conv2d_forward(&m->hs_out, &m->p, in, &s->hs_params, &s->ws)) return -1;
+    const nn_tensor *hp = &s->hs_params;
+    if (nn_tensor_resize(&s->scale, hp->n, hp->c / 2, hp->h, hp->w) ||
+        nn_tensor_resize(&s->mu, hp->n, hp->c / 2, hp->h, hp->w))
+        return -1;
+    split_params(hp, &s->scale, &s->mu);
+    return 0;
+}
+
+/* Synthesis g_s: gs_in[0] -> x_hat. */
+static int synthesis_forward(aec_model *m, aec_train_state *s)
+{
+    for (int i = 0; i < 4; i++) {
+        nn_tensor *out = i < 3 ? &s->gs_pre[i] : &s->x_hat;
+        if (nn_deconv2d_forward(&m->gs[i], &m->p, &s->gs_in[i], out, &s->ws)) return -1;
+        if (i == 3) break;
+        if (nn_gdn_forward(&m->gs_igdn[i], &m->p, out, &s->gs_in[i + 1], &s->ws)) return -1;
+    }
+    return 0;
+}
+
+static void item_gains(const aec_model *m, const aec_train_state *s, const float **g,
+                       const float **ig, const float **hg, const float **hig)
+{
+    const float *v = m->p.value;
+    int M = m->arch.m, N = m->arch.n;
+    for (int i = 0; i < s->batch; i++) {
+        int l = s->level[i];
+        g[i] = v + m->gain + (size_t)l * M;
+        ig[i] = v + m->inv_gain + (size_t)l * M;
+        hg[i] = v + m->hgain + (size_t)l * N;
+        hig[i] = v + m->hinv_gain + (size_t)l * N;
+    }
+}
+
+int aec_model_train_forward(aec_model *m, aec_train_state *s)
+{
+    const nn_tensor *x = &s->x;
+    s->batch = x->n; s->h = x->h; s->w = x->w;
+    if (s->batch > 64) return -1;
+    const float *g[64], *ig[64], *hg[64], *hig[64];
+    item_gains(m, s, g, ig, hg, hig);
+
+    if (analysis_forward(m, s, x)) return -1;
+    if (resize_like(&s->y_g, &s->y)) return -1;
+    scale_items(&s->y, &s->y_g, g);
+    if (hyper_analysis_forward(m, s)) return -1;
+
+    if (resize_like(&s->z_g, &s->z) || resize_like(&s->z_noisy, &s->z) ||
+        resize_like(&s->z_hat, &s->z) || resize_like(&s->hs_in, &s->z))
+        return -1;
+    size_t nz = nn_tensor_numel(&s->z);
+    scale_items(&s->z, &s->z_g, hg);
+    nn_add_uniform_noise(s->z_g.data, s->z_noisy.data, nz, &s->rng);
+    nn_round(s->z_g.data, s->z_hat.data, nz);
+    scale_items(&s->z_hat, &s->hs_in, hig);
+    s->bits_z = nn_factorized_bits(&m->z_density, &m->p, &s->z_noisy);
+
+    if (hyper_synthesis_forward(m, s)) return -1;
+    if (resize_like(&s->y_noisy, &s->y) || resize_like(&s->y_hat, &s->y) ||
+        resize_like(&s->gs_in[0], &s->y))
+        return -1;
+    size_t ny = nn_tensor_numel(&s->y);
+    nn_add_uniform_noise(s->y_g.data, s->y_noisy.data, ny, &s->rng);
+    s->bits_y = nn_gaussian_bits(&s->y_noisy, &s->mu, &s->scale);
+    /* y^ = round(y_g - mu) + mu: the synthesis sees what the decoder sees */
+    for (size_t k = 0; k < ny; k++) s->y_hat.data[k] = s->y_g.data[k] - s->mu.data[k];
+    nn_round(s->y_hat.data, s->y_hat.data, ny);
+    for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
+    scale_items(&s->y_hat, &s->gs_in[0], ig);
+    if (synthesis_forward(m, s)) return -1;
+
+    size_t per = (size_t)3 * s->h * s->w;
+    double dist = 0;
+    for (int i = 0; i < s->batch; i++) {
+        s->mse[i] = nn_mse_forward(s->x_hat.data + per * i, x->data + per * i, per);
+        dist += m->arch.lambda[s->level[i]] * 255.0 * 255.0 * s->mse[i];
+    }
+    double pixels = (double)s->batch * s->h * s->w;
+    s->loss = (s->bits_y + s->bits_z) / pixels + dist / s->batch;
+    return 0;
+}
+
+/* d0/d1 ping-pong: each backward reads dy from one and writes dx to the other */
+int aec_model_train_backward(aec_model *m, aec_train_state *s)
+{
+    const float *g[64], *ig[64], *hg[64], *hig[64];
+    float *dg[64], *dig[64], *dhg[64], *dhig[64];
+    item_gains(m, s, g, ig, hg, hig);
+    for (int i = 0; i < s->batch; i++) {
+        int l = s->level[i];
+        dg[i] = m->p.grad + m->gain + (size_t)l * m->arch.m;
+        dig[i] = m->p.grad + m->inv_gain + (size_t)l * m->arch.m;
+        dhg[i] = m->p.grad + m->hgain + (size_t)l * m->arch.n;
+        dhig[i] = m->p.grad + m->hinv_gain + (size_t)l * m->arch.n;
+    }
+    nn_workspace *ws = &s->ws;
+    nn_params *p = &m->p;
+    double pixels = (double)s->batch * s->h * s->w;
+    float dbits = (float)(1.0 / pixels);
+
+    /* distortion: d loss / d x_hat */
+    nn_tensor *dcur = &s->d0, *dnext = &s->d1, *tmp;
+    if (resize_like(dcur, &s->x_hat)) return -1;
+    size_t per = (size_t)3 * s->h * s->w;
+    for (int i = 0; i < s->batch; i++) {
+        float scale = (float)(m->arch.lambda[s->level[i]] * 255.0 * 255.0 / s->batch);
+        nn_mse_backward(s->x_hat.data + per * i, s->x.data + per * i, dcur->data + per * i, per, scale);
+    }
+    /* synthesis */
+    for (int i = 3; i >= 0; i--) {
+        if (resize_like(dnext, &s->gs_in[i])) return -1;
+        if (nn_deconv2d_backward(&m->gs[i], p, &s->gs_in[i], dcur, dnext, ws)) return -1;
+        tmp = dcur; dcur = dnext; dnext = tmp;
+        if (i == 0) break;
+        if (resize_like(dnext, &s->gs_pre[i - 1])) return -1;
+        if (nn_gdn_backward(&m->gs_igdn[i - 1], p, &s->gs_pre[i - 1], dcur, dnext, ws)) return -1;
+        tmp = dcur; dcur = dnext; dnext = tmp;
+    }
+    /* dcur = d loss / d gs_in[0]; through inv gain to y_hat, then STE to y_g */
+    if (resize_like(&s->d_yg, &s->y)) return -1;
+    scale_items_backward(&s->y_hat, dcur, &s->d_yg, ig, dig);
+
+    /* rate of y: gradients to y_g (through the noise), mu and scale */
+    if (resize_like(&s->d_scale, &s->scale) || resize_like(&s->d_mu, &s->mu) ||
+        resize_like(dnext, &s->y))
+        return -1;
+    nn_gaussian_bits_backward(&s->y_noisy, &s->mu, &s->scale, dbits, dnext, &s->d_mu, &s->d_scale);
+    nn_axpy(1.0f, dnext->data, s->d_yg.data, nn_tensor_numel(&s->y));
+
+    /* hyper-synthesis */
+    if (resize_like(dcur, &s->hs_params)) return -1;
+    merge_params(&s->d_scale, &s->d_mu, dcur);
+    if (resize_like(dnext, &s->hs_act[1])) return -1;
+    if (nn_conv2d_backward(&m->hs_out, p, &s->hs_act[1], dcur, dnext, ws)) return -1;
+    tmp = dcur; dcur = dnext; dnext = tmp;
+    for (int i = 1; i >= 0; i--) {
+        nn_leaky_relu_backward(s->hs_pre[i].data, dcur->data, dcur->data, nn_tensor_numel(dcur), LRELU_SLOPE);
+        const nn_tensor *in = i == 0 ? &s->hs_in : &s->hs_act[0];
+        if (resize_like(dnext, in)) return -1;
+        if (nn_deconv2d_backward(&m->hs_up[i], p, in, dcur, dnext, ws)) return -1;
+        tmp = dcur; dcur = dnext; dnext = tmp;
+    }
+    /* dcur = d / d hs_in; through hinv gain to z_hat, STE to z_g */
+    if (resize_like(&s->d_zg, &s->z)) return -1;
+    scale_items_backward(&s->z_hat, dcur, &s->d_zg, hig, dhig);
+    /* rate of z through the noise */
+    if (resize_like(dnext, &s->z)) return -1;
+    nn_factorized_bits_backward(&m->z_density, p, &s->z_noisy, dbits, dnext);
+    nn_axpy(1.0f, dnext->data, s->d_zg.data, nn_tensor_numel(&s->z));
+    /* through hgain to z */
+    if (resize_like(dcur, &s->z)) return -1;
+    scale_items_backward(&s->z, &s->d_zg, dcur, hg, dhg);
+
+    /* hyper-analysis */
+    for (int i = 2; i >= 0; i--) {
+        const nn_tensor *in = i == 0 ? &s->y_g : &s->ha_in[i];
+        if (resize_like(dnext, in)) return -1;
+        if (nn_conv2d_backward(&m->ha[i], p, in, dcur, dnext, ws)) return -1;
+        tmp = dcur; dcur = dnext; dnext = tmp;
+        if (i == 0) break;
+        nn_leaky_relu_backward(s->ha_pre[i - 1].data, dcur->data, dcur->data, nn_tensor_numel(dcur), LRELU_SLOPE);
+    }
+    nn_axpy(1.0f, dcur->data, s->d_yg.data, nn_tensor_numel(&s->y));
+    /* through gain to y */
+    if (resize_like(dcur, &s->y)) return -1;
+    scale_items_backward(&s->y, &s->d_yg, dcur, g, dg);
+
+    /* analysis */
+    for (int i = 3; i >= 0; i--) {
+        const nn_tensor *in = i == 0 ? &s->x : &s->ga_in[i];
+        nn_tensor *dx = NULL;
+        if (i > 0) {
+            if (resize_like(dnext, in)) return -1;
+            dx = dnext;
+        }
+        if (nn_conv2d_backward(&m->ga[i], p, in, dcur, dx, ws)) return -1;
+        if (i == 0) break;
+        tmp = dcur; dcur = dnext; dnext = tmp;
+        if (resize_like(dnext, &s->ga_pre[i - 1])) return -1;
+        if (nn_gdn_backward(&m->ga_gdn[i - 1], p, &s->ga_pre[i - 1], dcur, dnext, ws)) return -1;
+        tmp = dcur; dcur = dnext; dnext = tmp;
+    }
+    return 0;
+}
+
+double aec_model_eval(aec_model *m, aec_train_state *s, const nn_tensor *x, float t,
+                      nn_tensor *x_hat)
+{
+    int M = m->arch.m, N = m->arch.n;
+    float g[1024], ig[1024], hg[1024], hig[1024];
+    if (M > 1024 || N > 1024) return -1;
+    aec_model_gains(m, t, g, ig, hg, hig);
+    const float *gp[1] = {g}, *igp[1] = {ig}, *hgp[1] = {hg}, *higp[1] = {hig};
+
+    if (analysis_forward(m, s, x)) return -1;
+    if (resize_like(&s->y_g, &s->y)) return -1;
+    scale_items(&s->y, &s->y_g, gp);
+    if (hyper_analysis_forward(m, s)) return -1;
+    if (resize_like(&s->z_g, &s->z) || resize_like(&s->z_hat, &s->z) || resize_like(&s->hs_in, &s->z))
+        return -1;
+    scale_items(&s->z, &s->z_g, hgp);
+    nn_round(s->z_g.data, s->z_hat.data, nn_tensor_numel(&s->z));
+    scale_items(&s->z_hat, &s->hs_in, higp);
+    double bits = nn_factorized_bits(&m->z_density, &m->p, &s->z_hat);
+    if (hyper_synthesis_forward(m, s)) return -1;
+    size_t ny = nn_tensor_numel(&s->y);
+    if (resize_like(&s->y_hat, &s->y) || resize_like(&s->gs_in[0], &s->y)) return -1;
+    for (size_t k = 0; k < ny; k++) s->y_hat.data[k] = s->y_g.data[k] - s->mu.data[k];
+    nn_round(s->y_hat.data, s->y_hat.data, ny);
+    for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
+    bits += nn_gaussian_bits(&s->y_hat, &s->mu, &s->scale);
+    scale_items(&s->y_hat, &s->gs_in[0], igp);
+    if (synthesis_forward(m, s)) return -1;
+    if (resize_like(x_hat, &s->x_hat)) return -1;
+    size_t nx = nn_tensor_numel(&s->x_hat);
+    for (size_t k = 0; k < nx; k++) {
+        float v = s->x_hat.data[k];
+        x_hat->data[k] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+    return bits;
+}

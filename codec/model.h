@@ -1,0 +1,100 @@
+/* codec/model.h - the aec autoencoder: analysis and synthesis transforms,
+ * the mean-scale hyperprior (Minnen et al. 2018, without the serial context
+ * model) and per-level gain vectors (Cui et al. 2021) so that one model
+ * serves every rate.
+ *
+ *   y   = g_a(x)                      x: RGB in [0,1], sides multiple of 64
+ *   y_g = y * gain[l]                 per-channel gain of rate level l
+ *   z   = h_a(y_g),  z_g = z * hgain[l]
+ *   z^  = round(z_g)                  coded with the factorized density
+ *   (scale, mu) = h_s(z^ * hinv[l])   the hyper-synthesis
+ *   y^  = round(y_g - mu) + mu        coded as round(y_g - mu) under N(0, scale)
+ *   x^  = g_s(y^ * inv[l])
+ *
+ * Levels are trained at the lambdas in the architecture; a real quality
+ * between two levels interpolates their gain vectors geometrically. */
+#ifndef AEC_MODEL_H
+#define AEC_MODEL_H
+
+#include <stdint.h>
+
+#include "conv2d.h"
+#include "gdn.h"
+#include "likelihood.h"
+#include "params.h"
+#include "rng.h"
+#include "tensor.h"
+
+#define AEC_MAX_LEVELS 16
+
+typedef struct {
+    int n;          /* channels inside the transforms */
+    int m;          /* latent channels */
+    int levels;     /* rate levels trained, lowest rate first */
+    float lambda[AEC_MAX_LEVELS]; /* distortion weight per level (MSE on 0-255 scale) */
+} aec_arch;
+
+typedef struct {
+    aec_arch arch;
+    nn_params p;
+    nn_conv2d ga[4];
+    nn_gdn ga_gdn[3];
+    nn_deconv2d gs[4];
+    nn_gdn gs_igdn[3];
+    nn_conv2d ha[3];
+    nn_deconv2d hs_up[2];
+    nn_conv2d hs_out;
+    nn_factorized z_density;
+    size_t gain, inv_gain;    /* [levels][m] */
+    size_t hgain, hinv_gain;  /* [levels][n] */
+} aec_model;
+
+/* The default architecture (N, M and the lambdas). */
+void aec_arch_default(aec_arch *a);
+/* Declares and allocates every parameter; initialise with aec_model_init. */
+int aec_model_create(aec_model *m, const aec_arch *arch);
+void aec_model_init(aec_model *m, uint64_t seed);
+void aec_model_free(aec_model *m);
+
+/* Everything one training step keeps between forward and backward. */
+typedef struct {
+    int batch, h, w;
+    int level[64];              /* rate level of each batch item */
+    nn_tensor x;                /* input batch */
+    nn_tensor ga_in[4], ga_pre[3], y, y_g;
+    nn_tensor ha_in[3], ha_pre[2], z, z_g, z_noisy, z_hat, hs_in;
+    nn_tensor hs_pre[2], hs_act[2], hs_params, scale, mu;
+    nn_tensor y_noisy, y_hat, gs_in[4], gs_pre[3], x_hat;
+    nn_tensor d0, d1, d_scale, d_mu, d_yg, d_zg;   /* gradients */
+    nn_workspace ws;
+    nn_rng rng;
+    /* results of the last forward pass */
+    double bits_y, bits_z;       /* whole batch */
+    double mse[64];              /* per item, on [0,1] scale */
+    double loss;
+} aec_train_state;
+
+void aec_train_state_init(aec_train_state *s, uint64_t seed);
+void aec_train_state_free(aec_train_state *s);
+
+/* Forward pass with training-time quantisation (noise for the rate terms,
+ * straight-through rounding for the synthesis input) on s->x, whose batch
+ * items use the rate levels s->level[]. Sets bits, mse and loss:
+ *   loss = (bits_y + bits_z) / (B H W) + mean_i lambda_i 255^2 mse_i  */
+int aec_model_train_forward(aec_model *m, aec_train_state *s);
+/* Backward of the last forward: accumulates into m->p.grad. */
+int aec_model_train_backward(aec_model *m, aec_train_state *s);
+
+/* Deterministic evaluation of one image at a real level position t in
+ * [0, levels-1] (float path, for validation: bits estimated from the
+ * likelihoods of the rounded latents). x: [1][3][H][W], H and W multiples
+ * of 64. Writes x_hat (clamped to [0,1]) and returns the bits estimate. */
+double aec_model_eval(aec_model *m, aec_train_state *s, const nn_tensor *x, float t,
+                      nn_tensor *x_hat);
+
+/* Gain vectors of level position t (geometric interpolation between the
+ * two neighbouring levels). */
+void aec_model_gains(const aec_model *m, float t, float *gain, float *inv_gain,
+                     float *hgain, float *hinv_gain);
+
+#endif

@@ -1,0 +1,280 @@
+/* codec/model_file.c - reading and writing .aecm files (see model_file.h). */
+#include "model_file.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static const uint8_t signature[8] = {'A', 'E', 'C', 'M', '\r', '\n', 0x1a, 1};
+
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    int failed;
+} byte_buf;
+
+static void put(byte_buf *b, const void *p, size_t n)
+{
+    if (b->failed) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        uint8_t *q = realloc(b->buf, cap);
+        if (!q) { b->failed = 1; return; }
+        b->buf = q;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+}
+
+static void put_u32(byte_buf *b, uint32_t v)
+{
+    uint8_t q[4] = {v & 255, (v >> 8) & 255, (v >> 16) & 255, v >> 24};
+    put(b, q, 4);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_chunk(byte_buf *b, const char *tag, const uint8_t *data, size_t len)
+{
+    put(b, tag, 4);
+    put_u32(b, (uint32_t)len);
+    put(b, data, len);
+}
+
+static void put_f32(byte_buf *b, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    put_u32(b, u);
+}
+
+/* Serialises another float array laid out exactly like p->value. */
+static int serialize_as_params(const nn_params *p, float *values, uint8_t **out, size_t *len)
+{
+    nn_params view = *p;
+    view.value = values;
+    return nn_params_serialize(&view, out, len);
+}
+
+int aec_model_save(const char *path, const aec_model *m, const char *meta,
+                   const nn_adam *opt, char *err, size_t errlen)
+{
+    byte_buf b = {0}, arch = {0};
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    int ret = -1;
+    put(&b, signature, sizeof signature);
+
+    const aec_arch *a = &m->arch;
+    put_u32(&arch, (uint32_t)a->n);
+    put_u32(&arch, (uint32_t)a->m);
+    put_u32(&arch, (uint32_t)a->levels);
+    for (int i = 0; i < a->levels; i++) put_f32(&arch, a->lambda[i]);
+    if (arch.failed) goto oom;
+    put_chunk(&b, "ARCH", arch.buf, arch.len);
+    if (meta) put_chunk(&b, "META", (const uint8_t *)meta, strlen(meta));
+
+    if (nn_params_serialize(&m->p, &blob, &blob_len)) goto oom;
+    put_chunk(&b, "PARM", blob, blob_len);
+    free(blob);
+    blob = NULL;
+
+    if (opt) {
+        byte_buf ad = {0};
+        uint64_t step = (uint64_t)opt->step;
+        put_u32(&ad, (uint32_t)step);
+        put_u32(&ad, (uint32_t)(step >> 32));
+        for (int k = 0; k < 2; k++) {
+            if (serialize_as_params(&m->p, k ? opt->v : opt->m, &blob, &blob_len)) {
+                free(ad.buf);
+                goto oom;
+            }
+            put_u32(&ad, (uint32_t)blob_len);
+            put(&ad, blob, blob_len);
+            free(blob);
+            blob = NULL;
+        }
+        if (ad.failed) { free(ad.buf); goto oom; }
+        put_chunk(&b, "ADAM", ad.buf, ad.len);
+        free(ad.buf);
+    }
+    put_u32(&b, (uint32_t)crc32(0L, b.buf, (uInt)b.len));
+    if (b.failed) goto oom;
+
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        goto done;
+    }
+    int ok = fwrite(b.buf, 1, b.len, f) == b.len;
+    ok &= fflush(f) == 0;
+    ok &= fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
+        goto done;
+    }
+    ret = 0;
+    goto done;
+oom:
+    snprintf(err, errlen, "%s: out of memory", path);
+done:
+    free(blob);
+    free(b.buf);
+    free(arch.buf);
+    return ret;
+}
+
+static uint8_t *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1 << 20;
+            uint8_t *q = realloc(buf, cap);
+            if (!q) {
+                free(buf);
+                fclose(f);
+                snprintf(err, errlen, "%s: out of memory", path);
+                return NULL;
+            }
+            buf = q;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        snprintf(err, errlen, "%s: read error", path);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+int aec_model_load(const char *path, aec_model *m, char **meta, nn_adam *opt,
+                   int *has_opt, char *err, size_t errlen)
+{
+    size_t len = 0;
+    uint8_t *buf = read_file(path, &len, err, errlen);
+    if (!buf) return -1;
+    int ret = -1, have_model = 0;
+    if (meta) *meta = NULL;
+    if (has_opt) *has_opt = 0;
+    memset(m, 0, sizeof *m);
+    if (len < sizeof signature + 4 || memcmp(buf, signature, sizeof signature) != 0) {
+        snprintf(err, errlen, "%s: not an aec model file", path);
+        goto done;
+    }
+    if (get_u32(buf + len - 4) != (uint32_t)crc32(0L, buf, (uInt)(len - 4))) {
+        snprintf(err, errlen, "%s: CRC mismatch (file corrupt or truncated)", path);
+        goto done;
+    }
+    const uint8_t *p = buf + sizeof signature, *end = buf + len - 4;
+    const uint8_t *parm = NULL, *adam = NULL;
+    size_t parm_len = 0, adam_len = 0;
+    aec_arch arch;
+    int have_arch = 0;
+    while (p < end) {
+        if (end - p < 8 || get_u32(p + 4) > (size_t)(end - p - 8)) {
+            snprintf(err, errlen, "%s: truncated chunk", path);
+            goto done;
+        }
+        const uint8_t *data = p + 8;
+        uint32_t n = get_u32(p + 4);
+        if (memcmp(p, "ARCH", 4) == 0) {
+            memset(&arch, 0, sizeof arch);
+            if (n < 12) goto bad_arch;
+            arch.n = (int)get_u32(data);
+            arch.m = (int)get_u32(data + 4);
+            arch.levels = (int)get_u32(data + 8);
+            if (arch.n < 1 || arch.n > 1024 || arch.m < 1 || arch.m > 1024 || arch.levels < 1 ||
+                arch.levels > AEC_MAX_LEVELS || n != 12 + 4 * (uint32_t)arch.levels)
+                goto bad_arch;
+            for (int i = 0; i < arch.levels; i++) {
+                uint32_t u = get_u32(data + 12 + 4 * i);
+                memcpy(&arch.lambda[i], &u, 4);
+            }
+            have_arch = 1;
+        } else if (memcmp(p, "META", 4) == 0 && meta) {
+            *meta = malloc(n + 1);
+            if (*meta) {
+                memcpy(*meta, data, n);
+                (*meta)[n] = 0;
+            }
+        } else if (memcmp(p, "PARM", 4) == 0) {
+            parm = data;
+            parm_len = n;
+        } else if (memcmp(p, "ADAM", 4) == 0) {
+            adam = data;
+            adam_len = n;
+        }
+        p = data + n;
+    }
+    if (!have_arch || !parm) {
+        snprintf(err, errlen, "%s: missing %s chunk", path, have_arch ? "PARM" : "ARCH");
+        goto done;
+    }
+    if (aec_model_create(m, &arch)) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto done;
+    }
+    have_model = 1;
+    if (nn_params_deserialize(&m->p, parm, parm_len, err, errlen)) goto done;
+    if (opt && adam) {
+        if (nn_adam_init(opt, m->p.count)) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            goto done;
+        }
+        const uint8_t *q = adam + 8, *qend = adam + adam_len;
+        int ok = adam_len >= 8;
+        for (int k = 0; ok && k < 2; k++) {
+            if (qend - q < 4 || get_u32(q) > (size_t)(qend - q - 4)) { ok = 0; break; }
+            uint32_t bl = get_u32(q);
+            nn_params view = m->p;
+            view.value = k ? opt->v : opt->m;
+            if (nn_params_deserialize(&view, q + 4, bl, err, errlen)) { ok = 0; break; }
+            q += 4 + bl;
+        }
+        if (!ok) {
+            nn_adam_free(opt);
+            snprintf(err, errlen, "%s: bad optimiser state", path);
+            goto done;
+        }
+        opt->step = (long)(get_u32(adam) | (uint64_t)get_u32(adam + 4) << 32);
+        if (has_opt) *has_opt = 1;
+    }
+    ret = 0;
+    goto done;
+bad_arch:
+    snprintf(err, errlen, "%s: bad ARCH chunk", path);
+done:
+    if (ret && have_model) aec_model_free(m);
+    if (ret && meta && *meta) {
+        free(*meta);
+        *meta = NULL;
+    }
+    free(buf);
+    return ret;
+}

@@ -1,0 +1,397 @@
+/* tools/aec_train.c - `aec train`: train a model on a folder of images.
+ *
+ * Each step draws a batch of random crops, gives every batch item a random
+ * rate level, runs the model forward and backward and takes an Adam step.
+ * A progress line shows step, loss, rate, PSNR, speed and ETA; a validation
+ * line every --val-every seconds evaluates the held-out folder at three
+ * levels. Checkpoints (model + optimiser) are written atomically every
+ * --checkpoint-every seconds and on Ctrl-C; --resume continues from one. */
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adam.h"
+#include "blas.h"
+#include "dataset.h"
+#include "model.h"
+#include "model_file.h"
+#include "tools.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* "90", "90s", "15m", "3h", "1.5h" -> seconds; -1 if malformed */
+static double parse_duration(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0) return -1;
+    if (*end == 0 || strcmp(end, "s") == 0) return v;
+    if (strcmp(end, "m") == 0) return v * 60;
+    if (strcmp(end, "h") == 0) return v * 3600;
+    return -1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aec train --data DIR -o MODEL [options]\n"
+            "  --data DIR            training images (*.png, at least --patch pixels a side)\n"
+            "  --val DIR             validation images, evaluated every --val-every\n"
+            "  -o MODEL              where the trained model goes (.aecm)\n"
+            "  --init MODEL          start from this model's weights (fine-tuning)\n"
+            "  --resume CKPT         continue a run from its checkpoint (weights + optimiser)\n"
+            "  --time T              stop after T (e.g. 90s, 20m, 3h)\n"
+            "  --steps N             stop after N steps (counting resumed ones)\n"
+            "  --batch B             patches per step (default 8)\n"
+            "  --patch P             patch side, multiple of 64 (default 128)\n"
+            "  --lr R                peak learning rate (default 1e-4)\n"
+            "  --threads T           threads (default: all cores)\n"
+            "  --seed S              random seed (default 1)\n"
+            "  --n N --m M           channels of a new model (default 128, 192)\n"
+            "  --checkpoint FILE     checkpoint path (default MODEL.ckpt)\n"
+            "  --checkpoint-every T  (default 5m)   --val-every T (default 15m)\n");
+}
+
+typedef struct {
+    const char *data, *val, *out, *init, *resume, *ckpt;
+    double time_limit, ckpt_every, val_every;
+    long steps;
+    int batch, patch, threads, n, m;
+    float lr;
+    unsigned long seed;
+} train_options;
+
+static int parse_options(int argc, char **argv, train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->batch = 8;
+    o->patch = 128;
+    o->lr = 1e-4f;
+    o->seed = 1;
+    o->ckpt_every = 300;
+    o->val_every = 900;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VALUE                                                               \
+    if (!v) {                                                                    \
+        fprintf(stderr, "aec train: %s needs a value\n", a);                     \
+        return -1;                                                               \
+    }                                                                            \
+    i++;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
+        else if (!strcmp(a, "--data")) { NEED_VALUE o->data = v; }
+        else if (!strcmp(a, "--val")) { NEED_VALUE o->val = v; }
+        else if (!strcmp(a, "-o")) { NEED_VALUE o->out = v; }
+        else if (!strcmp(a, "--init")) { NEED_VALUE o->init = v; }
+        else if (!strcmp(a, "--resume")) { NEED_VALUE o->resume = v; }
+        else if (!strcmp(a, "--checkpoint")) { NEED_VALUE o->ckpt = v; }
+        else if (!strcmp(a, "--time") || !strcmp(a, "--checkpoint-every") || !strcmp(a, "--val-every")) {
+            NEED_VALUE
+            double d = parse_duration(v);
+            if (d < 0) {
+                fprintf(stderr, "aec train: %s: bad duration '%s' (use e.g. 90s, 20m, 3h)\n", a, v);
+                return -1;
+            }
+            if (!strcmp(a, "--time")) o->time_limit = d;
+            else if (!strcmp(a, "--val-every")) o->val_every = d;
+            else o->ckpt_every = d;
+        } else if (!strcmp(a, "--steps") || !strcmp(a, "--batch") || !strcmp(a, "--patch") ||
+                   !strcmp(a, "--threads") || !strcmp(a, "--seed") || !strcmp(a, "--n") ||
+                   !strcmp(a, "--m")) {
+            NEED_VALUE
+            char *end;
+            errno = 0;
+            long long n = strtoll(v, &end, 10);
+            if (errno || *end || n < 0) {
+                fprintf(stderr, "aec train: %s: bad number '%s'\n", a, v);
+                return -1;
+            }
+            if (!strcmp(a, "--steps")) o->steps = (long)n;
+            else if (!strcmp(a, "--batch")) o->batch = (int)n;
+            else if (!strcmp(a, "--patch")) o->patch = (int)n;
+            else if (!strcmp(a, "--threads")) o->threads = (int)n;
+            else if (!strcmp(a, "--seed")) o->seed = (unsigned long)n;
+            else if (!strcmp(a, "--n")) o->n = (int)n;
+            else o->m = (int)n;
+        } else if (!strcmp(a, "--lr")) {
+            NEED_VALUE
+            o->lr = strtof(v, NULL);
+            if (!(o->lr > 0 && o->lr < 1)) {
+                fprintf(stderr, "aec train: --lr: bad rate '%s'\n", v);
+                return -1;
+            }
+        } else {
+            fprintf(stderr, "aec train: unknown option '%s' (try aec train --help)\n", a);
+            return -1;
+        }
+#undef NEED_VALUE
+    }
+    if (!o->data || !o->out) {
+        fprintf(stderr, "aec train: --data DIR and -o MODEL are required (try aec train --help)\n");
+        return -1;
+    }
+    if (!o->time_limit && !o->steps) {
+        fprintf(stderr, "aec train: give a budget: --time T or --steps N\n");
+        return -1;
+    }
+    if (o->batch < 1 || o->batch > 64) {
+        fprintf(stderr, "aec train: --batch must be 1-64\n");
+        return -1;
+    }
+    if (o->patch < 64 || o->patch % 64) {
+        fprintf(stderr, "aec train: --patch must be a multiple of 64\n");
+        return -1;
+    }
+    if (o->init && o->resume) {
+        fprintf(stderr, "aec train: --init and --resume exclude each other\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Estimated bpp and PSNR of the validation images at level position t. */
+static void validate(aec_model *m, aec_train_state *s, const aec_dataset *val, float t,
+                     double *bpp, double *psnr)
+{
+    double sum_bpp = 0, sum_psnr = 0;
+    nn_tensor x_hat = {0};
+    for (int i = 0; i < val->count; i++) {
+        float *planar;
+        int pw, ph, w = val->width[i], h = val->height[i];
+        if (aec_image_to_planar(val->rgb[i], w, h, 64, &planar, &pw, &ph)) continue;
+        nn_tensor x = {1, 3, ph, pw, planar};
+        double bits = aec_model_eval(m, s, &x, t, &x_hat);
+        double se = 0;
+        size_t plane = (size_t)pw * ph;
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < h; y++)
+                for (int xx = 0; xx < w; xx++) {
+                    size_t k = c * plane + (size_t)y * pw + xx;
+                    double a = floor(x_hat.data[k] * 255.0 + 0.5);
+                    double b = val->rgb[i][((size_t)y * w + xx) * 3 + c];
+                    se += (a - b) * (a - b);
+                }
+        double mse = se / (3.0 * w * h);
+        sum_psnr += 10 * log10(255.0 * 255.0 / (mse > 1e-10 ? mse : 1e-10));
+        sum_bpp += bits / ((double)w * h);
+        free(planar);
+    }
+    nn_tensor_free(&x_hat);
+    *bpp = sum_bpp / val->count;
+    *psnr = sum_psnr / val->count;
+}
+
+/* warm-up over the first 200 steps of a fresh run, hold, then cosine decay
+ * to a tenth over the last 15% of the budget (by steps or by time) */
+static float learning_rate(const train_options *o, long step, long first_step, double elapsed)
+{
+    double frac = 0;
+    if (o->steps) frac = (double)step / (double)o->steps;
+    if (o->time_limit) frac = fmax(frac, elapsed / o->time_limit);
+    double lr = o->lr;
+    long warm = step - first_step;
+    if (first_step == 0 && warm < 200) lr *= 0.1 + 0.9 * (double)warm / 200.0;
+    if (frac > 0.85) {
+        double d = fmin(1.0, (frac - 0.85) / 0.15);
+        lr *= 0.1 + 0.9 * 0.5 * (1 + cos(3.141592653589793 * d));
+    }
+    return (float)lr;
+}
+
+static void format_meta(char *buf, size_t len, const train_options *o, long steps,
+                        double wall, const aec_dataset *d)
+{
+    snprintf(buf, len,
+             "data=%s\nimages=%d\nsteps=%ld\nbatch=%d\npatch=%d\nlr=%g\nseed=%lu\n"
+             "wall_seconds=%.0f\n",
+             o->data, d->count, steps, o->batch, o->patch, o->lr, o->seed, wall);
+}
+
+int aec_cmd_train(int argc, char **argv)
+{
+    train_options o;
+    if (parse_options(argc, argv, &o)) return AEC_EXIT_USAGE;
+    char err[512], ckpt_path[4096];
+    snprintf(ckpt_path, sizeof ckpt_path, "%s", o.ckpt ? o.ckpt : "");
+    if (!o.ckpt) snprintf(ckpt_path, sizeof ckpt_path, "%s.ckpt", o.out);
+    if (o.threads > 0) {
+        nn_blas_set_threads(o.threads);
+        omp_set_num_threads(o.threads);
+    }
+
+    aec_dataset data, val = {0};
+    if (aec_dataset_load(&data, o.data, o.patch, err, sizeof err)) {
+        fprintf(stderr, "aec train: %s\n", err);
+        return AEC_EXIT_DATA;
+    }
+    if (o.val && aec_dataset_load(&val, o.val, 1, err, sizeof err)) {
+        fprintf(stderr, "aec train: %s\n", err);
+        aec_dataset_free(&data);
+        return AEC_EXIT_DATA;
+    }
+
+    aec_model model;
+    nn_adam adam;
+    int has_opt = 0, rc = AEC_EXIT_OK;
+    double wall_before = 0;
+    if (o.resume || o.init) {
+        char *meta = NULL;
+        const char *from = o.resume ? o.resume : o.init;
+        if (aec_model_load(from, &model, &meta, o.resume ? &adam : NULL, &has_opt, err, sizeof err)) {
+            fprintf(stderr, "aec train: %s\n", err);
+            aec_dataset_free(&data);
+            aec_dataset_free(&val);
+            return AEC_EXIT_DATA;
+        }
+        const char *ws = meta ? strstr(meta, "wall_seconds=") : NULL;
+        if (ws && o.resume) wall_before = atof(ws + 13);
+        free(meta);
+    } else {
+        aec_arch arch;
+        aec_arch_default(&arch);
+        if (o.n) arch.n = o.n;
+        if (o.m) arch.m = o.m;
+        if (aec_model_create(&model, &arch)) {
+            fprintf(stderr, "aec train: out of memory\n");
+            return AEC_EXIT_SYSTEM;
+        }
+        aec_model_init(&model, o.seed);
+    }
+    if (!has_opt && nn_adam_init(&adam, model.p.count)) {
+        fprintf(stderr, "aec train: out of memory\n");
+        return AEC_EXIT_SYSTEM;
+    }
+    adam.clip_norm = 1.0f;
+
+    aec_train_state st;
+    aec_train_state_init(&st, o.seed * 7919 + (unsigned long)adam.step);
+    if (nn_tensor_alloc(&st.x, o.batch, 3, o.patch, o.patch)) {
+        fprintf(stderr, "aec train: out of memory\n");
+        return AEC_EXIT_SYSTEM;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    const aec_arch *arch = &model.arch;
+    printf("aec train: %d images from %s, %d validation; model N=%d M=%d, %d levels, "
+           "%zu parameters; batch %d of %dx%d; BLAS kernel %s; start at step %ld\n",
+           data.count, o.data, val.count, arch->n, arch->m, arch->levels, model.p.count,
+           o.batch, o.patch, o.patch, nn_blas_corename(), adam.step);
+    fflush(stdout);
+
+    int tty = isatty(fileno(stdout));
+    long first_step = adam.step;
+    double t0 = now_seconds(), last_print = t0, last_ckpt = t0, last_val = t0;
+    double ema_loss = 0, ema_bpp = 0, ema_psnr = 0;
+    size_t per = (size_t)3 * o.patch * o.patch;
+    char meta[1024];
+    for (;;) {
+        double elapsed = now_seconds() - t0;
+        int done = (o.steps && adam.step >= o.steps) || (o.time_limit && elapsed >= o.time_limit);
+        if (done || stop_requested) break;
+
+        for (int i = 0; i < o.batch; i++) {
+            aec_dataset_random_crop(&data, &st.rng, o.patch, st.x.data + per * i);
+            st.level[i] = (int)nn_rng_below(&st.rng, (uint32_t)arch->levels);
+        }
+        nn_params_zero_grad(&model.p);
+        if (aec_model_train_forward(&model, &st) || aec_model_train_backward(&model, &st)) {
+            fprintf(stderr, "aec train: out of memory\n");
+            rc = AEC_EXIT_SYSTEM;
+            break;
+        }
+        if (!isfinite(st.loss)) {
+            fprintf(stderr, "aec train: loss is not finite at step %ld; stopping (last checkpoint kept)\n",
+                    adam.step);
+            rc = AEC_EXIT_DATA;
+            break;
+        }
+        float lr = learning_rate(&o, adam.step, first_step, elapsed);
+        nn_adam_step(&adam, &model.p, lr);
+
+        double bpp = (st.bits_y + st.bits_z) / ((double)o.batch * o.patch * o.patch), psnr = 0;
+        for (int i = 0; i < o.batch; i++) psnr += 10 * log10(1.0 / fmax(st.mse[i], 1e-10));
+        psnr /= o.batch;
+        double k = ema_loss == 0 ? 1.0 : 0.02;
+        ema_loss += k * (st.loss - ema_loss);
+        ema_bpp += k * (bpp - ema_bpp);
+        ema_psnr += k * (psnr - ema_psnr);
+
+        double t = now_seconds();
+        if (t - last_print >= (tty ? 1.0 : 30.0)) {
+            double rate = (double)(adam.step - first_step) * o.batch / (t - t0);
+            double eta = -1;
+            if (o.time_limit) eta = o.time_limit - (t - t0);
+            if (o.steps) {
+                double e = (double)(o.steps - adam.step) * o.batch / rate;
+                eta = eta < 0 ? e : fmin(eta, e);
+            }
+            printf("%sstep %ld  loss %.4f  bpp %.3f  psnr %.2f dB  %.1f patches/s  lr %.2g  eta %.0fm%s",
+                   tty ? "\r" : "", adam.step, ema_loss, ema_bpp, ema_psnr, rate, lr, eta / 60,
+                   tty ? "   " : "\n");
+            fflush(stdout);
+            last_print = t;
+        }
+        if (val.count && t - last_val >= o.val_every) {
+            const float ts[3] = {0, (arch->levels - 1) * 0.5f, (float)(arch->levels - 1)};
+            printf("%sval   step %ld ", tty ? "\n" : "", adam.step);
+            for (int q = 0; q < 3; q++) {
+                double vb, vp;
+                validate(&model, &st, &val, ts[q], &vb, &vp);
+                printf(" | level %.1f: %.3f bpp %.2f dB", ts[q], vb, vp);
+            }
+            printf("  (estimated from likelihoods, %d images)\n", val.count);
+            fflush(stdout);
+            last_val = now_seconds();
+        }
+        if (t - last_ckpt >= o.ckpt_every) {
+            format_meta(meta, sizeof meta, &o, adam.step, wall_before + (t - t0), &data);
+            if (aec_model_save(ckpt_path, &model, meta, &adam, err, sizeof err))
+                fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
+            last_ckpt = now_seconds();
+        }
+    }
+    if (tty) printf("\n");
+    double wall = wall_before + (now_seconds() - t0);
+    format_meta(meta, sizeof meta, &o, adam.step, wall, &data);
+    if (aec_model_save(ckpt_path, &model, meta, &adam, err, sizeof err)) {
+        fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
+        rc = AEC_EXIT_SYSTEM;
+    }
+    if (rc == AEC_EXIT_OK || stop_requested) {
+        if (aec_model_save(o.out, &model, meta, NULL, err, sizeof err)) {
+            fprintf(stderr, "aec train: %s\n", err);
+            rc = AEC_EXIT_SYSTEM;
+        } else {
+            printf("aec train: %s after %ld steps (%.0f s this run%s); checkpoint %s\n", o.out,
+                   adam.step, now_seconds() - t0, stop_requested ? ", interrupted" : "", ckpt_path);
+        }
+    }
+    aec_train_state_free(&st);
+    nn_adam_free(&adam);
+    aec_model_free(&model);
+    aec_dataset_free(&data);
+    aec_dataset_free(&val);
+    return rc;
+}

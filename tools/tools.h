@@ -1,0 +1,14 @@
+/* tools/tools.h - the subcommands of the aec program and their exit codes. */
+#ifndef AEC_TOOLS_H
+#define AEC_TOOLS_H
+
+enum {
+    AEC_EXIT_OK = 0,
+    AEC_EXIT_DATA = 1,   /* bad input file, decode failure */
+    AEC_EXIT_USAGE = 2,  /* bad command line */
+    AEC_EXIT_SYSTEM = 3, /* out of memory, cannot write */
+};
+
+int aec_cmd_train(int argc, char **argv);
+
+#endif

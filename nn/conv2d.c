@@ -22,9 +22,13 @@
  * here (im2col, col2im, layout changes, bias) use OpenMP. The two never
  * overlap: sgemm is only ever called from the serial part of a function,
  * never inside an OpenMP region (that would start one OpenBLAS pool per
- * OpenMP thread and oversubscribe the cores), and nn_blas_set_threads gives
- * both the same count. Small loops stay serial (see PAR_MIN_WORK) because
- * waking threads costs more than they save there. */
+ * OpenMP thread and oversubscribe the cores), nn_blas_set_threads gives
+ * both the same count, and nn_blas_setup makes idle OpenMP threads sleep
+ * instead of spinning into the next sgemm (OMP_WAIT_POLICY=passive). Small
+ * loops stay serial (see PAR_MIN_WORK): waking threads costs more there.
+ *
+ * Scratch, all from the caller's nn_workspace: the column matrix (K x NP),
+ * one channel-major copy of dy or x, and a plane per thread for col2im. */
 #include "conv2d.h"
 
 #include <cblas.h>

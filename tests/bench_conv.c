@@ -17,7 +17,7 @@
 #define BATCH 8
 #define MIN_REPS 3
 #define MAX_REPS 20
-#define LAYER_SECONDS 1.5
+#define LAYER_SECONDS 2.5
 
 typedef struct {
     const char *name;

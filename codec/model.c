@@ -20,9 +20,10 @@ void aec_arch_default(aec_arch *a)
     for (int i = 0; i < a->levels; i++) a->lambda[i] = lambdas[i];
 }
 
-int aec_model_create(aec_model *m, const aec_arch *arch)
+static int create(aec_model *m, const aec_arch *arch, int decoder_only)
 {
     memset(m, 0, sizeof *m);
+    m->decoder_only = decoder_only;
     m->arch = *arch;
     int N = arch->n, M = arch->m, L = arch->levels;
     if (N < 1 || M < 1 || L < 1 || L > AEC_MAX_LEVELS) return -1;
@@ -32,17 +33,29 @@ int aec_model_create(aec_model *m, const aec_arch *arch)
     char name[NN_PARAM_NAME_MAX];
     const int ga_in[4] = {3, N, N, N}, ga_out[4] = {N, N, N, M};
     const int gs_in[4] = {M, N, N, N}, gs_out[4] = {N, N, N, 3};
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4 && !decoder_only; i++) {
         snprintf(name, sizeof name, "g_a.conv%d", i);
         err |= nn_conv2d_declare(&m->ga[i], p, name, ga_in[i], ga_out[i], 5, 2, NN_PAD_ZERO);
+    }
+    for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "g_s.deconv%d", i);
         err |= nn_deconv2d_declare(&m->gs[i], p, name, gs_in[i], gs_out[i], 5, 2);
     }
     for (int i = 0; i < 3; i++) {
-        snprintf(name, sizeof name, "g_a.gdn%d", i);
-        err |= nn_gdn_declare(&m->ga_gdn[i], p, name, N, 0);
+        if (!decoder_only) {
+            snprintf(name, sizeof name, "g_a.gdn%d", i);
+            err |= nn_gdn_declare(&m->ga_gdn[i], p, name, N, 0);
+        }
         snprintf(name, sizeof name, "g_s.igdn%d", i);
         err |= nn_gdn_declare(&m->gs_igdn[i], p, name, N, 1);
+    }
+    m->inv_gain = nn_params_declare(p, "inv_gain", L, M, 1, 1);
+    if (decoder_only) {
+        if (err || m->inv_gain == (size_t)-1 || nn_params_alloc(p) != 0) {
+            nn_params_free(p);
+            return -1;
+        }
+        return 0;
     }
     err |= nn_conv2d_declare(&m->ha[0], p, "h_a.conv0", M, N, 3, 1, NN_PAD_ZERO);
     err |= nn_conv2d_declare(&m->ha[1], p, "h_a.conv1", N, N, 5, 2, NN_PAD_ZERO);
@@ -52,7 +65,6 @@ int aec_model_create(aec_model *m, const aec_arch *arch)
     err |= nn_conv2d_declare(&m->hs_out, p, "h_s.conv2", M * 3 / 2, 2 * M, 3, 1, NN_PAD_ZERO);
     err |= nn_factorized_declare(&m->z_density, p, "z_density", N);
     m->gain = nn_params_declare(p, "gain", L, M, 1, 1);
-    m->inv_gain = nn_params_declare(p, "inv_gain", L, M, 1, 1);
     m->hgain = nn_params_declare(p, "hgain", L, N, 1, 1);
     m->hinv_gain = nn_params_declare(p, "hinv_gain", L, N, 1, 1);
     if (err || m->gain == (size_t)-1 || m->inv_gain == (size_t)-1 || m->hgain == (size_t)-1 ||
@@ -61,6 +73,16 @@ int aec_model_create(aec_model *m, const aec_arch *arch)
         return -1;
     }
     return 0;
+}
+
+int aec_model_create(aec_model *m, const aec_arch *arch)
+{
+    return create(m, arch, 0);
+}
+
+int aec_model_create_decoder(aec_model *m, const aec_arch *arch)
+{
+    return create(m, arch, 1);
 }
 
 void aec_model_init(aec_model *m, uint64_t seed)
@@ -119,10 +141,10 @@ void aec_model_gains(const aec_model *m, float t, float *gain, float *inv_gain,
         float g1 = fabsf(v[(off) + (size_t)l1 * (count) + c]) + 1e-9f;                 \
         (dst)[c] = expf((1 - f) * logf(g0) + f * logf(g1));                           \
     }
-    if (gain) INTERP(gain, m->gain, a->m);
     if (inv_gain) INTERP(inv_gain, m->inv_gain, a->m);
-    if (hgain) INTERP(hgain, m->hgain, a->n);
-    if (hinv_gain) INTERP(hinv_gain, m->hinv_gain, a->n);
+    if (gain && !m->decoder_only) INTERP(gain, m->gain, a->m);
+    if (hgain && !m->decoder_only) INTERP(hgain, m->hgain, a->n);
+    if (hinv_gain && !m->decoder_only) INTERP(hinv_gain, m->hinv_gain, a->n);
 #undef INTERP
 }
 

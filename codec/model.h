@@ -36,6 +36,7 @@ typedef struct {
 
 typedef struct {
     aec_arch arch;
+    int decoder_only; /* made by aec_model_create_decoder */
     nn_params p;
     nn_conv2d ga[4];
     nn_gdn ga_gdn[3];
@@ -53,6 +54,10 @@ typedef struct {
 void aec_arch_default(aec_arch *a);
 /* Declares and allocates every parameter; initialise with aec_model_init. */
 int aec_model_create(aec_model *m, const aec_arch *arch);
+/* Declares only what the decoder needs in floating point: the synthesis
+ * g_s and the inverse gains (the hyper-synthesis runs in integers, see
+ * hyper_int.h). Such a model cannot be trained or encode. */
+int aec_model_create_decoder(aec_model *m, const aec_arch *arch);
 void aec_model_init(aec_model *m, uint64_t seed);
 void aec_model_free(aec_model *m);
 

@@ -66,7 +66,8 @@ static int serialize_as_params(const nn_params *p, float *values, uint8_t **out,
 }
 
 int aec_model_save(const char *path, const aec_model *m, const char *meta,
-                   const nn_adam *opt, char *err, size_t errlen)
+                   const nn_adam *opt, const aec_chunk *extra, int n_extra,
+                   char *err, size_t errlen)
 {
     byte_buf b = {0}, arch = {0};
     uint8_t *blob = NULL;
@@ -107,6 +108,7 @@ int aec_model_save(const char *path, const aec_model *m, const char *meta,
         put_chunk(&b, "ADAM", ad.buf, ad.len);
         free(ad.buf);
     }
+    for (int i = 0; i < n_extra; i++) put_chunk(&b, extra[i].tag, extra[i].data, extra[i].len);
     put_u32(&b, (uint32_t)crc32(0L, b.buf, (uInt)b.len));
     if (b.failed) goto oom;
 
@@ -137,7 +139,7 @@ done:
     return ret;
 }
 
-static uint8_t *read_file(const char *path, size_t *len, char *err, size_t errlen)
+uint8_t *aec_read_file(const char *path, size_t max_len, size_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -148,7 +150,7 @@ static uint8_t *read_file(const char *path, size_t *len, char *err, size_t errle
     size_t cap = 0, n = 0;
     for (;;) {
         if (n == cap) {
-            cap = cap ? 2 * cap : 1 << 20;
+            cap = cap ? 2 * cap : 1 << 16;
             uint8_t *q = realloc(buf, cap);
             if (!q) {
                 free(buf);
@@ -161,6 +163,12 @@ static uint8_t *read_file(const char *path, size_t *len, char *err, size_t errle
         size_t got = fread(buf + n, 1, cap - n, f);
         n += got;
         if (got == 0) break;
+        if (n > max_len) {
+            free(buf);
+            fclose(f);
+            snprintf(err, errlen, "%s: too large (over %zu bytes)", path, max_len);
+            return NULL;
+        }
     }
     int bad = ferror(f);
     fclose(f);
@@ -177,9 +185,19 @@ int aec_model_load(const char *path, aec_model *m, char **meta, nn_adam *opt,
                    int *has_opt, char *err, size_t errlen)
 {
     size_t len = 0;
-    uint8_t *buf = read_file(path, &len, err, errlen);
+    uint8_t *buf = aec_read_file(path, (size_t)1 << 31, &len, err, errlen);
     if (!buf) return -1;
+    int ret = aec_model_parse(buf, len, path, 0, m, meta, opt, has_opt, NULL, NULL, err, errlen);
+    free(buf);
+    return ret;
+}
+
+int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decoder_only,
+                    aec_model *m, char **meta, nn_adam *opt, int *has_opt,
+                    aec_chunk *extra, int *n_extra, char *err, size_t errlen)
+{
     int ret = -1, have_model = 0;
+    if (n_extra) *n_extra = 0;
     if (meta) *meta = NULL;
     if (has_opt) *has_opt = 0;
     memset(m, 0, sizeof *m);
@@ -217,9 +235,8 @@ int aec_model_load(const char *path, aec_model *m, char **meta, nn_adam *opt,
                 memcpy(&arch.lambda[i], &u, 4);
             }
             have_arch = 1;
-        } else if (memcmp(p, "META", 4) == 0 && meta) {
-            *meta = malloc(n + 1);
-            if (*meta) {
+        } else if (memcmp(p, "META", 4) == 0) {
+            if (meta && !*meta && (*meta = malloc(n + 1))) {
                 memcpy(*meta, data, n);
                 (*meta)[n] = 0;
             }
@@ -229,6 +246,11 @@ int aec_model_load(const char *path, aec_model *m, char **meta, nn_adam *opt,
         } else if (memcmp(p, "ADAM", 4) == 0) {
             adam = data;
             adam_len = n;
+        } else if (extra && n_extra && *n_extra < AEC_MODEL_MAX_EXTRA) {
+            aec_chunk *c = &extra[(*n_extra)++];
+            memcpy(c->tag, p, 4);
+            c->data = data;
+            c->len = n;
         }
         p = data + n;
     }
@@ -236,12 +258,19 @@ int aec_model_load(const char *path, aec_model *m, char **meta, nn_adam *opt,
         snprintf(err, errlen, "%s: missing %s chunk", path, have_arch ? "PARM" : "ARCH");
         goto done;
     }
-    if (aec_model_create(m, &arch)) {
+    if ((decoder_only ? aec_model_create_decoder(m, &arch) : aec_model_create(m, &arch))) {
         snprintf(err, errlen, "%s: out of memory", path);
         goto done;
     }
     have_model = 1;
-    if (nn_params_deserialize(&m->p, parm, parm_len, err, errlen)) goto done;
+    if ((decoder_only ? nn_params_deserialize_subset : nn_params_deserialize)(&m->p, parm, parm_len,
+                                                                               err, errlen)) {
+        /* the blob's message is unprefixed: name the file */
+        char inner[256];
+        snprintf(inner, sizeof inner, "%s", err);
+        snprintf(err, errlen, "%s: %s", path, inner);
+        goto done;
+    }
     if (opt && adam) {
         if (nn_adam_init(opt, m->p.count)) {
             snprintf(err, errlen, "%s: out of memory", path);
@@ -275,6 +304,6 @@ done:
         free(*meta);
         *meta = NULL;
     }
-    free(buf);
+    if (ret && n_extra) *n_extra = 0;
     return ret;
 }

@@ -17,10 +17,34 @@
 #include "adam.h"
 #include "model.h"
 
+/* A chunk as a view: tag (4 ASCII bytes, not NUL-terminated) and payload. */
+typedef struct {
+    char tag[4];
+    const uint8_t *data;
+    size_t len;
+} aec_chunk;
+
+#define AEC_MODEL_MAX_EXTRA 8
+
 /* Writes atomically (temporary file + rename). opt may be NULL (no ADAM
- * chunk); meta may be NULL. */
+ * chunk); meta may be NULL; extra chunks (n_extra <= AEC_MODEL_MAX_EXTRA)
+ * follow the standard ones in order. */
 int aec_model_save(const char *path, const aec_model *m, const char *meta,
-                   const nn_adam *opt, char *err, size_t errlen);
+                   const nn_adam *opt, const aec_chunk *extra, int n_extra,
+                   char *err, size_t errlen);
+
+/* Parses a model file held in memory (name is used in messages). As
+ * aec_model_load, and every chunk other than ARCH, META, PARM and ADAM is
+ * returned in extra[] (views into buf, at most AEC_MODEL_MAX_EXTRA, the
+ * rest ignored). With decoder_only the parameters are read into a model
+ * made by aec_model_create_decoder, and a full model's PARM chunk is
+ * accepted too (the decoder's parameters are picked out by name). */
+int aec_model_parse(const uint8_t *buf, size_t len, const char *name, int decoder_only,
+                    aec_model *m, char **meta, nn_adam *opt, int *has_opt,
+                    aec_chunk *extra, int *n_extra, char *err, size_t errlen);
+
+/* Reads a whole file into memory (malloc'd); NULL with err on failure. */
+uint8_t *aec_read_file(const char *path, size_t max_len, size_t *len, char *err, size_t errlen);
 
 /* Loads a model: creates *m from the file's ARCH and fills its parameters.
  * If meta is not NULL it receives a malloc'd copy of the META text (or

@@ -50,6 +50,11 @@ void nn_params_free(nn_params *p);
  * file functions' messages start with the path. */
 int nn_params_serialize(const nn_params *p, uint8_t **buf, size_t *len);
 int nn_params_deserialize(nn_params *p, const uint8_t *buf, size_t len, char *err, size_t errlen);
+/* As nn_params_deserialize, but entries the model does not declare are
+ * skipped (every declared one must still be present): how a decoder picks
+ * its parameters out of a full model's blob. */
+int nn_params_deserialize_subset(nn_params *p, const uint8_t *buf, size_t len, char *err,
+                                 size_t errlen);
 /* File forms of the above; saving is atomic (temporary file + rename). */
 int nn_params_save(const nn_params *p, const char *path, char *err, size_t errlen);
 int nn_params_load(nn_params *p, const char *path, char *err, size_t errlen);

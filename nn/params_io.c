@@ -141,7 +141,22 @@ static int read_entry(const uint8_t **at, const uint8_t *end, blob_entry *e)
     return 0;
 }
 
+static int deserialize(nn_params *p, const uint8_t *buf, size_t len, int allow_extra,
+                       char *err, size_t errlen);
+
 int nn_params_deserialize(nn_params *p, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+    return deserialize(p, buf, len, 0, err, errlen);
+}
+
+int nn_params_deserialize_subset(nn_params *p, const uint8_t *buf, size_t len, char *err,
+                                 size_t errlen)
+{
+    return deserialize(p, buf, len, 1, err, errlen);
+}
+
+static int deserialize(nn_params *p, const uint8_t *buf, size_t len, int allow_extra,
+                       char *err, size_t errlen)
 {
     /* Checks run from the outside in, so that each failure gets the most
      * specific name: magic, version, length against the recorded size
@@ -203,6 +218,7 @@ int nn_params_deserialize(nn_params *p, const uint8_t *buf, size_t len, char *er
             goto done;
         }
         const nn_param_entry *want = nn_params_find(p, e.name);
+        if (!want && allow_extra) continue;
         if (!want) {
             fail(err, errlen, "unexpected parameter %s", e.name);
             goto done;
@@ -234,7 +250,9 @@ int nn_params_deserialize(nn_params *p, const uint8_t *buf, size_t len, char *er
     at = buf + BLOB_HEADER;
     for (uint32_t k = 0; k < n_blob; k++) {
         read_entry(&at, end, &e);
-        float *v = p->value + nn_params_find(p, e.name)->offset;
+        const nn_param_entry *want = nn_params_find(p, e.name);
+        if (!want) continue; /* an extra entry that allow_extra let through */
+        float *v = p->value + want->offset;
         for (size_t i = 0; i < e.count; i++) {
             uint32_t bits = get_u32(e.data + 4 * i);
             memcpy(&v[i], &bits, 4);

@@ -367,7 +367,7 @@ int aec_cmd_train(int argc, char **argv)
         }
         if (t - last_ckpt >= o.ckpt_every) {
             format_meta(meta, sizeof meta, &o, adam.step, wall_before + (t - t0), &data);
-            if (aec_model_save(ckpt_path, &model, meta, &adam, err, sizeof err))
+            if (aec_model_save(ckpt_path, &model, meta, &adam, NULL, 0, err, sizeof err))
                 fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
             last_ckpt = now_seconds();
         }
@@ -375,12 +375,12 @@ int aec_cmd_train(int argc, char **argv)
     if (tty) printf("\n");
     double wall = wall_before + (now_seconds() - t0);
     format_meta(meta, sizeof meta, &o, adam.step, wall, &data);
-    if (aec_model_save(ckpt_path, &model, meta, &adam, err, sizeof err)) {
+    if (aec_model_save(ckpt_path, &model, meta, &adam, NULL, 0, err, sizeof err)) {
         fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
         rc = AEC_EXIT_SYSTEM;
     }
     if (rc == AEC_EXIT_OK || stop_requested) {
-        if (aec_model_save(o.out, &model, meta, NULL, err, sizeof err)) {
+        if (aec_model_save(o.out, &model, meta, NULL, NULL, 0, err, sizeof err)) {
             fprintf(stderr, "aec train: %s\n", err);
             rc = AEC_EXIT_SYSTEM;
         } else {

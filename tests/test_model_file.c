@@ -1,0 +1,119 @@
+/* .aecm files: round trip of weights, metadata, optimiser state and extra
+ * chunks; decoder-only loading; each kind of damage refused with its own
+ * message and no file left behind by a failed save. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "model_file.h"
+
+static aec_model small_model(void)
+{
+    aec_arch arch;
+    aec_arch_default(&arch);
+    arch.n = 4;
+    arch.m = 6;
+    arch.levels = 2;
+    aec_model m;
+    if (aec_model_create(&m, &arch)) abort();
+    aec_model_init(&m, 3);
+    return m;
+}
+
+static int write_bytes(const char *path, const uint8_t *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(b, 1, n, f);
+    fclose(f);
+    return w == n ? 0 : -1;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/aec_test_model_file_XXXXXX", path[256], bad[256], err[512];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(path, sizeof path, "%s/m.aecm", dir);
+    snprintf(bad, sizeof bad, "%s/bad.aecm", dir);
+
+    aec_model m = small_model();
+    nn_adam adam;
+    CHECK(nn_adam_init(&adam, m.p.count) == 0, "adam");
+    /* the gaps between aligned blocks are not stored: fill only the blocks */
+    for (int k = 0; k < m.p.n_entries; k++)
+        for (size_t i = m.p.entries[k].offset; i < m.p.entries[k].offset + m.p.entries[k].count; i++) {
+            adam.m[i] = (float)i * 0.5f;
+            adam.v[i] = (float)i * 0.25f;
+        }
+    adam.step = 12345;
+    const uint8_t payload[5] = {1, 2, 3, 4, 5};
+    aec_chunk extra = {{'Z', 'C', 'D', 'F'}, payload, sizeof payload};
+    CHECK(aec_model_save(path, &m, "data=x\nsteps=7\n", &adam, &extra, 1, err, sizeof err) == 0,
+          "save: %s", err);
+
+    aec_model m2;
+    nn_adam adam2;
+    char *meta = NULL;
+    int has_opt = 0;
+    CHECK(aec_model_load(path, &m2, &meta, &adam2, &has_opt, err, sizeof err) == 0, "load: %s", err);
+    CHECK(m2.arch.n == 4 && m2.arch.m == 6 && m2.arch.levels == 2 &&
+              m2.arch.lambda[1] == m.arch.lambda[1], "arch round trip");
+    CHECK(m2.p.count == m.p.count && memcmp(m2.p.value, m.p.value, m.p.count * 4) == 0,
+          "weights round trip");
+    CHECK(meta && strcmp(meta, "data=x\nsteps=7\n") == 0, "meta round trip");
+    CHECK(has_opt && adam2.step == 12345 && memcmp(adam2.m, adam.m, m.p.count * 4) == 0 &&
+              memcmp(adam2.v, adam.v, m.p.count * 4) == 0, "optimiser round trip");
+    free(meta);
+    nn_adam_free(&adam2);
+    aec_model_free(&m2);
+
+    /* extra chunks and decoder-only parsing from memory */
+    size_t len = 0;
+    uint8_t *buf = aec_read_file(path, 1 << 26, &len, err, sizeof err);
+    CHECK(buf != NULL, "read: %s", err);
+    aec_chunk got[AEC_MODEL_MAX_EXTRA];
+    int n_got = 0;
+    aec_model dec;
+    CHECK(aec_model_parse(buf, len, "mem", 1, &dec, NULL, NULL, NULL, got, &n_got, err, sizeof err) == 0,
+          "decoder parse: %s", err);
+    CHECK(n_got == 1 && memcmp(got[0].tag, "ZCDF", 4) == 0 && got[0].len == 5 &&
+              memcmp(got[0].data, payload, 5) == 0, "extra chunk returned");
+    CHECK(dec.decoder_only && dec.p.count < m.p.count, "decoder model is smaller");
+    const nn_param_entry *e = nn_params_find(&dec.p, "g_s.deconv2.weight");
+    const nn_param_entry *f = nn_params_find(&m.p, "g_s.deconv2.weight");
+    CHECK(e && f && memcmp(dec.p.value + e->offset, m.p.value + f->offset, e->count * 4) == 0,
+          "decoder weights picked out by name");
+    CHECK(nn_params_find(&dec.p, "g_a.conv0.weight") == NULL, "no analysis in the decoder");
+    aec_model_free(&dec);
+
+    /* damage: each gives its own message naming the file */
+    buf[len / 2] ^= 0x40;
+    CHECK(write_bytes(bad, buf, len) == 0, "write");
+    CHECK(aec_model_load(bad, &m2, NULL, NULL, NULL, err, sizeof err) == -1 && strstr(err, bad) &&
+              strstr(err, "CRC mismatch"), "flipped byte: %s", err);
+    buf[len / 2] ^= 0x40;
+    CHECK(write_bytes(bad, buf, len - 10) == 0, "write");
+    CHECK(aec_model_load(bad, &m2, NULL, NULL, NULL, err, sizeof err) == -1 && strstr(err, "CRC"),
+          "truncated: %s", err);
+    CHECK(write_bytes(bad, (const uint8_t *)"hello world, not a model", 24) == 0, "write");
+    CHECK(aec_model_load(bad, &m2, NULL, NULL, NULL, err, sizeof err) == -1 &&
+              strstr(err, "not an aec model file"), "not a model: %s", err);
+    snprintf(bad, sizeof bad, "%s/missing.aecm", dir);
+    CHECK(aec_model_load(bad, &m2, NULL, NULL, NULL, err, sizeof err) == -1 &&
+              strstr(err, "cannot open"), "missing: %s", err);
+    free(buf);
+
+    /* a failed save leaves nothing behind */
+    snprintf(bad, sizeof bad, "%s/no/such/dir/x.aecm", dir);
+    CHECK(aec_model_save(bad, &m, NULL, NULL, NULL, 0, err, sizeof err) == -1 && strstr(err, bad),
+          "unwritable: %s", err);
+
+    unlink(path);
+    snprintf(bad, sizeof bad, "%s/bad.aecm", dir);
+    unlink(bad);
+    CHECK(rmdir(dir) == 0, "no stray files left in %s", dir);
+    nn_adam_free(&adam);
+    aec_model_free(&m);
+    return check_report("test_model_file");
+}

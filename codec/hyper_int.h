@@ -1,0 +1,112 @@
+/* codec/hyper_int.h - the hyper-synthesis h_s in integer arithmetic.
+ *
+ * The decoder picks each latent's probability table from the scale that h_s
+ * predicts and codes round(y - mu). If h_s ran in float, a last-bit
+ * difference between CPUs, BLAS kernels or thread counts could pick another
+ * table and garble the rest of the image. So at inference (encoder and
+ * decoder alike) h_s runs on integers only, with every rounding defined;
+ * spec/model-format.md "Integer hyper-synthesis" has the arithmetic and the
+ * byte layout.
+ *
+ *   a0 = requant(clamp(z^, +-2^15) * hinv_q)         int16 [N][h][w]
+ *   a1 = lrelu(requant(deconv5s2(a0)))               int16 [M][2h][2w]
+ *   a2 = lrelu(requant(deconv5s2(a1)))               int16 [3M/2][4h][4w]
+ *   (scale_q, mu_q) = requant(conv3(a2))             int32 Q16 [M][4h][4w] each
+ *
+ * Weights are int16 restricted to +-AEC_HS_W_MAX with one scale per output
+ * channel, biases int32 in the accumulator's scale, accumulation in int64;
+ * requantisation multiplies by a 16-bit multiplier and shifts right with
+ * round-half-up. The float model is only needed to build (export time). */
+#ifndef AEC_HYPER_INT_H
+#define AEC_HYPER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "tensor.h"
+
+#define AEC_HS_OUT_FRAC 16    /* scale_q and mu_q are Q16: value = q / 2^16 */
+#define AEC_HS_HINV_FRAC 16   /* hinv_q is Q16 */
+#define AEC_HS_T_FRAC 16      /* level positions t_q16 are Q16 */
+#define AEC_HS_ACT_MAX 32767  /* activations are int16 in [-32767, 32767] */
+#define AEC_HS_W_MAX 2047     /* weights are int16 in [-2047, 2047] */
+#define AEC_HS_Z_MAX 32768    /* z^ is clamped to [-2^15, 2^15] */
+#define AEC_HS_HINV_MAX (1 << 24) /* |hinv_q| <= 2^24, a gain of at most 256 */
+#define AEC_HS_MAX_CH 4096    /* channel counts a file may declare */
+
+/* One layer: a transposed convolution (stride 2, PyTorch ConvTranspose2d
+ * with padding k/2, output_padding 1, weight [cin][cout][k][k]) or a
+ * convolution (stride 1, padding k/2, weight [cout][cin][k][k]). */
+typedef struct {
+    int cin, cout, k, stride;
+    int16_t *w;        /* as the float layer's layout */
+    int32_t *b;        /* [cout], in the accumulator's scale */
+    int32_t *mult;     /* [cout], 0 .. 65535 */
+    uint8_t *shift;    /* [cout], 0 .. 62 */
+    /* derived when the model is finished: weights per output phase in the
+     * order the kernel reads them (see hyper_int.c) */
+    int16_t *pack[4];
+    int kpad[4];       /* reduction length of each phase, even */
+} aec_hs_int_layer;
+
+typedef struct {
+    int n, m, levels;
+    int32_t *hinv_q;            /* [levels][n], Q16 */
+    int32_t in_mult, in_shift;  /* z^ * hinv_q (Q16) -> a0 */
+    aec_hs_int_layer layer[3];
+    int generic_kernel;         /* 1: skip the SIMD kernels (tests); same results */
+} aec_hs_int;
+
+/* Calibration statistics: max |activation| of the float h_s at the three
+ * points that become int16 (0: z^ * hinv, 1: after the first leaky ReLU,
+ * 2: after the second) and at the output (3, for information). */
+typedef struct {
+    double max_abs[4];
+} aec_hs_calib;
+
+void aec_hs_calib_init(aec_hs_calib *c);
+/* Runs the float h_s of m on z_hat * hinv (z_hat: [B][N][h][w] integers,
+ * hinv: [N] gains) and raises c's maxima. 0, or -1 when out of memory. */
+int aec_hs_int_calibrate(aec_hs_calib *c, const aec_model *m, const nn_tensor *z_hat,
+                         const float *hinv);
+
+/* Quantises m's h_s and hinv gains; activation ranges are the calibrated
+ * maxima times 2 (headroom). 0, or -1 (out of memory, a gain or range the
+ * format cannot hold; err says which). q is freed with aec_hs_int_free. */
+int aec_hs_int_build(aec_hs_int *q, const aec_model *m, const aec_hs_calib *c,
+                     char *err, size_t errlen);
+void aec_hs_int_free(aec_hs_int *q);
+
+/* Lower-level construction, used by build and load: allocate zeroed arrays
+ * for N = n, M = m (m even), then fill them and call aec_hs_int_finish,
+ * which validates every field (returning -1 with a message on the first bad
+ * one) and packs the weights for the kernels. */
+int aec_hs_int_create(aec_hs_int *q, int n, int m, int levels);
+int aec_hs_int_finish(aec_hs_int *q, char *err, size_t errlen);
+
+/* Hyper inverse gains of level position t_q16 (Q16, clamped to
+ * [0, (levels-1) << 16]): linear interpolation between the two neighbouring
+ * stored levels, integers only. hinv_q receives n values. */
+void aec_hs_int_hinv(const aec_hs_int *q, int32_t t_q16, int32_t *hinv_q);
+
+/* Scratch bytes aec_hs_int_run needs for a z of h x w. 0 when h or w is
+ * out of range (1 .. 4096). */
+size_t aec_hs_int_scratch_bytes(const aec_hs_int *q, int h, int w);
+/* z_hat: [n][h][w]; hinv_q: [n] (|values| <= AEC_HS_HINV_MAX, else -1);
+ * writes scale_q and mu_q, [m][4h][4w] each, Q16 (scale_q is the raw
+ * network output: the coder applies its own lower bound). Results do not
+ * depend on the thread count or the kernel. -1 on bad arguments or a
+ * scratch smaller than aec_hs_int_scratch_bytes. */
+int aec_hs_int_run(const aec_hs_int *q, const int32_t *z_hat, int h, int w,
+                   const int32_t *hinv_q, int32_t *scale_q, int32_t *mu_q,
+                   void *scratch, size_t scratch_bytes);
+
+/* The byte form (a model-file chunk; layout in spec/model-format.md).
+ * serialize mallocs *buf; deserialize validates everything and on error
+ * leaves *q empty and says why in err. */
+int aec_hs_int_serialize(const aec_hs_int *q, uint8_t **buf, size_t *len);
+int aec_hs_int_deserialize(aec_hs_int *q, const uint8_t *buf, size_t len, char *err,
+                           size_t errlen);
+
+#endif

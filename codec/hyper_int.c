@@ -521,8 +521,12 @@ typedef void (*kernel_fn)(const int16_t *, const int16_t *, size_t, int, int64_t
 static kernel_fn pick_kernel(const aec_hs_int *q, int *width)
 {
 #if HS_X86
-    if (!q->generic_kernel) {
-        if (__builtin_cpu_supports("avx2")) { *width = 16; return kernel_avx2; }
+    int avx2 = __builtin_cpu_supports("avx2");
+    if (avx2 && (q->kernel == AEC_HS_KERNEL_AUTO || q->kernel == AEC_HS_KERNEL_AVX2)) {
+        *width = 16;
+        return kernel_avx2;
+    }
+    if (q->kernel != AEC_HS_KERNEL_GENERIC) {
         *width = 8;
         return kernel_sse2;
     }

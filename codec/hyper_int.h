@@ -55,8 +55,13 @@ typedef struct {
     int32_t *hinv_q;            /* [levels][n], Q16 */
     int32_t in_mult, in_shift;  /* z^ * hinv_q (Q16) -> a0 */
     aec_hs_int_layer layer[3];
-    int generic_kernel;         /* 1: skip the SIMD kernels (tests); same results */
+    int kernel;                 /* an aec_hs_kernel: which inner loop runs (tests) */
 } aec_hs_int;
+
+/* The inner loops, all with the same results: AUTO picks the fastest the
+ * CPU has; a SIMD kernel the CPU or compiler lacks falls back to GENERIC. */
+enum aec_hs_kernel { AEC_HS_KERNEL_AUTO = 0, AEC_HS_KERNEL_GENERIC, AEC_HS_KERNEL_SSE2,
+                     AEC_HS_KERNEL_AVX2 };
 
 /* Calibration statistics: max |activation| of the float h_s at the three
  * points that become int16 (0: z^ * hinv, 1: after the first leaky ReLU,

@@ -177,10 +177,12 @@ static void test_accuracy(const char *what, int n, int mm, int h, int w, int cal
         CHECK(aec_hs_int_run(&q, zi, h, w, hinv_q, b.scale, b.mu, b.scratch, b.scratch_bytes) == 0, "run");
         CHECK(run_crc(&b, &q, h, w) == c0, "%s: one thread differs", what);
         omp_set_num_threads(3);
-        q.generic_kernel = 1;
-        CHECK(aec_hs_int_run(&q, zi, h, w, hinv_q, b.scale, b.mu, b.scratch, b.scratch_bytes) == 0, "run");
-        CHECK(run_crc(&b, &q, h, w) == c0, "%s: generic kernel differs", what);
-        q.generic_kernel = 0;
+        for (int k = AEC_HS_KERNEL_GENERIC; k <= AEC_HS_KERNEL_AVX2; k++) {
+            q.kernel = k;
+            CHECK(aec_hs_int_run(&q, zi, h, w, hinv_q, b.scale, b.mu, b.scratch, b.scratch_bytes) == 0, "run");
+            CHECK(run_crc(&b, &q, h, w) == c0, "%s: kernel %d differs", what, k);
+        }
+        q.kernel = AEC_HS_KERNEL_AUTO;
         omp_set_num_threads(threads);
     }
     CHECK(bad == 0, "%s: %zu outputs beyond 0.02 + 1%%", what, bad);

@@ -18,6 +18,9 @@ ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 NN_SRC    := $(wildcard nn/*.c)
 CODEC_SRC := $(wildcard codec/*.c)
 AEC_SRC   := $(filter-out tools/aecd.c,$(wildcard tools/*.c))
+AECD_SRC  := tools/aecd.c tools/cli.c
+# the shipped model, built into aec and appended to aecd when present
+BUILTIN_MODEL := $(wildcard samples/butterfly.aecm)
 TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard tests/bench_*.c)
 
@@ -57,9 +60,17 @@ bin/aec: $(call objs,$(BUILD),$(AEC_SRC)) $(LIBS)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(OMP) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
 
-bin/aecd: $(BUILD)/obj/tools/aecd.o $(LIBS)
-	@mkdir -p bin
+$(BUILD)/obj/tools/builtin_model.o: tools/builtin_model.c $(BUILTIN_MODEL) | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_AEC) $(CFLAGS) $(WARN) $(if $(BUILTIN_MODEL),-DAEC_BUILTIN_MODEL_PATH='"$(BUILTIN_MODEL)"') -c $< -o $@
+
+# aecd: a static decoder with the model's decoder half appended (cli.h)
+$(BUILD)/aecd-stub: $(call objs,$(BUILD),$(AECD_SRC)) $(LIBS)
 	$(CC) $(CFLAGS) $(OMP) -static -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
+
+bin/aecd: $(BUILD)/aecd-stub bin/aec $(BUILTIN_MODEL)
+	@mkdir -p bin
+	$(if $(BUILTIN_MODEL),bin/aec export-decoder --stub $(BUILD)/aecd-stub -o $@ -f >/dev/null,cp $(BUILD)/aecd-stub $@)
 
 # ---- tests ------------------------------------------------------------------
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBS)

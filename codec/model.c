@@ -224,7 +224,7 @@ static void merge_params(const nn_tensor *dscale, const nn_tensor *dmu, nn_tenso
 }
 
 /* Analysis transform g_a: x -> y, keeping each layer's input. */
-static int analysis_forward(aec_model *m, aec_train_state *s, const nn_tensor *x)
+static int analysis_forward(const aec_model *m, aec_train_state *s, const nn_tensor *x)
 {
     const nn_tensor *in = x;
     for (int i = 0; i < 4; i++) {
@@ -238,7 +238,7 @@ static int analysis_forward(aec_model *m, aec_train_state *s, const nn_tensor *x
 }
 
 /* Hyper-analysis h_a: y_g -> z. */
-static int hyper_analysis_forward(aec_model *m, aec_train_state *s)
+static int hyper_analysis_forward(const aec_model *m, aec_train_state *s)
 {
     const nn_tensor *in = &s->y_g;
     for (int i = 0; i < 3; i++) {
@@ -253,7 +253,7 @@ static int hyper_analysis_forward(aec_model *m, aec_train_state *s)
 }
 
 /* Hyper-synthesis h_s: hs_in -> hs_params -> (scale, mu). */
-static int hyper_synthesis_forward(aec_model *m, aec_train_state *s)
+static int hyper_synthesis_forward(const aec_model *m, aec_train_state *s)
 {
     const nn_tensor *in = &s->hs_in;
     for (int i = 0; i < 2; i++) {
@@ -273,7 +273,7 @@ static int hyper_synthesis_forward(aec_model *m, aec_train_state *s)
 }
 
 /* Synthesis g_s: gs_in[0] -> x_hat. */
-static int synthesis_forward(aec_model *m, aec_train_state *s)
+static int synthesis_forward(const aec_model *m, aec_train_state *s)
 {
     for (int i = 0; i < 4; i++) {
         nn_tensor *out = i < 3 ? &s->gs_pre[i] : &s->x_hat;
@@ -484,4 +484,39 @@ double aec_model_eval(aec_model *m, aec_train_state *s, const nn_tensor *x, floa
         x_hat->data[k] = v < 0 ? 0 : v > 1 ? 1 : v;
     }
     return bits;
+}
+
+int aec_model_analyze(const aec_model *m, aec_train_state *s, const nn_tensor *x, float t)
+{
+    if (m->decoder_only || m->arch.m > 1024 || m->arch.n > 1024) return -1;
+    float g[1024], hg[1024];
+    aec_model_gains(m, t, g, NULL, hg, NULL);
+    const float *gp[1] = {g}, *hgp[1] = {hg};
+    if (analysis_forward(m, s, x)) return -1;
+    if (resize_like(&s->y_g, &s->y)) return -1;
+    scale_items(&s->y, &s->y_g, gp);
+    if (hyper_analysis_forward(m, s)) return -1;
+    if (resize_like(&s->z_g, &s->z) || resize_like(&s->z_hat, &s->z)) return -1;
+    scale_items(&s->z, &s->z_g, hgp);
+    nn_round(s->z_g.data, s->z_hat.data, nn_tensor_numel(&s->z));
+    return 0;
+}
+
+int aec_model_synthesize(const aec_model *m, aec_train_state *s, const nn_tensor *y_hat, float t,
+                         nn_tensor *x_hat)
+{
+    if (m->arch.m > 1024 || y_hat->c != m->arch.m) return -1;
+    float ig[1024];
+    aec_model_gains(m, t, NULL, ig, NULL, NULL);
+    const float *igp[1] = {ig};
+    if (resize_like(&s->gs_in[0], y_hat)) return -1;
+    scale_items(y_hat, &s->gs_in[0], igp);
+    if (synthesis_forward(m, s)) return -1;
+    if (resize_like(x_hat, &s->x_hat)) return -1;
+    size_t nx = nn_tensor_numel(&s->x_hat);
+    for (size_t k = 0; k < nx; k++) {
+        float v = s->x_hat.data[k];
+        x_hat->data[k] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+    return 0;
 }

@@ -97,6 +97,16 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s);
 double aec_model_eval(aec_model *m, aec_train_state *s, const nn_tensor *x, float t,
                       nn_tensor *x_hat);
 
+/* The encoder's float half, for one image x [1][3][H][W] (H, W multiples
+ * of 64) at level position t: leaves the gained latent in s->y_g
+ * [1][M][H/16][W/16] and the rounded gained hyper-latent in s->z_hat
+ * [1][N][H/64][W/64]. */
+int aec_model_analyze(const aec_model *m, aec_train_state *s, const nn_tensor *x, float t);
+/* The synthesis: x_hat = clamp(g_s(y_hat * inv_gain(t)), 0, 1). Works on
+ * decoder-only models. */
+int aec_model_synthesize(const aec_model *m, aec_train_state *s, const nn_tensor *y_hat, float t,
+                         nn_tensor *x_hat);
+
 /* Gain vectors of level position t (geometric interpolation between the
  * two neighbouring levels). */
 void aec_model_gains(const aec_model *m, float t, float *gain, float *inv_gain,

@@ -65,9 +65,8 @@ static int serialize_as_params(const nn_params *p, float *values, uint8_t **out,
     return nn_params_serialize(&view, out, len);
 }
 
-int aec_model_save(const char *path, const aec_model *m, const char *meta,
-                   const nn_adam *opt, const aec_chunk *extra, int n_extra,
-                   char *err, size_t errlen)
+int aec_model_serialize(const aec_model *m, const char *meta, const nn_adam *opt,
+                        const aec_chunk *extra, int n_extra, uint8_t **out, size_t *out_len)
 {
     byte_buf b = {0}, arch = {0};
     uint8_t *blob = NULL;
@@ -111,32 +110,52 @@ int aec_model_save(const char *path, const aec_model *m, const char *meta,
     for (int i = 0; i < n_extra; i++) put_chunk(&b, extra[i].tag, extra[i].data, extra[i].len);
     put_u32(&b, (uint32_t)crc32(0L, b.buf, (uInt)b.len));
     if (b.failed) goto oom;
+    *out = b.buf;
+    *out_len = b.len;
+    b.buf = NULL;
+    ret = 0;
+oom:
+    free(blob);
+    free(b.buf);
+    free(arch.buf);
+    return ret;
+}
 
+int aec_write_file_atomic(const char *path, const uint8_t *data, size_t len, char *err,
+                          size_t errlen)
+{
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        goto done;
+        return -1;
     }
-    int ok = fwrite(b.buf, 1, b.len, f) == b.len;
+    int ok = fwrite(data, 1, len, f) == len;
     ok &= fflush(f) == 0;
     ok &= fsync(fileno(f)) == 0;
     ok &= fclose(f) == 0;
     if (!ok || rename(tmp, path) != 0) {
         snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         unlink(tmp);
-        goto done;
+        return -1;
     }
-    ret = 0;
-    goto done;
-oom:
-    snprintf(err, errlen, "%s: out of memory", path);
-done:
-    free(blob);
-    free(b.buf);
-    free(arch.buf);
-    return ret;
+    return 0;
+}
+
+int aec_model_save(const char *path, const aec_model *m, const char *meta,
+                   const nn_adam *opt, const aec_chunk *extra, int n_extra,
+                   char *err, size_t errlen)
+{
+    uint8_t *buf;
+    size_t len;
+    if (aec_model_serialize(m, meta, opt, extra, n_extra, &buf, &len)) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    int r = aec_write_file_atomic(path, buf, len, err, errlen);
+    free(buf);
+    return r;
 }
 
 uint8_t *aec_read_file(const char *path, size_t max_len, size_t *len, char *err, size_t errlen)

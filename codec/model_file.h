@@ -33,6 +33,14 @@ int aec_model_save(const char *path, const aec_model *m, const char *meta,
                    const nn_adam *opt, const aec_chunk *extra, int n_extra,
                    char *err, size_t errlen);
 
+/* The same file as a malloc'd byte string. */
+int aec_model_serialize(const aec_model *m, const char *meta, const nn_adam *opt,
+                        const aec_chunk *extra, int n_extra, uint8_t **out, size_t *out_len);
+/* Writes a file atomically: PATH.tmp.PID, fsync, rename; nothing is left
+ * behind on failure. */
+int aec_write_file_atomic(const char *path, const uint8_t *data, size_t len, char *err,
+                          size_t errlen);
+
 /* Parses a model file held in memory (name is used in messages). As
  * aec_model_load, and every chunk other than ARCH, META, PARM and ADAM is
  * returned in extra[] (views into buf, at most AEC_MODEL_MAX_EXTRA, the

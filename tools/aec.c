@@ -11,7 +11,12 @@ static void usage(FILE *f)
             "usage: aec COMMAND [options]\n"
             "\n"
             "commands:\n"
-            "  train     train a model on a folder of PNG images\n"
+            "  encode          compress PNG images to .aec\n"
+            "  decode          decompress .aec files to PNG\n"
+            "  info            describe an .aec file or a model\n"
+            "  train           train a model on a folder of PNG images\n"
+            "  export          make a trained model ready to code\n"
+            "  export-decoder  write a standalone decoder (like aecd) for a model\n"
             "\n"
             "`aec COMMAND --help` describes each command.\n"
             "exit codes: 0 success, 1 error in the input or its processing,\n"
@@ -25,7 +30,14 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? AEC_EXIT_USAGE : 0;
     }
-    if (strcmp(argv[1], "train") == 0) return aec_cmd_train(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } commands[] = {{"encode", aec_cmd_encode}, {"decode", aec_cmd_decode},
+                    {"info", aec_cmd_info},     {"train", aec_cmd_train},
+                    {"export", aec_cmd_export}, {"export-decoder", aec_cmd_export_decoder}};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "aec: unknown command '%s' (try aec --help)\n", argv[1]);
     return AEC_EXIT_USAGE;
 }

@@ -10,5 +10,10 @@ enum {
 };
 
 int aec_cmd_train(int argc, char **argv);
+int aec_cmd_encode(int argc, char **argv);
+int aec_cmd_decode(int argc, char **argv);
+int aec_cmd_export(int argc, char **argv);
+int aec_cmd_export_decoder(int argc, char **argv);
+int aec_cmd_info(int argc, char **argv);
 
 #endif

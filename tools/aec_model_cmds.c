@@ -1,0 +1,239 @@
+/* tools/aec_model_cmds.c - `aec export`, `aec export-decoder` and `aec info`. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "model_file.h"
+#include "tools.h"
+
+static void export_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aec export -m TRAINED.aecm --calib DIR -o MODEL.aecm [--decoder-only] [-f]\n"
+            "  Makes a trained model (or a training checkpoint) ready to code: builds its\n"
+            "  entropy tables and integer hyper-synthesis, calibrated on a few images of\n"
+            "  DIR, and gives it its identity. --decoder-only keeps just the decoder half.\n");
+}
+
+int aec_cmd_export(int argc, char **argv)
+{
+    const char *in = NULL, *calib_dir = NULL, *out = NULL;
+    int decoder_only = 0, force = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { export_usage(stdout); return 0; }
+        else if ((!strcmp(a, "-m") || !strcmp(a, "--calib") || !strcmp(a, "-o")) && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (!strcmp(a, "-m")) in = v;
+            else if (!strcmp(a, "-o")) out = v;
+            else calib_dir = v;
+        } else if (!strcmp(a, "--decoder-only")) decoder_only = 1;
+        else if (!strcmp(a, "-f")) force = 1;
+        else {
+            fprintf(stderr, "aec export: unexpected argument '%s' (try aec export --help)\n", a);
+            return AEC_EXIT_USAGE;
+        }
+    }
+    if (!in || !calib_dir || !out) {
+        fprintf(stderr, "aec export: -m, --calib and -o are required (try aec export --help)\n");
+        return AEC_EXIT_USAGE;
+    }
+    struct stat st;
+    if (!force && stat(out, &st) == 0) {
+        fprintf(stderr, "aec export: %s: already exists (use -f to overwrite)\n", out);
+        return AEC_EXIT_DATA;
+    }
+    char err[1024];
+    aec_model m;
+    char *meta = NULL;
+    if (aec_model_load(in, &m, &meta, NULL, NULL, err, sizeof err)) {
+        fprintf(stderr, "aec export: %s\n", err);
+        return AEC_EXIT_DATA;
+    }
+    aec_dataset calib;
+    if (aec_dataset_load(&calib, calib_dir, 1, err, sizeof err)) {
+        fprintf(stderr, "aec export: %s\n", err);
+        aec_model_free(&m);
+        free(meta);
+        return AEC_EXIT_DATA;
+    }
+    aec_codec c;
+    int rc = AEC_EXIT_OK;
+    if (aec_codec_from_model(&c, &m, &calib, err, sizeof err)) {
+        fprintf(stderr, "aec export: %s: %s\n", in, err);
+        rc = AEC_EXIT_DATA;
+    } else {
+        if (aec_codec_save(&c, out, decoder_only, meta, err, sizeof err)) {
+            fprintf(stderr, "aec export: %s\n", err);
+            rc = AEC_EXIT_SYSTEM;
+        } else {
+            char hex[2 * AEC_MODEL_ID_SIZE + 1];
+            aec_model_id_hex(c.id, hex);
+            printf("%s: model %s%s\n", out, hex, decoder_only ? " (decoder only)" : "");
+        }
+        aec_codec_free(&c);
+    }
+    aec_dataset_free(&calib);
+    free(meta);
+    return rc;
+}
+
+static void export_decoder_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aec export-decoder [-m MODEL] -o FILE [--stub AECD] [-f]\n"
+            "  Writes a standalone decoder for MODEL (default: the built-in one): the\n"
+            "  prebuilt aecd next to this program (or --stub) with the model's decoder\n"
+            "  half appended. FILE runs anywhere: FILE INPUT.aec [OUTPUT.png].\n");
+}
+
+int aec_cmd_export_decoder(int argc, char **argv)
+{
+    const char *model = NULL, *out = NULL, *stub = NULL;
+    int force = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { export_decoder_usage(stdout); return 0; }
+        else if ((!strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "--stub")) && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (!strcmp(a, "-m")) model = v;
+            else if (!strcmp(a, "-o")) out = v;
+            else stub = v;
+        } else if (!strcmp(a, "-f")) force = 1;
+        else {
+            fprintf(stderr, "aec export-decoder: unexpected argument '%s'\n", a);
+            return AEC_EXIT_USAGE;
+        }
+    }
+    if (!out) {
+        fprintf(stderr, "aec export-decoder: -o FILE is required\n");
+        return AEC_EXIT_USAGE;
+    }
+    char err[1024], stub_path[4096];
+    if (!stub) {
+        /* the aecd installed beside this aec */
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0) {
+            fprintf(stderr, "aec export-decoder: cannot find this program's folder; give --stub\n");
+            return AEC_EXIT_USAGE;
+        }
+        self[n] = 0;
+        snprintf(stub_path, sizeof stub_path, "%.4000s/aecd", dirname(self));
+        stub = stub_path;
+    }
+    aec_codec c;
+    if (cli_load_codec(&c, model, 1, err, sizeof err)) {
+        fprintf(stderr, "aec export-decoder: %s\n", err);
+        return AEC_EXIT_DATA;
+    }
+    size_t exe_len, model_len;
+    uint8_t *exe = aec_read_file(stub, (size_t)1 << 30, &exe_len, err, sizeof err), *dec = NULL;
+    int rc = AEC_EXIT_OK;
+    if (!exe) {
+        fprintf(stderr, "aec export-decoder: %s\n", err);
+        rc = AEC_EXIT_DATA;
+    } else if (aec_codec_serialize(&c, 1, NULL, &dec, &model_len)) {
+        fprintf(stderr, "aec export-decoder: out of memory\n");
+        rc = AEC_EXIT_SYSTEM;
+    } else {
+        const uint8_t *old;
+        size_t old_len, code_len = cli_split_appended(exe, exe_len, &old, &old_len);
+        size_t total = code_len + model_len + CLI_TRAILER_SIZE;
+        uint8_t *file = malloc(total);
+        if (!file) {
+            fprintf(stderr, "aec export-decoder: out of memory\n");
+            rc = AEC_EXIT_SYSTEM;
+        } else {
+            memcpy(file, exe, code_len);
+            memcpy(file + code_len, dec, model_len);
+            uint8_t *t = file + code_len + model_len;
+            for (int i = 0; i < 8; i++) t[i] = (uint8_t)((uint64_t)model_len >> (8 * i));
+            memcpy(t + 8, CLI_TRAILER_MAGIC, 8);
+            if (cli_write_output(out, file, total, force, 0777, err, sizeof err)) {
+                fprintf(stderr, "aec export-decoder: %s\n", err);
+                rc = AEC_EXIT_SYSTEM;
+            } else {
+                char hex[2 * AEC_MODEL_ID_SIZE + 1];
+                aec_model_id_hex(c.id, hex);
+                printf("%s: standalone decoder for model %s, %zu bytes\n", out, hex, total);
+            }
+            free(file);
+        }
+    }
+    free(dec);
+    free(exe);
+    aec_codec_free(&c);
+    return rc;
+}
+
+int aec_cmd_info(int argc, char **argv)
+{
+    if (argc != 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        fprintf(argc == 2 ? stdout : stderr, "usage: aec info FILE   (an .aec file or an .aecm model)\n");
+        return argc == 2 ? 0 : AEC_EXIT_USAGE;
+    }
+    const char *path = argv[1];
+    char err[1024];
+    size_t len;
+    uint8_t *buf = aec_read_file(path, (size_t)1 << 31, &len, err, sizeof err);
+    if (!buf) {
+        fprintf(stderr, "aec info: %s\n", err);
+        return AEC_EXIT_DATA;
+    }
+    int rc = AEC_EXIT_OK;
+    char hex[2 * AEC_MODEL_ID_SIZE + 1];
+    if (len >= 4 && !memcmp(buf, "AECM", 4)) {
+        aec_model m;
+        char *meta = NULL;
+        aec_chunk extra[AEC_MODEL_MAX_EXTRA];
+        int n_extra = 0;
+        if (aec_model_parse(buf, len, path, 0, &m, &meta, NULL, NULL, extra, &n_extra, err, sizeof err) &&
+            aec_model_parse(buf, len, path, 1, &m, &meta, NULL, NULL, extra, &n_extra, err, sizeof err)) {
+            fprintf(stderr, "aec info: %s\n", err);
+            rc = AEC_EXIT_DATA;
+        } else {
+            printf("%s: aec model, %zu bytes\n", path, len);
+            printf("  architecture: mean-scale hyperprior, N=%d M=%d, %d rate levels, lambda",
+                   m.arch.n, m.arch.m, m.arch.levels);
+            for (int i = 0; i < m.arch.levels; i++) printf(" %g", m.arch.lambda[i]);
+            printf("\n  parameters: %zu float%s\n", m.p.count, m.decoder_only ? " (decoder only)" : "");
+            aec_codec c;
+            if (aec_codec_parse(&c, buf, len, path, 1, err, sizeof err) == 0) {
+                aec_model_id_hex(c.id, hex);
+                printf("  model id: %s\n", hex);
+                aec_codec_free(&c);
+            } else {
+                printf("  not exported for coding (a training model or checkpoint)\n");
+            }
+            if (meta) {
+                printf("  training:\n");
+                for (char *line = strtok(meta, "\n"); line; line = strtok(NULL, "\n")) printf("    %s\n", line);
+            }
+            aec_model_free(&m);
+        }
+        free(meta);
+    } else {
+        aec_container con;
+        if (aec_container_parse(buf, len, NULL, &con, err, sizeof err)) {
+            fprintf(stderr, "aec info: %s: %s\n", path, err);
+            rc = AEC_EXIT_DATA;
+        } else {
+            aec_model_id_hex(con.model_id, hex);
+            printf("%s: aec image, %zu bytes, %ux%u RGB, quality %.2f, %.4f bpp\n", path, len,
+                   con.width, con.height, con.quality_x100 / 100.0,
+                   8.0 * (double)len / ((double)con.width * con.height));
+            printf("  model id: %s\n", hex);
+            for (uint32_t i = 0; i < con.n_streams; i++)
+                printf("  stream %u: %zu bytes\n", i, con.stream_len[i]);
+            printf("  header and checksum: %zu bytes\n", len - con.stream_len[0]);
+        }
+    }
+    free(buf);
+    return rc;
+}

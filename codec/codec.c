@@ -184,6 +184,10 @@ int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, c
         snprintf(err, errlen, "a decoder-only model cannot be exported");
         goto fail;
     }
+    /* the file stores the weights as binary16: round them now, so that the
+     * tables, the integer hyper-synthesis and the identity are made from
+     * exactly the weights every loader will see */
+    nn_params_round_f16(&c->model.p);
     if (build_z_tables(&c->z_tables, &c->model) || build_y_tables(&c->y_tables)) {
         snprintf(err, errlen, "building the entropy tables failed (out of memory?)");
         goto fail;
@@ -244,11 +248,11 @@ int aec_codec_serialize(const aec_codec *c, int decoder_only, const char *meta, 
         char e2[256];
         if (aec_model_create_decoder(&d, &c->model.arch) == 0) {
             if (nn_params_deserialize_subset(&d.p, b.parm, b.parm_len, e2, sizeof e2) == 0)
-                r = aec_model_serialize(&d, meta, NULL, extra, 3, out, len);
+                r = aec_model_serialize_f16(&d, meta, extra, 3, out, len);
             aec_model_free(&d);
         }
     } else {
-        r = aec_model_serialize(&c->model, meta, NULL, extra, 3, out, len);
+        r = aec_model_serialize_f16(&c->model, meta, extra, 3, out, len);
     }
     free_blobs(&b);
     return r;

@@ -65,8 +65,23 @@ static int serialize_as_params(const nn_params *p, float *values, uint8_t **out,
     return nn_params_serialize(&view, out, len);
 }
 
+static int serialize(const aec_model *m, const char *meta, const nn_adam *opt, int f16,
+                     const aec_chunk *extra, int n_extra, uint8_t **out, size_t *out_len);
+
 int aec_model_serialize(const aec_model *m, const char *meta, const nn_adam *opt,
                         const aec_chunk *extra, int n_extra, uint8_t **out, size_t *out_len)
+{
+    return serialize(m, meta, opt, 0, extra, n_extra, out, out_len);
+}
+
+int aec_model_serialize_f16(const aec_model *m, const char *meta, const aec_chunk *extra,
+                            int n_extra, uint8_t **out, size_t *out_len)
+{
+    return serialize(m, meta, NULL, 1, extra, n_extra, out, out_len);
+}
+
+static int serialize(const aec_model *m, const char *meta, const nn_adam *opt, int f16,
+                     const aec_chunk *extra, int n_extra, uint8_t **out, size_t *out_len)
 {
     byte_buf b = {0}, arch = {0};
     uint8_t *blob = NULL;
@@ -83,7 +98,7 @@ int aec_model_serialize(const aec_model *m, const char *meta, const nn_adam *opt
     put_chunk(&b, "ARCH", arch.buf, arch.len);
     if (meta) put_chunk(&b, "META", (const uint8_t *)meta, strlen(meta));
 
-    if (nn_params_serialize(&m->p, &blob, &blob_len)) goto oom;
+    if ((f16 ? nn_params_serialize_f16 : nn_params_serialize)(&m->p, &blob, &blob_len)) goto oom;
     put_chunk(&b, "PARM", blob, blob_len);
     free(blob);
     blob = NULL;

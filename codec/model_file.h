@@ -36,6 +36,9 @@ int aec_model_save(const char *path, const aec_model *m, const char *meta,
 /* The same file as a malloc'd byte string. */
 int aec_model_serialize(const aec_model *m, const char *meta, const nn_adam *opt,
                         const aec_chunk *extra, int n_extra, uint8_t **out, size_t *out_len);
+/* As aec_model_serialize, with the weights as binary16 (no optimiser). */
+int aec_model_serialize_f16(const aec_model *m, const char *meta, const aec_chunk *extra,
+                            int n_extra, uint8_t **out, size_t *out_len);
 /* Writes a file atomically: PATH.tmp.PID, fsync, rename; nothing is left
  * behind on failure. */
 int aec_write_file_atomic(const char *path, const uint8_t *data, size_t len, char *err,

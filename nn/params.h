@@ -49,6 +49,11 @@ void nn_params_free(nn_params *p);
  * p->value untouched. nn_params_serialize mallocs *buf (caller frees). The
  * file functions' messages start with the path. */
 int nn_params_serialize(const nn_params *p, uint8_t **buf, size_t *len);
+/* The same with every value rounded to IEEE binary16 (blob version 2):
+ * half the size, for shipped models; loading widens back to float32. */
+int nn_params_serialize_f16(const nn_params *p, uint8_t **buf, size_t *len);
+/* Rounds every value to the nearest binary16, as a version-2 blob stores it. */
+void nn_params_round_f16(nn_params *p);
 int nn_params_deserialize(nn_params *p, const uint8_t *buf, size_t len, char *err, size_t errlen);
 /* As nn_params_deserialize, but entries the model does not declare are
  * skipped (every declared one must still be present): how a decoder picks

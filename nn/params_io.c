@@ -12,7 +12,8 @@
 #include <zlib.h>
 
 #define BLOB_MAGIC "AECP"
-#define BLOB_VERSION 1u
+#define BLOB_VERSION 1u      /* values as float32 */
+#define BLOB_VERSION_F16 2u  /* values as IEEE binary16: compact shipped models */
 /* magic, version, blob size (u64), entry count */
 #define BLOB_HEADER 20u
 #define BLOB_CRC 4u
@@ -62,21 +63,85 @@ static uint32_t crc32_of(const uint8_t *buf, size_t len)
     return (uint32_t)crc;
 }
 
+/* ---- binary16 --------------------------------------------------------------- */
+
+/* float32 -> binary16 bits, round to nearest even; overflow gives infinity,
+ * NaN stays NaN. Plain integer code, so every machine gets the same bits. */
+static uint16_t f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xffu, man = x & 0x7fffffu;
+    if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (man ? 0x200u : 0));
+    int e = (int)exp - 127 + 15;
+    if (e >= 31) return (uint16_t)(sign | 0x7c00u);
+    if (e <= 0) {
+        if (e < -10) return (uint16_t)sign;
+        man |= 0x800000u;                 /* subnormal half: shift the implicit 1 in */
+        int shift = 14 - e;
+        uint32_t half = man >> shift, rest = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rest > mid || (rest == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = (uint32_t)e << 10 | man >> 13, rest = man & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (half & 1))) half++; /* may carry into the exponent: right */
+    return (uint16_t)(sign | half);
+}
+
+static float f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, x;
+    if (exp == 0x1f) {
+        x = sign | 0x7f800000u | man << 13;
+    } else if (exp == 0) {
+        if (man == 0) {
+            x = sign;
+        } else { /* subnormal: normalise */
+            int e = -1;
+            do { man <<= 1; e++; } while (!(man & 0x400u));
+            x = sign | (uint32_t)(127 - 15 - e) << 23 | (man & 0x3ffu) << 13;
+        }
+    } else {
+        x = sign | (exp + 127 - 15) << 23 | man << 13;
+    }
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+void nn_params_round_f16(nn_params *p)
+{
+    for (size_t i = 0; i < p->count; i++) p->value[i] = f16_to_f32(f32_to_f16(p->value[i]));
+}
+
 /* ---- serialise ------------------------------------------------------------ */
 
+static int serialize(const nn_params *p, int f16, uint8_t **buf, size_t *len);
+
 int nn_params_serialize(const nn_params *p, uint8_t **buf, size_t *len)
+{
+    return serialize(p, 0, buf, len);
+}
+
+int nn_params_serialize_f16(const nn_params *p, uint8_t **buf, size_t *len)
+{
+    return serialize(p, 1, buf, len);
+}
+
+static int serialize(const nn_params *p, int f16, uint8_t **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
     if (!p->value) return -1;
+    size_t value_bytes = f16 ? 2 : 4;
     size_t size = BLOB_HEADER + BLOB_CRC;
     for (int e = 0; e < p->n_entries; e++)
-        size += 4 + strlen(p->entries[e].name) + 16 + 4 * p->entries[e].count;
+        size += 4 + strlen(p->entries[e].name) + 16 + value_bytes * p->entries[e].count;
     uint8_t *out = malloc(size);
     if (!out) return -1;
 
     memcpy(out, BLOB_MAGIC, 4);
-    put_u32(out + 4, BLOB_VERSION);
+    put_u32(out + 4, f16 ? BLOB_VERSION_F16 : BLOB_VERSION);
     put_u64(out + 8, (uint64_t)size);
     put_u32(out + 16, (uint32_t)p->n_entries);
     uint8_t *at = out + BLOB_HEADER;
@@ -90,6 +155,13 @@ int nn_params_serialize(const nn_params *p, uint8_t **buf, size_t *len)
         at += 16;
         const float *v = p->value + entry->offset;
         for (size_t i = 0; i < entry->count; i++) {
+            if (f16) {
+                uint16_t h = f32_to_f16(v[i]);
+                at[0] = (uint8_t)h;
+                at[1] = (uint8_t)(h >> 8);
+                at += 2;
+                continue;
+            }
             uint32_t bits;
             memcpy(&bits, &v[i], 4);
             put_u32(at, bits);
@@ -114,7 +186,7 @@ typedef struct {
 
 /* Reads the entry at *at (bounded by end) and advances *at; -1 if it does
  * not fit or is not well formed. */
-static int read_entry(const uint8_t **at, const uint8_t *end, blob_entry *e)
+static int read_entry(const uint8_t **at, const uint8_t *end, size_t value_bytes, blob_entry *e)
 {
     const uint8_t *b = *at;
     if ((size_t)(end - b) < 4) return -1;
@@ -130,14 +202,14 @@ static int read_entry(const uint8_t **at, const uint8_t *end, blob_entry *e)
         uint32_t dim = get_u32(b + 4 * d);
         if (dim < 1 || dim > 0x7fffffffu) return -1;
         e->shape[d] = (int)dim;
-        if (count > SIZE_MAX / 4 / dim) return -1;
+        if (count > SIZE_MAX / value_bytes / dim) return -1;
         count *= dim;
     }
     b += 16;
-    if ((size_t)(end - b) / 4 < count) return -1;
+    if ((size_t)(end - b) / value_bytes < count) return -1;
     e->count = count;
     e->data = b;
-    *at = b + 4 * count;
+    *at = b + value_bytes * count;
     return 0;
 }
 
@@ -172,10 +244,12 @@ static int deserialize(nn_params *p, const uint8_t *buf, size_t len, int allow_e
         return -1;
     }
     uint32_t version = get_u32(buf + 4);
-    if (version != BLOB_VERSION) {
-        fail(err, errlen, "unsupported version %u (this build reads version %u)", version, BLOB_VERSION);
+    if (version != BLOB_VERSION && version != BLOB_VERSION_F16) {
+        fail(err, errlen, "unsupported version %u (this build reads versions %u and %u)", version,
+             BLOB_VERSION, BLOB_VERSION_F16);
         return -1;
     }
+    size_t value_bytes = version == BLOB_VERSION_F16 ? 2 : 4;
     if (len < BLOB_HEADER + BLOB_CRC) {
         fail(err, errlen, "truncated: %zu bytes, less than the %u-byte minimum", len, BLOB_HEADER + BLOB_CRC);
         return -1;
@@ -213,7 +287,7 @@ static int deserialize(nn_params *p, const uint8_t *buf, size_t len, int allow_e
     blob_entry e;
     for (uint32_t k = 0; k < n_blob; k++) {
         /* the CRC matched, so a malformed entry means a faulty writer */
-        if (read_entry(&at, end, &e) != 0) {
+        if (read_entry(&at, end, value_bytes, &e) != 0) {
             fail(err, errlen, "malformed entry %u", k);
             goto done;
         }
@@ -249,11 +323,15 @@ static int deserialize(nn_params *p, const uint8_t *buf, size_t len, int allow_e
     /* every check passed: copy the values in */
     at = buf + BLOB_HEADER;
     for (uint32_t k = 0; k < n_blob; k++) {
-        read_entry(&at, end, &e);
+        read_entry(&at, end, value_bytes, &e);
         const nn_param_entry *want = nn_params_find(p, e.name);
         if (!want) continue; /* an extra entry that allow_extra let through */
         float *v = p->value + want->offset;
         for (size_t i = 0; i < e.count; i++) {
+            if (value_bytes == 2) {
+                v[i] = f16_to_f32((uint16_t)(e.data[2 * i] | e.data[2 * i + 1] << 8));
+                continue;
+            }
             uint32_t bits = get_u32(e.data + 4 * i);
             memcpy(&v[i], &bits, 4);
         }

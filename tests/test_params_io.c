@@ -138,10 +138,10 @@ static void test_blob(void)
     copy[0] = 'X';
     expect_error(copy, len, MODEL_SAME, "bad magic", "wrong magic");
     memcpy(copy, buf, len);
-    put_u32(copy + 4, 2);
-    expect_error(copy, len, MODEL_SAME, "unsupported version 2", "wrong version");
+    put_u32(copy + 4, 3);
+    expect_error(copy, len, MODEL_SAME, "unsupported version 3", "wrong version");
     reseal(copy, len);
-    expect_error(copy, len, MODEL_SAME, "unsupported version 2", "wrong version, valid CRC");
+    expect_error(copy, len, MODEL_SAME, "unsupported version 3", "wrong version, valid CRC");
 
     expect_error(buf, len, MODEL_EXTRA, "missing parameter dec.gain", "model has a parameter the file lacks");
     expect_error(buf, len, MODEL_DROP, "unexpected parameter enc.gdn0.gamm", "file has a parameter the model lacks");
@@ -298,5 +298,33 @@ int main(void)
     test_empty();
     test_blob();
     test_files();
-    return check_report("test_params_io");
+        {
+        /* binary16 blobs: half the value bytes; values come back rounded to
+         * the nearest binary16 (relative error <= 2^-11 for normal values,
+         * exact for values that are already binary16) */
+        nn_params h;
+        nn_params_init(&h);
+        nn_params_declare(&h, "v", 12, 1, 1, 1);
+        nn_params_alloc(&h);
+        const float vals[12] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 1e-7f, 6.1035156e-05f,
+                                0.1f, 3.14159265f, -1234.5678f, 1e6f, 5.9604645e-08f};
+        memcpy(h.value, vals, sizeof vals);
+        uint8_t *b16 = NULL, *b32 = NULL;
+        size_t l16 = 0, l32 = 0;
+        CHECK(nn_params_serialize_f16(&h, &b16, &l16) == 0 && nn_params_serialize(&h, &b32, &l32) == 0,
+              "serialize both widths");
+        CHECK(l32 - l16 == 2 * 12, "binary16 saves 2 bytes a value: %zu vs %zu", l16, l32);
+        memset(h.value, 0, sizeof vals);
+        char e2[256];
+        CHECK(nn_params_deserialize(&h, b16, l16, e2, sizeof e2) == 0, "binary16 load: %s", e2);
+        const float want[12] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 1.1920929e-07f, 6.1035156e-05f,
+                                0.099975586f, 3.140625f, -1235.0f, INFINITY, 5.9604645e-08f};
+        for (int i = 0; i < 12; i++)
+            CHECK(h.value[i] == want[i] && signbit(h.value[i]) == signbit(want[i]),
+                  "binary16 value %d: %.9g, want %.9g", i, h.value[i], want[i]);
+        free(b16);
+        free(b32);
+        nn_params_free(&h);
+    }
+return check_report("test_params_io");
 }

@@ -106,10 +106,16 @@ test:
 bench: $(BENCHES) all
 	@for b in $(BENCHES); do $$b || exit 1; done
 
+# the shipped model on the sample images, against JPEG at equal PSNR
+demo: all
+	@test -f samples/butterfly.aecm || { echo "demo: samples/butterfly.aecm is missing (train one: see README)"; exit 1; }
+	bin/aec bench samples -o $(BUILD)/demo
+	@echo "report: $(BUILD)/demo/summary.md, plot: $(BUILD)/demo/rd.svg"
+
 clean:
 	rm -rf $(BUILD) bin
 
-.PHONY: all test test-plain test-asan bench clean
+.PHONY: all test test-plain test-asan bench clean demo
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -118,6 +118,13 @@ void aec_model_init(aec_model *m, uint64_t seed)
     }
 }
 
+int aec_model_clone(aec_model *dst, const aec_model *src)
+{
+    if ((src->decoder_only ? aec_model_create_decoder : aec_model_create)(dst, &src->arch)) return -1;
+    memcpy(dst->p.value, src->p.value, src->p.count * sizeof(float));
+    return 0;
+}
+
 void aec_model_free(aec_model *m)
 {
     nn_params_free(&m->p);
@@ -449,7 +456,7 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
     return 0;
 }
 
-double aec_model_eval(aec_model *m, aec_train_state *s, const nn_tensor *x, float t,
+double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x, float t,
                       nn_tensor *x_hat)
 {
     int M = m->arch.m, N = m->arch.n;

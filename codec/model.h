@@ -59,6 +59,8 @@ int aec_model_create(aec_model *m, const aec_arch *arch);
  * hyper_int.h). Such a model cannot be trained or encode. */
 int aec_model_create_decoder(aec_model *m, const aec_arch *arch);
 void aec_model_init(aec_model *m, uint64_t seed);
+/* A copy with its own parameter buffer (gradients zero). */
+int aec_model_clone(aec_model *dst, const aec_model *src);
 void aec_model_free(aec_model *m);
 
 /* Everything one training step keeps between forward and backward. */
@@ -94,7 +96,7 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s);
  * [0, levels-1] (float path, for validation: bits estimated from the
  * likelihoods of the rounded latents). x: [1][3][H][W], H and W multiples
  * of 64. Writes x_hat (clamped to [0,1]) and returns the bits estimate. */
-double aec_model_eval(aec_model *m, aec_train_state *s, const nn_tensor *x, float t,
+double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x, float t,
                       nn_tensor *x_hat);
 
 /* The encoder's float half, for one image x [1][3][H][W] (H, W multiples

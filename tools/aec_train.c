@@ -18,6 +18,7 @@
 
 #include "adam.h"
 #include "blas.h"
+#include "codec.h"
 #include "dataset.h"
 #include "model.h"
 #include "model_file.h"
@@ -171,7 +172,7 @@ static int parse_options(int argc, char **argv, train_options *o)
 }
 
 /* Estimated bpp and PSNR of the validation images at level position t. */
-static void validate(aec_model *m, aec_train_state *s, const aec_dataset *val, float t,
+static void validate(const aec_model *m, aec_train_state *s, const aec_dataset *val, float t,
                      double *bpp, double *psnr)
 {
     double sum_bpp = 0, sum_psnr = 0;
@@ -200,6 +201,55 @@ static void validate(aec_model *m, aec_train_state *s, const aec_dataset *val, f
     nn_tensor_free(&x_hat);
     *bpp = sum_bpp / val->count;
     *psnr = sum_psnr / val->count;
+}
+
+static double psnr_of(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    double se = 0;
+    for (size_t i = 0; i < n; i++) se += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    return 10 * log10(255.0 * 255.0 / fmax(se / (double)n, 1e-10));
+}
+
+/* The real thing at three qualities: the model exported as the coder would
+ * ship it, every validation image encoded and decoded; mean coded bpp and
+ * PSNR, beside the likelihood estimate of the float model. */
+static void validate_coded(const aec_model *m, aec_train_state *s, const aec_dataset *val,
+                           long step, int tty)
+{
+    static const double qualities[3] = {0, 50, 100};
+    aec_model copy;
+    aec_codec codec;
+    char err[512];
+    if (aec_model_clone(&copy, m) || aec_codec_from_model(&codec, &copy, val, err, sizeof err)) {
+        printf("%sval   step %ld: export failed\n", tty ? "\n" : "", step);
+        return;
+    }
+    printf("%sval   step %ld", tty ? "\n" : "", step);
+    for (int q = 0; q < 3; q++) {
+        double bpp = 0, psnr = 0, est_bpp, est_psnr;
+        int n = 0;
+        for (int i = 0; i < val->count; i++) {
+            uint8_t *bytes = NULL, *rgb = NULL;
+            size_t len;
+            int w, h;
+            if (aec_encode(&codec, val->rgb[i], val->width[i], val->height[i], qualities[q], &bytes,
+                           &len, err, sizeof err) == 0 &&
+                aec_decode(&codec, bytes, len, &rgb, &w, &h, err, sizeof err) == 0) {
+                bpp += 8.0 * (double)len / ((double)w * h);
+                psnr += psnr_of(rgb, val->rgb[i], (size_t)w * h * 3);
+                n++;
+            }
+            free(bytes);
+            free(rgb);
+        }
+        float t = (float)(qualities[q] / 100.0 * (m->arch.levels - 1));
+        validate(m, s, val, t, &est_bpp, &est_psnr);
+        printf(" | q %.0f: %.4f bpp %.2f dB (estimate %.4f bpp %.2f dB)", qualities[q],
+               n ? bpp / n : 0, n ? psnr / n : 0, est_bpp, est_psnr);
+    }
+    printf("  [%d images, coded]\n", val->count);
+    fflush(stdout);
+    aec_codec_free(&codec);
 }
 
 /* warm-up over the first 200 steps of a fresh run, hold, then cosine decay
@@ -354,15 +404,7 @@ int aec_cmd_train(int argc, char **argv)
             last_print = t;
         }
         if (val.count && t - last_val >= o.val_every) {
-            const float ts[3] = {0, (arch->levels - 1) * 0.5f, (float)(arch->levels - 1)};
-            printf("%sval   step %ld ", tty ? "\n" : "", adam.step);
-            for (int q = 0; q < 3; q++) {
-                double vb, vp;
-                validate(&model, &st, &val, ts[q], &vb, &vp);
-                printf(" | level %.1f: %.3f bpp %.2f dB", ts[q], vb, vp);
-            }
-            printf("  (estimated from likelihoods, %d images)\n", val.count);
-            fflush(stdout);
+            validate_coded(&model, &st, &val, adam.step, tty);
             last_val = now_seconds();
         }
         if (t - last_ckpt >= o.ckpt_every) {
@@ -373,6 +415,7 @@ int aec_cmd_train(int argc, char **argv)
         }
     }
     if (tty) printf("\n");
+    if (val.count && rc == AEC_EXIT_OK) validate_coded(&model, &st, &val, adam.step, 0);
     double wall = wall_before + (now_seconds() - t0);
     format_meta(meta, sizeof meta, &o, adam.step, wall, &data);
     if (aec_model_save(ckpt_path, &model, meta, &adam, NULL, 0, err, sizeof err)) {

@@ -1,20 +1,41 @@
-/* tools/aec_code.c - `aec encode` and `aec decode`. */
+/* tools/aec_code.c - `aec encode` and `aec decode`.
+ *
+ * Both turn their inputs (files, folders searched recursively, or stdin)
+ * into a list of jobs, one per file, and run them in order or, with -j N,
+ * in N worker processes. Each job's messages are collected and printed in
+ * job order, so what the user sees (and the files written) is the same
+ * whatever N. Workers are processes rather than threads because OpenBLAS
+ * serialises concurrent multi-threaded calls and libgomp's thread pool does
+ * not survive a fork: the parent forks before it has run any OpenMP or
+ * BLAS work, and each worker is a clean single-user copy of the codec.
+ * Workers keep the thread count of a single process: the last bit of the
+ * float synthesis depends on OpenBLAS's thread count (a decoded pixel may
+ * move by 1), and -j must not change any output byte. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "png_io.h"
 #include "tools.h"
 
+#define MAX_WORKERS 64
+/* the tolerances of --bpp (relative) and --psnr (dB) */
+#define BPP_TOLERANCE 0.03
+#define PSNR_TOLERANCE_DB 0.1
+
 typedef struct {
     const char *model, *out;
-    double quality;
-    int force, verbose, drop_alpha;
+    double quality, target_bpp, target_psnr; /* targets: 0 when not asked for */
+    int quality_given, force, verbose, drop_alpha, workers;
 } code_options;
 
 /* ---- the list of jobs: input path, output path ---------------------------- */
@@ -38,7 +59,11 @@ static int add_job(job_list *j, const char *in, const char *out)
     }
     j->in[j->n] = strdup(in);
     j->out[j->n] = strdup(out);
-    if (!j->in[j->n] || !j->out[j->n]) return -1;
+    if (!j->in[j->n] || !j->out[j->n]) {
+        free(j->in[j->n]);
+        free(j->out[j->n]);
+        return -1;
+    }
     j->n++;
     return 0;
 }
@@ -59,12 +84,12 @@ static int has_suffix(const char *s, const char *suffix)
     return a > b && strcasecmp(s + a - b, suffix) == 0;
 }
 
-/* "dir/name.png" -> "dir/name.aec" */
-static void replace_suffix(char *dst, size_t n, const char *path, const char *old, const char *new)
+/* "dir/name.png" -> "dir/name.aec"; 0 when it fits in n */
+static int replace_suffix(char *dst, size_t n, const char *path, const char *old, const char *new)
 {
     size_t len = strlen(path);
     if (has_suffix(path, old)) len -= strlen(old);
-    snprintf(dst, n, "%.*s%s", (int)len, path, new);
+    return snprintf(dst, n, "%.*s%s", (int)len, path, new) >= (int)n;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -72,56 +97,62 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* Every file ending in `suffix` under dir (sorted, recursive); rel is the
- * path relative to the top folder, kept in the output folder. */
+ * path relative to the top folder, kept in the output folder. Returns an
+ * AEC_EXIT_* code. */
 static int walk(const char *dir, const char *rel, const char *suffix, const char *new_suffix,
                 const char *out_dir, job_list *jobs, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
     if (!d) {
         snprintf(err, errlen, "%s: cannot open folder: %s", dir, strerror(errno));
-        return -1;
+        return AEC_EXIT_DATA;
     }
     char **names = NULL;
-    int n = 0, cap = 0, ret = 0;
+    int n = 0, cap = 0, ret = AEC_EXIT_OK;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
             char **q = realloc(names, (size_t)cap * sizeof *q);
-            if (!q) { ret = -1; break; }
+            if (!q) { ret = AEC_EXIT_SYSTEM; break; }
             names = q;
         }
-        if (!(names[n] = strdup(e->d_name))) { ret = -1; break; }
+        if (!(names[n] = strdup(e->d_name))) { ret = AEC_EXIT_SYSTEM; break; }
         n++;
     }
     closedir(d);
-    if (ret) snprintf(err, errlen, "out of memory");
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    if (ret) snprintf(err, errlen, "%s: out of memory", dir);
+    else qsort(names, (size_t)n, sizeof *names, cmp_str);
     for (int i = 0; i < n && !ret; i++) {
-        char path[4096], sub[4096], out[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]);
+        char path[4096], sub[4096], out[4096], o[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path ||
+            snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]) >= (int)sizeof sub) {
+            snprintf(err, errlen, "%.900s/%.900s: path too long", dir, names[i]);
+            ret = AEC_EXIT_DATA;
+            break;
+        }
         struct stat st;
         if (stat(path, &st) != 0) continue;
         if (S_ISDIR(st.st_mode)) {
             ret = walk(path, sub, suffix, new_suffix, out_dir, jobs, err, errlen);
         } else if (has_suffix(names[i], suffix)) {
-            char o[4096];
-            replace_suffix(o, sizeof o, sub, suffix, new_suffix);
-            if (out_dir) {
-                if (snprintf(out, sizeof out, "%s/%s", out_dir, o) >= (int)sizeof out) {
-                    snprintf(err, errlen, "%.900s: path too long", path);
-                    ret = -1;
-                    break;
-                }
-            } else {
-                replace_suffix(out, sizeof out, path, suffix, new_suffix);
-            }
-            if (add_job(jobs, path, out)) {
-                snprintf(err, errlen, "out of memory");
-                ret = -1;
+            int too_long = out_dir ? replace_suffix(o, sizeof o, sub, suffix, new_suffix) ||
+                                         snprintf(out, sizeof out, "%s/%s", out_dir, o) >= (int)sizeof out
+                                   : replace_suffix(out, sizeof out, path, suffix, new_suffix);
+            if (too_long) {
+                snprintf(err, errlen, "%.900s: path too long", path);
+                ret = AEC_EXIT_DATA;
+            } else if (add_job(jobs, path, out)) {
+                snprintf(err, errlen, "%.900s: out of memory", path);
+                ret = AEC_EXIT_SYSTEM;
             }
         }
     }
@@ -130,108 +161,524 @@ static int walk(const char *dir, const char *rel, const char *suffix, const char
     return ret;
 }
 
+static int cmp_job_out(const void *a, const void *b, void *jobs)
+{
+    const job_list *j = jobs;
+    return strcmp(j->out[*(const int *)a], j->out[*(const int *)b]);
+}
+
+/* Two jobs writing the same file would lose the first one's output. */
+static int check_distinct_outputs(const job_list *jobs, char *err, size_t errlen)
+{
+    int *order = malloc((size_t)jobs->n * sizeof *order);
+    if (!order) {
+        snprintf(err, errlen, "out of memory");
+        return AEC_EXIT_SYSTEM;
+    }
+    for (int i = 0; i < jobs->n; i++) order[i] = i;
+    qsort_r(order, (size_t)jobs->n, sizeof *order, cmp_job_out, (void *)jobs);
+    int rc = AEC_EXIT_OK;
+    for (int i = 1; i < jobs->n && !rc; i++) {
+        int a = order[i - 1], b = order[i];
+        if (strcmp(jobs->out[a], jobs->out[b]) == 0) {
+            if (a > b) { int t = a; a = b; b = t; }
+            snprintf(err, errlen, "%.600s: would be written from both %.600s and %.600s",
+                     jobs->out[a], jobs->in[a], jobs->in[b]);
+            rc = AEC_EXIT_USAGE;
+        }
+    }
+    free(order);
+    return rc;
+}
+
 /* Inputs (files or folders) -> jobs. With one input file, -o names the
- * output file; otherwise it names a folder. */
+ * output file (or a folder to put it in, when one by that name exists);
+ * otherwise it names a folder. Returns an AEC_EXIT_* code. */
 static int make_jobs(char **inputs, int n_in, const char *out, const char *suffix,
                      const char *new_suffix, job_list *jobs, int *out_is_dir, char *err,
                      size_t errlen)
 {
-    struct stat st;
-    int single = n_in == 1 && (strcmp(inputs[0], "-") == 0 ||
-                               (stat(inputs[0], &st) == 0 && !S_ISDIR(st.st_mode)));
+    for (int i = 0; i < n_in; i++)
+        if (strcmp(inputs[i], "-") == 0 && n_in > 1) {
+            snprintf(err, errlen, "- (stdin) must be the only input");
+            return AEC_EXIT_USAGE;
+        }
+    if (strcmp(inputs[0], "-") == 0) {
+        *out_is_dir = 0;
+        if (add_job(jobs, "-", out ? out : "-")) goto oom;
+        return AEC_EXIT_OK;
+    }
+    int single = n_in == 1 && !is_dir(inputs[0]) && !(out && is_dir(out));
     *out_is_dir = !single && out;
     for (int i = 0; i < n_in; i++) {
         const char *in = inputs[i];
-        if (strcmp(in, "-") == 0) {
-            if (add_job(jobs, "-", out ? out : "-")) goto oom;
-            continue;
-        }
+        struct stat st;
         if (stat(in, &st) != 0) {
             snprintf(err, errlen, "%s: cannot open: %s", in, strerror(errno));
-            return -1;
+            return AEC_EXIT_DATA;
         }
         if (S_ISDIR(st.st_mode)) {
-            if (walk(in, "", suffix, new_suffix, out, jobs, err, errlen)) return -1;
+            int rc = walk(in, "", suffix, new_suffix, out, jobs, err, errlen);
+            if (rc) return rc;
             continue;
         }
         char o[4096];
-        if (single && out) snprintf(o, sizeof o, "%s", out);
-        else if (out) {
+        int too_long;
+        if (single && out) {
+            too_long = snprintf(o, sizeof o, "%s", out) >= (int)sizeof o;
+        } else if (out) {
             const char *base = strrchr(in, '/');
             char b[4096];
-            replace_suffix(b, sizeof b, base ? base + 1 : in, suffix, new_suffix);
-            if (snprintf(o, sizeof o, "%s/%s", out, b) >= (int)sizeof o) {
-                snprintf(err, errlen, "%s: path too long", in);
-                return -1;
-            }
-        } else replace_suffix(o, sizeof o, in, suffix, new_suffix);
+            too_long = replace_suffix(b, sizeof b, base ? base + 1 : in, suffix, new_suffix) ||
+                       snprintf(o, sizeof o, "%s/%s", out, b) >= (int)sizeof o;
+        } else {
+            too_long = replace_suffix(o, sizeof o, in, suffix, new_suffix);
+        }
+        if (too_long) {
+            snprintf(err, errlen, "%.900s: path too long", in);
+            return AEC_EXIT_DATA;
+        }
         if (add_job(jobs, in, o)) goto oom;
     }
     if (jobs->n == 0) {
         snprintf(err, errlen, "no %s files in the inputs", suffix);
+        return AEC_EXIT_DATA;
+    }
+    return check_distinct_outputs(jobs, err, errlen);
+oom:
+    snprintf(err, errlen, "out of memory");
+    return AEC_EXIT_SYSTEM;
+}
+
+/* ---- running the jobs, in order or in worker processes ---------------------- */
+
+typedef struct {
+    int rc;                        /* AEC_EXIT_* */
+    uint64_t in_bytes, out_bytes;  /* of a job that succeeded */
+    char *say, *warn;              /* its stdout and stderr text (malloc'd or NULL) */
+    int done;
+} job_result;
+
+/* A job writes its messages to say (for stdout) and warn (for stderr). */
+typedef void (*job_fn)(const void *ctx, int i, FILE *say, FILE *warn, job_result *r);
+
+typedef struct {
+    const char *cmd; /* "encode" or "decode", for messages */
+    const job_list *jobs;
+    job_fn fn;
+    const void *ctx;
+    job_result *results;
+    int next_to_print, finished, on_tty;
+} runner;
+
+static void run_one(runner *R, int i, job_result *r)
+{
+    char *say = NULL, *warn = NULL;
+    size_t say_len = 0, warn_len = 0;
+    FILE *s = open_memstream(&say, &say_len), *w = open_memstream(&warn, &warn_len);
+    memset(r, 0, sizeof *r);
+    if (s && w) R->fn(R->ctx, i, s, w, r);
+    else r->rc = AEC_EXIT_SYSTEM;
+    if (s) fclose(s);
+    if (w) fclose(w);
+    r->say = say;
+    r->warn = warn;
+    if (!s || !w) {
+        free(r->warn);
+        r->warn = NULL;
+    }
+    r->done = 1;
+}
+
+/* The progress bar, on stderr when it is a terminal and there are several
+ * files; cleared before any message and drawn again after. */
+static void progress_clear(const runner *R)
+{
+    if (R->on_tty) fputs("\r\033[K", stderr);
+}
+
+static void progress_draw(const runner *R)
+{
+    if (!R->on_tty) return;
+    const int width = 30;
+    int n = R->jobs->n, filled = (int)((long)width * R->finished / n);
+    fprintf(stderr, "\r[%.*s%*s] %d/%d files", filled, "##############################",
+            width - filled, "", R->finished, n);
+    fflush(stderr);
+}
+
+/* Prints the results that are ready, in job order. */
+static void print_ready(runner *R)
+{
+    while (R->next_to_print < R->jobs->n && R->results[R->next_to_print].done) {
+        job_result *r = &R->results[R->next_to_print];
+        progress_clear(R);
+        if (r->warn) fputs(r->warn, stderr);
+        else if (r->rc)
+            fprintf(stderr, "aec %s: %s: out of memory\n", R->cmd, R->jobs->in[R->next_to_print]);
+        if (r->say) fputs(r->say, stdout);
+        fflush(stdout);
+        free(r->say);
+        free(r->warn);
+        r->say = r->warn = NULL;
+        R->next_to_print++;
+    }
+    progress_draw(R);
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* what a worker sends back for each job, followed by the two texts */
+typedef struct {
+    int32_t job, rc;
+    uint64_t in_bytes, out_bytes;
+    uint32_t say_len, warn_len;
+} result_record;
+
+typedef struct {
+    pid_t pid;
+    int task_fd, result_fd; /* the parent's ends */
+    int job;                /* the job it is on, -1 when idle */
+} worker;
+
+static void worker_main(runner *R, int task_fd, int result_fd)
+{
+    int32_t job;
+    while (read_all(task_fd, &job, sizeof job) == 0 && job >= 0 && job < R->jobs->n) {
+        job_result r;
+        run_one(R, job, &r);
+        result_record h = {job, r.rc, r.in_bytes, r.out_bytes, r.say ? (uint32_t)strlen(r.say) : 0,
+                           r.warn ? (uint32_t)strlen(r.warn) : 0};
+        int bad = write_all(result_fd, &h, sizeof h) || write_all(result_fd, r.say, h.say_len) ||
+                  write_all(result_fd, r.warn, h.warn_len);
+        free(r.say);
+        free(r.warn);
+        if (bad) break;
+    }
+    _exit(0);
+}
+
+static int start_worker(runner *R, worker *ws, int k, int n_workers)
+{
+    int task[2], result[2];
+    if (pipe(task) != 0) return -1;
+    if (pipe(result) != 0) {
+        close(task[0]);
+        close(task[1]);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(task[0]); close(task[1]); close(result[0]); close(result[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        /* the other workers' pipes must close when they do, not stay open here */
+        for (int j = 0; j < n_workers; j++)
+            if (j != k && ws[j].pid > 0) {
+                close(ws[j].task_fd);
+                close(ws[j].result_fd);
+            }
+        close(task[1]);
+        close(result[0]);
+        worker_main(R, task[0], result[1]);
+    }
+    close(task[0]);
+    close(result[1]);
+    ws[k].pid = pid;
+    ws[k].task_fd = task[1];
+    ws[k].result_fd = result[0];
+    ws[k].job = -1;
+    return 0;
+}
+
+static void stop_worker(worker *w)
+{
+    close(w->task_fd);
+    close(w->result_fd);
+    int status;
+    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {}
+    w->pid = 0;
+}
+
+/* Reads one result from worker w; a worker that died leaves its job failed. */
+static void collect(runner *R, worker *w)
+{
+    result_record h;
+    job_result *r = &R->results[w->job];
+    memset(r, 0, sizeof *r);
+    if (read_all(w->result_fd, &h, sizeof h) == 0 && h.job == w->job) {
+        r->rc = h.rc;
+        r->in_bytes = h.in_bytes;
+        r->out_bytes = h.out_bytes;
+        r->say = h.say_len ? malloc((size_t)h.say_len + 1) : NULL;
+        r->warn = h.warn_len ? malloc((size_t)h.warn_len + 1) : NULL;
+        if ((h.say_len && !r->say) || (h.warn_len && !r->warn)) {
+            /* drain the texts to keep the pipe in step */
+            char sink[4096];
+            for (uint64_t left = (uint64_t)h.say_len + h.warn_len; left > 0;) {
+                size_t n = left < sizeof sink ? (size_t)left : sizeof sink;
+                if (read_all(w->result_fd, sink, n)) break;
+                left -= n;
+            }
+            free(r->say);
+            free(r->warn);
+            r->say = r->warn = NULL;
+            r->rc = AEC_EXIT_SYSTEM;
+        } else if (read_all(w->result_fd, r->say, h.say_len) == 0 &&
+                   read_all(w->result_fd, r->warn, h.warn_len) == 0) {
+            if (r->say) r->say[h.say_len] = 0;
+            if (r->warn) r->warn[h.warn_len] = 0;
+            r->done = 1;
+            w->job = -1;
+            R->finished++;
+            return;
+        }
+    }
+    /* the worker died mid-job */
+    int status = 0;
+    close(w->task_fd);
+    close(w->result_fd);
+    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {}
+    w->pid = 0;
+    free(r->say);
+    free(r->warn);
+    r->say = NULL;
+    char msg[1200];
+    if (WIFSIGNALED(status))
+        snprintf(msg, sizeof msg, "aec %s: %.900s: worker process killed by signal %d (%s)\n",
+                 R->cmd, R->jobs->in[w->job], WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(msg, sizeof msg, "aec %s: %.900s: worker process ended unexpectedly\n", R->cmd,
+                 R->jobs->in[w->job]);
+    r->warn = strdup(msg);
+    r->rc = AEC_EXIT_SYSTEM;
+    r->done = 1;
+    R->finished++;
+    w->job = -1;
+}
+
+static int give_job(worker *w, int job)
+{
+    int32_t j = job;
+    if (write_all(w->task_fd, &j, sizeof j)) return -1;
+    w->job = job;
+    return 0;
+}
+
+static void run_parallel(runner *R, int n_workers)
+{
+    worker ws[MAX_WORKERS];
+    memset(ws, 0, sizeof ws);
+    fflush(stdout);
+    fflush(stderr);
+    /* a worker that dies must not take the parent with it through SIGPIPE */
+    struct sigaction ign, old_pipe;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &old_pipe);
+
+    int next = 0;
+    for (int k = 0; k < n_workers; k++) start_worker(R, ws, k, n_workers);
+    while (R->finished < R->jobs->n) {
+        /* keep every worker busy; restart those that died */
+        for (int k = 0; k < n_workers && next < R->jobs->n; k++) {
+            if (!ws[k].pid && start_worker(R, ws, k, n_workers)) continue;
+            if (ws[k].job < 0 && give_job(&ws[k], next) == 0) next++;
+        }
+        int busy = 0;
+        struct pollfd pf[MAX_WORKERS];
+        int who[MAX_WORKERS];
+        for (int k = 0; k < n_workers; k++)
+            if (ws[k].pid && ws[k].job >= 0) {
+                pf[busy].fd = ws[k].result_fd;
+                pf[busy].events = POLLIN;
+                who[busy++] = k;
+            }
+        if (!busy) {
+            /* no worker could be started: finish here, in this process */
+            job_result *r = &R->results[next];
+            run_one(R, next++, r);
+            R->finished++;
+        } else if (poll(pf, (nfds_t)busy, -1) > 0) {
+            for (int p = 0; p < busy; p++)
+                if (pf[p].revents) collect(R, &ws[who[p]]);
+        } else if (errno != EINTR) {
+            break;
+        }
+        print_ready(R);
+    }
+    for (int k = 0; k < n_workers; k++)
+        if (ws[k].pid) stop_worker(&ws[k]);
+    sigaction(SIGPIPE, &old_pipe, NULL);
+}
+
+/* Runs every job and prints their messages in order; returns the worst
+ * exit code (3 over 2 over 1 over 0). */
+static int run_jobs(runner *R, int n_workers, int *failures, uint64_t *in_bytes,
+                    uint64_t *out_bytes)
+{
+    int n = R->jobs->n;
+    R->results = calloc((size_t)n, sizeof *R->results);
+    if (!R->results) {
+        fprintf(stderr, "aec %s: out of memory\n", R->cmd);
+        return AEC_EXIT_SYSTEM;
+    }
+    R->on_tty = n > 1 && isatty(STDERR_FILENO);
+    if (n_workers > n) n_workers = n;
+    progress_draw(R);
+    if (n_workers > 1) {
+        run_parallel(R, n_workers);
+    } else {
+        for (int i = 0; i < n; i++) {
+            run_one(R, i, &R->results[i]);
+            R->finished++;
+            print_ready(R);
+        }
+    }
+    progress_clear(R);
+    fflush(stderr);
+    int rc = AEC_EXIT_OK;
+    *failures = 0;
+    *in_bytes = *out_bytes = 0;
+    for (int i = 0; i < n; i++) {
+        const job_result *r = &R->results[i];
+        if (!r->done || r->rc) {
+            (*failures)++;
+            int code = r->done ? r->rc : AEC_EXIT_SYSTEM;
+            if (code > rc) rc = code;
+        } else {
+            *in_bytes += r->in_bytes;
+            *out_bytes += r->out_bytes;
+        }
+    }
+    free(R->results);
+    R->results = NULL;
+    return rc;
+}
+
+/* ---- the command line -------------------------------------------------------- */
+
+static int parse_number(const char *cmd, const char *opt, const char *v, double lo, double hi,
+                        double *x)
+{
+    char *end;
+    errno = 0;
+    *x = strtod(v, &end);
+    if (end == v || *end || errno || !(*x >= lo && *x <= hi)) {
+        fprintf(stderr, "aec %s: %s: expected a number from %g to %g, not '%s'\n", cmd, opt, lo,
+                hi, v);
         return -1;
     }
     return 0;
-oom:
-    snprintf(err, errlen, "out of memory");
-    return -1;
 }
 
-static int parse_common(int argc, char **argv, code_options *o, char ***inputs, int *n_in,
-                        const char *cmd, void (*usage)(FILE *))
+/* Returns 0, or an exit code (-1 for a --help already answered). */
+static int parse_common(int argc, char **argv, int encoding, code_options *o, char ***inputs,
+                        int *n_in, void (*usage)(FILE *))
 {
+    const char *cmd = encoding ? "encode" : "decode";
     memset(o, 0, sizeof *o);
     o->quality = 75;
-    *inputs = calloc((size_t)argc, sizeof(char *));
+    o->workers = 1;
     *n_in = 0;
-    if (!*inputs) return -1;
+    *inputs = calloc((size_t)argc, sizeof(char *));
+    if (!*inputs) {
+        fprintf(stderr, "aec %s: out of memory\n", cmd);
+        return AEC_EXIT_SYSTEM;
+    }
+    int only_inputs = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
-        else if (!strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "-q")) {
-            if (i + 1 >= argc) {
+        int takes_value = !strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "-j") ||
+                          (encoding && (!strcmp(a, "-q") || !strcmp(a, "--bpp") ||
+                                        !strcmp(a, "--psnr")));
+        if (only_inputs || a[0] != '-' || !a[1]) {
+            (*inputs)[(*n_in)++] = argv[i];
+        } else if (!strcmp(a, "--")) {
+            only_inputs = 1;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return -1;
+        } else if (takes_value || !strncmp(a, "-j", 2)) {
+            const char *v = a[2] && a[1] == 'j' ? a + 2 : NULL; /* -jN */
+            if (!v && i + 1 >= argc) {
                 fprintf(stderr, "aec %s: %s needs a value\n", cmd, a);
-                return -1;
+                return AEC_EXIT_USAGE;
             }
-            const char *v = argv[++i];
+            if (!v) v = argv[++i];
+            double x;
             if (!strcmp(a, "-m")) o->model = v;
             else if (!strcmp(a, "-o")) o->out = v;
-            else {
-                char *end;
-                o->quality = strtod(v, &end);
-                if (*end || !(o->quality >= 0 && o->quality <= 100)) {
-                    fprintf(stderr, "aec %s: -q: quality must be a number from 0 to 100, not '%s'\n", cmd, v);
-                    return -1;
-                }
+            else if (a[1] == 'j') {
+                if (parse_number(cmd, "-j", v, 0, MAX_WORKERS, &x) || x != floor(x))
+                    return AEC_EXIT_USAGE;
+                /* -j 0: one worker per core */
+                o->workers = x > 0 ? (int)x : (int)sysconf(_SC_NPROCESSORS_ONLN);
+                if (o->workers < 1) o->workers = 1;
+                if (o->workers > MAX_WORKERS) o->workers = MAX_WORKERS;
+            } else if (!strcmp(a, "-q")) {
+                if (parse_number(cmd, "-q", v, 0, 100, &o->quality)) return AEC_EXIT_USAGE;
+                o->quality_given = 1;
+            } else if (!strcmp(a, "--bpp")) {
+                if (parse_number(cmd, "--bpp", v, 1e-6, 48, &o->target_bpp)) return AEC_EXIT_USAGE;
+            } else {
+                if (parse_number(cmd, "--psnr", v, 1, 200, &o->target_psnr)) return AEC_EXIT_USAGE;
             }
-        } else if (!strcmp(a, "-f")) o->force = 1;
-        else if (!strcmp(a, "-v")) o->verbose = 1;
-        else if (!strcmp(a, "--drop-alpha")) o->drop_alpha = 1;
-        else if (a[0] == '-' && a[1]) {
+        } else if (!strcmp(a, "-f")) {
+            o->force = 1;
+        } else if (encoding && !strcmp(a, "-v")) {
+            o->verbose = 1;
+        } else if (encoding && !strcmp(a, "--drop-alpha")) {
+            o->drop_alpha = 1;
+        } else {
             fprintf(stderr, "aec %s: unknown option '%s' (try aec %s --help)\n", cmd, a, cmd);
-            return -1;
-        } else (*inputs)[(*n_in)++] = argv[i];
+            return AEC_EXIT_USAGE;
+        }
+    }
+    if ((o->quality_given != 0) + (o->target_bpp > 0) + (o->target_psnr > 0) > 1) {
+        fprintf(stderr, "aec %s: -q, --bpp and --psnr each set the quality: give one\n", cmd);
+        return AEC_EXIT_USAGE;
     }
     if (*n_in == 0) {
         fprintf(stderr, "aec %s: no input given (try aec %s --help)\n", cmd, cmd);
-        return -1;
+        return AEC_EXIT_USAGE;
     }
     return 0;
 }
 
-static void encode_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: aec encode [-m MODEL] [-q Q] INPUT... [-o OUT] [-f] [-v] [--drop-alpha]\n"
-            "  INPUT         PNG files or folders (searched recursively for *.png); - is stdin\n"
-            "  -o OUT        output file (one input) or folder (several; the layout is kept);\n"
-            "                default: the input's name with .aec; - is stdout\n"
-            "  -q Q          quality 0-100, higher is better (default 75)\n"
-            "  -m MODEL      model file (default: the butterfly model built into aec)\n"
-            "  -f            overwrite existing outputs\n"
-            "  -v            also print the PSNR of each file\n"
-            "  --drop-alpha  code images with transparency, dropping the alpha plane\n");
-}
+/* ---- encode -------------------------------------------------------------------- */
+
+typedef struct {
+    const aec_codec *c;
+    const job_list *jobs;
+    const code_options *o;
+    unsigned flags;
+} code_ctx;
 
 static double psnr_rgb(const uint8_t *a, const uint8_t *b, size_t n)
 {
@@ -244,148 +691,332 @@ static double psnr_rgb(const uint8_t *a, const uint8_t *b, size_t n)
     return mse > 0 ? 10 * log10(255.0 * 255.0 / mse) : INFINITY;
 }
 
-int aec_cmd_encode(int argc, char **argv)
+/* One encode at a quality (in hundredths), with its bpp and, if asked for,
+ * its PSNR. */
+typedef struct {
+    int qx;
+    uint8_t *bytes;
+    size_t len;
+    double bpp, psnr;
+} trial;
+
+static int try_quality(const aec_codec *c, const aec_image *img, int qx, int want_psnr, trial *t,
+                       char *err, size_t errlen)
 {
+    memset(t, 0, sizeof *t);
+    t->qx = qx;
+    t->psnr = NAN;
+    if (aec_encode(c, img->rgb, img->width, img->height, qx / 100.0, &t->bytes, &t->len, err,
+                   errlen))
+        return -1;
+    t->bpp = 8.0 * (double)t->len / ((double)img->width * img->height);
+    if (want_psnr) {
+        uint8_t *dec;
+        int w, h;
+        if (aec_decode(c, t->bytes, t->len, &dec, &w, &h, err, errlen)) {
+            free(t->bytes);
+            t->bytes = NULL;
+            return -1;
+        }
+        t->psnr = psnr_rgb(dec, img->rgb, (size_t)w * h * 3);
+        free(dec);
+    }
+    return 0;
+}
+
+typedef struct {
+    int by_psnr;
+    double target;
+} search_goal;
+
+static double value_of(const search_goal *g, const trial *t)
+{
+    /* an exact copy has infinite PSNR; any finite target is below it */
+    return g->by_psnr ? (isinf(t->psnr) ? 1e9 : t->psnr) : t->bpp;
+}
+
+/* how far from the target, in units of the tolerance (<= 1 is close enough) */
+static double miss(const search_goal *g, double v)
+{
+    return g->by_psnr ? fabs(v - g->target) / PSNR_TOLERANCE_DB
+                      : fabs(v - g->target) / (BPP_TOLERANCE * g->target);
+}
+
+/* Keeps the closer of *best and *t, freeing the other's bytes. */
+static void keep_closer(const search_goal *g, trial *best, trial *t)
+{
+    if (!best->bytes || miss(g, value_of(g, t)) < miss(g, value_of(g, best))) {
+        free(best->bytes);
+        *best = *t;
+    } else {
+        free(t->bytes);
+    }
+    t->bytes = NULL;
+}
+
+/* Bisection on quality for --bpp or --psnr. It relies on the measure rising
+ * with quality; where the samples it takes show otherwise it says so. */
+static int search_quality(const code_ctx *x, const aec_image *img, const char *name, FILE *warn,
+                          trial *best, char *err, size_t errlen)
+{
+    search_goal g = {x->o->target_psnr > 0, x->o->target_psnr > 0 ? x->o->target_psnr : x->o->target_bpp};
+    const char *unit = g.by_psnr ? "dB" : "bpp";
+    memset(best, 0, sizeof *best);
+    trial t;
+    int lo = 0, hi = 10000;
+    if (try_quality(x->c, img, lo, g.by_psnr, &t, err, errlen)) return -1;
+    double v_lo = value_of(&g, &t);
+    keep_closer(&g, best, &t);
+    if (try_quality(x->c, img, hi, g.by_psnr, &t, err, errlen)) {
+        free(best->bytes);
+        return -1;
+    }
+    double v_hi = value_of(&g, &t);
+    keep_closer(&g, best, &t);
+    const double v_min = v_lo, v_max = v_hi;
+    int monotone = v_lo <= v_hi, bad_a = 0, bad_b = 10000;
+    double bad_va = v_lo, bad_vb = v_hi;
+    if (monotone && g.target > v_lo && g.target < v_hi) {
+        while (hi - lo > 1 && miss(&g, value_of(&g, best)) > 1) {
+            int mid = lo + (hi - lo) / 2;
+            if (try_quality(x->c, img, mid, g.by_psnr, &t, err, errlen)) {
+                free(best->bytes);
+                return -1;
+            }
+            double v = value_of(&g, &t);
+            keep_closer(&g, best, &t);
+            if (monotone && (v < v_lo || v > v_hi)) {
+                monotone = 0;
+                bad_a = v < v_lo ? lo : mid;
+                bad_va = v < v_lo ? v_lo : v;
+                bad_b = v < v_lo ? mid : hi;
+                bad_vb = v < v_lo ? v : v_hi;
+            }
+            if (v < g.target) { lo = mid; v_lo = v; }
+            else { hi = mid; v_hi = v; }
+        }
+    }
+    if (!monotone)
+        fprintf(warn,
+                "aec encode: warning: %s: with this model %s does not rise with quality "
+                "(quality %.2f gives %.4g %s, quality %.2f gives %.4g %s), so the search "
+                "for %g %s may have missed a closer quality\n",
+                name, unit, bad_a / 100.0, bad_va, unit, bad_b / 100.0, bad_vb, unit, g.target,
+                unit);
+    if (miss(&g, value_of(&g, best)) > 1) {
+        char why[160];
+        if (g.target < v_min)
+            snprintf(why, sizeof why, "below the least this model gives (%.4g %s at quality 0)",
+                     v_min, unit);
+        else if (g.target > v_max)
+            snprintf(why, sizeof why, "above the most this model gives (%.4g %s at quality 100)",
+                     v_max, unit);
+        else
+            snprintf(why, sizeof why, "between two neighbouring qualities");
+        fprintf(warn,
+                "aec encode: note: %s: %g %s is %s; closest: %.4g %s at quality %.2f\n", name,
+                g.target, unit, why, value_of(&g, best), unit, best->qx / 100.0);
+    }
+    return 0;
+}
+
+static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result *r)
+{
+    const code_ctx *x = ctx;
+    const code_options *o = x->o;
+    const char *in = x->jobs->in[i], *out = x->jobs->out[i];
+    const char *name = strcmp(in, "-") ? in : "stdin";
+    char err[2048];
+    aec_image img;
+    memset(&img, 0, sizeof img);
+    trial best;
+    memset(&best, 0, sizeof best);
+    uint8_t *raw = NULL;
+    size_t in_len = 0;
+
+    if ((r->rc = cli_check_output(out, in, x->flags, err, sizeof err))) goto fail;
+    raw = cli_read_input(in, (size_t)1 << 31, &in_len, err, sizeof err);
+    if (!raw) {
+        r->rc = strstr(err, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
+        goto fail;
+    }
+    if (aec_png_read_mem(raw, in_len, name, &img, 0, err, sizeof err)) {
+        r->rc = strstr(err, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
+        goto fail;
+    }
+    free(raw);
+    raw = NULL;
+    if (img.alpha_used && !o->drop_alpha) {
+        snprintf(err, sizeof err, "%s: has transparency, which .aec does not keep "
+                                  "(use --drop-alpha to code the colours alone)", name);
+        r->rc = AEC_EXIT_DATA;
+        goto fail;
+    }
+    if (img.source_gray || img.source_16bit)
+        fprintf(warn, "aec encode: note: %s: %s converted to 8-bit RGB\n", name,
+                img.source_16bit ? (img.source_gray ? "16-bit gray" : "16-bit") : "grayscale");
+    /* the codec reports failures only as messages: "out of memory" is the
+     * system's fault, anything else (the image size) the input's */
+    int searching = o->target_bpp > 0 || o->target_psnr > 0;
+    int failed = searching ? search_quality(x, &img, name, warn, &best, err, sizeof err)
+                           : try_quality(x->c, &img, (int)aec_quality_to_x100(o->quality),
+                                         o->verbose, &best, err, sizeof err);
+    if (failed) {
+        char inner[1024];
+        snprintf(inner, sizeof inner, "%.1000s", err);
+        snprintf(err, sizeof err, "%.900s: %s", name, inner);
+        r->rc = strstr(inner, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
+        goto fail;
+    }
+    if (o->verbose && isnan(best.psnr)) {
+        uint8_t *dec;
+        int w, h;
+        if (aec_decode(x->c, best.bytes, best.len, &dec, &w, &h, err, sizeof err) == 0) {
+            best.psnr = psnr_rgb(dec, img.rgb, (size_t)w * h * 3);
+            free(dec);
+        }
+    }
+    unsigned flags = x->flags;
+    if ((r->rc = cli_write_output(out, best.bytes, best.len, flags, 0666, err, sizeof err)))
+        goto fail;
+    /* with the coded bytes on stdout, the report goes to stderr */
+    FILE *log = strcmp(out, "-") ? say : warn;
+    fprintf(log, "%s -> %s  %zu bytes  %.4f bpp", name, strcmp(out, "-") ? out : "stdout",
+            best.len, best.bpp);
+    if (searching) fprintf(log, "  quality %.2f", best.qx / 100.0);
+    if (!isnan(best.psnr)) fprintf(log, "  %.2f dB", best.psnr);
+    fprintf(log, "\n");
+    r->in_bytes = in_len;
+    r->out_bytes = best.len;
+    free(best.bytes);
+    aec_image_free(&img);
+    return;
+fail:
+    fprintf(warn, "aec encode: %s\n", err);
+    free(raw);
+    free(best.bytes);
+    aec_image_free(&img);
+}
+
+static void encode_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aec encode [options] INPUT... [-o OUT]\n"
+            "  INPUT         PNG files or folders (searched recursively for *.png); - is stdin\n"
+            "  -o OUT        output file (one input) or folder (several; the layout is kept);\n"
+            "                default: the input's name with .aec; - is stdout\n"
+            "  -q Q          quality 0-100, higher is better (default 75)\n"
+            "  --bpp B       the quality that gives B bits per pixel, to within 3%%\n"
+            "  --psnr P      the quality that gives a PSNR of P dB, to within 0.1 dB\n"
+            "  -m MODEL      model file (default: the butterfly model built into aec)\n"
+            "  -j N          code N files at once (0: one per core); the output is the same\n"
+            "  -f            overwrite existing outputs (never an input)\n"
+            "  -v            also print the PSNR of each file\n"
+            "  --drop-alpha  code images with transparency, dropping the alpha plane\n"
+            "exit codes: 0 success, 1 bad input or existing output, 2 bad command line,\n"
+            "            3 out of memory or I/O failure\n");
+}
+
+static void decode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result *r);
+static void decode_usage(FILE *f);
+
+static void print_encode_summary(int n, int failures, uint64_t png_bytes, uint64_t aec_bytes)
+{
+    printf("%d files, %d failed; coded: %llu bytes of PNG -> %llu bytes of .aec (%.1f%%)\n", n,
+           failures, (unsigned long long)png_bytes, (unsigned long long)aec_bytes,
+           png_bytes ? 100.0 * (double)aec_bytes / (double)png_bytes : 0.0);
+}
+
+static int run_command(int argc, char **argv, int encoding)
+{
+    const char *cmd = encoding ? "encode" : "decode";
     code_options o;
     char **inputs;
     int n_in, out_is_dir;
-    char err[1024];
-    if (parse_common(argc, argv, &o, &inputs, &n_in, "encode", encode_usage)) {
+    char err[2048];
+    int rc = parse_common(argc, argv, encoding, &o, &inputs, &n_in,
+                          encoding ? encode_usage : decode_usage);
+    if (rc) {
         free(inputs);
-        return AEC_EXIT_USAGE;
+        return rc < 0 ? AEC_EXIT_OK : rc;
     }
     job_list jobs = {0};
-    if (make_jobs(inputs, n_in, o.out, ".png", ".aec", &jobs, &out_is_dir, err, sizeof err)) {
-        fprintf(stderr, "aec encode: %s\n", err);
-        free(inputs);
-        free_jobs(&jobs);
-        return AEC_EXIT_DATA;
-    }
+    rc = make_jobs(inputs, n_in, o.out, encoding ? ".png" : ".aec", encoding ? ".aec" : ".png",
+                   &jobs, &out_is_dir, err, sizeof err);
     free(inputs);
+    if (rc) {
+        fprintf(stderr, "aec %s: %s\n", cmd, err);
+        free_jobs(&jobs);
+        return rc;
+    }
     aec_codec c;
-    if (cli_load_codec(&c, o.model, 0, err, sizeof err)) {
-        fprintf(stderr, "aec encode: %s\n", err);
+    if (cli_load_codec(&c, o.model, !encoding, err, sizeof err)) {
+        fprintf(stderr, "aec %s: %s\n", cmd, err);
+        free_jobs(&jobs);
+        return strstr(err, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
+    }
+    if (encoding && !c.can_encode) {
+        fprintf(stderr, "aec encode: %s: a decoder-only model cannot encode\n",
+                o.model ? o.model : "built-in model");
+        aec_codec_free(&c);
         free_jobs(&jobs);
         return AEC_EXIT_DATA;
     }
+    code_ctx ctx = {&c, &jobs, &o, (o.force ? CLI_OVERWRITE : 0) | (out_is_dir ? CLI_MAKE_DIRS : 0)};
+    runner R = {cmd, &jobs, encoding ? encode_one : decode_one, &ctx, NULL, 0, 0, 0};
     int failures = 0;
-    size_t total_in = 0, total_out = 0;
-    for (int i = 0; i < jobs.n; i++) {
-        const char *in = jobs.in[i], *out = jobs.out[i];
-        aec_image img;
-        size_t in_len = 0;
-        uint8_t *raw = cli_read_input(in, (size_t)1 << 31, &in_len, err, sizeof err), *coded = NULL;
-        size_t coded_len = 0;
-        int ok = raw && aec_png_read_mem(raw, in_len, strcmp(in, "-") ? in : "stdin", &img, 0, err,
-                                         sizeof err) == 0;
-        free(raw);
-        if (!ok) {
-            fprintf(stderr, "aec encode: %s\n", err);
-            failures++;
-            continue;
-        }
-        if (img.alpha_used && !o.drop_alpha) {
-            fprintf(stderr, "aec encode: %s: has transparency, which .aec does not keep "
-                            "(use --drop-alpha to code the colours alone)\n", in);
-            aec_image_free(&img);
-            failures++;
-            continue;
-        }
-        if (img.source_gray || img.source_16bit)
-            fprintf(stderr, "aec encode: note: %s: %s converted to 8-bit RGB\n", in,
-                    img.source_16bit ? (img.source_gray ? "16-bit gray" : "16-bit") : "grayscale");
-        if (aec_encode(&c, img.rgb, img.width, img.height, o.quality, &coded, &coded_len, err,
-                       sizeof err)) {
-            fprintf(stderr, "aec encode: %s: %s\n", in, err);
-            aec_image_free(&img);
-            failures++;
-            continue;
-        }
-        if ((out_is_dir && cli_make_parent_dirs(out)) ||
-            cli_write_output(out, coded, coded_len, o.force, 0666, err, sizeof err)) {
-            if (out_is_dir && !err[0]) snprintf(err, sizeof err, "%s: cannot create folder", out);
-            fprintf(stderr, "aec encode: %s\n", err);
-            free(coded);
-            aec_image_free(&img);
-            failures++;
-            continue;
-        }
-        double bpp = 8.0 * (double)coded_len / ((double)img.width * img.height);
-        FILE *log = strcmp(out, "-") ? stdout : stderr;
-        fprintf(log, "%s -> %s  %zu bytes  %.4f bpp", in, out, coded_len, bpp);
-        if (o.verbose) {
-            uint8_t *dec;
-            int w, h;
-            if (aec_decode(&c, coded, coded_len, &dec, &w, &h, err, sizeof err) == 0) {
-                fprintf(log, "  %.2f dB", psnr_rgb(dec, img.rgb, (size_t)w * h * 3));
-                free(dec);
-            }
-        }
-        fprintf(log, "\n");
-        total_in += in_len;
-        total_out += coded_len;
-        free(coded);
-        aec_image_free(&img);
+    uint64_t in_bytes = 0, out_bytes = 0;
+    rc = run_jobs(&R, jobs.n > 1 ? o.workers : 1, &failures, &in_bytes, &out_bytes);
+    if (jobs.n > 1) {
+        if (encoding) print_encode_summary(jobs.n, failures, in_bytes, out_bytes);
+        else
+            printf("%d files, %d failed; decoded: %llu bytes of .aec -> %llu bytes of PNG\n",
+                   jobs.n, failures, (unsigned long long)in_bytes, (unsigned long long)out_bytes);
     }
-    if (jobs.n > 1)
-        printf("%d files, %d failed: %zu bytes of PNG -> %zu bytes of .aec (%.1f%%)\n", jobs.n,
-               failures, total_in, total_out, total_in ? 100.0 * total_out / total_in : 0);
+    if (fflush(stdout) != 0 && !rc) rc = AEC_EXIT_SYSTEM;
     aec_codec_free(&c);
     free_jobs(&jobs);
-    return failures ? AEC_EXIT_DATA : AEC_EXIT_OK;
+    return rc;
+}
+
+int aec_cmd_encode(int argc, char **argv) { return run_command(argc, argv, 1); }
+
+/* ---- decode -------------------------------------------------------------------- */
+
+static void decode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result *r)
+{
+    const code_ctx *x = ctx;
+    const char *in = x->jobs->in[i], *out = x->jobs->out[i];
+    char err[2048];
+    size_t len, png_len = 0;
+    uint8_t *data = NULL;
+    if ((r->rc = cli_check_output(out, in, x->flags, err, sizeof err)) == 0) {
+        data = cli_read_input(in, (size_t)1 << 30, &len, err, sizeof err);
+        if (!data) r->rc = strstr(err, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
+        else r->rc = aec_decode_to_png(x->c, in, data, len, out, x->flags, &png_len, err, sizeof err);
+    }
+    free(data);
+    if (r->rc) {
+        fprintf(warn, "aec decode: %s\n", err);
+        return;
+    }
+    if (strcmp(out, "-")) fprintf(say, "%s -> %s\n", strcmp(in, "-") ? in : "stdin", out);
+    r->in_bytes = len;
+    r->out_bytes = png_len;
 }
 
 static void decode_usage(FILE *f)
 {
     fprintf(f,
-            "usage: aec decode [-m MODEL] INPUT.aec... [-o OUT] [-f]\n"
-            "  INPUT    .aec files or folders (searched recursively for *.aec); - is stdin\n"
-            "  -o OUT   output PNG (one input) or folder (several); default: the input's name\n"
-            "           with .png; - is stdout\n"
-            "  -m MODEL the model the files were made with (default: the built-in one)\n"
-            "  -f       overwrite existing outputs\n");
+            "usage: aec decode [-m MODEL] [-j N] [-f] INPUT... [-o OUT]\n"
+            "  INPUT     .aec files or folders (searched recursively for *.aec); - is stdin\n"
+            "  -o OUT    output PNG (one input) or folder (several; the layout is kept);\n"
+            "            default: the input's name with .png; - is stdout\n"
+            "  -m MODEL  the model the files were made with (default: the built-in one)\n"
+            "  -j N      decode N files at once (0: one per core); the output is the same\n"
+            "  -f        overwrite existing outputs (never an input)\n"
+            "exit codes: 0 success, 1 bad input or existing output, 2 bad command line,\n"
+            "            3 out of memory or I/O failure\n");
 }
 
-int aec_cmd_decode(int argc, char **argv)
-{
-    code_options o;
-    char **inputs;
-    int n_in, out_is_dir;
-    char err[1024];
-    if (parse_common(argc, argv, &o, &inputs, &n_in, "decode", decode_usage)) {
-        free(inputs);
-        return AEC_EXIT_USAGE;
-    }
-    job_list jobs = {0};
-    if (make_jobs(inputs, n_in, o.out, ".aec", ".png", &jobs, &out_is_dir, err, sizeof err)) {
-        fprintf(stderr, "aec decode: %s\n", err);
-        free(inputs);
-        free_jobs(&jobs);
-        return AEC_EXIT_DATA;
-    }
-    free(inputs);
-    aec_codec c;
-    if (cli_load_codec(&c, o.model, 1, err, sizeof err)) {
-        fprintf(stderr, "aec decode: %s\n", err);
-        free_jobs(&jobs);
-        return AEC_EXIT_DATA;
-    }
-    int rc = AEC_EXIT_OK;
-    for (int i = 0; i < jobs.n; i++) {
-        size_t len;
-        uint8_t *data = cli_read_input(jobs.in[i], (size_t)1 << 30, &len, err, sizeof err);
-        int r = data ? aec_decode_to_png(&c, jobs.in[i], data, len, jobs.out[i], o.force, out_is_dir,
-                                         err, sizeof err)
-                     : AEC_EXIT_DATA;
-        free(data);
-        if (r) {
-            fprintf(stderr, "aec decode: %s\n", err);
-            rc = r;
-        } else if (strcmp(jobs.out[i], "-")) {
-            printf("%s -> %s\n", jobs.in[i], jobs.out[i]);
-        }
-    }
-    aec_codec_free(&c);
-    free_jobs(&jobs);
-    return rc;
-}
+int aec_cmd_decode(int argc, char **argv) { return run_command(argc, argv, 0); }

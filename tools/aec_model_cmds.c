@@ -43,12 +43,17 @@ int aec_cmd_export(int argc, char **argv)
         fprintf(stderr, "aec export: -m, --calib and -o are required (try aec export --help)\n");
         return AEC_EXIT_USAGE;
     }
-    struct stat st;
-    if (!force && stat(out, &st) == 0) {
-        fprintf(stderr, "aec export: %s: already exists (use -f to overwrite)\n", out);
-        return AEC_EXIT_DATA;
-    }
     char err[1024];
+    unsigned flags = force ? CLI_OVERWRITE : 0;
+    int rc = cli_check_output(out, in, flags, err, sizeof err);
+    if (!rc && cli_same_file(out, calib_dir)) {
+        snprintf(err, sizeof err, "%s: is the calibration folder", out);
+        rc = AEC_EXIT_DATA;
+    }
+    if (rc) {
+        fprintf(stderr, "aec export: %s\n", err);
+        return rc;
+    }
     aec_model m;
     char *meta = NULL;
     if (aec_model_load(in, &m, &meta, NULL, NULL, err, sizeof err)) {
@@ -63,19 +68,24 @@ int aec_cmd_export(int argc, char **argv)
         return AEC_EXIT_DATA;
     }
     aec_codec c;
-    int rc = AEC_EXIT_OK;
+    uint8_t *bytes = NULL;
+    size_t len;
     if (aec_codec_from_model(&c, &m, &calib, err, sizeof err)) {
         fprintf(stderr, "aec export: %s: %s\n", in, err);
         rc = AEC_EXIT_DATA;
     } else {
-        if (aec_codec_save(&c, out, decoder_only, meta, err, sizeof err)) {
-            fprintf(stderr, "aec export: %s\n", err);
+        /* through cli_write_output, which never replaces a file without -f */
+        if (aec_codec_serialize(&c, decoder_only, meta, &bytes, &len)) {
+            fprintf(stderr, "aec export: %s: out of memory\n", out);
             rc = AEC_EXIT_SYSTEM;
+        } else if ((rc = cli_write_output(out, bytes, len, flags, 0666, err, sizeof err))) {
+            fprintf(stderr, "aec export: %s\n", err);
         } else {
             char hex[2 * AEC_MODEL_ID_SIZE + 1];
             aec_model_id_hex(c.id, hex);
             printf("%s: model %s%s\n", out, hex, decoder_only ? " (decoder only)" : "");
         }
+        free(bytes);
         aec_codec_free(&c);
     }
     aec_dataset_free(&calib);
@@ -127,14 +137,23 @@ int aec_cmd_export_decoder(int argc, char **argv)
         snprintf(stub_path, sizeof stub_path, "%.4000s/aecd", dirname(self));
         stub = stub_path;
     }
+    unsigned flags = force ? CLI_OVERWRITE : 0;
+    int rc = cli_check_output(out, stub, flags, err, sizeof err);
+    if (!rc && model && cli_same_file(out, model)) {
+        snprintf(err, sizeof err, "%s: is the model file; not replacing it", out);
+        rc = AEC_EXIT_DATA;
+    }
+    if (rc) {
+        fprintf(stderr, "aec export-decoder: %s\n", err);
+        return rc;
+    }
     aec_codec c;
     if (cli_load_codec(&c, model, 1, err, sizeof err)) {
         fprintf(stderr, "aec export-decoder: %s\n", err);
-        return AEC_EXIT_DATA;
+        return strstr(err, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
     }
     size_t exe_len, model_len;
     uint8_t *exe = aec_read_file(stub, (size_t)1 << 30, &exe_len, err, sizeof err), *dec = NULL;
-    int rc = AEC_EXIT_OK;
     if (!exe) {
         fprintf(stderr, "aec export-decoder: %s\n", err);
         rc = AEC_EXIT_DATA;
@@ -155,9 +174,8 @@ int aec_cmd_export_decoder(int argc, char **argv)
             uint8_t *t = file + code_len + model_len;
             for (int i = 0; i < 8; i++) t[i] = (uint8_t)((uint64_t)model_len >> (8 * i));
             memcpy(t + 8, CLI_TRAILER_MAGIC, 8);
-            if (cli_write_output(out, file, total, force, 0777, err, sizeof err)) {
+            if ((rc = cli_write_output(out, file, total, flags, 0777, err, sizeof err))) {
                 fprintf(stderr, "aec export-decoder: %s\n", err);
-                rc = AEC_EXIT_SYSTEM;
             } else {
                 char hex[2 * AEC_MODEL_ID_SIZE + 1];
                 aec_model_id_hex(c.id, hex);

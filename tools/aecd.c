@@ -3,9 +3,13 @@
  * Statically linked, with the decoder half of a model appended to the
  * executable itself (see cli.h; `aec export-decoder` makes one for any
  * model), so a copy of this one file decodes on any Linux machine. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "blas.h"
 #include "cli.h"
@@ -15,24 +19,86 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: aecd INPUT.aec [OUTPUT.png] [-f]\n"
+            "usage: aecd [-f] INPUT.aec [OUTPUT.png]\n"
             "  Decodes an .aec file to PNG (default: INPUT with .png; - is stdin/stdout),\n"
-            "  with the model built into this decoder. -f overwrites an existing output.\n"
-            "exit codes: 0 success, 1 bad input, 2 bad command line, 3 cannot write\n");
+            "  with the model built into this decoder. -f overwrites an existing output\n"
+            "  (never the input).\n"
+            "exit codes: 0 success, 1 bad input or existing output, 2 bad command line,\n"
+            "            3 out of memory or I/O failure\n");
+}
+
+static int read_exact_at(int fd, void *buf, size_t len, off_t at)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+        at += n;
+    }
+    return 0;
+}
+
+/* The model appended to this executable (cli.h): only the trailer and the
+ * model are read, not the whole program. Returns an AEC_EXIT_* code. */
+static int read_own_model(uint8_t **model, size_t *len, char *err, size_t errlen)
+{
+    *model = NULL;
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    uint8_t trailer[CLI_TRAILER_SIZE];
+    if (fd < 0 || fstat(fd, &st) != 0 ||
+        (st.st_size >= CLI_TRAILER_SIZE &&
+         read_exact_at(fd, trailer, CLI_TRAILER_SIZE, st.st_size - CLI_TRAILER_SIZE))) {
+        snprintf(err, errlen, "cannot read its own model from /proc/self/exe: %s", strerror(errno));
+        if (fd >= 0) close(fd);
+        return AEC_EXIT_SYSTEM;
+    }
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = n << 8 | trailer[i];
+    if (st.st_size < CLI_TRAILER_SIZE || memcmp(trailer + 8, CLI_TRAILER_MAGIC, 8) != 0 ||
+        n > (uint64_t)st.st_size - CLI_TRAILER_SIZE) {
+        snprintf(err, errlen, "no model appended to this decoder (make one with aec export-decoder)");
+        close(fd);
+        return AEC_EXIT_DATA;
+    }
+    *model = malloc(n ? (size_t)n : 1);
+    if (!*model) {
+        snprintf(err, errlen, "out of memory");
+        close(fd);
+        return AEC_EXIT_SYSTEM;
+    }
+    if (read_exact_at(fd, *model, (size_t)n, st.st_size - CLI_TRAILER_SIZE - (off_t)n)) {
+        snprintf(err, errlen, "cannot read its own model from /proc/self/exe: %s", strerror(errno));
+        free(*model);
+        *model = NULL;
+        close(fd);
+        return AEC_EXIT_SYSTEM;
+    }
+    close(fd);
+    *len = (size_t)n;
+    return AEC_EXIT_OK;
 }
 
 int main(int argc, char **argv)
 {
     nn_blas_setup(argv);
     const char *in = NULL, *out = NULL;
-    int force = 0;
+    int force = 0, only_names = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(stdout); return 0; }
-        if (!strcmp(argv[i], "-f")) force = 1;
-        else if (!in) in = argv[i];
-        else if (!out) out = argv[i];
+        const char *a = argv[i];
+        if (!only_names && (!strcmp(a, "-h") || !strcmp(a, "--help"))) { usage(stdout); return 0; }
+        if (!only_names && !strcmp(a, "--")) only_names = 1;
+        else if (!only_names && !strcmp(a, "-f")) force = 1;
+        else if (!only_names && a[0] == '-' && a[1]) {
+            fprintf(stderr, "aecd: unknown option '%s' (try aecd --help)\n", a);
+            return AEC_EXIT_USAGE;
+        } else if (!in) in = a;
+        else if (!out) out = a;
         else {
-            usage(stderr);
+            fprintf(stderr, "aecd: one input and one output at most (try aecd --help)\n");
             return AEC_EXIT_USAGE;
         }
     }
@@ -40,34 +106,44 @@ int main(int argc, char **argv)
         usage(stderr);
         return AEC_EXIT_USAGE;
     }
-    char err[1024], out_buf[4200];
+    char err[2048], out_buf[4200];
     if (!out) {
         size_t n = strlen(in);
         if (!strcmp(in, "-")) out = "-";
         else {
             if (n > 4 && !strcmp(in + n - 4, ".aec")) n -= 4;
-            snprintf(out_buf, sizeof out_buf, "%.*s.png", (int)(n > 4000 ? 4000 : n), in);
+            if (n > 4000) {
+                fprintf(stderr, "aecd: %s: path too long\n", in);
+                return AEC_EXIT_DATA;
+            }
+            snprintf(out_buf, sizeof out_buf, "%.*s.png", (int)n, in);
             out = out_buf;
         }
     }
-    size_t exe_len, model_len;
-    const uint8_t *model;
-    uint8_t *exe = aec_read_file("/proc/self/exe", (size_t)1 << 30, &exe_len, err, sizeof err);
-    if (!exe) {
-        fprintf(stderr, "aecd: cannot read its own model: %s\n", err);
-        return AEC_EXIT_SYSTEM;
+    unsigned flags = force ? CLI_OVERWRITE : 0;
+    /* before the model is loaded, so that a refusal is quick */
+    int rc = cli_check_output(out, in, flags, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "aecd: %s\n", err);
+        return rc;
     }
-    cli_split_appended(exe, exe_len, &model, &model_len);
+    uint8_t *model;
+    size_t model_len;
+    if ((rc = read_own_model(&model, &model_len, err, sizeof err))) {
+        fprintf(stderr, "aecd: %s\n", err);
+        return rc;
+    }
     aec_codec c;
-    if (!model || aec_codec_parse(&c, model, model_len, "aecd's model", 1, err, sizeof err)) {
-        fprintf(stderr, "aecd: %s\n", model ? err : "no model appended to this decoder (make one with aec export-decoder)");
-        free(exe);
-        return AEC_EXIT_DATA;
+    if (aec_codec_parse(&c, model, model_len, "aecd's model", 1, err, sizeof err)) {
+        fprintf(stderr, "aecd: %s\n", err);
+        free(model);
+        return strstr(err, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
     }
-    free(exe);
+    free(model);
     size_t len;
     uint8_t *data = cli_read_input(in, (size_t)1 << 30, &len, err, sizeof err);
-    int rc = data ? aec_decode_to_png(&c, in, data, len, out, force, 0, err, sizeof err) : AEC_EXIT_DATA;
+    if (!data) rc = strstr(err, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
+    else rc = aec_decode_to_png(&c, in, data, len, out, flags, NULL, err, sizeof err);
     if (rc) fprintf(stderr, "aecd: %s\n", err);
     free(data);
     aec_codec_free(&c);

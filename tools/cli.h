@@ -1,6 +1,9 @@
 /* tools/cli.h - what the aec and aecd programs share: safe output files,
  * reading inputs whole, and finding a model (a file, the one built into
- * the program, or the one appended to a standalone decoder). */
+ * the program, or the one appended to a standalone decoder).
+ *
+ * Functions that can fail return an AEC_EXIT_* code (tools.h) and write a
+ * one-line message naming the file to err. */
 #ifndef AEC_CLI_H
 #define AEC_CLI_H
 
@@ -9,13 +12,30 @@
 
 #include "codec.h"
 
-/* Writes len bytes to path atomically (temporary file in the same folder,
- * fsync, rename). Refuses to replace an existing file unless overwrite;
- * path "-" writes to stdout. mode is the new file's permission bits. */
-int cli_write_output(const char *path, const void *data, size_t len, int overwrite, int mode,
+/* flags of cli_check_output and cli_write_output */
+#define CLI_OVERWRITE 1u /* -f: an existing file may be replaced */
+#define CLI_MAKE_DIRS 2u /* create the folders above the output as needed */
+
+/* The checks worth doing before the work that makes an output: "-" (stdout)
+ * must not be a terminal; path must not exist (unless CLI_OVERWRITE), be a
+ * folder, or be the input file itself (input may be NULL or "-"). */
+int cli_check_output(const char *path, const char *input, unsigned flags, char *err,
+                     size_t errlen);
+
+/* Writes len bytes to path atomically: a temporary file PATH.tmp.PID in the
+ * same folder, fsync, then a rename that, without CLI_OVERWRITE, fails
+ * rather than replace a file that appeared meanwhile. On failure, or when
+ * the program is killed by SIGINT, SIGTERM or SIGHUP meanwhile, the
+ * temporary file and any folder this call created are removed and path is
+ * untouched. path "-" writes to stdout (refused when it is a terminal).
+ * mode is the new file's permission bits (less the umask). */
+int cli_write_output(const char *path, const void *data, size_t len, unsigned flags, int mode,
                      char *err, size_t errlen);
-/* Reads a whole file, or stdin for "-". */
+/* Reads a whole file, or stdin for "-". NULL on failure. */
 uint8_t *cli_read_input(const char *path, size_t max_len, size_t *len, char *err, size_t errlen);
+
+/* 1 when a and b exist and are the same file. */
+int cli_same_file(const char *a, const char *b);
 
 /* The model built into this program (NULL, 0 when none was built in). */
 const uint8_t *cli_builtin_model(size_t *len);
@@ -28,12 +48,11 @@ size_t cli_split_appended(const uint8_t *exe, size_t len, const uint8_t **model,
 #define CLI_TRAILER_MAGIC "AECDMODL"
 #define CLI_TRAILER_SIZE 16
 
-/* mkdir -p of the folder part of path. */
-int cli_make_parent_dirs(const char *path);
-/* Decodes one .aec byte string (named `in` in messages) into a PNG at out
- * ("-" = stdout). Returns an AEC_EXIT_* code, with err set when not 0. */
+/* Decodes one .aec byte string (named `in` in messages) into a PNG written
+ * to out ("-" = stdout) with cli_write_output. *png_len (may be NULL) gets
+ * the PNG's size. Returns an AEC_EXIT_* code, with err set when not 0. */
 int aec_decode_to_png(const aec_codec *c, const char *in, const uint8_t *data, size_t len,
-                      const char *out, int force, int make_dirs, char *err, size_t errlen);
+                      const char *out, unsigned flags, size_t *png_len, char *err, size_t errlen);
 
 /* Loads -m PATH, or the built-in model when path is NULL (builtin_model.c,
  * not linked into aecd). */

@@ -1,0 +1,552 @@
+/* tests/test_cli.c - the aec and aecd programs as a user runs them: the
+ * built binaries (bin/aec, build/aecd-stub) are run with fork/exec on files
+ * in a temporary folder. A tiny model is trained and exported first, on
+ * synthetic images this test writes.
+ *
+ * Skipped under the sanitizers (AEC_TEST_SANITIZED=1): it tests the -O2
+ * programs, which only the plain run builds. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <png.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "png_io.h"
+
+static char root[PATH_MAX], tmp[PATH_MAX], aec_bin[PATH_MAX + 16], stub_bin[PATH_MAX + 32];
+static char out_text[1 << 16], err_text[1 << 16];
+
+/* ---- files ------------------------------------------------------------------ */
+
+/* TMP/name; the strings live until the end of the test */
+static char *paths[1024];
+static int n_paths;
+
+static char *path_in(const char *name)
+{
+    char buf[PATH_MAX + 256];
+    snprintf(buf, sizeof buf, "%s/%s", tmp, name);
+    char *p = n_paths < 1024 ? strdup(buf) : NULL;
+    if (!p) abort();
+    return paths[n_paths++] = p;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n == cap) {
+            uint8_t *q = realloc(buf, cap = cap ? 2 * cap : 4096);
+            if (!q) { free(buf); fclose(f); return NULL; }
+            buf = q;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        if (!got) break;
+        n += got;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static int same_bytes(const char *a, const char *b)
+{
+    size_t la, lb;
+    uint8_t *x = slurp(a, &la), *y = slurp(b, &lb);
+    int same = x && y && la == lb && memcmp(x, y, la) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static void write_bytes(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, len, f);
+        fclose(f);
+    }
+}
+
+/* a temporary file left anywhere under tmp */
+static int found_tmp;
+static int look_for_tmp(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    if (strstr(p + strlen(tmp), ".tmp.")) {
+        fprintf(stderr, "left behind: %s\n", p);
+        found_tmp = 1;
+    }
+    return 0;
+}
+
+static int remove_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)ftw;
+    if (flag == FTW_DP) rmdir(p);
+    else unlink(p);
+    return 0;
+}
+
+/* ---- synthetic images ---------------------------------------------------------- */
+
+/* blocks, gradients and noise, so that an untrained model's latents are
+ * not all zero */
+static void write_image(const char *path, int w, int h, unsigned seed, int with_alpha)
+{
+    uint8_t *rgb = malloc((size_t)w * h * 3), *alpha = with_alpha ? malloc((size_t)w * h) : NULL;
+    if (!rgb || (with_alpha && !alpha)) abort();
+    unsigned s = seed;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *q = rgb + 3 * ((size_t)y * w + x);
+            s = s * 1103515245u + 12345u;
+            int n = (s >> 16) & 63, blk = ((x / 16) + (y / 16) + (int)seed) & 1;
+            q[0] = (uint8_t)(blk ? 230 - n : 20 + n);
+            q[1] = (uint8_t)((x * 255 / w + n) & 255);
+            q[2] = (uint8_t)(blk ? (y * 2) & 255 : 255 - n);
+            if (alpha) alpha[(size_t)y * w + x] = (uint8_t)(x < w / 2 ? 255 : 128);
+        }
+    char err[256];
+    if (aec_png_write(path, rgb, alpha, w, h, err, sizeof err)) fprintf(stderr, "%s\n", err);
+    free(rgb);
+    free(alpha);
+}
+
+/* 16-bit grayscale, which aec_png_write does not make */
+static void write_gray16(const char *path, int w, int h)
+{
+    FILE *f = fopen(path, "wb");
+    png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = p ? png_create_info_struct(p) : NULL;
+    uint8_t *row = malloc((size_t)w * 2);
+    if (!f || !info || !row || setjmp(png_jmpbuf(p))) abort();
+    png_init_io(p, f);
+    png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, 16, PNG_COLOR_TYPE_GRAY,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(p, info);
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            unsigned v = (unsigned)((x * 997 + y * 131) * 17) & 0xffff;
+            row[2 * x] = (uint8_t)(v >> 8);
+            row[2 * x + 1] = (uint8_t)v;
+        }
+        png_write_row(p, row);
+    }
+    png_write_end(p, NULL);
+    png_destroy_write_struct(&p, &info);
+    free(row);
+    fclose(f);
+}
+
+/* ---- running the programs ------------------------------------------------------- */
+
+static void load_text(const char *path, char *buf, size_t cap)
+{
+    size_t n = 0;
+    uint8_t *b = slurp(path, &n);
+    if (n >= cap) n = cap - 1;
+    if (b) memcpy(buf, b, n);
+    buf[b ? n : 0] = 0;
+    free(b);
+}
+
+/* Runs argv (NULL-terminated) with stdin from in_path (or /dev/null) and
+ * stdout to out_path (or a file read into out_text); stderr goes to
+ * err_text. env: "NAME=VALUE" strings set in the child, NULL-terminated or
+ * NULL. Returns the exit status, or 128 + signal. */
+static int run_env(const char *const *env, const char *in_path, const char *out_path,
+                   const char *const *argv)
+{
+    char out_file[PATH_MAX + 64], err_file[PATH_MAX + 64];
+    snprintf(out_file, sizeof out_file, "%s/.stdout", tmp);
+    snprintf(err_file, sizeof err_file, "%s/.stderr", tmp);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int in = open(in_path ? in_path : "/dev/null", O_RDONLY);
+        int out = open(out_path ? out_path : out_file, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        int err = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (in < 0 || out < 0 || err < 0) _exit(99);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+        execv(argv[0], (char *const *)argv);
+        _exit(98);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (!out_path) load_text(out_file, out_text, sizeof out_text);
+    else out_text[0] = 0;
+    load_text(err_file, err_text, sizeof err_text);
+    unlink(out_file);
+    unlink(err_file);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#define RUN(...) run_env(NULL, NULL, NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define RUN_IO(in, out, ...) run_env(NULL, in, out, (const char *const[]){__VA_ARGS__, NULL})
+
+/* "... 123 bytes  0.1234 bpp ... 5.67 dB" */
+static double number_before(const char *text, const char *unit)
+{
+    const char *u = strstr(text, unit);
+    if (!u) return NAN;
+    const char *p = u;
+    while (p > text && p[-1] == ' ') p--;
+    while (p > text && (p[-1] == '.' || p[-1] == '-' || (p[-1] >= '0' && p[-1] <= '9'))) p--;
+    return strtod(p, NULL);
+}
+
+/* the 16-hex-digit id in "PATH: model ID" */
+static void model_id(const char *text, char id[17])
+{
+    const char *p = strstr(text, "model ");
+    id[0] = 0;
+    if (p) snprintf(id, 17, "%.16s", p + 6);
+}
+
+static int max_pixel_diff(const char *a, const char *b)
+{
+    aec_image x, y;
+    char err[256];
+    if (aec_png_read(a, &x, 0, err, sizeof err)) return 999;
+    if (aec_png_read(b, &y, 0, err, sizeof err)) {
+        aec_image_free(&x);
+        return 999;
+    }
+    int m = 0;
+    if (x.width != y.width || x.height != y.height) m = 999;
+    else
+        for (size_t i = 0; i < (size_t)x.width * x.height * 3; i++) {
+            int d = abs((int)x.rgb[i] - (int)y.rgb[i]);
+            if (d > m) m = d;
+        }
+    aec_image_free(&x);
+    aec_image_free(&y);
+    return m;
+}
+
+/* ---- finding the programs ------------------------------------------------------ */
+
+static int find_root(void)
+{
+    char here[PATH_MAX];
+    if (getcwd(here, sizeof here)) {
+        snprintf(aec_bin, sizeof aec_bin, "%s/bin/aec", here);
+        if (access(aec_bin, X_OK) == 0) {
+            snprintf(root, sizeof root, "%s", here);
+            return 0;
+        }
+    }
+    /* the test binary is ROOT/BUILD.../tests/test_cli: look upwards */
+    ssize_t n = readlink("/proc/self/exe", here, sizeof here - 1);
+    if (n <= 0) return -1;
+    here[n] = 0;
+    for (int up = 0; up < 5; up++) {
+        char *slash = strrchr(here, '/');
+        if (!slash || slash == here) return -1;
+        *slash = 0;
+        snprintf(aec_bin, sizeof aec_bin, "%s/bin/aec", here);
+        if (access(aec_bin, X_OK) == 0) {
+            snprintf(root, sizeof root, "%s", here);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Trains and exports a model of 8/12 channels. A model this untrained can
+ * have all-zero hyper-latents on the calibration images, which export
+ * refuses ("input scale not representable"), so a few seeds are tried. */
+static int make_model(const char *data, const char *trained, const char *out, int first_seed,
+                      char id[17])
+{
+    for (int seed = first_seed; seed < first_seed + 12; seed++) {
+        char s[16];
+        snprintf(s, sizeof s, "%d", seed);
+        unlink(trained);
+        char ckpt[PATH_MAX + 300];
+        snprintf(ckpt, sizeof ckpt, "%s.ckpt", trained);
+        unlink(ckpt);
+        if (RUN(aec_bin, "train", "--data", data, "-o", trained, "--steps", "2", "--batch", "2",
+                "--patch", "64", "--n", "8", "--m", "12", "--seed", s) != 0) {
+            fprintf(stderr, "aec train: %s\n", err_text);
+            return -1;
+        }
+        if (RUN(aec_bin, "export", "-m", trained, "--calib", data, "-o", out) == 0) {
+            model_id(out_text, id);
+            return 0;
+        }
+    }
+    fprintf(stderr, "aec export: %s\n", err_text);
+    return -1;
+}
+
+int main(void)
+{
+    if (getenv("AEC_TEST_SANITIZED")) {
+        printf("test_cli: skipped under the sanitizers (it runs the -O2 bin/aec)\n");
+        return check_report("test_cli");
+    }
+    if (find_root()) {
+        CHECK(0, "bin/aec not found (make all builds it)");
+        return check_report("test_cli");
+    }
+    snprintf(stub_bin, sizeof stub_bin, "%s/build/aecd-stub", root);
+    snprintf(tmp, sizeof tmp, "/tmp/aec_test_cli_XXXXXX");
+    if (!mkdtemp(tmp)) {
+        CHECK(0, "mkdtemp: %s", strerror(errno));
+        return check_report("test_cli");
+    }
+
+    /* training images, and a tree to code: tree/a.png, tree/sub/b.png */
+    mkdir(path_in("train"), 0777);
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "train/s%d.png", i);
+        write_image(path_in(name), 128 + 16 * i, 96 + 16 * i, (unsigned)i + 1, 0);
+    }
+    mkdir(path_in("tree"), 0777);
+    mkdir(path_in("tree/sub"), 0777);
+    write_image(path_in("tree/a.png"), 160, 128, 11, 0);
+    write_image(path_in("tree/sub/b.png"), 100, 70, 12, 0);
+    write_image(path_in("alpha.png"), 64, 64, 13, 1);
+    write_gray16(path_in("gray16.png"), 48, 40);
+    size_t a_len;
+    uint8_t *a_orig = slurp(path_in("tree/a.png"), &a_len);
+
+    char id[17], id2[17];
+    const char *M = path_in("m.aecm");
+    if (make_model(path_in("train"), path_in("m0.aecm"), M, 1, id)) {
+        CHECK(0, "could not make a coding-ready model");
+        goto done;
+    }
+    CHECK(strlen(id) == 16, "model id from export: '%s'", out_text);
+
+    /* ---- one file: encode, decode, and the same through stdin/stdout ---- */
+    const char *A = path_in("tree/a.png"), *A_aec = path_in("a.aec"), *A_png = path_in("a.png");
+    CHECK(RUN(aec_bin, "encode", "-m", M, A, "-o", A_aec) == 0, "encode: %s", err_text);
+    CHECK(strstr(out_text, "bpp") != NULL, "per-file line: '%s'", out_text);
+    CHECK(RUN(aec_bin, "decode", "-m", M, A_aec, "-o", A_png) == 0, "decode: %s", err_text);
+    {
+        aec_image img;
+        char err[256];
+        int ok = aec_png_read(A_png, &img, 0, err, sizeof err) == 0;
+        CHECK(ok && img.width == 160 && img.height == 128, "decoded size");
+        if (ok) aec_image_free(&img);
+    }
+    CHECK(RUN_IO(A, path_in("s.aec"), aec_bin, "encode", "-m", M, "-") == 0, "stdin: %s", err_text);
+    CHECK(same_bytes(path_in("s.aec"), A_aec), "encode via stdin/stdout gives the same bytes");
+    CHECK(RUN_IO(A_aec, path_in("s.png"), aec_bin, "decode", "-m", M, "-", "-o", "-") == 0,
+          "decode stdin: %s", err_text);
+    CHECK(same_bytes(path_in("s.png"), A_png), "decode via stdin/stdout gives the same bytes");
+    CHECK(RUN_IO(A_aec, "/dev/full", aec_bin, "decode", "-m", M, "-", "-o", "-") == 3,
+          "a full stdout is an I/O error (3): %s", err_text);
+
+    /* ---- existing outputs ---- */
+    write_bytes(path_in("exists.aec"), "keep me", 7);
+    CHECK(RUN(aec_bin, "encode", "-m", M, A, "-o", path_in("exists.aec")) == 1,
+          "existing output refused without -f");
+    CHECK(strstr(err_text, "exists.aec") && strstr(err_text, "-f"), "message: '%s'", err_text);
+    {
+        size_t n;
+        uint8_t *b = slurp(path_in("exists.aec"), &n);
+        CHECK(b && n == 7 && memcmp(b, "keep me", 7) == 0, "existing file untouched");
+        free(b);
+    }
+    CHECK(RUN(aec_bin, "encode", "-m", M, A, "-o", path_in("exists.aec"), "-f") == 0,
+          "-f: %s", err_text);
+    CHECK(same_bytes(path_in("exists.aec"), A_aec), "-f replaced the file");
+    CHECK(RUN(aec_bin, "decode", "-m", M, A_aec, "-o", A_aec, "-f") == 1,
+          "the input is never the output, even with -f");
+    CHECK(exists(A_aec) && strstr(err_text, "input"), "input kept: '%s'", err_text);
+
+    /* ---- a damaged file ---- */
+    {
+        size_t n;
+        uint8_t *b = slurp(A_aec, &n);
+        if (b && n > 40) {
+            b[n / 2] ^= 0x5a;
+            b[n / 2 + 1] ^= 0xa5;
+            write_bytes(path_in("bad.aec"), b, n);
+        }
+        free(b);
+        CHECK(RUN(aec_bin, "decode", "-m", M, path_in("bad.aec")) == 1, "corrupt file: exit 1");
+        CHECK(strstr(err_text, "bad.aec") != NULL && !strchr(strchr(err_text, '\n') + 1, '\n'),
+              "one line naming the file: '%s'", err_text);
+        CHECK(!exists(path_in("bad.png")), "no output for a corrupt file");
+    }
+
+    /* ---- outputs that cannot be written ---- */
+    write_bytes(path_in("plainfile"), "x", 1);
+    CHECK(RUN(aec_bin, "encode", "-m", M, A, "-o", path_in("plainfile/x.aec")) == 3,
+          "output under a file: exit 3 (%s)", err_text);
+    CHECK(strstr(err_text, "plainfile/x.aec") != NULL, "message names it: '%s'", err_text);
+    CHECK(RUN(aec_bin, "decode", "-m", M, A_aec, "-o", path_in("plainfile/x.png")) == 3,
+          "decode output under a file: exit 3 (%s)", err_text);
+    if (geteuid() != 0) {
+        /* root writes through permissions, so this case needs a user */
+        mkdir(path_in("ro"), 0555);
+        CHECK(RUN(aec_bin, "encode", "-m", M, A, "-o", path_in("ro/x.aec")) == 3,
+              "read-only folder: exit 3 (%s)", err_text);
+        CHECK(!exists(path_in("ro/x.aec")), "nothing written in a read-only folder");
+    }
+
+    /* ---- folders: recursive, layout kept; -j 2 the same as -j 1 ---- */
+    CHECK(RUN(aec_bin, "encode", "-m", M, path_in("tree"), "-o", path_in("enc1")) == 0,
+          "encode folder: %s", err_text);
+    static char summary1[sizeof out_text];
+    memcpy(summary1, out_text, sizeof out_text);
+    CHECK(exists(path_in("enc1/a.aec")) && exists(path_in("enc1/sub/b.aec")), "layout kept");
+    CHECK(strstr(out_text, "2 files, 0 failed") != NULL, "summary: '%s'", out_text);
+    CHECK(RUN(aec_bin, "encode", "-m", M, "-j", "2", path_in("tree"), "-o", path_in("enc2")) == 0,
+          "encode -j 2: %s", err_text);
+    CHECK(same_bytes(path_in("enc1/a.aec"), path_in("enc2/a.aec")) &&
+              same_bytes(path_in("enc1/sub/b.aec"), path_in("enc2/sub/b.aec")),
+          "-j 2 writes the same bytes as -j 1");
+    {
+        /* the same messages, but for the folder's name */
+        static char want[sizeof out_text];
+        char *p;
+        memcpy(want, summary1, sizeof want);
+        while ((p = strstr(want, "enc1"))) p[3] = '2';
+        CHECK(strcmp(want, out_text) == 0, "-j 2 prints the same:\n%s\nvs\n%s", want, out_text);
+    }
+    CHECK(RUN(aec_bin, "decode", "-m", M, path_in("enc1"), "-o", path_in("dec1")) == 0,
+          "decode folder: %s", err_text);
+    CHECK(exists(path_in("dec1/a.png")) && exists(path_in("dec1/sub/b.png")), "decoded layout");
+    CHECK(RUN(aec_bin, "decode", "-m", M, "-j", "2", path_in("enc1"), "-o", path_in("dec2")) == 0,
+          "decode -j 2: %s", err_text);
+    CHECK(same_bytes(path_in("dec1/a.png"), path_in("dec2/a.png")) &&
+              same_bytes(path_in("dec1/sub/b.png"), path_in("dec2/sub/b.png")),
+          "decode -j 2 writes the same bytes as -j 1");
+    CHECK(RUN(aec_bin, "encode", "-m", M, path_in("tree"), "-o", path_in("enc1")) == 1,
+          "a folder of existing outputs: exit 1");
+    CHECK(strstr(out_text, "2 files, 2 failed") != NULL, "honest summary: '%s'", out_text);
+
+    /* ---- alpha, gray, 16-bit ---- */
+    CHECK(RUN(aec_bin, "encode", "-m", M, path_in("alpha.png")) == 1, "alpha refused");
+    CHECK(strstr(err_text, "alpha.png") && strstr(err_text, "--drop-alpha"), "'%s'", err_text);
+    CHECK(!exists(path_in("alpha.aec")), "no output for a refused image");
+    CHECK(RUN(aec_bin, "encode", "-m", M, path_in("alpha.png"), "--drop-alpha") == 0,
+          "--drop-alpha: %s", err_text);
+    CHECK(RUN(aec_bin, "encode", "-m", M, path_in("gray16.png")) == 0, "gray16: %s", err_text);
+    CHECK(strstr(err_text, "note") && strstr(err_text, "16-bit gray"), "note: '%s'", err_text);
+
+    /* ---- the command line ---- */
+    CHECK(RUN(aec_bin, "encode") == 2, "no input: exit 2");
+    CHECK(RUN(aec_bin, "encode", "-m", M, "-q", "101", A) == 2, "-q 101: exit 2");
+    CHECK(RUN(aec_bin, "encode", "-m", M, "-q", "50", "--bpp", "1", A) == 2, "-q and --bpp: exit 2");
+    CHECK(RUN(aec_bin, "encode", "-m", M, A, path_in("tree/a.png"), "-o", path_in("dup")) == 2,
+          "two inputs for one output: exit 2 (%s)", err_text);
+    CHECK(RUN(aec_bin, "decode", "-m", M, path_in("nothere.aec")) == 1, "missing input: exit 1");
+    CHECK(RUN(aec_bin, "--help") == 0 && strstr(out_text, "exit codes"), "aec --help");
+
+    /* ---- --bpp and --psnr, inside the range this model spans ---- */
+    {
+        const char *big = path_in("train/s3.png");
+        double b0 = NAN, b1 = NAN, p0 = NAN, p1 = NAN;
+        if (RUN(aec_bin, "encode", "-m", M, "-v", "-q", "0", big, "-o", path_in("q0.aec")) == 0) {
+            b0 = number_before(out_text, " bpp");
+            p0 = number_before(out_text, " dB");
+        }
+        if (RUN(aec_bin, "encode", "-m", M, "-v", "-q", "100", big, "-o", path_in("q1.aec")) == 0) {
+            b1 = number_before(out_text, " bpp");
+            p1 = number_before(out_text, " dB");
+        }
+        CHECK(b1 > b0 && p1 > p0, "the model spans a range: %g..%g bpp, %g..%g dB", b0, b1, p0, p1);
+        char target[32];
+        double tb = b0 + 0.6 * (b1 - b0);
+        snprintf(target, sizeof target, "%.4f", tb);
+        CHECK(RUN(aec_bin, "encode", "-m", M, "--bpp", target, big, "-o", path_in("tb.aec")) == 0,
+              "--bpp: %s", err_text);
+        double got = number_before(out_text, " bpp");
+        CHECK(fabs(got - tb) <= 0.03 * tb, "--bpp %s gave %g (%s%s)", target, got, out_text, err_text);
+        double tp = p0 + 0.6 * (p1 - p0);
+        snprintf(target, sizeof target, "%.3f", tp);
+        CHECK(RUN(aec_bin, "encode", "-m", M, "--psnr", target, big, "-o", path_in("tp.aec")) == 0,
+              "--psnr: %s", err_text);
+        got = number_before(out_text, " dB");
+        CHECK(fabs(got - tp) <= 0.1, "--psnr %s gave %g (%s%s)", target, got, out_text, err_text);
+    }
+
+    /* ---- a standalone decoder ---- */
+    const char *dec = path_in("mydec");
+    CHECK(RUN(aec_bin, "export-decoder", "-m", M, "--stub", stub_bin, "-o", dec) == 0,
+          "export-decoder: %s", err_text);
+    CHECK(RUN(aec_bin, "export-decoder", "-m", M, "--stub", stub_bin, "-o", dec) == 1,
+          "export-decoder refuses to overwrite");
+    CHECK(RUN(dec, A_aec, path_in("mydec.png")) == 0, "mydec: %s", err_text);
+    CHECK(same_bytes(path_in("mydec.png"), A_png), "mydec decodes to the same pixels as aec decode");
+    CHECK(RUN(dec, A_aec, path_in("mydec.png")) == 1, "mydec refuses to overwrite");
+    CHECK(RUN(dec, path_in("bad.aec"), path_in("mydec-bad.png")) == 1 &&
+              !exists(path_in("mydec-bad.png")),
+          "mydec: corrupt file, exit 1, no output");
+    /* the same result under other BLAS kernels and thread counts: the
+     * latents are integer-decoded, so only the float synthesis may move a
+     * pixel by 1 */
+    {
+        const char *envs[][3] = {{"OPENBLAS_CORETYPE=Prescott", NULL, NULL},
+                                 {"OPENBLAS_NUM_THREADS=1", NULL, NULL},
+                                 {"OPENBLAS_NUM_THREADS=2", NULL, NULL},
+                                 {"OMP_NUM_THREADS=1", NULL, NULL}};
+        for (int i = 0; i < 4; i++) {
+            const char *out = path_in("env.png");
+            unlink(out);
+            int rc = run_env(envs[i], NULL, NULL, (const char *const[]){dec, A_aec, out, NULL});
+            CHECK(rc == 0, "%s: aecd: %s", envs[i][0], err_text);
+            int d = max_pixel_diff(out, A_png);
+            CHECK(d <= 1, "%s: pixels differ by %d", envs[i][0], d);
+        }
+    }
+    /* a file of another model */
+    if (make_model(path_in("train"), path_in("other0.aecm"), path_in("other.aecm"), 20, id2) == 0) {
+        CHECK(strcmp(id, id2) != 0, "two models, two ids");
+        CHECK(RUN(aec_bin, "encode", "-m", path_in("other.aecm"), A, "-o", path_in("other.aec")) == 0,
+              "encode with the other model: %s", err_text);
+        CHECK(RUN(dec, path_in("other.aec"), path_in("other.png")) == 1, "another model's file refused");
+        CHECK(strstr(err_text, id) && strstr(err_text, id2) && strstr(err_text, "other.aec"),
+              "message names both ids (%s, %s) and the file: '%s'", id, id2, err_text);
+        CHECK(!exists(path_in("other.png")), "no output");
+    } else {
+        CHECK(0, "could not make a second model");
+    }
+
+    /* ---- what must hold after everything ---- */
+    {
+        size_t n;
+        uint8_t *b = slurp(A, &n);
+        CHECK(b && n == a_len && memcmp(b, a_orig, n) == 0, "the input image was never modified");
+        free(b);
+        found_tmp = 0;
+        nftw(tmp, look_for_tmp, 16, FTW_PHYS);
+        CHECK(!found_tmp, "no temporary files left behind");
+    }
+done:
+    free(a_orig);
+    chmod(path_in("ro"), 0755);
+    nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    for (int i = 0; i < n_paths; i++) free(paths[i]);
+    return check_report("test_cli");
+}

@@ -66,7 +66,7 @@ $(BUILD)/obj/tools/builtin_model.o: tools/builtin_model.c $(BUILTIN_MODEL) | $(B
 
 # aecd: a static decoder with the model's decoder half appended (cli.h)
 $(BUILD)/aecd-stub: $(call objs,$(BUILD),$(AECD_SRC)) $(LIBS)
-	$(CC) $(CFLAGS) $(OMP) -static -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
+	$(CC) $(CFLAGS) $(OMP) -static -s -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
 
 bin/aecd: $(BUILD)/aecd-stub bin/aec $(BUILTIN_MODEL)
 	@mkdir -p bin

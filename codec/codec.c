@@ -145,9 +145,15 @@ static void compute_id(aec_codec *c, const decoder_blobs *b)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     const aec_arch *a = &c->model.arch;
-    int32_t dims[3] = {a->n, a->m, a->levels};
-    fnv(&h, dims, sizeof dims);
-    fnv(&h, a->lambda, sizeof(float) * (size_t)a->levels);
+    /* N, M, Levels and the lambdas' float bits as u32 little-endian, so
+     * the id does not depend on the host's byte order */
+    uint32_t words[3 + AEC_MAX_LEVELS] = {(uint32_t)a->n, (uint32_t)a->m, (uint32_t)a->levels};
+    memcpy(words + 3, a->lambda, sizeof(float) * (size_t)a->levels);
+    for (int i = 0; i < 3 + a->levels; i++) {
+        uint8_t le[4] = {(uint8_t)words[i], (uint8_t)(words[i] >> 8), (uint8_t)(words[i] >> 16),
+                         (uint8_t)(words[i] >> 24)};
+        fnv(&h, le, sizeof le);
+    }
     fnv(&h, b->parm, b->parm_len);
     fnv(&h, b->hs, b->hs_len);
     fnv(&h, b->z, b->z_len);
@@ -457,68 +463,118 @@ done:
     return ret;
 }
 
-int aec_decode(const aec_codec *c, const uint8_t *data, size_t len, uint8_t **rgb, int *w,
-               int *h, char *err, size_t errlen)
+void aec_latents_free(aec_latents *lat)
 {
-    *rgb = NULL;
+    free(lat->z);
+    free(lat->r);
+    free(lat->scale_q);
+    free(lat->mu_q);
+    memset(lat, 0, sizeof *lat);
+}
+
+int aec_decode_latents(const aec_codec *c, const uint8_t *data, size_t len, aec_latents *lat,
+                       char *err, size_t errlen)
+{
+    memset(lat, 0, sizeof *lat);
     aec_container con;
     if (aec_container_parse(data, len, c->id, &con, err, errlen)) return -1;
-    if (con.layout != AEC_LAYOUT_RGB || con.n_streams != 1) {
-        snprintf(err, errlen, "unsupported layout or stream count");
+    if (con.n_streams != 1) {
+        snprintf(err, errlen, "%u streams in the file; this model codes one", (unsigned)con.n_streams);
         return -1;
     }
     const aec_model *m = &c->model;
     latent_shape ls = shape_of((int)con.width, (int)con.height);
-    int32_t t_q16 = level_position_q16(m, con.quality_x100);
-    float t = (float)t_q16 / (float)(1 << AEC_HS_T_FRAC);
+    /* before anything of the image's size is allocated or decoded */
+    uint64_t limit = c->max_pixels ? c->max_pixels : AEC_DECODE_MAX_PIXELS_DEFAULT;
+    uint64_t padded = (uint64_t)ls.pw * (uint64_t)ls.ph;
+    if (padded > limit) {
+        snprintf(err, errlen,
+                 "image %ux%u too large for this decoder: %llu pixels padded to multiples of 64, "
+                 "the limit is %llu",
+                 (unsigned)con.width, (unsigned)con.height, (unsigned long long)padded,
+                 (unsigned long long)limit);
+        return -1;
+    }
+    lat->width = (int)con.width;
+    lat->height = (int)con.height;
+    lat->quality_x100 = con.quality_x100;
+    lat->t_q16 = level_position_q16(m, con.quality_x100);
+    lat->n = m->arch.n;
+    lat->zh = ls.zh;
+    lat->zw = ls.zw;
+    lat->m = m->arch.m;
+    lat->yh = ls.yh;
+    lat->yw = ls.yw;
     size_t nz = (size_t)m->arch.n * ls.zh * ls.zw, ny = (size_t)m->arch.m * ls.yh * ls.yw;
-
-    aec_train_state s;
-    aec_train_state_init(&s, 0);
-    int32_t *z = malloc(nz * sizeof *z), *scale_q = NULL, *mu_q = NULL;
-    nn_tensor y_hat = {0}, x_hat = {0};
-    int ret = -1;
-    if (!z || nn_tensor_alloc(&y_hat, 1, m->arch.m, ls.yh, ls.yw)) goto oom;
+    lat->z = malloc(nz * sizeof *lat->z);
+    lat->r = malloc(ny * sizeof *lat->r);
+    if (!lat->z || !lat->r) goto oom;
 
     aec_rc_decoder dec;
     aec_rc_decoder_init(&dec, con.stream[0], con.stream_len[0]);
     size_t plane_z = (size_t)ls.zh * ls.zw;
-    for (size_t k = 0; k < nz; k++) aec_rc_decode(&dec, &c->z_tables.tables[k / plane_z], &z[k]);
+    for (size_t k = 0; k < nz; k++) aec_rc_decode(&dec, &c->z_tables.tables[k / plane_z], &lat->z[k]);
     if (dec.error) goto corrupt;
-    if (hyper_params(c, z, &ls, t_q16, &scale_q, &mu_q)) goto oom;
+    if (hyper_params(c, lat->z, &ls, lat->t_q16, &lat->scale_q, &lat->mu_q)) goto oom;
     for (size_t k = 0; k < ny; k++) {
-        int32_t r;
-        if (aec_rc_decode(&dec, &c->y_tables.tables[aec_scale_index(&c->y_tables, scale_q[k])], &r))
-            goto corrupt;
-        y_hat.data[k] = (float)((double)r + (double)mu_q[k] / (double)(1 << AEC_HS_OUT_FRAC));
+        const aec_cdf_table *t = &c->y_tables.tables[aec_scale_index(&c->y_tables, lat->scale_q[k])];
+        if (aec_rc_decode(&dec, t, &lat->r[k])) goto corrupt;
     }
     if (aec_rc_decoder_finish(&dec) != AEC_RC_OK) goto corrupt;
-    if (aec_model_synthesize(m, &s, &y_hat, t, &x_hat)) goto oom;
+    return 0;
+corrupt:
+    snprintf(err, errlen, "corrupt coded data (%s)",
+             aec_rc_strerror(dec.error ? dec.error : AEC_RC_ERR_CORRUPT));
+    aec_latents_free(lat);
+    return -1;
+oom:
+    snprintf(err, errlen, "out of memory");
+    aec_latents_free(lat);
+    return -1;
+}
 
-    int W = (int)con.width, H = (int)con.height;
-    uint8_t *img = malloc((size_t)W * H * 3);
-    if (!img) goto oom;
-    size_t plane = (size_t)ls.pw * ls.ph;
+/* v*255+0.5 truncated, clamped to 0..255; a NaN (only a damaged file's
+ * extreme latents can make one) gives 0 rather than undefined behaviour */
+static uint8_t to_8bit(float v)
+{
+    if (!(v > 0.0f)) return 0;
+    if (v >= 1.0f) return 255;
+    return (uint8_t)(v * 255.0f + 0.5f);
+}
+
+int aec_decode(const aec_codec *c, const uint8_t *data, size_t len, uint8_t **rgb, int *w,
+               int *h, char *err, size_t errlen)
+{
+    *rgb = NULL;
+    aec_latents lat;
+    if (aec_decode_latents(c, data, len, &lat, err, errlen)) return -1;
+    const aec_model *m = &c->model;
+    int pw = lat.yw * 16, W = lat.width, H = lat.height;
+    float t = (float)lat.t_q16 / (float)(1 << AEC_HS_T_FRAC);
+    aec_train_state s;
+    aec_train_state_init(&s, 0);
+    nn_tensor y_hat = {0}, x_hat = {0};
+    uint8_t *img = NULL;
+    int ret = -1;
+    if (nn_tensor_alloc(&y_hat, 1, lat.m, lat.yh, lat.yw)) goto done;
+    /* y^ = r + mu */
+    size_t ny = (size_t)lat.m * lat.yh * lat.yw;
+    for (size_t k = 0; k < ny; k++)
+        y_hat.data[k] = (float)((double)lat.r[k] + (double)lat.mu_q[k] / (double)(1 << AEC_HS_OUT_FRAC));
+    if (aec_model_synthesize(m, &s, &y_hat, t, &x_hat)) goto done;
+    if (!(img = malloc((size_t)W * H * 3))) goto done;
+    size_t plane = (size_t)pw * (lat.yh * 16);
     for (int yy = 0; yy < H; yy++)
         for (int xx = 0; xx < W; xx++)
-            for (int ch = 0; ch < 3; ch++) {
-                float v = x_hat.data[ch * plane + (size_t)yy * ls.pw + xx];
-                img[((size_t)yy * W + xx) * 3 + ch] = (uint8_t)(v * 255.0f + 0.5f);
-            }
+            for (int ch = 0; ch < 3; ch++)
+                img[((size_t)yy * W + xx) * 3 + ch] = to_8bit(x_hat.data[ch * plane + (size_t)yy * pw + xx]);
     *rgb = img;
     *w = W;
     *h = H;
     ret = 0;
-    goto done;
-corrupt:
-    snprintf(err, errlen, "corrupt coded data (%s)", aec_rc_strerror(dec.error ? dec.error : AEC_RC_ERR_CORRUPT));
-    goto done;
-oom:
-    snprintf(err, errlen, "out of memory");
 done:
-    free(z);
-    free(scale_q);
-    free(mu_q);
+    if (ret) snprintf(err, errlen, "out of memory");
+    aec_latents_free(&lat);
     nn_tensor_free(&y_hat);
     nn_tensor_free(&x_hat);
     aec_train_state_free(&s);

@@ -22,6 +22,16 @@
 #include "hyper_int.h"
 #include "model.h"
 
+/* The decoder refuses an image whose padded area (each side rounded up to a
+ * multiple of 64, the size every stage works at) is above the codec's
+ * max_pixels, so that a small hostile file cannot make it allocate
+ * gigabytes. The default is 2^24 padded pixels (4096 x 4096, 16.7 MP).
+ * Decoding in one piece takes about 1.1 KB per padded pixel with the default
+ * architecture (measured at 512 x 512, mostly the float synthesis' layers
+ * and workspace), so up to about 18 GiB at the limit; set max_pixels lower
+ * on small machines, higher to decode larger images in one piece. */
+#define AEC_DECODE_MAX_PIXELS_DEFAULT ((uint64_t)1 << 24)
+
 typedef struct {
     aec_model model;      /* float weights: all (can encode) or the synthesis only */
     aec_hs_int hs;        /* the hyper-synthesis in integers */
@@ -29,6 +39,7 @@ typedef struct {
     aec_cdf_set y_tables; /* Gaussian tables, chosen by scale */
     uint8_t id[AEC_MODEL_ID_SIZE];
     int can_encode;
+    uint64_t max_pixels;  /* decoder's limit on the padded area; 0: the default above */
 } aec_codec;
 
 /* Makes a trained model ready to code: builds the entropy tables and the
@@ -58,5 +69,25 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
  * of another model, a damaged or truncated file are errors. */
 int aec_decode(const aec_codec *c, const uint8_t *data, size_t len, uint8_t **rgb, int *w,
                int *h, char *err, size_t errlen);
+
+/* The integer half of decoding: everything before the float synthesis,
+ * bit-identical on every machine (spec/aec-format.md, "Latent layout"). */
+typedef struct {
+    int width, height;        /* the image */
+    uint16_t quality_x100;
+    int32_t t_q16;            /* level position, Q16 */
+    int n, zh, zw;            /* z: [n][zh][zw] */
+    int m, yh, yw;            /* r, scale_q, mu_q: [m][yh][yw] */
+    int32_t *z;               /* the hyper-latent z^ */
+    int32_t *r;               /* the latent symbols, r = round(y - mu) */
+    int32_t *scale_q, *mu_q;  /* the integer hyper-synthesis' output, Q16 */
+} aec_latents;
+
+/* Stages 1-4 of aec_decode: parses the file, checks it against the model
+ * and the pixel limit, decodes z^, runs the integer hyper-synthesis and
+ * decodes r. On error *lat is left empty. */
+int aec_decode_latents(const aec_codec *c, const uint8_t *data, size_t len, aec_latents *lat,
+                       char *err, size_t errlen);
+void aec_latents_free(aec_latents *lat);
 
 #endif

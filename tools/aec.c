@@ -17,6 +17,7 @@ static void usage(FILE *f)
             "  train           train a model on a folder of PNG images\n"
             "  export          make a trained model ready to code\n"
             "  export-decoder  write a standalone decoder (like aecd) for a model\n"
+            "  bench           measure aec against JPEG on a folder of PNGs\n"
             "\n"
             "`aec COMMAND --help` describes each command.\n"
             "exit codes: 0 success, 1 error in the input or its processing,\n"
@@ -35,7 +36,8 @@ int main(int argc, char **argv)
         int (*run)(int, char **);
     } commands[] = {{"encode", aec_cmd_encode}, {"decode", aec_cmd_decode},
                     {"info", aec_cmd_info},     {"train", aec_cmd_train},
-                    {"export", aec_cmd_export}, {"export-decoder", aec_cmd_export_decoder}};
+                    {"export", aec_cmd_export}, {"export-decoder", aec_cmd_export_decoder},
+                    {"bench", aec_cmd_bench}};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "aec: unknown command '%s' (try aec --help)\n", argv[1]);

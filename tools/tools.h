@@ -15,5 +15,6 @@ int aec_cmd_decode(int argc, char **argv);
 int aec_cmd_export(int argc, char **argv);
 int aec_cmd_export_decoder(int argc, char **argv);
 int aec_cmd_info(int argc, char **argv);
+int aec_cmd_bench(int argc, char **argv);
 
 #endif

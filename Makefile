@@ -138,4 +138,27 @@ fuzz: $(BUILD)/fuzz/fuzz_decode
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$< -max_total_time=$(SECONDS) -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus tests/fuzz_corpus
 
-.PHONY: fuzz
+# make fuzz-codec SECONDS=N: libFuzzer over the whole decoder, aec_decode
+# with a tiny model built at start-up (tests/fuzz_codec.c), seeded from
+# tests/fuzz_corpus_codec/ (written by $(BUILD)/fuzz/fuzz_codec_corpus DIR);
+# new inputs go to $(BUILD)/fuzz/codec-corpus, findings to
+# $(BUILD)/fuzz/codec-crash-*. One thread, so a finding replays exactly.
+FUZZ_CODEC_SRC = tests/fuzz_codec.c $(NN_SRC) $(CODEC_SRC)
+
+$(BUILD)/fuzz/fuzz_codec: $(FUZZ_CODEC_SRC) $(wildcard nn/*.h codec/*.h) tests/tiny_codec.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Inn -Icodec -Itests -g -O1 $(WARN) -Wno-pass-failed -fopenmp \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $(FUZZ_CODEC_SRC) \
+	  $(LDLIBS_AEC)
+
+$(BUILD)/fuzz/fuzz_codec_corpus: tests/fuzz_codec.c tests/tiny_codec.h $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Inn -Icodec -Itests $(CFLAGS) $(WARN) $(OMP) -DAEC_FUZZ_WRITE_CORPUS \
+	  -o $@ $< $(LIBS) $(LDLIBS_AEC)
+
+fuzz-codec: $(BUILD)/fuzz/fuzz_codec
+	@mkdir -p $(BUILD)/fuzz/codec-corpus
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $< -max_total_time=$(SECONDS) -timeout=10 \
+	  -artifact_prefix=$(BUILD)/fuzz/codec- $(BUILD)/fuzz/codec-corpus tests/fuzz_corpus_codec
+
+.PHONY: fuzz fuzz-codec

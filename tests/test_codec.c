@@ -15,95 +15,25 @@
 #include "check.h"
 #include "codec.h"
 #include "rangecoder.h"
-
-#define TEST_N 8
-#define TEST_M 12
-#define TEST_LEVELS 3
+#include "tiny_codec.h"
 
 static uint32_t crc_bytes(const void *p, size_t n)
 {
     return (uint32_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)n);
 }
 
-/* smooth synthetic RGB: a few sinusoids, different for each k */
 static uint8_t *smooth_image(int w, int h, int k)
 {
-    uint8_t *rgb = malloc((size_t)w * h * 3);
+    uint8_t *rgb = tiny_smooth_image(w, h, k);
     if (!rgb) abort();
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++)
-                rgb[((size_t)y * w + x) * 3 + c] =
-                    (uint8_t)(127.5 + 100 * sin(0.05 * (k + 1) * x + 0.07 * y + c) *
-                                          cos(0.03 * y * (c + 1) + k));
     return rgb;
-}
-
-/* The calibration set, filled in memory: two smooth images. */
-typedef struct {
-    aec_dataset d;
-    int width[2], height[2];
-    uint8_t *rgb[2];
-    char *name[2];
-} calib_set;
-
-static void calib_make(calib_set *cs)
-{
-    static char names[2][8] = {"a.png", "b.png"};
-    const int w[2] = {64, 96}, h[2] = {64, 80};
-    for (int i = 0; i < 2; i++) {
-        cs->width[i] = w[i];
-        cs->height[i] = h[i];
-        cs->rgb[i] = smooth_image(w[i], h[i], i);
-        cs->name[i] = names[i];
-    }
-    cs->d.count = 2;
-    cs->d.width = cs->width;
-    cs->d.height = cs->height;
-    cs->d.rgb = cs->rgb;
-    cs->d.name = cs->name;
-}
-
-static void calib_free(calib_set *cs)
-{
-    for (int i = 0; i < 2; i++) free(cs->rgb[i]);
-}
-
-/* A seeded model whose latents are big enough to code something: gain G
- * doubling per level (so qualities differ in rate) and hyper-gain 10 (a
- * freshly initialised h_a gives |z| < 0.5, all zeros once rounded). */
-static void make_model(aec_model *m, uint64_t seed)
-{
-    aec_arch a;
-    aec_arch_default(&a);
-    a.n = TEST_N;
-    a.m = TEST_M;
-    a.levels = TEST_LEVELS;
-    if (aec_model_create(m, &a)) abort();
-    aec_model_init(m, seed);
-    for (int l = 0; l < a.levels; l++) {
-        float g = 10.0f * (float)(1 << l);
-        for (int c = 0; c < a.m; c++) {
-            m->p.value[m->gain + (size_t)l * a.m + c] = g;
-            m->p.value[m->inv_gain + (size_t)l * a.m + c] = 1.0f / g;
-        }
-        for (int c = 0; c < a.n; c++) {
-            m->p.value[m->hgain + (size_t)l * a.n + c] = 10.0f;
-            m->p.value[m->hinv_gain + (size_t)l * a.n + c] = 0.1f;
-        }
-    }
 }
 
 static void make_codec(aec_codec *c, uint64_t seed)
 {
-    aec_model m;
-    make_model(&m, seed);
-    calib_set cs;
-    calib_make(&cs);
     char err[256];
-    int rc = aec_codec_from_model(c, &m, &cs.d, err, sizeof err);
-    CHECK(rc == 0, "aec_codec_from_model: %s", err);
-    calib_free(&cs);
+    int rc = tiny_codec(c, seed, err, sizeof err);
+    CHECK(rc == 0, "tiny codec of seed %llu: %s", (unsigned long long)seed, err);
     if (rc) abort();
 }
 
@@ -124,7 +54,7 @@ static int32_t spec_round(double v)
 static void spec_hyper(const aec_codec *c, const int32_t *z, int zh, int zw, int32_t t_q16,
                        int32_t *scale_q, int32_t *mu_q)
 {
-    int32_t hinv[TEST_N];
+    int32_t hinv[TINY_N];
     aec_hs_int_hinv(&c->hs, t_q16, hinv);
     size_t bytes = aec_hs_int_scratch_bytes(&c->hs, zh, zw);
     void *scratch = malloc(bytes);
@@ -138,10 +68,10 @@ static void spec_write(const aec_codec *c, int w, int h, uint16_t qx, const int3
                        const int32_t *r, uint8_t **out, size_t *len)
 {
     int zh = (h + 63) / 64, zw = (w + 63) / 64;
-    size_t nz = (size_t)TEST_N * zh * zw, ny = (size_t)TEST_M * 16 * zh * zw;
+    size_t nz = (size_t)TINY_N * zh * zw, ny = (size_t)TINY_M * 16 * zh * zw;
     int32_t *scale_q = malloc(ny * sizeof *scale_q), *mu_q = malloc(ny * sizeof *mu_q);
     if (!scale_q || !mu_q) abort();
-    spec_hyper(c, z, zh, zw, spec_t_q16(TEST_LEVELS, qx), scale_q, mu_q);
+    spec_hyper(c, z, zh, zw, spec_t_q16(TINY_LEVELS, qx), scale_q, mu_q);
     aec_rc_encoder enc;
     aec_rc_encoder_init(&enc);
     for (size_t k = 0; k < nz; k++) aec_rc_encode(&enc, &c->z_tables.tables[k / ((size_t)zh * zw)], z[k]);
@@ -263,10 +193,10 @@ static void test_layout(const aec_codec *c)
     int rc = aec_decode_latents(c, file, len, &lat, err, sizeof err);
     CHECK(rc == 0, "decode latents: %s", err);
     if (rc) abort();
-    CHECK(lat.n == TEST_N && lat.m == TEST_M && lat.zh == 1 && lat.zw == 2 && lat.yh == 4 &&
+    CHECK(lat.n == TINY_N && lat.m == TINY_M && lat.zh == 1 && lat.zw == 2 && lat.yh == 4 &&
               lat.yw == 8 && lat.width == w && lat.height == h,
           "latent shapes");
-    CHECK(lat.t_q16 == spec_t_q16(TEST_LEVELS, qx) && lat.t_q16 == 65536, "t_q16 %d", lat.t_q16);
+    CHECK(lat.t_q16 == spec_t_q16(TINY_LEVELS, qx) && lat.t_q16 == 65536, "t_q16 %d", lat.t_q16);
 
     /* the encoder's side */
     float *planar;
@@ -276,7 +206,7 @@ static void test_layout(const aec_codec *c)
     aec_train_state s;
     aec_train_state_init(&s, 0);
     CHECK(aec_model_analyze(&c->model, &s, &x, 1.0f) == 0, "analyze");
-    size_t nz = (size_t)TEST_N * 2, ny = (size_t)TEST_M * 32;
+    size_t nz = (size_t)TINY_N * 2, ny = (size_t)TINY_M * 32;
     int z_same = 1, r_same = 1, nonzero = 0;
     for (size_t k = 0; k < nz; k++) z_same &= lat.z[k] == (int32_t)s.z_hat.data[k];
     for (size_t k = 0; k < ny; k++) {
@@ -298,7 +228,7 @@ static void test_layout(const aec_codec *c)
     rc = aec_decode(c, file, len, &rgb, &w2, &h2, err, sizeof err);
     CHECK(rc == 0, "decode: %s", err);
     nn_tensor y_hat = {0}, x_hat = {0};
-    if (nn_tensor_alloc(&y_hat, 1, TEST_M, 4, 8)) abort();
+    if (nn_tensor_alloc(&y_hat, 1, TINY_M, 4, 8)) abort();
     for (size_t k = 0; k < ny; k++) y_hat.data[k] = (float)(lat.r[k] + lat.mu_q[k] / 65536.0);
     CHECK(aec_model_synthesize(&c->model, &s, &y_hat, 1.0f, &x_hat) == 0, "synthesize");
     size_t plane = (size_t)pw * ph;
@@ -330,7 +260,7 @@ static void test_layout(const aec_codec *c)
     CHECK(mean < 0.5 && worst <= 16, "decoded vs float pipeline: mean %.4f max %d", mean, worst);
 
     /* a file written from the spec decodes to exactly its latents */
-    int32_t z2[TEST_N * 2], *r2 = malloc(ny * sizeof *r2);
+    int32_t z2[TINY_N * 2], *r2 = malloc(ny * sizeof *r2);
     if (!r2) abort();
     for (size_t k = 0; k < nz; k++) z2[k] = (int32_t)(k % 7) - 3 + (k == 5 ? 40000 : 0);
     for (size_t k = 0; k < ny; k++) r2[k] = (int32_t)(k % 11) - 5 + (k == 17 ? -70000 : 0);
@@ -512,7 +442,7 @@ static void test_errors(const aec_codec *c)
 
     /* the pixel limit: a 40-byte file claiming 65535 x 4096 is refused
      * before anything of that size is allocated */
-    int32_t z0[TEST_N] = {0}, r0[TEST_M * 16] = {0};
+    int32_t z0[TINY_N] = {0}, r0[TINY_M * 16] = {0};
     uint8_t *small;
     size_t small_len;
     spec_write(c, 64, 64, 5000, z0, r0, &small, &small_len);
@@ -540,9 +470,9 @@ static void test_errors(const aec_codec *c)
     const int32_t extremes[][2] = {{INT32_MAX, INT32_MAX}, {INT32_MIN, INT32_MIN},
                                    {32768, -1000000000}, {0, INT32_MAX}};
     for (size_t i = 0; i < sizeof extremes / sizeof extremes[0]; i++) {
-        int32_t zx[TEST_N], rx[TEST_M * 16];
-        for (int k = 0; k < TEST_N; k++) zx[k] = k & 1 ? extremes[i][0] : -(extremes[i][0] / 2);
-        for (int k = 0; k < TEST_M * 16; k++) rx[k] = k % 3 ? extremes[i][1] : -(extremes[i][1] / 3);
+        int32_t zx[TINY_N], rx[TINY_M * 16];
+        for (int k = 0; k < TINY_N; k++) zx[k] = k & 1 ? extremes[i][0] : -(extremes[i][0] / 2);
+        for (int k = 0; k < TINY_M * 16; k++) rx[k] = k % 3 ? extremes[i][1] : -(extremes[i][1] / 3);
         uint8_t *ext;
         size_t ext_len;
         spec_write(c, 64, 64, 10000, zx, rx, &ext, &ext_len);
@@ -557,9 +487,9 @@ static void test_errors(const aec_codec *c)
             aec_train_state s;
             aec_train_state_init(&s, 0);
             if (aec_decode_latents(c, ext, ext_len, &lat, err, sizeof err) ||
-                nn_tensor_alloc(&y_hat, 1, TEST_M, 4, 4))
+                nn_tensor_alloc(&y_hat, 1, TINY_M, 4, 4))
                 abort();
-            for (int k = 0; k < TEST_M * 16; k++)
+            for (int k = 0; k < TINY_M * 16; k++)
                 y_hat.data[k] = (float)(lat.r[k] + lat.mu_q[k] / 65536.0);
             if (aec_model_synthesize(&c->model, &s, &y_hat, 2.0f, &x_hat)) abort();
             int same = 1, nan = 0;
@@ -617,7 +547,7 @@ static void integer_cdf(uint32_t *cdf, uint32_t half, uint64_t s_q8)
 static void golden_codec_parts(aec_codec *c)
 {
     memset(c, 0, sizeof *c);
-    make_model(&c->model, 2024);
+    if (tiny_model(&c->model, 2024)) abort();
     c->can_encode = 1;
     aec_hs_calib cal = {{6.0, 3.0, 2.0, 0}};
     char err[256];
@@ -625,10 +555,10 @@ static void golden_codec_parts(aec_codec *c)
         fprintf(stderr, "golden hs: %s\n", err);
         abort();
     }
-    uint32_t zlen[TEST_N], ylen[40];
-    for (int i = 0; i < TEST_N; i++) zlen[i] = 2 * (6 + 3 * (uint32_t)i) + 1;
-    if (aec_cdf_set_alloc(&c->z_tables, AEC_CDF_KIND_INDEXED, TEST_N, zlen)) abort();
-    for (int i = 0; i < TEST_N; i++) {
+    uint32_t zlen[TINY_N], ylen[40];
+    for (int i = 0; i < TINY_N; i++) zlen[i] = 2 * (6 + 3 * (uint32_t)i) + 1;
+    if (aec_cdf_set_alloc(&c->z_tables, AEC_CDF_KIND_INDEXED, TINY_N, zlen)) abort();
+    for (int i = 0; i < TINY_N; i++) {
         uint32_t half = 6 + 3 * (uint32_t)i;
         c->z_tables.tables[i].offset = -(int32_t)half;
         integer_cdf(c->z_tables.tables[i].cdf, half, 256u * (1 + (uint32_t)i));
@@ -824,7 +754,7 @@ static void report_bits(const char *what, aec_codec *c, const uint8_t *img, int 
 static void make_matched_codec(aec_codec *c, const uint8_t *img, int w, int h)
 {
     aec_model m;
-    make_model(&m, 5);
+    if (tiny_model(&m, 5)) abort();
     const aec_arch *a = &m.arch;
     for (int l = 0; l < a->levels; l++)
         for (int k = 0; k < a->m; k++) {
@@ -857,14 +787,11 @@ static void make_matched_codec(aec_codec *c, const uint8_t *img, int w, int h)
     }
     aec_train_state_free(&s);
     free(planar);
-    calib_set cs;
-    calib_make(&cs);
     char err[256];
-    if (aec_codec_from_model(c, &m, &cs.d, err, sizeof err)) {
+    if (tiny_codec_from(c, &m, err, sizeof err)) {
         fprintf(stderr, "matched codec: %s\n", err);
         abort();
     }
-    calib_free(&cs);
 }
 
 static void test_bits(aec_codec *c)

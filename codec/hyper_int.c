@@ -375,7 +375,10 @@ int aec_hs_int_build(aec_hs_int *q, const aec_model *m, const aec_hs_calib *c, c
     }
     double s_act[4];
     for (int i = 0; i < 3; i++) {
-        double mx = c->max_abs[i] > 1e-6 ? c->max_abs[i] : 1e-6;
+        /* a floor on the range: a model whose calibration saw (almost) no
+         * activity, e.g. an untrained one with all-zero hyper-latents, must
+         * still export; 1e-2 keeps every multiplier representable */
+        double mx = c->max_abs[i] > 1e-2 ? c->max_abs[i] : 1e-2;
         s_act[i] = mx * HEADROOM / AEC_HS_ACT_MAX;
     }
     s_act[3] = ldexp(1.0, -AEC_HS_OUT_FRAC);

@@ -441,8 +441,26 @@ static void test_speed(void)
     aec_model_free(&m);
 }
 
+/* Regression: an untrained model whose hyper-latents are all zero gives
+ * calibration maxima of 0; build used to fail ("input scale not
+ * representable") and with it `aec export` of such a model. */
+static void test_zero_calibration(void)
+{
+    aec_model m;
+    aec_hs_int q;
+    aec_hs_calib cal;
+    char err[256];
+    if (make_model(&m, 8, 12, 3, 11)) { CHECK(0, "model"); return; }
+    aec_hs_calib_init(&cal);
+    int rc = aec_hs_int_build(&q, &m, &cal, err, sizeof err);
+    CHECK(rc == 0, "build with empty calibration: %s", rc ? err : "");
+    if (rc == 0) aec_hs_int_free(&q);
+    aec_model_free(&m);
+}
+
 int main(void)
 {
+    test_zero_calibration();
     test_hinv();
     test_serialize();
     test_golden();

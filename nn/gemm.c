@@ -1,0 +1,392 @@
+/* nn/gemm.c - a cache-blocked sgemm with packed operands (see gemm.h).
+ *
+ * The layout follows the GotoBLAS/BLIS scheme. C is cut into MR x NR tiles
+ * that a micro-kernel keeps in registers while it runs over K:
+ *
+ *     for each K block of KC                  (packed A: all M rows x KC)
+ *       for each N panel of NC columns        (packed B: KC x NC, in L3)
+ *         for each task = (MC rows, NT columns of the panel)     [threads]
+ *           for each NR sliver of B           (KC x NR, stays in L1)
+ *             for each MR sliver of A         (MC x KC block, stays in L2)
+ *               micro-kernel: C[MR x NR] = alpha A_sliver B_sliver + beta C
+ *
+ * Packing copies each operand once per use into the exact order the kernel
+ * reads it (A: for each k the MR values of one column; B: for each k the NR
+ * values of one row), zero padded to whole slivers, so the kernel has no
+ * strides, transposes or edge cases; partial tiles of C go through a small
+ * buffer. All of A's K block is packed at once: the decoder's layers have
+ * K <= 192, so A is packed once per call and shared by every N panel.
+ *
+ * Every C element is one kernel's sum over k in increasing order, whatever
+ * the thread that computed it, so the result does not depend on the thread
+ * count. */
+#include "gemm.h"
+
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define GEMM_HAVE_X86 1
+#else
+#define GEMM_HAVE_X86 0
+#endif
+
+/* Block sizes. KC x NR floats of B (16 KiB at NR 16) must stay in a 32 KiB
+ * L1 while the kernel runs down the A block; MC x KC of A (144 KiB) in L2;
+ * KC x NC of B (2 MiB) in L3. NT is the column width of one thread's task:
+ * wide enough that its A block is reused over 16 slivers. */
+#define KC_MAX 256
+#define MC_MAX 144
+#define NC_MAX 2048
+#define NT 256
+/* below this many flops one thread is faster than waking the others */
+#define PARALLEL_MIN_FLOPS 4e6
+
+#define MR_MAX 6
+#define NR_MAX 16
+
+/* c[i*ldc + j] = alpha * sum_p a[p*MR + i] b[p*NR + j] + beta c[i*ldc + j]
+ * for the kernel's full MR x NR tile; beta == 0 writes c without reading
+ * it. a and b are packed slivers; b is 32-byte aligned. */
+typedef void (*micro_kernel_fn)(int kc, const float *a, const float *b, float *c, size_t ldc,
+                                float alpha, float beta);
+
+typedef struct {
+    const char *name;
+    int mr, nr;
+    micro_kernel_fn run;
+} kernel_desc;
+
+/* ---- the portable kernel ------------------------------------------------ */
+
+/* GCC/Clang vector extension: four floats, SSE2 registers on x86-64, NEON or
+ * plain scalars elsewhere. 4 x 8 tile = 8 accumulator registers, plus two
+ * rows of B and one broadcast value: fits the 16 registers of SSE2 with room
+ * for the compiler. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static v4f load4(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v); /* unaligned load: C rows have any alignment */
+    return v;
+}
+
+static void store4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+
+static void kernel_generic_4x8(int kc, const float *a, const float *b, float *c, size_t ldc,
+                               float alpha, float beta)
+{
+    v4f c0l = {0}, c0h = {0}, c1l = {0}, c1h = {0}, c2l = {0}, c2h = {0}, c3l = {0}, c3h = {0};
+    for (int p = 0; p < kc; p++, a += 4, b += 8) {
+        const v4f bl = load4(b), bh = load4(b + 4);
+        c0l += a[0] * bl; c0h += a[0] * bh;
+        c1l += a[1] * bl; c1h += a[1] * bh;
+        c2l += a[2] * bl; c2h += a[2] * bh;
+        c3l += a[3] * bl; c3h += a[3] * bh;
+    }
+    v4f acc[4][2] = {{c0l, c0h}, {c1l, c1h}, {c2l, c2h}, {c3l, c3h}};
+    for (int i = 0; i < 4; i++) {
+        float *row = c + (size_t)i * ldc;
+        for (int h = 0; h < 2; h++) {
+            v4f v = alpha * acc[i][h];
+            if (beta != 0.0f) v += beta * load4(row + 4 * h);
+            store4(row + 4 * h, v);
+        }
+    }
+}
+
+/* ---- the AVX2 + FMA kernel ---------------------------------------------- */
+
+#if GEMM_HAVE_X86
+/* 6 x 16 tile: 12 ymm accumulators, two for the B row, one broadcast: 15 of
+ * the 16 registers. Per k, 12 FMAs against 2 loads and 6 broadcasts, which
+ * keeps both FMA ports of Haswell..Zen busy. */
+#define AVX2_ROW(i)                                                   \
+    do {                                                              \
+        const __m256 ai = _mm256_broadcast_ss(a + (i));               \
+        acc##i##l = _mm256_fmadd_ps(ai, bl, acc##i##l);               \
+        acc##i##h = _mm256_fmadd_ps(ai, bh, acc##i##h);               \
+    } while (0)
+
+#define AVX2_STORE(i)                                                 \
+    do {                                                              \
+        float *row = c + (size_t)(i) * ldc;                           \
+        __m256 lo = _mm256_mul_ps(va, acc##i##l);                     \
+        __m256 hi = _mm256_mul_ps(va, acc##i##h);                     \
+        if (beta != 0.0f) {                                           \
+            lo = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), lo);       \
+            hi = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8), hi);   \
+        }                                                             \
+        _mm256_storeu_ps(row, lo);                                    \
+        _mm256_storeu_ps(row + 8, hi);                                \
+    } while (0)
+
+__attribute__((target("avx2,fma"))) static void
+kernel_avx2_6x16(int kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
+                 float beta)
+{
+    __m256 acc0l = _mm256_setzero_ps(), acc0h = _mm256_setzero_ps();
+    __m256 acc1l = _mm256_setzero_ps(), acc1h = _mm256_setzero_ps();
+    __m256 acc2l = _mm256_setzero_ps(), acc2h = _mm256_setzero_ps();
+    __m256 acc3l = _mm256_setzero_ps(), acc3h = _mm256_setzero_ps();
+    __m256 acc4l = _mm256_setzero_ps(), acc4h = _mm256_setzero_ps();
+    __m256 acc5l = _mm256_setzero_ps(), acc5h = _mm256_setzero_ps();
+    /* the C tile is written at the end: ask for its lines now so the
+     * stores (and beta's loads) do not wait on memory */
+    for (int i = 0; i < 6; i++) {
+        _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)i * ldc + 15), _MM_HINT_T0);
+    }
+    for (int p = 0; p < kc; p++, a += 6, b += 16) {
+        const __m256 bl = _mm256_load_ps(b), bh = _mm256_load_ps(b + 8);
+        AVX2_ROW(0); AVX2_ROW(1); AVX2_ROW(2);
+        AVX2_ROW(3); AVX2_ROW(4); AVX2_ROW(5);
+    }
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    AVX2_STORE(0); AVX2_STORE(1); AVX2_STORE(2);
+    AVX2_STORE(3); AVX2_STORE(4); AVX2_STORE(5);
+}
+#undef AVX2_ROW
+#undef AVX2_STORE
+#endif
+
+/* ---- choosing the kernel ------------------------------------------------ */
+
+static const kernel_desc generic_kernel = {"generic 4x8", 4, 8, kernel_generic_4x8};
+#if GEMM_HAVE_X86
+static const kernel_desc avx2_kernel = {"avx2+fma 6x16", 6, 16, kernel_avx2_6x16};
+#endif
+
+/* set once, then only read; atomics because threads may race to set it */
+static const kernel_desc *active_kernel_ptr;
+
+static int cpu_runs_avx2(void)
+{
+#if GEMM_HAVE_X86
+    /* libgcc's check includes the OS side (XCR0 via xgetbv): AVX2 and FMA
+     * are reported only when the OS saves the ymm registers */
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+static const kernel_desc *kernel_for(nn_gemm_kernel k)
+{
+    switch (k) {
+    case NN_GEMM_KERNEL_GENERIC: return &generic_kernel;
+    case NN_GEMM_KERNEL_AVX2:
+#if GEMM_HAVE_X86
+        return cpu_runs_avx2() ? &avx2_kernel : NULL;
+#else
+        return NULL;
+#endif
+    case NN_GEMM_KERNEL_AUTO: {
+        const kernel_desc *best = kernel_for(NN_GEMM_KERNEL_AVX2);
+        return best ? best : &generic_kernel;
+    }
+    }
+    return NULL;
+}
+
+static const kernel_desc *active_kernel(void)
+{
+    const kernel_desc *k = __atomic_load_n(&active_kernel_ptr, __ATOMIC_ACQUIRE);
+    if (!k) {
+        k = kernel_for(NN_GEMM_KERNEL_AUTO);
+        __atomic_store_n(&active_kernel_ptr, k, __ATOMIC_RELEASE);
+    }
+    return k;
+}
+
+int nn_gemm_use_kernel(nn_gemm_kernel k)
+{
+    const kernel_desc *d = kernel_for(k);
+    if (!d) return -1;
+    __atomic_store_n(&active_kernel_ptr, d, __ATOMIC_RELEASE);
+    return 0;
+}
+
+const char *nn_gemm_kernel_name(void) { return active_kernel()->name; }
+
+/* ---- packing ------------------------------------------------------------ */
+
+/* dst[p*mr + i] = op(A)[i0 + i][p0 + p] for i < rows, 0 for rows <= i < mr */
+static void pack_a_sliver(int trans, const float *A, size_t lda, int i0, int rows, int p0, int kb,
+                          int mr, float *dst)
+{
+    if (trans) {
+        /* op(A)[i][p] = A[p][i]: each k's values are contiguous */
+        for (int p = 0; p < kb; p++) {
+            const float *src = A + (size_t)(p0 + p) * lda + i0;
+            float *d = dst + (size_t)p * mr;
+            for (int i = 0; i < rows; i++) d[i] = src[i];
+            for (int i = rows; i < mr; i++) d[i] = 0.0f;
+        }
+    } else {
+        for (int i = 0; i < rows; i++) {
+            const float *src = A + (size_t)(i0 + i) * lda + p0;
+            for (int p = 0; p < kb; p++) dst[(size_t)p * mr + i] = src[p];
+        }
+        for (int i = rows; i < mr; i++)
+            for (int p = 0; p < kb; p++) dst[(size_t)p * mr + i] = 0.0f;
+    }
+}
+
+/* dst[p*nr + j] = op(B)[p0 + p][j0 + j] for j < cols, 0 for cols <= j < nr */
+static void pack_b_sliver(int trans, const float *B, size_t ldb, int j0, int cols, int p0, int kb,
+                          int nr, float *dst)
+{
+    if (!trans) {
+        for (int p = 0; p < kb; p++) {
+            const float *src = B + (size_t)(p0 + p) * ldb + j0;
+            float *d = dst + (size_t)p * nr;
+            memcpy(d, src, (size_t)cols * sizeof(float));
+            for (int j = cols; j < nr; j++) d[j] = 0.0f;
+        }
+    } else {
+        /* op(B)[p][j] = B[j][p] */
+        for (int j = 0; j < cols; j++) {
+            const float *src = B + (size_t)(j0 + j) * ldb + p0;
+            for (int p = 0; p < kb; p++) dst[(size_t)p * nr + j] = src[p];
+        }
+        for (int j = cols; j < nr; j++)
+            for (int p = 0; p < kb; p++) dst[(size_t)p * nr + j] = 0.0f;
+    }
+}
+
+/* ---- the driver --------------------------------------------------------- */
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* C = beta C, for K == 0 or alpha == 0 (beta == 0 writes zeros, reads nothing) */
+static void scale_c(int M, int N, float beta, float *C, size_t ldc)
+{
+    if (beta == 1.0f) return;
+    for (int i = 0; i < M; i++) {
+        float *row = C + (size_t)i * ldc;
+        if (beta == 0.0f) memset(row, 0, (size_t)N * sizeof(float));
+        else
+            for (int j = 0; j < N; j++) row[j] *= beta;
+    }
+}
+
+/* One thread's task: rows [i0, i0 + mb) of C against panel columns
+ * [jb, jb + jcols); c points at C[i0][panel start + jb]. */
+static void run_task(const kernel_desc *kd, int kb, const float *apack, const float *bpack, int i0,
+                     int mb, int jb, int jcols, float *c, size_t ldc, float alpha, float beta)
+{
+    const int mr = kd->mr, nr = kd->nr;
+    for (int js = 0; js < jcols; js += nr) {
+        const int cols = min_int(nr, jcols - js);
+        const float *bs = bpack + (size_t)((jb + js) / nr) * kb * nr;
+        for (int is = 0; is < mb; is += mr) {
+            const int rows = min_int(mr, mb - is);
+            const float *as = apack + (size_t)((i0 + is) / mr) * kb * mr;
+            float *cij = c + (size_t)is * ldc + js;
+            if (rows == mr && cols == nr) {
+                kd->run(kb, as, bs, cij, ldc, alpha, beta);
+                continue;
+            }
+            /* an edge tile: the kernel writes a whole tile, so it goes to a
+             * buffer and only the part inside C is merged */
+            float tile[MR_MAX * NR_MAX] __attribute__((aligned(32)));
+            kd->run(kb, as, bs, tile, (size_t)nr, alpha, 0.0f);
+            for (int i = 0; i < rows; i++) {
+                float *crow = cij + (size_t)i * ldc;
+                const float *trow = tile + (size_t)i * nr;
+                if (beta == 0.0f)
+                    for (int j = 0; j < cols; j++) crow[j] = trow[j];
+                else
+                    for (int j = 0; j < cols; j++) crow[j] = trow[j] + beta * crow[j];
+            }
+        }
+    }
+}
+
+/* The slow path when the packing buffers cannot be allocated: still right. */
+static void sgemm_unpacked(int transA, int transB, int M, int N, int K, float alpha,
+                           const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                           float *C, size_t ldc)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float sum = 0.0f;
+            for (int p = 0; p < K; p++) {
+                float a = transA ? A[(size_t)p * lda + i] : A[(size_t)i * lda + p];
+                float b = transB ? B[(size_t)j * ldb + p] : B[(size_t)p * ldb + j];
+                sum += a * b;
+            }
+            float *cij = C + (size_t)i * ldc + j;
+            *cij = alpha * sum + (beta == 0.0f ? 0.0f : beta * *cij);
+        }
+}
+
+void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, (size_t)ldc);
+        return;
+    }
+    const kernel_desc *kd = active_kernel();
+    const int mr = kd->mr, nr = kd->nr;
+    /* equal blocks rather than full ones plus a small remainder */
+    const int kc = ceil_div(K, ceil_div(K, KC_MAX));
+    const int mb_count = ceil_div(M, MC_MAX);
+    const int mc = ceil_div(ceil_div(M, mb_count), mr) * mr;
+    const int m_slivers = ceil_div(M, mr);
+    const int nc = min_int(ceil_div(N, nr) * nr, NC_MAX);
+
+    float *apack = aligned_alloc(64, ((size_t)m_slivers * mr * kc * sizeof(float) + 63) & ~(size_t)63);
+    float *bpack = aligned_alloc(64, ((size_t)nc * kc * sizeof(float) + 63) & ~(size_t)63);
+    if (!apack || !bpack) {
+        free(apack);
+        free(bpack);
+        sgemm_unpacked(transA, transB, M, N, K, alpha, A, (size_t)lda, B, (size_t)ldb, beta, C,
+                       (size_t)ldc);
+        return;
+    }
+    const int parallel = 2.0 * M * N * K >= PARALLEL_MIN_FLOPS;
+
+    /* Every thread walks the same K blocks and N panels; the barriers at the
+     * end of each omp for keep packing and computing apart. */
+#pragma omp parallel if (parallel)
+    for (int p0 = 0; p0 < K; p0 += kc) {
+        const int kb = min_int(kc, K - p0);
+        /* beta applies once; later K blocks add to what is there */
+        const float beta_k = p0 == 0 ? beta : 1.0f;
+#pragma omp for schedule(static)
+        for (int s = 0; s < m_slivers; s++)
+            pack_a_sliver(transA, A, (size_t)lda, s * mr, min_int(mr, M - s * mr), p0, kb, mr,
+                          apack + (size_t)s * kb * mr);
+        for (int j0 = 0; j0 < N; j0 += nc) {
+            const int jn = min_int(nc, N - j0);
+            const int n_slivers = ceil_div(jn, nr);
+#pragma omp for schedule(static)
+            for (int s = 0; s < n_slivers; s++)
+                pack_b_sliver(transB, B, (size_t)ldb, j0 + s * nr, min_int(nr, jn - s * nr), p0, kb,
+                              nr, bpack + (size_t)s * kb * nr);
+            /* tasks in row-block-major order: a static split hands each
+             * thread consecutive tasks of the same A block */
+            const int nt_count = ceil_div(jn, NT);
+            const int tasks = mb_count * nt_count;
+#pragma omp for schedule(static)
+            for (int t = 0; t < tasks; t++) {
+                const int i0 = (t / nt_count) * mc, jb = (t % nt_count) * NT;
+                if (i0 >= M) continue;
+                run_task(kd, kb, apack, bpack, i0, min_int(mc, M - i0), jb, min_int(NT, jn - jb),
+                         C + (size_t)i0 * ldc + j0 + jb, (size_t)ldc, alpha, beta_k);
+            }
+        }
+    }
+    free(apack);
+    free(bpack);
+}

@@ -1,0 +1,40 @@
+/* nn/gemm.h - our own single-precision matrix product, for the static decoder.
+ *
+ * nn_sgemm computes, row-major as cblas_sgemm(CblasRowMajor, ...) does,
+ *
+ *     C = alpha op(A) op(B) + beta C      C is M x N, op(A) M x K, op(B) K x N
+ *
+ * with op(X) = X when transX is 0 and X^T otherwise; lda, ldb and ldc are the
+ * row strides of A, B and C as stored (A is M x K, or K x M when transposed).
+ * As in BLAS, beta == 0 means C is only written, never read (NaN in C does
+ * not survive), and K == 0 or alpha == 0 only scales C by beta.
+ *
+ * It exists so that aecd can be linked without OpenBLAS (whose static library
+ * carries kernels for every CPU and all of LAPACK). Two micro-kernels: AVX2 +
+ * FMA, chosen at run time when the CPU and OS support it, and a portable one
+ * for any x86-64 (or any other CPU). Threads: OpenMP over blocks of C, only
+ * for products large enough to pay for waking them. Each element of C is
+ * summed in the same order whatever the thread count, so results do not
+ * depend on it; they do differ slightly between the two kernels (FMA rounds
+ * once per step). */
+#ifndef NN_GEMM_H
+#define NN_GEMM_H
+
+void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The micro-kernels, for tests and benchmarks. */
+typedef enum {
+    NN_GEMM_KERNEL_AUTO,    /* the best one this CPU runs (the default) */
+    NN_GEMM_KERNEL_GENERIC, /* plain C, any CPU */
+    NN_GEMM_KERNEL_AVX2,    /* AVX2 + FMA */
+} nn_gemm_kernel;
+
+/* Makes nn_sgemm use kernel k from now on (all threads). Returns 0, or -1 and
+ * changes nothing when this CPU cannot run it. Not thread safe against
+ * nn_sgemm calls running at the same time. */
+int nn_gemm_use_kernel(nn_gemm_kernel k);
+/* The kernel in use: "avx2+fma 6x16" or "generic 4x8". */
+const char *nn_gemm_kernel_name(void);
+
+#endif

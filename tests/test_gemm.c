@@ -1,0 +1,254 @@
+/* Checks of nn/gemm: each micro-kernel (forced through nn_gemm_use_kernel)
+ * against a plain triple loop in double precision, over many shapes (1 to
+ * 300, odd sizes, across the block sizes), every transpose combination,
+ * several alpha and beta, strides wider than the matrices; plus the BLAS
+ * corner cases (beta 0 ignores NaN in C, K 0 and alpha 0 only scale C),
+ * that nothing outside C is written, and that the thread count does not
+ * change a single bit. AEC_TEST_SANITIZED=1 runs a smaller set. */
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "gemm.h"
+
+/* a value no computation produces, to see that C's padding is untouched */
+#define SENTINEL -12345.0f
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t next_u32(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 32);
+}
+
+static float next_sym(void) { return (float)next_u32() / 4294967296.0f * 2.0f - 1.0f; }
+
+typedef struct {
+    int ta, tb, m, n, k;
+    float alpha, beta;
+    int pad; /* extra floats per row of A, B and C */
+} case_t;
+
+typedef struct {
+    float *a, *b, *c, *c0; /* c0: C before the call */
+    int lda, ldb, ldc;
+    size_t a_len, b_len, c_len;
+} mats;
+
+static int mats_make(const case_t *t, mats *x)
+{
+    /* stored A is M x K, or K x M when transposed; likewise B */
+    const int a_rows = t->ta ? t->k : t->m, a_cols = t->ta ? t->m : t->k;
+    const int b_rows = t->tb ? t->n : t->k, b_cols = t->tb ? t->k : t->n;
+    x->lda = a_cols + t->pad;
+    x->ldb = b_cols + t->pad;
+    x->ldc = t->n + t->pad;
+    x->a_len = (size_t)(a_rows ? a_rows : 1) * x->lda;
+    x->b_len = (size_t)(b_rows ? b_rows : 1) * x->ldb;
+    x->c_len = (size_t)t->m * x->ldc;
+    x->a = malloc(x->a_len * sizeof(float));
+    x->b = malloc(x->b_len * sizeof(float));
+    x->c = malloc(x->c_len * sizeof(float));
+    x->c0 = malloc(x->c_len * sizeof(float));
+    if (!x->a || !x->b || !x->c || !x->c0) return -1;
+    for (size_t i = 0; i < x->a_len; i++) x->a[i] = next_sym();
+    for (size_t i = 0; i < x->b_len; i++) x->b[i] = next_sym();
+    for (int i = 0; i < t->m; i++)
+        for (int j = 0; j < x->ldc; j++)
+            x->c0[(size_t)i * x->ldc + j] = j < t->n ? next_sym() : SENTINEL;
+    memcpy(x->c, x->c0, x->c_len * sizeof(float));
+    return 0;
+}
+
+static void mats_free(mats *x)
+{
+    free(x->a); free(x->b); free(x->c); free(x->c0);
+}
+
+/* Largest error of C against the double-precision triple loop, relative to
+ * the size of the terms (alpha sum |a b| + |beta c|, at least 1e-30), so a
+ * sum that cancels to near 0 is judged by what was added, not by the small
+ * result. Also counts changed padding elements. */
+static double max_rel_error(const case_t *t, const mats *x, int *bad_padding)
+{
+    double worst = 0.0;
+    *bad_padding = 0;
+    for (int i = 0; i < t->m; i++) {
+        for (int j = 0; j < t->n; j++) {
+            double sum = 0.0, mag = 0.0;
+            for (int p = 0; p < t->k; p++) {
+                double a = t->ta ? x->a[(size_t)p * x->lda + i] : x->a[(size_t)i * x->lda + p];
+                double b = t->tb ? x->b[(size_t)j * x->ldb + p] : x->b[(size_t)p * x->ldb + j];
+                sum += a * b;
+                mag += fabs(a * b);
+            }
+            const double c0 = x->c0[(size_t)i * x->ldc + j];
+            const double want = t->alpha * sum + (t->beta == 0.0f ? 0.0 : t->beta * c0);
+            const double scale = fabs(t->alpha) * mag + (t->beta == 0.0f ? 0.0 : fabs(t->beta * c0));
+            const double err = fabs(x->c[(size_t)i * x->ldc + j] - want) / fmax(scale, 1e-30);
+            if (!(err <= worst)) worst = err; /* NaN counts as the worst */
+        }
+        for (int j = t->n; j < x->ldc; j++)
+            *bad_padding += x->c[(size_t)i * x->ldc + j] != SENTINEL;
+    }
+    return worst;
+}
+
+static void run_case(const case_t *t, const char *kernel)
+{
+    mats x;
+    if (mats_make(t, &x) != 0) {
+        CHECK(0, "out of memory");
+        mats_free(&x);
+        return;
+    }
+    nn_sgemm(t->ta, t->tb, t->m, t->n, t->k, t->alpha, x.a, x.lda, x.b, x.ldb, t->beta, x.c, x.ldc);
+    int bad_padding;
+    const double err = max_rel_error(t, &x, &bad_padding);
+    const double tol = 1e-5 * sqrt(t->k > 1 ? t->k : 1);
+    CHECK(err <= tol && bad_padding == 0,
+          "%s %c%c M %d N %d K %d alpha %g beta %g pad %d: error %.3g (tol %.3g), %d padding "
+          "elements written",
+          kernel, t->ta ? 'T' : 'N', t->tb ? 'T' : 'N', t->m, t->n, t->k, t->alpha, t->beta, t->pad,
+          err, tol, bad_padding);
+    mats_free(&x);
+}
+
+static const int dims_full[] = {1, 2, 3, 4, 5, 6, 7, 8, 13, 15, 16, 17, 31, 33, 48, 64, 75, 97,
+                                127, 128, 129, 144, 145, 192, 200, 257, 300};
+static const int dims_small[] = {1, 2, 3, 5, 6, 7, 8, 15, 16, 17, 33, 40};
+static const float alphas[] = {1.0f, -0.5f, 2.0f, 1.0f};
+static const float betas[] = {0.0f, 1.0f, 0.25f, -1.5f, 0.0f};
+
+static void random_cases(const char *kernel, int count, const int *dims, int ndims)
+{
+    for (int i = 0; i < count; i++) {
+        case_t t;
+        t.ta = i & 1;
+        t.tb = (i >> 1) & 1;
+        t.m = dims[next_u32() % ndims];
+        t.n = dims[next_u32() % ndims];
+        t.k = dims[next_u32() % ndims];
+        t.alpha = alphas[i % 4];
+        t.beta = betas[i % 5];
+        t.pad = (i % 3 == 0) ? 0 : 1 + (int)(next_u32() % 9);
+        run_case(&t, kernel);
+    }
+}
+
+/* Shapes that cross the block sizes (K 256, M 144, N 2048, task width 256)
+ * and the decoder's own products, a few of each transpose. */
+static void block_edge_cases(const char *kernel, int sanitized)
+{
+    const case_t full[] = {
+        {0, 0, 7, 5, 600, 1.0f, 0.5f, 3},     /* three K blocks: beta only once */
+        {1, 1, 5, 9, 513, -1.0f, 1.0f, 0},
+        {1, 0, 301, 37, 19, 1.0f, 0.0f, 2},   /* three M blocks */
+        {0, 1, 13, 2100, 11, 1.0f, 0.0f, 1},  /* two N panels, ragged */
+        {1, 0, 75, 700, 128, 1.0f, 0.0f, 0},  /* deconv 128->3 (M 3*25) */
+        {1, 0, 300, 300, 192, 1.0f, 0.0f, 0}, /* deconv 192->128, cut down */
+        {0, 0, 128, 520, 128, 1.0f, 0.0f, 0}, /* GDN */
+        {0, 1, 128, 130, 257, 1.0f, 1.0f, 4}, /* conv backward dW += */
+    };
+    const case_t small[] = {
+        {0, 0, 3, 5, 300, 1.0f, 0.5f, 3},
+        {1, 0, 150, 9, 7, 1.0f, 0.0f, 2},
+        {0, 1, 5, 2060, 3, 1.0f, 0.0f, 1},
+    };
+    const case_t *list = sanitized ? small : full;
+    const int n = sanitized ? (int)(sizeof small / sizeof small[0]) : (int)(sizeof full / sizeof full[0]);
+    for (int i = 0; i < n; i++) run_case(&list[i], kernel);
+}
+
+/* BLAS semantics at the edges: beta 0 must not read C (NaN there vanishes),
+ * K 0 and alpha 0 leave beta C, M or N 0 touch nothing. */
+static void corner_cases(const char *kernel)
+{
+    float a[6 * 4], b[4 * 5], c[6 * 5];
+    for (int i = 0; i < 24; i++) a[i] = next_sym();
+    for (int i = 0; i < 20; i++) b[i] = next_sym();
+
+    for (int i = 0; i < 30; i++) c[i] = NAN;
+    nn_sgemm(0, 0, 6, 5, 4, 1.0f, a, 4, b, 5, 0.0f, c, 5);
+    int finite = 1;
+    for (int i = 0; i < 30; i++) finite &= isfinite(c[i]) != 0;
+    CHECK(finite, "%s: beta 0 reads C (NaN survived)", kernel);
+
+    for (int i = 0; i < 30; i++) c[i] = (float)i;
+    nn_sgemm(0, 0, 6, 5, 0, 1.0f, a, 4, b, 5, 2.0f, c, 5);
+    int scaled = 1;
+    for (int i = 0; i < 30; i++) scaled &= c[i] == 2.0f * i;
+    CHECK(scaled, "%s: K 0 must give C = beta C", kernel);
+
+    for (int i = 0; i < 30; i++) c[i] = NAN;
+    nn_sgemm(1, 1, 6, 5, 4, 0.0f, a, 6, b, 4, 0.0f, c, 5);
+    int zero = 1;
+    for (int i = 0; i < 30; i++) zero &= c[i] == 0.0f;
+    CHECK(zero, "%s: alpha 0 and beta 0 must give zeros", kernel);
+
+    for (int i = 0; i < 30; i++) c[i] = 7.0f;
+    nn_sgemm(0, 0, 0, 5, 4, 1.0f, a, 4, b, 5, 0.0f, c, 5);
+    nn_sgemm(0, 0, 6, 0, 4, 1.0f, a, 4, b, 5, 0.0f, c, 5);
+    int untouched = 1;
+    for (int i = 0; i < 30; i++) untouched &= c[i] == 7.0f;
+    CHECK(untouched, "%s: M or N 0 must not touch C", kernel);
+}
+
+/* Every element is summed by one kernel call in k order, so 1 and 2 threads
+ * give identical bits (on a product big enough to run threaded). */
+static void thread_independence(const char *kernel, int sanitized)
+{
+    case_t t = {1, 0, sanitized ? 60 : 200, sanitized ? 300 : 700, 128, 1.0f, 0.0f, 0};
+    mats x;
+    if (mats_make(&t, &x) != 0) {
+        CHECK(0, "out of memory");
+        mats_free(&x);
+        return;
+    }
+    float *one = malloc(x.c_len * sizeof(float));
+    if (!one) { CHECK(0, "out of memory"); mats_free(&x); return; }
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    nn_sgemm(t.ta, t.tb, t.m, t.n, t.k, t.alpha, x.a, x.lda, x.b, x.ldb, t.beta, one, x.ldc);
+    omp_set_num_threads(2);
+    nn_sgemm(t.ta, t.tb, t.m, t.n, t.k, t.alpha, x.a, x.lda, x.b, x.ldb, t.beta, x.c, x.ldc);
+    omp_set_num_threads(saved);
+    CHECK(memcmp(one, x.c, x.c_len * sizeof(float)) == 0, "%s: 1 and 2 threads differ", kernel);
+    free(one);
+    mats_free(&x);
+}
+
+int main(void)
+{
+    const char *san = getenv("AEC_TEST_SANITIZED");
+    const int sanitized = san && san[0] == '1';
+    const struct {
+        nn_gemm_kernel id;
+        const char *name;
+    } kernels[] = {{NN_GEMM_KERNEL_GENERIC, "generic"}, {NN_GEMM_KERNEL_AVX2, "avx2"}};
+
+    CHECK(nn_gemm_use_kernel(NN_GEMM_KERNEL_AUTO) == 0, "the automatic choice always exists");
+    printf("test_gemm: automatic kernel %s\n", nn_gemm_kernel_name());
+    for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
+        if (nn_gemm_use_kernel(kernels[k].id) != 0) {
+            printf("test_gemm: this CPU cannot run the %s kernel; not tested\n", kernels[k].name);
+            continue;
+        }
+        if (sanitized)
+            random_cases(kernels[k].name, 300, dims_small, (int)(sizeof dims_small / sizeof dims_small[0]));
+        else
+            random_cases(kernels[k].name, 150, dims_full, (int)(sizeof dims_full / sizeof dims_full[0]));
+        block_edge_cases(kernels[k].name, sanitized);
+        corner_cases(kernels[k].name);
+        thread_independence(kernels[k].name, sanitized);
+    }
+    nn_gemm_use_kernel(NN_GEMM_KERNEL_AUTO);
+    return check_report("test_gemm");
+}

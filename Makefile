@@ -64,9 +64,23 @@ $(BUILD)/obj/tools/builtin_model.o: tools/builtin_model.c $(BUILTIN_MODEL) | $(B
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_AEC) $(CFLAGS) $(WARN) $(if $(BUILTIN_MODEL),-DAEC_BUILTIN_MODEL_PATH='"$(BUILTIN_MODEL)"') -c $< -o $@
 
-# aecd: a static decoder with the model's decoder half appended (cli.h)
-$(BUILD)/aecd-stub: $(call objs,$(BUILD),$(AECD_SRC)) $(LIBS)
-	$(CC) $(CFLAGS) $(OMP) -static -s -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
+# aecd: a static decoder with the model's decoder half appended (cli.h).
+# Its objects are built again in $(BUILD)/own with -DNN_OWN_GEMM: the nn
+# library then multiplies with nn/gemm.c instead of OpenBLAS, whose static
+# library (every CPU's kernels and LAPACK) would be most of the decoder.
+OWN = $(BUILD)/own
+$(OWN)/obj/%.o: %.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_AEC) -DNN_OWN_GEMM $(CFLAGS) $(WARN) $(OMP) -c $< -o $@
+
+$(OWN)/libnn.a: $(call objs,$(OWN),$(NN_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(OWN)/libaec.a: $(call objs,$(OWN),$(CODEC_SRC))
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/aecd-stub: $(call objs,$(OWN),$(AECD_SRC)) $(OWN)/libaec.a $(OWN)/libnn.a
+	$(CC) $(CFLAGS) $(OMP) -static -s -o $@ $(filter %.o,$^) $(OWN)/libaec.a $(OWN)/libnn.a \
+	  $(filter-out -lopenblas,$(LDLIBS_AEC))
 
 bin/aecd: $(BUILD)/aecd-stub bin/aec $(BUILTIN_MODEL)
 	@mkdir -p bin
@@ -118,7 +132,7 @@ clean:
 .PHONY: all test test-plain test-asan bench clean demo
 .SECONDARY:
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/own -name '*.d' 2>/dev/null)
 
 # ---- fuzzing ----------------------------------------------------------------
 # make fuzz SECONDS=N: libFuzzer over the .aec parser and range decoder

@@ -7,7 +7,11 @@
  * usable and map that to the best kernel that is safe to run. */
 #include "blas.h"
 
+#ifdef NN_OWN_GEMM
+#include "gemm.h"
+#else
 #include <cblas.h>
+#endif
 #include <cpuid.h>
 #include <errno.h>
 #include <omp.h>
@@ -82,6 +86,27 @@ const char *nn_blas_better_coretype(const char *live_corename, const nn_cpu_feat
     return NULL;
 }
 
+#ifdef NN_OWN_GEMM
+/* aecd's build: no OpenBLAS (see blas.h) */
+void nn_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc)
+{
+    nn_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+const char *nn_blas_corename(void) { return nn_gemm_kernel_name(); }
+
+void nn_blas_set_threads(int n) { omp_set_num_threads(n < 1 ? 1 : n); }
+
+#else
+
+void nn_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 const char *nn_blas_corename(void)
 {
     const char *name = openblas_get_corename();
@@ -94,6 +119,7 @@ void nn_blas_set_threads(int n)
     openblas_set_num_threads(n);
     omp_set_num_threads(n);
 }
+#endif /* NN_OWN_GEMM */
 
 /* What nn_blas_setup puts into the environment before re-executing. */
 typedef struct {
@@ -122,7 +148,9 @@ void nn_blas_setup(char **argv)
 {
     /* Our OpenMP loops run between sgemm calls, never during them, so both
      * pools may use every core; same count so neither waits on the other. */
+#ifndef NN_OWN_GEMM
     omp_set_num_threads(openblas_get_num_threads());
+#endif
 
     /* Both libraries read these variables once, when they load, so changing
      * them takes a re-execution. A user's OPENBLAS_CORETYPE always wins; and
@@ -130,11 +158,13 @@ void nn_blas_setup(char **argv)
      * and does not re-execute again. */
     env_plan plan = {NULL, wants_passive_wait()};
     const char *live = nn_blas_corename();
+#ifndef NN_OWN_GEMM
     if (!getenv("OPENBLAS_CORETYPE")) {
         nn_cpu_features f;
         nn_cpu_detect(&f);
         plan.coretype = nn_blas_better_coretype(live, &f);
     }
+#endif
     if (!plan.coretype && !plan.passive_wait) return;
     if (!argv || !argv[0]) {
         fprintf(stderr, "warning: nn_blas_setup: no argv to re-execute with; OpenBLAS keeps its %s "

@@ -42,4 +42,16 @@ const char *nn_blas_corename(void);
 /* Threads for OpenBLAS and for the OpenMP loops alike (n < 1 means 1). */
 void nn_blas_set_threads(int n);
 
+/* The matrix product of the nn library, row-major with cblas_sgemm's meaning
+ * (transA/transB 0 or 1; lda, ldb, ldc the stored row strides): OpenBLAS's
+ * cblas_sgemm, or nn_sgemm (nn/gemm.h) when built with -DNN_OWN_GEMM. That
+ * build is aecd's: a static decoder without OpenBLAS. In it the functions
+ * above do no OpenBLAS work: nn_blas_setup re-executes only for
+ * OMP_WAIT_POLICY=passive (with spinning threads a decode took twice as long
+ * on a busy 2-core machine, though the GEMM shares the loops' OpenMP pool),
+ * nn_blas_corename names nn_sgemm's kernel, nn_blas_set_threads sets the
+ * OpenMP thread count. */
+void nn_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
+
 #endif

@@ -31,7 +31,7 @@
  * one channel-major copy of dy or x, and a plane per thread for col2im. */
 #include "conv2d.h"
 
-#include <cblas.h>
+#include "blas.h"
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -320,7 +320,7 @@ int nn_conv2d_forward(const nn_conv2d *l, const nn_params *p, const nn_tensor *x
     float *ym = col + (size_t)kk * np; /* [cout][NP] */
 
     im2col(&g, x->data, col);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->cout, (int)np, kk,
+    nn_gemm(0, 0, l->cout, (int)np, kk,
                 1.0f, p->value + l->w, kk, col, (int)np, 0.0f, ym, (int)np);
     cm_to_nchw(ym, g.n, l->cout, opix, p->value + l->b, y->data);
     return 0;
@@ -344,11 +344,11 @@ int nn_conv2d_backward(const nn_conv2d *l, nn_params *p, const nn_tensor *x,
     im2col(&g, x->data, col);
     nchw_to_cm(dy->data, g.n, l->cout, opix, dym, p->grad + l->b);
     /* dW[cout][K] += dY[cout][NP] col[K][NP]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->cout, kk, (int)np,
+    nn_gemm(0, 1, l->cout, kk, (int)np,
                 1.0f, dym, (int)np, col, (int)np, 1.0f, p->grad + l->w, kk);
     if (!dx) return 0;
     /* dcol[K][NP] = W^T dY, into col's memory (col is no longer needed) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)np, l->cout,
+    nn_gemm(1, 0, kk, (int)np, l->cout,
                 1.0f, p->value + l->w, kk, dym, (int)np, 0.0f, col, (int)np);
     col2im(&g, col, dx->data, NULL, scratch);
     return 0;
@@ -398,7 +398,7 @@ int nn_deconv2d_forward(const nn_deconv2d *l, const nn_params *p, const nn_tenso
 
     nchw_to_cm(x->data, x->n, l->cin, ipix, xm, NULL);
     /* col[K][NP] = W[cin][K]^T x[cin][NP] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)np, l->cin,
+    nn_gemm(1, 0, kk, (int)np, l->cin,
                 1.0f, p->value + l->w, kk, xm, (int)np, 0.0f, col, (int)np);
     col2im(&g, col, y->data, p->value + l->b, scratch);
     return 0;
@@ -421,11 +421,11 @@ int nn_deconv2d_backward(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
     nchw_to_cm(x->data, x->n, l->cin, ipix, xm, NULL);
     bias_grad(dy->data, g.n, g.c, (size_t)g.h * g.w, p->grad + l->b);
     /* dW[cin][K] += x[cin][NP] col[K][NP]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->cin, kk, (int)np,
+    nn_gemm(0, 1, l->cin, kk, (int)np,
                 1.0f, xm, (int)np, col, (int)np, 1.0f, p->grad + l->w, kk);
     if (!dx) return 0;
     /* dx[cin][NP] = W[cin][K] col[K][NP], into xm's memory */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->cin, (int)np, kk,
+    nn_gemm(0, 0, l->cin, (int)np, kk,
                 1.0f, p->value + l->w, kk, col, (int)np, 0.0f, xm, (int)np);
     cm_to_nchw(xm, x->n, l->cin, ipix, NULL, dx->data);
     return 0;

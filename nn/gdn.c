@@ -1,6 +1,6 @@
 #include "gdn.h"
 
-#include <cblas.h>
+#include "blas.h"
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -121,7 +121,7 @@ static int gdn_prepare(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
             for (size_t i = 0; i < plane; i++) sp[i] = xp[i] * xp[i];
         }
     /* denom[i][col] = sum_j gamma[i][j] sq[j][col] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, f->c, (int)cols, f->c,
+    nn_gemm(0, 0, f->c, (int)cols, f->c,
                 1.0f, f->gamma, f->c, sq, (int)cols, 0.0f, f->denom, (int)cols);
     return 0;
 }
@@ -198,11 +198,11 @@ int nn_gdn_backward(const nn_gdn *l, nn_params *p, const nn_tensor *x,
         dbeta[c] = (float)sum;
     }
     /* dgamma[i][j] = sum_col err[i][col] sq[j][col] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, f.c, f.c, (int)cols,
+    nn_gemm(0, 1, f.c, f.c, (int)cols,
                 1.0f, err, (int)cols, f.sq, (int)cols, 0.0f, dgamma, f.c);
     /* back[k][col] = sum_i gamma[i][k] err[i][col], written over sq (done with it) */
     float *back = f.sq;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, f.c, (int)cols, f.c,
+    nn_gemm(1, 0, f.c, (int)cols, f.c,
                 1.0f, f.gamma, f.c, err, (int)cols, 0.0f, back, (int)cols);
     float *dxd = dx->data;
     #pragma omp parallel for collapse(2) schedule(static) if (C * cols >= GDN_PARALLEL_MIN)

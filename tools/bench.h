@@ -1,9 +1,21 @@
-/* tools/bench.h - what the parts of `aec bench` share: the measured points
- * of every image and the report written from them (bench_report.c). */
+/* tools/bench.h - what the parts of `aec bench` share: what it was asked
+ * to measure, the measuring (bench_run.c), the measured points of every
+ * image and the report written from them (bench_report.c). */
 #ifndef AEC_BENCH_H
 #define AEC_BENCH_H
 
 #include <stddef.h>
+
+#define BENCH_MAX_SETTINGS 64
+
+/* The command line of `aec bench`. */
+typedef struct {
+    const char *model, *dir, *out_dir; /* model NULL: the one built into aec */
+    int jobs;
+    double aec_q[BENCH_MAX_SETTINGS]; /* aec qualities 0-100 */
+    int jpeg_q[BENCH_MAX_SETTINGS];   /* JPEG qualities 1-100 */
+    int n_aec, n_jpeg;
+} bench_options;
 
 /* One image coded at one setting. */
 typedef struct {
@@ -26,6 +38,17 @@ typedef struct {
     const bench_point *points;
     double wall_s;          /* the whole run */
 } bench_results;
+
+/* Codes each of the n images (paths) at every setting with o->jobs worker
+ * processes: points[i * (n_aec + n_jpeg) + k], the aec settings first.
+ * Shows the progress on stderr. image_ok[i] is 0 for an image that could
+ * not be read or coded (said on stderr; the others go on). Returns -1 when
+ * the model cannot be loaded or a worker failed, after saying why. */
+int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_point *points,
+                      int *image_ok);
+
+/* Monotonic clock, seconds. */
+double bench_now_s(void);
 
 /* bpp window of the BD-rate, as rd.py's default --bpp-window */
 #define BENCH_BD_LO 0.1

@@ -37,7 +37,8 @@
 /* Block sizes. KC x NR floats of B (16 KiB at NR 16) must stay in a 32 KiB
  * L1 while the kernel runs down the A block; MC x KC of A (144 KiB) in L2;
  * KC x NC of B (2 MiB) in L3. NT is the column width of one thread's task:
- * wide enough that its A block is reused over 16 slivers. */
+ * wide enough that its A block is reused over 16 slivers (narrower only
+ * when there would be too few tasks for the threads). */
 #define KC_MAX 256
 #define MC_MAX 144
 #define NC_MAX 2048
@@ -374,15 +375,19 @@ void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
             for (int s = 0; s < n_slivers; s++)
                 pack_b_sliver(transB, B, (size_t)ldb, j0 + s * nr, min_int(nr, jn - s * nr), p0, kb,
                               nr, bpack + (size_t)s * kb * nr);
+            /* Narrower tasks when there are few row blocks (M of 75 or 128
+             * is one block), so that every thread gets at least two. */
+            int nt = NT;
+            while (nt > 4 * nr && mb_count * ceil_div(jn, nt) < 2 * omp_get_num_threads()) nt /= 2;
             /* tasks in row-block-major order: a static split hands each
              * thread consecutive tasks of the same A block */
-            const int nt_count = ceil_div(jn, NT);
+            const int nt_count = ceil_div(jn, nt);
             const int tasks = mb_count * nt_count;
 #pragma omp for schedule(static)
             for (int t = 0; t < tasks; t++) {
-                const int i0 = (t / nt_count) * mc, jb = (t % nt_count) * NT;
+                const int i0 = (t / nt_count) * mc, jb = (t % nt_count) * nt;
                 if (i0 >= M) continue;
-                run_task(kd, kb, apack, bpack, i0, min_int(mc, M - i0), jb, min_int(NT, jn - jb),
+                run_task(kd, kb, apack, bpack, i0, min_int(mc, M - i0), jb, min_int(nt, jn - jb),
                          C + (size_t)i0 * ldc + j0 + jb, (size_t)ldc, alpha, beta_k);
             }
         }

@@ -121,6 +121,13 @@ void nn_blas_set_threads(int n)
 }
 #endif /* NN_OWN_GEMM */
 
+/* What stays as it was when nn_blas_setup cannot re-execute (warnings). */
+#ifdef NN_OWN_GEMM
+#define SETUP_NOT_DONE "idle OpenMP threads keep spinning (GEMM kernel %s)"
+#else
+#define SETUP_NOT_DONE "OpenBLAS keeps its %s kernel"
+#endif
+
 /* What nn_blas_setup puts into the environment before re-executing. */
 typedef struct {
     const char *coretype;  /* OPENBLAS_CORETYPE, or NULL */
@@ -167,13 +174,13 @@ void nn_blas_setup(char **argv)
 #endif
     if (!plan.coretype && !plan.passive_wait) return;
     if (!argv || !argv[0]) {
-        fprintf(stderr, "warning: nn_blas_setup: no argv to re-execute with; OpenBLAS keeps its %s "
-                        "kernel\n", live);
+        fprintf(stderr, "warning: nn_blas_setup: no argv to re-execute with; " SETUP_NOT_DONE "\n",
+                live);
         return;
     }
     if ((plan.coretype && setenv("OPENBLAS_CORETYPE", plan.coretype, 1) != 0) ||
         (plan.passive_wait && setenv("OMP_WAIT_POLICY", "passive", 1) != 0)) {
-        fprintf(stderr, "warning: nn_blas_setup: setenv failed (%s); OpenBLAS keeps its %s kernel\n",
+        fprintf(stderr, "warning: nn_blas_setup: setenv failed (%s); " SETUP_NOT_DONE "\n",
                 strerror(errno), live);
         undo_env(&plan);
         return;
@@ -184,6 +191,6 @@ void nn_blas_setup(char **argv)
     /* only reached when execv failed */
     int err = errno;
     undo_env(&plan);
-    fprintf(stderr, "warning: nn_blas_setup: re-executing failed (%s); OpenBLAS keeps its %s "
-                    "kernel\n", strerror(err), live);
+    fprintf(stderr, "warning: nn_blas_setup: re-executing failed (%s); " SETUP_NOT_DONE "\n",
+            strerror(err), live);
 }

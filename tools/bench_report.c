@@ -149,7 +149,7 @@ static void write_summary(FILE *f, const bench_results *r, const mean_curve *aec
     time_t now = time(NULL);
     char date[64];
     strftime(date, sizeof date, "%Y-%m-%d %H:%M", localtime(&now));
-    fprintf(f, "# aec bench: %d images from %s\n\n", used, r->dir);
+    fprintf(f, "# aec bench: %d image%s from %s\n\n", used, used == 1 ? "" : "s", r->dir);
     fprintf(f, "- model: %s\n", r->model ? r->model : "the one built into aec");
     fprintf(f, "- JPEG: %s linked in, as `cjpeg -quality Q -optimize` (4:2:0) and `djpeg`\n",
             r->jpeg_name);
@@ -263,7 +263,8 @@ static int write_file(const char *dir, const char *name, const bench_results *r,
         write_points(f, r);
     } else {
         char title[512];
-        snprintf(title, sizeof title, "aec vs JPEG: means over %d images of %s", used, r->dir);
+        snprintf(title, sizeof title, "aec vs JPEG: means over %d image%s of %s", used,
+                 used == 1 ? "" : "s", r->dir);
         rd_series s[2] = {{"aec", "#d62728", aec->n, aec->bpp, aec->psnr, aec->msssim},
                           {"JPEG (libjpeg-turbo)", "#1f77b4", jpeg->n, jpeg->bpp, jpeg->psnr,
                            jpeg->msssim}};

@@ -217,54 +217,63 @@ const char *nn_gemm_kernel_name(void) { return active_kernel()->name; }
 
 /* ---- packing ------------------------------------------------------------ */
 
-/* dst[p*mr + i] = op(A)[i0 + i][p0 + p] for i < rows, 0 for rows <= i < mr */
-static void pack_a_sliver(int trans, const float *A, size_t lda, int i0, int rows, int p0, int kb,
-                          int mr, float *dst)
+static int min_int(int a, int b) { return a < b ? a : b; }
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* Packs slivers [s_lo, s_hi) of one operand: with X(p, t) the operand's
+ * element at depth p (along K) and index t (a row of op(A), a column of
+ * op(B)),
+ *     dst[(s*kb + p)*w + u] = X(p0 + p, t0 + s*w + u)   for t0 + s*w + u < t_end,
+ * and 0 past t_end, so every sliver is whole. along_t says how X is stored:
+ * X(p, t) = x[p*ld + t] (its rows run along t: transposed A, plain B) or
+ * x[t*ld + p]. Rows along t are copied row by row across all the slivers,
+ * so memory is read in long streams rather than w floats from each of kb
+ * rows per sliver. */
+static void pack_slivers(const float *x, size_t ld, int along_t, int t0, int t_end, int p0, int kb,
+                         int w, int s_lo, int s_hi, float *dst)
 {
-    if (trans) {
-        /* op(A)[i][p] = A[p][i]: each k's values are contiguous */
+    if (along_t) {
         for (int p = 0; p < kb; p++) {
-            const float *src = A + (size_t)(p0 + p) * lda + i0;
-            float *d = dst + (size_t)p * mr;
-            for (int i = 0; i < rows; i++) d[i] = src[i];
-            for (int i = rows; i < mr; i++) d[i] = 0.0f;
+            const float *src = x + (size_t)(p0 + p) * ld + t0;
+            for (int s = s_lo; s < s_hi; s++) {
+                const int n = min_int(w, t_end - t0 - s * w);
+                float *d = dst + ((size_t)s * kb + p) * w;
+                /* constant sizes for the whole slivers, so the copy is inlined */
+                if (n == 16) memcpy(d, src + (size_t)s * w, 16 * sizeof(float));
+                else if (n == 8) memcpy(d, src + (size_t)s * w, 8 * sizeof(float));
+                else if (n == 6) memcpy(d, src + (size_t)s * w, 6 * sizeof(float));
+                else if (n == 4) memcpy(d, src + (size_t)s * w, 4 * sizeof(float));
+                else {
+                    for (int u = 0; u < n; u++) d[u] = src[(size_t)s * w + u];
+                    for (int u = n; u < w; u++) d[u] = 0.0f;
+                }
+            }
         }
     } else {
-        for (int i = 0; i < rows; i++) {
-            const float *src = A + (size_t)(i0 + i) * lda + p0;
-            for (int p = 0; p < kb; p++) dst[(size_t)p * mr + i] = src[p];
+        for (int s = s_lo; s < s_hi; s++) {
+            const int n = min_int(w, t_end - t0 - s * w);
+            float *d = dst + (size_t)s * kb * w;
+            for (int u = 0; u < n; u++) {
+                const float *src = x + (size_t)(t0 + s * w + u) * ld + p0;
+                for (int p = 0; p < kb; p++) d[(size_t)p * w + u] = src[p];
+            }
+            for (int u = n; u < w; u++)
+                for (int p = 0; p < kb; p++) d[(size_t)p * w + u] = 0.0f;
         }
-        for (int i = rows; i < mr; i++)
-            for (int p = 0; p < kb; p++) dst[(size_t)p * mr + i] = 0.0f;
     }
 }
 
-/* dst[p*nr + j] = op(B)[p0 + p][j0 + j] for j < cols, 0 for cols <= j < nr */
-static void pack_b_sliver(int trans, const float *B, size_t ldb, int j0, int cols, int p0, int kb,
-                          int nr, float *dst)
+/* This thread's share of count slivers: a contiguous range, so that rows
+ * along t are read in one stream per thread. */
+static void thread_share(int count, int *lo, int *hi)
 {
-    if (!trans) {
-        for (int p = 0; p < kb; p++) {
-            const float *src = B + (size_t)(p0 + p) * ldb + j0;
-            float *d = dst + (size_t)p * nr;
-            memcpy(d, src, (size_t)cols * sizeof(float));
-            for (int j = cols; j < nr; j++) d[j] = 0.0f;
-        }
-    } else {
-        /* op(B)[p][j] = B[j][p] */
-        for (int j = 0; j < cols; j++) {
-            const float *src = B + (size_t)(j0 + j) * ldb + p0;
-            for (int p = 0; p < kb; p++) dst[(size_t)p * nr + j] = src[p];
-        }
-        for (int j = cols; j < nr; j++)
-            for (int p = 0; p < kb; p++) dst[(size_t)p * nr + j] = 0.0f;
-    }
+    const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+    *lo = (int)((long long)count * tid / nth);
+    *hi = (int)((long long)count * (tid + 1) / nth);
 }
 
 /* ---- the driver --------------------------------------------------------- */
 
-static int min_int(int a, int b) { return a < b ? a : b; }
-static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 /* C = beta C, for K == 0 or alpha == 0 (beta == 0 writes zeros, reads nothing) */
 static void scale_c(int M, int N, float beta, float *C, size_t ldc)
@@ -357,24 +366,23 @@ void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
     }
     const int parallel = 2.0 * M * N * K >= PARALLEL_MIN_FLOPS;
 
-    /* Every thread walks the same K blocks and N panels; the barriers at the
-     * end of each omp for keep packing and computing apart. */
+    /* Every thread walks the same K blocks and N panels, packing its share
+     * of A and B; the barrier after packing B and the one at the end of the
+     * omp for keep packing and computing apart. */
 #pragma omp parallel if (parallel)
     for (int p0 = 0; p0 < K; p0 += kc) {
         const int kb = min_int(kc, K - p0);
         /* beta applies once; later K blocks add to what is there */
         const float beta_k = p0 == 0 ? beta : 1.0f;
-#pragma omp for schedule(static)
-        for (int s = 0; s < m_slivers; s++)
-            pack_a_sliver(transA, A, (size_t)lda, s * mr, min_int(mr, M - s * mr), p0, kb, mr,
-                          apack + (size_t)s * kb * mr);
+        int lo, hi;
+        thread_share(m_slivers, &lo, &hi);
+        pack_slivers(A, (size_t)lda, transA, 0, M, p0, kb, mr, lo, hi, apack);
         for (int j0 = 0; j0 < N; j0 += nc) {
             const int jn = min_int(nc, N - j0);
             const int n_slivers = ceil_div(jn, nr);
-#pragma omp for schedule(static)
-            for (int s = 0; s < n_slivers; s++)
-                pack_b_sliver(transB, B, (size_t)ldb, j0 + s * nr, min_int(nr, jn - s * nr), p0, kb,
-                              nr, bpack + (size_t)s * kb * nr);
+            thread_share(n_slivers, &lo, &hi);
+            pack_slivers(B, (size_t)ldb, !transB, j0, j0 + jn, p0, kb, nr, lo, hi, bpack);
+#pragma omp barrier
             /* Narrower tasks when there are few row blocks (M of 75 or 128
              * is one block), so that every thread gets at least two. */
             int nt = NT;

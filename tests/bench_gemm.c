@@ -4,11 +4,13 @@
  * pixels, K = cin) and the three inverse GDNs (gamma x^2: 128 x 128 by the
  * pixels). GFLOP/s at one and two threads, both libraries measured
  * alternately in the same run, best of a few runs each (the best is the one
- * least disturbed by other processes). */
+ * least disturbed by other processes). `bench_gemm generic` measures the
+ * portable kernel instead of the best one. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "blas.h"
@@ -51,7 +53,8 @@ static void run(int own, const shape *s, const float *a, const float *b, float *
                     0.0f, c, s->n);
 }
 
-/* best seconds of each library, measured alternately */
+/* best seconds of nn_sgemm (best[0]) and cblas_sgemm (best[1]), measured
+ * alternately */
 static void bench_shape(const shape *s, int threads, const float *a, const float *b, float *c,
                         double best[2])
 {
@@ -63,7 +66,7 @@ static void bench_shape(const shape *s, int threads, const float *a, const float
     for (int rep = 0; rep <= MAX_REPS && (rep <= MIN_REPS || now() - start < SHAPE_SECONDS); rep++)
         for (int lib = 0; lib < 2; lib++) {
             const double t0 = now();
-            run(lib, s, a, b, c);
+            run(lib == 0, s, a, b, c); /* best[0]: nn_sgemm, best[1]: OpenBLAS */
             const double t = now() - t0;
             if (rep > 0 && t < best[lib]) best[lib] = t;
         }
@@ -71,8 +74,8 @@ static void bench_shape(const shape *s, int threads, const float *a, const float
 
 int main(int argc, char **argv)
 {
-    (void)argc;
     nn_blas_setup(argv);
+    if (argc > 1 && strcmp(argv[1], "generic") == 0) nn_gemm_use_kernel(NN_GEMM_KERNEL_GENERIC);
     printf("bench_gemm: nn_sgemm kernel %s against OpenBLAS kernel %s; GFLOP/s, best of %d-%d runs\n",
            nn_gemm_kernel_name(), nn_blas_corename(), MIN_REPS, MAX_REPS);
     printf("%-29s %5s %6s %4s | %8s %8s %5s | %8s %8s %5s\n", "product (768x512 image)", "M", "N",

@@ -13,7 +13,7 @@ CPPFLAGS_AEC = -std=c11 -D_GNU_SOURCE -Inn -Icodec -Itools -MMD -MP
 OMP      = -fopenmp
 LDLIBS_AEC = -lopenblas -lpng -ljpeg -lz -lm -lpthread
 BUILD   ?= build
-ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 
 NN_SRC    := $(wildcard nn/*.c)
 CODEC_SRC := $(wildcard codec/*.c)

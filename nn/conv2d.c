@@ -28,7 +28,20 @@
  * loops stay serial (see PAR_MIN_WORK): waking threads costs more there.
  *
  * Scratch, all from the caller's nn_workspace: the column matrix (K x NP),
- * one channel-major copy of dy or x, and a plane per thread for col2im. */
+ * one channel-major copy of dy or x, and a plane per thread for col2im.
+ *
+ * Chunks: for a big image the column matrix alone is huge (the synthesis'
+ * 128->128 deconv on a 768x512 image: 3200 x 24576 floats, 315 MB; on a
+ * 24 MP photo, 19 GB). So the forward passes run the batch in chunks whose
+ * scratch stays under a cap (nn_conv_set_workspace_cap): whole images when
+ * at least one fits, otherwise bands of rows of one image. A conv chunk is
+ * a band of output rows, whose im2col reads the input rows under it; a
+ * deconv chunk is a band of input rows, whose col2im adds into the output
+ * rows it reaches (neighbouring bands overlap there, so the output is set to
+ * the bias first and every chunk adds). The products are the same, only
+ * split by columns, so a chunked result equals the whole one up to the
+ * rounding of the sums over overlapping bands. The backward passes (training
+ * only, on small patches) still run the whole batch at once. */
 #include "conv2d.h"
 
 #include "blas.h"
@@ -73,15 +86,39 @@ static void valid_range(int off, int s, int size, int count, int *lo, int *hi)
     if (*hi < *lo) *hi = *lo;
 }
 
-/* col[K][NP] = unrolled receptive fields of x (layout in the file comment).
- * Parallel over rows: each row is one (c, ky, kx) and is written by exactly
- * one thread, contiguously. */
-static void im2col(const conv_geom *g, const float *x, float *col)
+/* A piece of the column matrix: images n0 .. n0+count-1 and, of each, the
+ * output rows oy0 .. oy1-1 (all rows when count > 1). Its columns are
+ * j = (ni*(oy1 - oy0) + oy - oy0)*OW + ox, ni = n - n0; the whole batch is
+ * the chunk {0, N, 0, OH}. */
+typedef struct {
+    int n0, count, oy0, oy1;
+} conv_chunk;
+
+static conv_chunk whole_batch(const conv_geom *g)
+{
+    conv_chunk c = {0, g->n, 0, g->oh};
+    return c;
+}
+
+static size_t chunk_pixels(const conv_geom *g, const conv_chunk *c)
+{
+    return (size_t)(c->oy1 - c->oy0) * g->ow;
+}
+
+static size_t chunk_columns(const conv_geom *g, const conv_chunk *c)
+{
+    return (size_t)c->count * chunk_pixels(g, c);
+}
+
+/* col[K][cols] = unrolled receptive fields of the chunk's part of x (layout
+ * in the file comment and at conv_chunk). Parallel over rows: each row is
+ * one (c, ky, kx) and is written by exactly one thread, contiguously. */
+static void im2col(const conv_geom *g, const conv_chunk *ch, const float *x, float *col)
 {
     const int k = g->k, s = g->stride;
     const int rows = g->c * k * k;
     const size_t plane = (size_t)g->h * g->w;
-    const size_t np = (size_t)g->n * g->oh * g->ow;
+    const size_t np = chunk_columns(g, ch);
 #pragma omp parallel for schedule(static) if ((size_t)rows * np > PAR_MIN_WORK)
     for (int r = 0; r < rows; r++) {
         const int c = r / (k * k), ky = (r / k) % k, kx = r % k;
@@ -89,9 +126,9 @@ static void im2col(const conv_geom *g, const float *x, float *col)
         int x0, x1;
         valid_range(offx, s, g->w, g->ow, &x0, &x1);
         float *dst = col + (size_t)r * np;
-        for (int n = 0; n < g->n; n++) {
+        for (int n = ch->n0; n < ch->n0 + ch->count; n++) {
             const float *src_plane = x + ((size_t)n * g->c + c) * plane;
-            for (int oy = 0; oy < g->oh; oy++, dst += g->ow) {
+            for (int oy = ch->oy0; oy < ch->oy1; oy++, dst += g->ow) {
                 int iy = oy * s + offy;
                 if (iy < 0 || iy >= g->h) {
                     if (!g->replicate) {
@@ -117,63 +154,91 @@ static void im2col(const conv_geom *g, const float *x, float *col)
     }
 }
 
-/* col2im's scratch: per thread, one plane split by column phase. With stride
- * s, tap kx writes input columns ix = ox*s + kx - pad, all of one residue
- * r = ix mod s; so in the sub-row of residue r (column m = ix div s) every tap
- * is a contiguous, vectorisable add of a shifted source row, instead of a
- * stride-s scatter. The sub-rows are interleaved into x once at the end. */
-static size_t col2im_scratch_per_thread(const conv_geom *g)
+/* The input rows that output rows oy0 .. oy1-1 read, first and one past the
+ * last, clamped into the image (replicate padding reads the edge rows; zero
+ * padding reads a subset of these). */
+static void rows_read(const conv_geom *g, int oy0, int oy1, int *iy0, int *iy1)
+{
+    *iy0 = clampi(oy0 * g->stride - g->pad, 0, g->h - 1);
+    *iy1 = clampi((oy1 - 1) * g->stride - g->pad + g->k - 1, 0, g->h - 1) + 1;
+}
+
+/* col2im's scratch: per thread, the input rows one chunk reaches, split by
+ * column phase. With stride s, tap kx writes input columns ix = ox*s + kx -
+ * pad, all of one residue r = ix mod s; so in the sub-row of residue r
+ * (column m = ix div s) every tap is a contiguous, vectorisable add of a
+ * shifted source row, instead of a stride-s scatter. The sub-rows are added
+ * into x once at the end. For chunks of `rows` output rows. */
+static size_t col2im_scratch_per_thread(const conv_geom *g, int rows)
 {
     size_t sub_w = (size_t)(g->w + g->stride - 1) / g->stride;
-    return (size_t)g->h * g->stride * sub_w;
+    size_t reach = (size_t)(rows - 1) * g->stride + g->k;
+    if (rows < 1 || reach > (size_t)g->h) reach = (size_t)g->h;
+    return reach * g->stride * sub_w;
 }
 
-static size_t col2im_scratch(const conv_geom *g)
+static size_t col2im_scratch(const conv_geom *g, int rows)
 {
-    return (size_t)omp_get_max_threads() * col2im_scratch_per_thread(g);
+    return (size_t)omp_get_max_threads() * col2im_scratch_per_thread(g, rows);
 }
 
-/* x = col2im(col): the adjoint of im2col. Every (n, c) plane of x is set to
- * bias[c] (or 0 when bias is NULL) plus all column entries that im2col would
- * have read from it; with replicate padding the reads clamped to the border
- * add to the border pixel. Parallel over planes, so no two threads write the
- * same element; scratch holds col2im_scratch(g) floats. */
-static void col2im(const conv_geom *g, const float *col, float *x, const float *bias,
-                   float *scratch)
+/* Sets every (n, c) plane of x to bias[c], or to 0 when bias is NULL:
+ * col2im only adds. */
+static void fill_planes(float *x, int n, int c, size_t plane, const float *bias)
+{
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * c * plane > PAR_MIN_WORK)
+    for (int ni = 0; ni < n; ni++)
+        for (int ci = 0; ci < c; ci++) {
+            float *dst = x + ((size_t)ni * c + ci) * plane;
+            const float v = bias ? bias[ci] : 0.0f;
+            for (size_t i = 0; i < plane; i++) dst[i] = v;
+        }
+}
+
+/* x += col2im(col) for one chunk: the adjoint of im2col. Every column entry
+ * is added to the input element im2col would have read it from; with
+ * replicate padding the reads clamped to the border add to the border
+ * pixel. Parallel over the chunk's planes, so no two threads write the same
+ * element; scratch holds col2im_scratch(g, rows) floats for chunks of up to
+ * `rows` output rows. */
+static void col2im(const conv_geom *g, const conv_chunk *ch, const float *col, float *x,
+                   float *scratch, size_t per_thread)
 {
     const int k = g->k, s = g->stride;
     const int sub_w = (g->w + s - 1) / s;
     const size_t plane = (size_t)g->h * g->w;
-    const size_t opix = (size_t)g->oh * g->ow;
-    const size_t np = (size_t)g->n * opix;
-    const size_t per_thread = col2im_scratch_per_thread(g);
-    const int planes = g->n * g->c;
+    const size_t cpix = chunk_pixels(g, ch);
+    const size_t np = chunk_columns(g, ch);
+    int iy0, iy1;
+    rows_read(g, ch->oy0, ch->oy1, &iy0, &iy1);
+    const size_t acc_len = (size_t)(iy1 - iy0) * s * sub_w;
+    const int planes = ch->count * g->c;
 #pragma omp parallel for schedule(static) if ((size_t)g->c * k * k * np > PAR_MIN_WORK)
     for (int nc = 0; nc < planes; nc++) {
-        const int n = nc / g->c, c = nc % g->c;
-        /* acc[(iy*s + r)*sub_w + m] accumulates x[iy][m*s + r] */
+        const int ni = nc / g->c, c = nc % g->c;
+        /* acc[((iy - iy0)*s + r)*sub_w + m] accumulates x[iy][m*s + r] */
         float *acc = scratch + (size_t)omp_get_thread_num() * per_thread;
-        memset(acc, 0, per_thread * sizeof(float));
+        memset(acc, 0, acc_len * sizeof(float));
         for (int ky = 0; ky < k; ky++) {
             for (int kx = 0; kx < k; kx++) {
                 const int offy = ky - g->pad, offx = kx - g->pad;
                 const int r = ((offx % s) + s) % s, shift = (offx - r) / s;
                 int x0, x1;
                 valid_range(offx, s, g->w, g->ow, &x0, &x1);
-                const float *src = col + (size_t)((c * k + ky) * k + kx) * np + (size_t)n * opix;
-                for (int oy = 0; oy < g->oh; oy++, src += g->ow) {
+                const float *src = col + (size_t)((c * k + ky) * k + kx) * np + (size_t)ni * cpix;
+                for (int oy = ch->oy0; oy < ch->oy1; oy++, src += g->ow) {
                     int iy = oy * s + offy;
                     if (iy < 0 || iy >= g->h) {
                         if (!g->replicate) continue;
                         iy = clampi(iy, 0, g->h - 1);
                     }
-                    float *sub = acc + ((size_t)iy * s + r) * sub_w;
+                    float *sub = acc + ((size_t)(iy - iy0) * s + r) * sub_w;
 #pragma omp simd
                     for (int ox = x0; ox < x1; ox++) sub[ox + shift] += src[ox];
                     if (g->replicate) {
                         /* clamped reads: column 0 is (r 0, m 0), column w-1 is
                          * (r (w-1) mod s, m (w-1) div s) */
-                        float *row = acc + (size_t)iy * s * sub_w;
+                        float *row = acc + (size_t)(iy - iy0) * s * sub_w;
                         for (int ox = 0; ox < x0; ox++) row[0] += src[ox];
                         float *last = row + (size_t)((g->w - 1) % s) * sub_w + (g->w - 1) / s;
                         for (int ox = x1; ox < g->ow; ox++) *last += src[ox];
@@ -181,38 +246,41 @@ static void col2im(const conv_geom *g, const float *col, float *x, const float *
                 }
             }
         }
-        const float init = bias ? bias[c] : 0.0f;
-        float *dst = x + (size_t)nc * plane;
-        for (int iy = 0; iy < g->h; iy++) {
+        float *dst = x + ((size_t)(ch->n0 + ni) * g->c + c) * plane;
+        for (int iy = iy0; iy < iy1; iy++) {
             float *row = dst + (size_t)iy * g->w;
             for (int r = 0; r < s && r < g->w; r++) {
-                const float *sub = acc + ((size_t)iy * s + r) * sub_w;
+                const float *sub = acc + ((size_t)(iy - iy0) * s + r) * sub_w;
                 const int count = (g->w - r + s - 1) / s;
-                for (int m = 0; m < count; m++) row[m * s + r] = init + sub[m];
+                for (int m = 0; m < count; m++) row[m * s + r] += sub[m];
             }
         }
     }
 }
 
-/* NCHW [n][c][p] -> channel-major matrix [c][n*P + p] (P = pixels per plane)
- * and back, the only layout changes around the sgemm. The gather also adds
- * each channel's sum to db when db is not NULL (the bias gradient, for free
- * while the data passes by). */
-static void nchw_to_cm(const float *t, int n, int c, size_t pix, float *m, float *db)
+/* The chunk's part of the NCHW tensor t (pix = OH*OW pixels per plane) ->
+ * channel-major matrix [c][cols] and back, the only layout changes around
+ * the sgemm. The gather also adds each channel's sum to db when db is not
+ * NULL (the bias gradient, for free while the data passes by). */
+static void nchw_to_cm(const float *t, const conv_geom *g, const conv_chunk *ch, int c,
+                       float *m, float *db)
 {
-#pragma omp parallel for schedule(static) if ((size_t)n * c * pix > PAR_MIN_WORK)
+    const size_t pix = (size_t)g->oh * g->ow, cpix = chunk_pixels(g, ch);
+    const size_t skip = (size_t)ch->oy0 * g->ow;
+    const int n = ch->count;
+#pragma omp parallel for schedule(static) if ((size_t)n * c * cpix > PAR_MIN_WORK)
     for (int ci = 0; ci < c; ci++) {
         double sum = 0.0; /* double: a channel can sum 10^5 terms */
         for (int ni = 0; ni < n; ni++) {
-            const float *src = t + ((size_t)ni * c + ci) * pix;
-            float *dst = m + ((size_t)ci * n + ni) * pix;
+            const float *src = t + ((size_t)(ch->n0 + ni) * c + ci) * pix + skip;
+            float *dst = m + ((size_t)ci * n + ni) * cpix;
             if (!db) {
-                memcpy(dst, src, pix * sizeof(float));
+                memcpy(dst, src, cpix * sizeof(float));
                 continue;
             }
             float part = 0.0f;
 #pragma omp simd reduction(+ : part)
-            for (size_t i = 0; i < pix; i++) {
+            for (size_t i = 0; i < cpix; i++) {
                 dst[i] = src[i];
                 part += src[i];
             }
@@ -222,21 +290,94 @@ static void nchw_to_cm(const float *t, int n, int c, size_t pix, float *m, float
     }
 }
 
-static void cm_to_nchw(const float *m, int n, int c, size_t pix, const float *bias, float *t)
+static void cm_to_nchw(const float *m, const conv_geom *g, const conv_chunk *ch, int c,
+                       const float *bias, float *t)
 {
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * c * pix > PAR_MIN_WORK)
+    const size_t pix = (size_t)g->oh * g->ow, cpix = chunk_pixels(g, ch);
+    const size_t skip = (size_t)ch->oy0 * g->ow;
+    const int n = ch->count;
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * c * cpix > PAR_MIN_WORK)
     for (int ni = 0; ni < n; ni++) {
         for (int ci = 0; ci < c; ci++) {
-            const float *src = m + ((size_t)ci * n + ni) * pix;
-            float *dst = t + ((size_t)ni * c + ci) * pix;
+            const float *src = m + ((size_t)ci * n + ni) * cpix;
+            float *dst = t + ((size_t)(ch->n0 + ni) * c + ci) * pix + skip;
             if (bias) {
                 const float b = bias[ci];
-                for (size_t i = 0; i < pix; i++) dst[i] = src[i] + b;
+                for (size_t i = 0; i < cpix; i++) dst[i] = src[i] + b;
             } else {
-                memcpy(dst, src, pix * sizeof(float));
+                memcpy(dst, src, cpix * sizeof(float));
             }
         }
     }
+}
+
+/* ---- the workspace cap and the chunk plan -------------------------------- */
+
+static size_t workspace_cap = NN_CONV_WORKSPACE_CAP_DEFAULT;
+
+size_t nn_conv_set_workspace_cap(size_t bytes)
+{
+    size_t old = workspace_cap;
+    workspace_cap = bytes ? bytes : NN_CONV_WORKSPACE_CAP_DEFAULT;
+    return old;
+}
+
+/* How a forward pass splits the batch: `images` whole images per chunk, or,
+ * when not even one fits (images == 1, rows < OH), bands of `rows` output
+ * rows. per_column: floats of scratch per column of the column matrix (its
+ * K rows and the channel-major copy); with_col2im: whether each thread also
+ * needs col2im's scratch. The plan fits the cap unless a single row does
+ * not; then chunks are one row. */
+typedef struct {
+    int images, rows;
+} chunk_plan;
+
+static chunk_plan plan_chunks(const conv_geom *g, size_t per_column, int with_col2im)
+{
+    const size_t cap = workspace_cap / sizeof(float);
+    chunk_plan p = {1, g->oh > 0 ? g->oh : 1};
+    const size_t image = (size_t)g->oh * g->ow * per_column;
+    const size_t whole_scratch = with_col2im ? col2im_scratch(g, g->oh) : 0;
+    if (image + whole_scratch <= cap) {
+        size_t fit = image ? (cap - whole_scratch) / image : (size_t)g->n;
+        p.images = fit > (size_t)g->n ? g->n : (int)fit;
+        if (p.images < 1) p.images = 1;
+        return p;
+    }
+    /* bands: find the tallest that fits, scratch included */
+    int lo = 1, hi = g->oh;
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        size_t need = (size_t)mid * g->ow * per_column + (with_col2im ? col2im_scratch(g, mid) : 0);
+        if (need <= cap) lo = mid;
+        else hi = mid - 1;
+    }
+    p.rows = lo;
+    return p;
+}
+
+/* Columns of a plan's biggest chunk. */
+static size_t plan_columns(const conv_geom *g, const chunk_plan *p)
+{
+    return (size_t)p->images * p->rows * g->ow;
+}
+
+/* The next chunk of a plan after *c (start with c->count == 0); 0 at the end. */
+static int next_chunk(const conv_geom *g, const chunk_plan *p, conv_chunk *c)
+{
+    if (c->count == 0) {
+        c->n0 = 0;
+        c->oy0 = 0;
+    } else if (c->oy1 < g->oh) {
+        c->oy0 = c->oy1;
+    } else {
+        c->n0 += c->count;
+        c->oy0 = 0;
+    }
+    if (c->n0 >= g->n || g->oh < 1 || g->ow < 1) return 0;
+    c->count = g->n - c->n0 < p->images ? g->n - c->n0 : p->images;
+    c->oy1 = c->oy0 + p->rows < g->oh ? c->oy0 + p->rows : g->oh;
+    return 1;
 }
 
 /* db[c] += sum over n and pixels of the NCHW tensor t */
@@ -313,16 +454,21 @@ int nn_conv2d_forward(const nn_conv2d *l, const nn_params *p, const nn_tensor *x
     const conv_geom g = geom_make(x->n, x->c, x->h, x->w, l->k, l->stride,
                                   l->pad_mode == NN_PAD_REPLICATE);
     const int kk = l->cin * l->k * l->k;
-    const size_t opix = (size_t)g.oh * g.ow, np = (size_t)g.n * opix;
     if (nn_tensor_resize(y, g.n, l->cout, g.oh, g.ow) != 0) return -1;
-    float *col = nn_workspace_get(ws, ((size_t)kk + l->cout) * np);
+    const chunk_plan plan = plan_chunks(&g, (size_t)kk + l->cout, 0);
+    const size_t max_cols = plan_columns(&g, &plan);
+    float *col = nn_workspace_get(ws, ((size_t)kk + l->cout) * max_cols);
     if (!col) return -1;
-    float *ym = col + (size_t)kk * np; /* [cout][NP] */
+    float *ym = col + (size_t)kk * max_cols; /* [cout][cols] */
 
-    im2col(&g, x->data, col);
-    nn_gemm(0, 0, l->cout, (int)np, kk,
-                1.0f, p->value + l->w, kk, col, (int)np, 0.0f, ym, (int)np);
-    cm_to_nchw(ym, g.n, l->cout, opix, p->value + l->b, y->data);
+    conv_chunk ch = {0};
+    while (next_chunk(&g, &plan, &ch)) {
+        const size_t cols = chunk_columns(&g, &ch);
+        im2col(&g, &ch, x->data, col);
+        nn_gemm(0, 0, l->cout, (int)cols, kk,
+                    1.0f, p->value + l->w, kk, col, (int)cols, 0.0f, ym, (int)cols);
+        cm_to_nchw(ym, &g, &ch, l->cout, p->value + l->b, y->data);
+    }
     return 0;
 }
 
@@ -334,15 +480,16 @@ int nn_conv2d_backward(const nn_conv2d *l, nn_params *p, const nn_tensor *x,
     if (x->c != l->cin || dy->n != g.n || dy->c != l->cout || dy->h != g.oh || dy->w != g.ow)
         return -1;
     const int kk = l->cin * l->k * l->k;
-    const size_t opix = (size_t)g.oh * g.ow, np = (size_t)g.n * opix;
+    const conv_chunk all = whole_batch(&g);
+    const size_t np = chunk_columns(&g, &all);
     if (dx && nn_tensor_resize(dx, g.n, g.c, g.h, g.w) != 0) return -1;
-    float *col = nn_workspace_get(ws, ((size_t)kk + l->cout) * np + col2im_scratch(&g));
+    float *col = nn_workspace_get(ws, ((size_t)kk + l->cout) * np + col2im_scratch(&g, g.oh));
     if (!col) return -1;
     float *dym = col + (size_t)kk * np; /* [cout][NP] */
     float *scratch = dym + (size_t)l->cout * np;
 
-    im2col(&g, x->data, col);
-    nchw_to_cm(dy->data, g.n, l->cout, opix, dym, p->grad + l->b);
+    im2col(&g, &all, x->data, col);
+    nchw_to_cm(dy->data, &g, &all, l->cout, dym, p->grad + l->b);
     /* dW[cout][K] += dY[cout][NP] col[K][NP]^T */
     nn_gemm(0, 1, l->cout, kk, (int)np,
                 1.0f, dym, (int)np, col, (int)np, 1.0f, p->grad + l->w, kk);
@@ -350,7 +497,8 @@ int nn_conv2d_backward(const nn_conv2d *l, nn_params *p, const nn_tensor *x,
     /* dcol[K][NP] = W^T dY, into col's memory (col is no longer needed) */
     nn_gemm(1, 0, kk, (int)np, l->cout,
                 1.0f, p->value + l->w, kk, dym, (int)np, 0.0f, col, (int)np);
-    col2im(&g, col, dx->data, NULL, scratch);
+    fill_planes(dx->data, g.n, g.c, (size_t)g.h * g.w, NULL);
+    col2im(&g, &all, col, dx->data, scratch, col2im_scratch_per_thread(&g, g.oh));
     return 0;
 }
 
@@ -389,18 +537,26 @@ int nn_deconv2d_forward(const nn_deconv2d *l, const nn_params *p, const nn_tenso
     if (x->c != l->cin) return -1;
     const conv_geom g = deconv_geom(l, x->n, x->h, x->w);
     const int kk = l->cout * l->k * l->k;
-    const size_t ipix = (size_t)x->h * x->w, np = (size_t)x->n * ipix;
     if (nn_tensor_resize(y, g.n, g.c, g.h, g.w) != 0) return -1;
-    float *col = nn_workspace_get(ws, ((size_t)kk + l->cin) * np + col2im_scratch(&g));
+    const chunk_plan plan = plan_chunks(&g, (size_t)kk + l->cin, 1);
+    const size_t max_cols = plan_columns(&g, &plan);
+    const size_t per_thread = col2im_scratch_per_thread(&g, plan.rows);
+    float *col = nn_workspace_get(ws, ((size_t)kk + l->cin) * max_cols + col2im_scratch(&g, plan.rows));
     if (!col) return -1;
-    float *xm = col + (size_t)kk * np; /* [cin][NP] */
-    float *scratch = xm + (size_t)l->cin * np;
+    float *xm = col + (size_t)kk * max_cols; /* [cin][cols] */
+    float *scratch = xm + (size_t)l->cin * max_cols;
 
-    nchw_to_cm(x->data, x->n, l->cin, ipix, xm, NULL);
-    /* col[K][NP] = W[cin][K]^T x[cin][NP] */
-    nn_gemm(1, 0, kk, (int)np, l->cin,
-                1.0f, p->value + l->w, kk, xm, (int)np, 0.0f, col, (int)np);
-    col2im(&g, col, y->data, p->value + l->b, scratch);
+    /* the chunks' col2im add up where their output rows overlap */
+    fill_planes(y->data, g.n, g.c, (size_t)g.h * g.w, p->value + l->b);
+    conv_chunk ch = {0};
+    while (next_chunk(&g, &plan, &ch)) {
+        const size_t cols = chunk_columns(&g, &ch);
+        nchw_to_cm(x->data, &g, &ch, l->cin, xm, NULL);
+        /* col[K][cols] = W[cin][K]^T x[cin][cols] */
+        nn_gemm(1, 0, kk, (int)cols, l->cin,
+                    1.0f, p->value + l->w, kk, xm, (int)cols, 0.0f, col, (int)cols);
+        col2im(&g, &ch, col, y->data, scratch, per_thread);
+    }
     return 0;
 }
 
@@ -411,14 +567,15 @@ int nn_deconv2d_backward(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
     if (x->c != l->cin || dy->n != g.n || dy->c != g.c || dy->h != g.h || dy->w != g.w)
         return -1;
     const int kk = l->cout * l->k * l->k;
-    const size_t ipix = (size_t)x->h * x->w, np = (size_t)x->n * ipix;
+    const conv_chunk all = whole_batch(&g);
+    const size_t np = chunk_columns(&g, &all);
     if (dx && nn_tensor_resize(dx, x->n, x->c, x->h, x->w) != 0) return -1;
     float *col = nn_workspace_get(ws, ((size_t)kk + l->cin) * np);
     if (!col) return -1;
     float *xm = col + (size_t)kk * np; /* [cin][NP] */
 
-    im2col(&g, dy->data, col);
-    nchw_to_cm(x->data, x->n, l->cin, ipix, xm, NULL);
+    im2col(&g, &all, dy->data, col);
+    nchw_to_cm(x->data, &g, &all, l->cin, xm, NULL);
     bias_grad(dy->data, g.n, g.c, (size_t)g.h * g.w, p->grad + l->b);
     /* dW[cin][K] += x[cin][NP] col[K][NP]^T */
     nn_gemm(0, 1, l->cin, kk, (int)np,
@@ -427,6 +584,6 @@ int nn_deconv2d_backward(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
     /* dx[cin][NP] = W[cin][K] col[K][NP], into xm's memory */
     nn_gemm(0, 0, l->cin, (int)np, kk,
                 1.0f, p->value + l->w, kk, col, (int)np, 0.0f, xm, (int)np);
-    cm_to_nchw(xm, x->n, l->cin, ipix, NULL, dx->data);
+    cm_to_nchw(xm, &g, &all, l->cin, NULL, dx->data);
     return 0;
 }

@@ -1,6 +1,9 @@
 /* nn/conv2d.h - 2-D convolution and transposed convolution (NCHW).
  *
- * Both run as im2col/col2im + one cblas_sgemm over the whole batch.
+ * Both run as im2col/col2im + sgemm: the backward passes over the whole
+ * batch at once, the forward passes in chunks (whole images, or bands of
+ * rows of one image) whose scratch stays under the workspace cap below, so
+ * that a big image does not need a column matrix of gigabytes.
  * Forward passes overwrite y; backward passes ACCUMULATE (+=) into the
  * parameter gradients in p->grad and OVERWRITE dx (dx may be NULL when the
  * input gradient is not needed, e.g. for the first layer). */
@@ -12,6 +15,15 @@
 #include "tensor.h"
 
 enum nn_pad_mode { NN_PAD_ZERO = 0, NN_PAD_REPLICATE = 1 };
+
+/* The most scratch (bytes of the nn_workspace) a forward pass uses, unless
+ * a single row of output needs more. Chunking changes results only by
+ * float rounding (overlapping deconv bands are summed in another order). */
+#define NN_CONV_WORKSPACE_CAP_DEFAULT ((size_t)32 << 20)
+/* Sets the cap for every later forward pass in the process (0: the
+ * default) and returns the previous one. Not thread-safe: set it before
+ * threads start (tests use it to force chunking on small shapes). */
+size_t nn_conv_set_workspace_cap(size_t bytes);
 
 /* Convolution: weight [cout][cin][k][k] at p->value + w, bias [cout] at
  * p->value + b. Padding (k-1)/2 on each side (k odd), so the output is

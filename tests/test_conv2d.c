@@ -284,6 +284,74 @@ static void test_init(void)
     nn_params_free(&p);
 }
 
+/* Forward passes in chunks (the workspace cap forced down to single rows,
+ * bands of a few rows, and a couple of whole images) against the same pass in
+ * one piece: the same values up to float rounding, and within the cap. */
+static void test_chunking(void)
+{
+    static const shape shapes[] = {
+        {3, 4, 5, 5, 2, 23, 19, 0}, {3, 4, 5, 5, 2, 23, 19, 1}, {2, 3, 4, 3, 1, 17, 21, 1},
+        {1, 6, 4, 5, 2, 31, 9, 0},  {3, 5, 3, 1, 2, 12, 10, 0},
+    };
+    static const size_t caps[] = {1, 3000, 20000, 60000, 400000};
+    nn_rng rng;
+    nn_rng_seed(&rng, 99);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        for (int is_deconv = 0; is_deconv < 2; is_deconv++) {
+            const shape *sh = &shapes[si];
+            if (is_deconv && sh->pad_mode) continue;
+            char what[128];
+            describe(what, sizeof what, is_deconv ? "chunked deconv" : "chunked conv", sh);
+            nn_params p;
+            nn_params_init(&p);
+            layer l = {.is_deconv = is_deconv};
+            int rc = is_deconv ? nn_deconv2d_declare(&l.deconv, &p, "l", sh->cin, sh->cout, sh->k, sh->s)
+                               : nn_conv2d_declare(&l.conv, &p, "l", sh->cin, sh->cout, sh->k, sh->s,
+                                                   sh->pad_mode);
+            if (rc != 0 || nn_params_alloc(&p) != 0) {
+                CHECK(0, "%s: declare/alloc", what);
+                nn_params_free(&p);
+                continue;
+            }
+            fill_uniform(p.value, p.count, &rng);
+            nn_tensor x = {0}, whole = {0}, part = {0};
+            nn_workspace ws = {0};
+            if (nn_tensor_alloc(&x, sh->n, sh->cin, sh->h, sh->w) != 0) abort();
+            fill_uniform(x.data, nn_tensor_numel(&x), &rng);
+            CHECK(layer_forward(&l, &p, &x, &whole, &ws) == 0, "%s: whole forward", what);
+            for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
+                nn_workspace small = {0};
+                size_t old = nn_conv_set_workspace_cap(caps[ci]);
+                /* junk in the output: every element must be written */
+                if (nn_tensor_resize(&part, whole.n, whole.c, whole.h, whole.w) != 0) abort();
+                for (size_t i = 0; i < nn_tensor_numel(&part); i++) part.data[i] = 1e30f;
+                int frc = layer_forward(&l, &p, &x, &part, &small);
+                nn_conv_set_workspace_cap(old);
+                CHECK(frc == 0, "%s cap %zu: forward", what, caps[ci]);
+                double err = 0.0, scale = 1.0;
+                for (size_t i = 0; i < nn_tensor_numel(&whole); i++) {
+                    err = fmax(err, fabs(part.data[i] - whole.data[i]));
+                    scale = fmax(scale, fabs(whole.data[i]));
+                }
+                CHECK(part.n == whole.n && part.c == whole.c && part.h == whole.h &&
+                          part.w == whole.w && err <= 1e-5 * scale,
+                      "%s cap %zu: differs from the whole pass by %g (scale %g)", what, caps[ci],
+                      err, scale);
+                /* a cap above one output row's scratch is kept */
+                if (caps[ci] >= 20000)
+                    CHECK(small.cap * sizeof(float) <= caps[ci], "%s cap %zu: used %zu bytes",
+                          what, caps[ci], small.cap * sizeof(float));
+                nn_workspace_free(&small);
+            }
+            nn_tensor_free(&x);
+            nn_tensor_free(&whole);
+            nn_tensor_free(&part);
+            nn_workspace_free(&ws);
+            nn_params_free(&p);
+        }
+    }
+}
+
 int main(void)
 {
     const char *san = getenv("AEC_TEST_SANITIZED");
@@ -313,5 +381,13 @@ int main(void)
         test_shape(&extra[i], 0, seed++);
         if (!extra[i].pad_mode) test_shape(&extra[i], 1, seed++);
     }
+    test_chunking();
+    /* the reference checks again with every forward pass in one-row chunks */
+    size_t old = nn_conv_set_workspace_cap(1);
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        test_shape(&extra[i], 0, seed++);
+        if (!extra[i].pad_mode) test_shape(&extra[i], 1, seed++);
+    }
+    nn_conv_set_workspace_cap(old);
     return check_report("test_conv2d");
 }

@@ -415,7 +415,7 @@ int aec_cmd_train(int argc, char **argv)
         }
     }
     if (tty) printf("\n");
-    if (val.count && rc == AEC_EXIT_OK) validate_coded(&model, &st, &val, adam.step, 0);
+    if (val.count && rc == AEC_EXIT_OK && !stop_requested) validate_coded(&model, &st, &val, adam.step, 0);
     double wall = wall_before + (now_seconds() - t0);
     format_meta(meta, sizeof meta, &o, adam.step, wall, &data);
     if (aec_model_save(ckpt_path, &model, meta, &adam, NULL, 0, err, sizeof err)) {

@@ -493,20 +493,135 @@ double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x
     return bits;
 }
 
+/* ---- inference ------------------------------------------------------------
+ *
+ * Coding needs none of what training keeps for its backward pass: each
+ * layer's output is a fresh tensor, and the one before it is freed as soon
+ * as it has been read, so at most two activations are alive, plus the
+ * convolutions' capped workspace (nn_conv_set_workspace_cap) and GDN's
+ * bands below. On a 768x512 image the biggest activation (128 channels at
+ * 384x256) is 50 MB; all of training's tensors together were ~350 MB. */
+
+/* GDN runs on bands of rows of this size at most: its workspace is two
+ * band-sized matrices (x^2 and the denominators), instead of two of the
+ * whole activation. */
+#define GDN_BAND_BYTES ((size_t)2 << 20)
+
+/* t = GDN(t), in place, band by band. GDN mixes the channels of one pixel
+ * and never neighbouring pixels, so any split by rows gives the same values. */
+static int gdn_in_place(const nn_gdn *l, const nn_params *p, nn_tensor *t, nn_workspace *ws)
+{
+    const size_t row = (size_t)t->c * t->w; /* floats of one row, all channels */
+    if (row == 0 || t->h == 0) return 0;
+    size_t fit = GDN_BAND_BYTES / sizeof(float) / row;
+    const int rows = fit < 1 ? 1 : fit > (size_t)t->h ? t->h : (int)fit;
+    const size_t plane = (size_t)t->h * t->w;
+    nn_tensor in = {0}, out = {0};
+    int ret = -1;
+    if (nn_tensor_resize(&in, 1, t->c, rows, t->w) || nn_tensor_resize(&out, 1, t->c, rows, t->w))
+        goto done;
+    for (int n = 0; n < t->n; n++) {
+        float *image = t->data + (size_t)n * t->c * plane;
+        for (int y0 = 0; y0 < t->h; y0 += rows) {
+            const int h = t->h - y0 < rows ? t->h - y0 : rows;
+            const size_t band = (size_t)h * t->w;
+            in.h = h; /* smaller than allocated: a reshape, no allocation */
+            for (int c = 0; c < t->c; c++)
+                memcpy(in.data + c * band, image + c * plane + (size_t)y0 * t->w, band * sizeof(float));
+            if (nn_gdn_forward(l, p, &in, &out, ws)) goto done;
+            for (int c = 0; c < t->c; c++)
+                memcpy(image + c * plane + (size_t)y0 * t->w, out.data + c * band, band * sizeof(float));
+        }
+    }
+    ret = 0;
+done:
+    nn_tensor_free(&in);
+    nn_tensor_free(&out);
+    return ret;
+}
+
+int aec_model_analysis(const aec_model *m, const nn_tensor *x, nn_tensor *y, nn_workspace *ws)
+{
+    if (m->decoder_only) return -1;
+    nn_tensor act[2] = {{0}};
+    const nn_tensor *in = x;
+    int ret = -1;
+    for (int i = 0; i < 4; i++) {
+        /* act[i % 2] holds layer i-2's output, which layer i-1 has read */
+        nn_tensor_free(&act[i % 2]);
+        nn_tensor *out = i < 3 ? &act[i % 2] : y;
+        if (nn_conv2d_forward(&m->ga[i], &m->p, in, out, ws)) goto done;
+        if (i < 3 && gdn_in_place(&m->ga_gdn[i], &m->p, out, ws)) goto done;
+        in = out;
+    }
+    ret = 0;
+done:
+    nn_tensor_free(&act[0]);
+    nn_tensor_free(&act[1]);
+    return ret;
+}
+
+int aec_model_synthesis(const aec_model *m, const nn_tensor *y, nn_tensor *x_hat, nn_workspace *ws)
+{
+    nn_tensor act[2] = {{0}};
+    const nn_tensor *in = y;
+    int ret = -1;
+    for (int i = 0; i < 4; i++) {
+        nn_tensor_free(&act[i % 2]);
+        nn_tensor *out = i < 3 ? &act[i % 2] : x_hat;
+        if (nn_deconv2d_forward(&m->gs[i], &m->p, in, out, ws)) goto done;
+        if (i < 3 && gdn_in_place(&m->gs_igdn[i], &m->p, out, ws)) goto done;
+        in = out;
+    }
+    ret = 0;
+done:
+    nn_tensor_free(&act[0]);
+    nn_tensor_free(&act[1]);
+    return ret;
+}
+
 int aec_model_analyze(const aec_model *m, aec_train_state *s, const nn_tensor *x, float t)
 {
-    if (m->decoder_only || m->arch.m > 1024 || m->arch.n > 1024) return -1;
+    nn_tensor y = {0};
+    if (aec_model_analysis(m, x, &y, &s->ws)) {
+        nn_tensor_free(&y);
+        return -1;
+    }
+    return aec_model_analyze_y(m, s, &y, t);
+}
+
+int aec_model_analyze_y(const aec_model *m, aec_train_state *s, nn_tensor *y, float t)
+{
+    if (m->decoder_only || m->arch.m > 1024 || m->arch.n > 1024 || y->c != m->arch.m) {
+        nn_tensor_free(y);
+        return -1;
+    }
     float g[1024], hg[1024];
     aec_model_gains(m, t, g, NULL, hg, NULL);
-    const float *gp[1] = {g}, *hgp[1] = {hg};
-    if (analysis_forward(m, s, x)) return -1;
-    if (resize_like(&s->y_g, &s->y)) return -1;
-    scale_items(&s->y, &s->y_g, gp);
-    if (hyper_analysis_forward(m, s)) return -1;
-    if (resize_like(&s->z_g, &s->z) || resize_like(&s->z_hat, &s->z)) return -1;
-    scale_items(&s->z, &s->z_g, hgp);
+    /* y becomes y_g in place: the latents are the biggest tensor left */
+    nn_tensor_free(&s->y_g);
+    s->y_g = *y;
+    memset(y, 0, sizeof *y);
+    nn_channel_scale_forward(&s->y_g, g, &s->y_g);
+    /* h_a, with its activations freed as it goes, like the transforms */
+    nn_tensor act[2] = {{0}};
+    const nn_tensor *in = &s->y_g;
+    int ret = -1;
+    for (int i = 0; i < 3; i++) {
+        nn_tensor_free(&act[i % 2]);
+        nn_tensor *out = i < 2 ? &act[i % 2] : &s->z;
+        if (nn_conv2d_forward(&m->ha[i], &m->p, in, out, &s->ws)) goto done;
+        if (i < 2) nn_leaky_relu_forward(out->data, out->data, nn_tensor_numel(out), LRELU_SLOPE);
+        in = out;
+    }
+    if (resize_like(&s->z_g, &s->z) || resize_like(&s->z_hat, &s->z)) goto done;
+    nn_channel_scale_forward(&s->z, hg, &s->z_g);
     nn_round(s->z_g.data, s->z_hat.data, nn_tensor_numel(&s->z));
-    return 0;
+    ret = 0;
+done:
+    nn_tensor_free(&act[0]);
+    nn_tensor_free(&act[1]);
+    return ret;
 }
 
 int aec_model_synthesize(const aec_model *m, aec_train_state *s, const nn_tensor *y_hat, float t,
@@ -515,14 +630,15 @@ int aec_model_synthesize(const aec_model *m, aec_train_state *s, const nn_tensor
     if (m->arch.m > 1024 || y_hat->c != m->arch.m) return -1;
     float ig[1024];
     aec_model_gains(m, t, NULL, ig, NULL, NULL);
-    const float *igp[1] = {ig};
-    if (resize_like(&s->gs_in[0], y_hat)) return -1;
-    scale_items(y_hat, &s->gs_in[0], igp);
-    if (synthesis_forward(m, s)) return -1;
-    if (resize_like(x_hat, &s->x_hat)) return -1;
-    size_t nx = nn_tensor_numel(&s->x_hat);
+    nn_tensor in = {0};
+    if (resize_like(&in, y_hat)) return -1;
+    nn_channel_scale_forward(y_hat, ig, &in);
+    int ret = aec_model_synthesis(m, &in, x_hat, &s->ws);
+    nn_tensor_free(&in);
+    if (ret) return -1;
+    size_t nx = nn_tensor_numel(x_hat);
     for (size_t k = 0; k < nx; k++) {
-        float v = s->x_hat.data[k];
+        float v = x_hat->data[k];
         x_hat->data[k] = v < 0 ? 0 : v > 1 ? 1 : v;
     }
     return 0;

@@ -102,12 +102,26 @@ double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x
 /* The encoder's float half, for one image x [1][3][H][W] (H, W multiples
  * of 64) at level position t: leaves the gained latent in s->y_g
  * [1][M][H/16][W/16] and the rounded gained hyper-latent in s->z_hat
- * [1][N][H/64][W/64]. */
+ * [1][N][H/64][W/64]. Runs the inference path below (s->ws is its
+ * workspace; the other training tensors are left alone). */
 int aec_model_analyze(const aec_model *m, aec_train_state *s, const nn_tensor *x, float t);
+/* Its second half, for a y = g_a(x) computed elsewhere (tile by tile):
+ * takes *y over (it becomes s->y_g, scaled in place; *y is left empty,
+ * also on failure) and computes s->z_hat from it. */
+int aec_model_analyze_y(const aec_model *m, aec_train_state *s, nn_tensor *y, float t);
 /* The synthesis: x_hat = clamp(g_s(y_hat * inv_gain(t)), 0, 1). Works on
  * decoder-only models. */
 int aec_model_synthesize(const aec_model *m, aec_train_state *s, const nn_tensor *y_hat, float t,
                          nn_tensor *x_hat);
+
+/* The transforms alone for inference, without training's saved
+ * activations: each layer's input is freed once the next has read it, so
+ * at most two activations, the convolutions' capped workspace and small
+ * GDN bands are alive. y = g_a(x) (not on decoder-only models);
+ * x_hat = g_s(y), unclamped, y already divided by the gain. x and y may
+ * hold a batch. */
+int aec_model_analysis(const aec_model *m, const nn_tensor *x, nn_tensor *y, nn_workspace *ws);
+int aec_model_synthesis(const aec_model *m, const nn_tensor *y, nn_tensor *x_hat, nn_workspace *ws);
 
 /* Gain vectors of level position t (geometric interpolation between the
  * two neighbouring levels). */

@@ -24,13 +24,28 @@
 
 /* The decoder refuses an image whose padded area (each side rounded up to a
  * multiple of 64, the size every stage works at) is above the codec's
- * max_pixels, so that a small hostile file cannot make it allocate
- * gigabytes. The default is 2^24 padded pixels (4096 x 4096, 16.7 MP).
- * Decoding in one piece takes about 1.1 KB per padded pixel with the default
- * architecture (measured at 512 x 512, mostly the float synthesis' layers
- * and workspace), so up to about 18 GiB at the limit; set max_pixels lower
- * on small machines, higher to decode larger images in one piece. */
-#define AEC_DECODE_MAX_PIXELS_DEFAULT ((uint64_t)1 << 24)
+ * max_pixels, so that a small hostile file cannot make it allocate without
+ * bound. The default is 2^28 padded pixels (16384 x 16384, the format's
+ * own 2^28-pixel limit when the sides are multiples of 64). Decoding takes
+ * at most about 12 bytes per padded pixel (the integer latents, 3 x 4
+ * bytes per latent, and the 8-bit image) plus a bounded amount for the
+ * transforms, which run in tiles (below): measured 88 MB for 768 x 512,
+ * 341 MB for 6000 x 4000 (24 MP), so about 3.3 GB at the limit. Set
+ * max_pixels lower on small machines. */
+#define AEC_DECODE_MAX_PIXELS_DEFAULT ((uint64_t)1 << 28)
+
+/* Tiling. The float transforms (g_a when encoding, g_s when decoding) keep
+ * a few 128-channel activations at a quarter of the image's resolution, so
+ * on an image of more than AEC_TILE_MIN_PIXELS padded pixels they run on
+ * tiles: cores of AEC_TILE_LATENTS x AEC_TILE_LATENTS latents (512 x 512
+ * pixels), each computed with a margin of 2 latents around it
+ * that covers the transform's receptive field (codec.c), so a tile's core
+ * is what the whole image gives up to float rounding and the seams do not
+ * show. The integer hyper-synthesis runs in tiles of z^ whatever the size
+ * (exactly the whole run's integers); the entropy coder sees the whole
+ * latent array. */
+#define AEC_TILE_MIN_PIXELS ((uint64_t)512 * 512)
+#define AEC_TILE_LATENTS 32
 
 typedef struct {
     aec_model model;      /* float weights: all (can encode) or the synthesis only */
@@ -40,6 +55,8 @@ typedef struct {
     uint8_t id[AEC_MODEL_ID_SIZE];
     int can_encode;
     uint64_t max_pixels;  /* decoder's limit on the padded area; 0: the default above */
+    int tile_latents;     /* 0: tiles of AEC_TILE_LATENTS above AEC_TILE_MIN_PIXELS; > 0: always
+                           * tiles of this many latents a side; < 0: never tiles */
 } aec_codec;
 
 /* Makes a trained model ready to code: builds the entropy tables and the

@@ -3,8 +3,8 @@
  * qualities, the latent layout of spec/aec-format.md reimplemented here and
  * checked against the decoder, model files in both kinds, every refusal with
  * its message, damaged and hostile files, the decoder's pixel limit, a golden
- * decode of a committed file, and the coded size against the model's own
- * estimate. AEC_GOLDEN_PRINT=1 prints a fresh golden file and its checksums
+ * decode of a committed file, tiled against whole transforms, and the coded
+ * size against the model's own estimate. AEC_GOLDEN_PRINT=1 prints a fresh golden file and its checksums
  * (only needed when the golden model's construction changes on purpose). */
 #include <omp.h>
 #include <stdint.h>
@@ -440,21 +440,29 @@ static void test_errors(const aec_codec *c)
     printf("damage behind a repaired CRC: %d decoded, %d refused\n", decoded, refused);
     free(bad);
 
-    /* the pixel limit: a 40-byte file claiming 65535 x 4096 is refused
-     * before anything of that size is allocated */
+    /* the pixel limit: a 40-byte file claiming 16385 x 16383 (2^28 - 1
+     * pixels, within the format, but 16448 x 16384 padded, over the
+     * default 2^28) is refused before anything of that size is allocated */
     int32_t z0[TINY_N] = {0}, r0[TINY_M * 16] = {0};
     uint8_t *small;
     size_t small_len;
     spec_write(c, 64, 64, 5000, z0, r0, &small, &small_len);
     aec_container big;
     if (aec_container_parse(small, small_len, c->id, &big, err, sizeof err)) abort();
-    big.width = 65535;
-    big.height = 4096;
+    big.width = 16385;
+    big.height = 16383;
     uint8_t *huge;
     size_t huge_len;
     if (aec_container_write(&big, &huge, &huge_len)) abort();
-    expect_refused(c, huge, huge_len, "too large for this decoder", "65535x4096 claimed");
+    expect_refused(c, huge, huge_len, "too large for this decoder", "16385x16383 claimed");
     CHECK(huge_len < 64, "the hostile file is small: %zu bytes", huge_len);
+    free(huge);
+    /* at the limit, 16384 x 16384, it is read and found corrupt: its z
+     * stream ends long before the 2^28 / 4096 hyper-latents it needs */
+    big.width = 16384;
+    big.height = 16384;
+    if (aec_container_write(&big, &huge, &huge_len)) abort();
+    expect_refused(c, huge, huge_len, "corrupt coded data", "16384x16384 claimed");
     free(huge);
     aec_codec limited = *c; /* a shallow copy with another limit, never freed */
     limited.max_pixels = 128 * 64 - 1;
@@ -809,6 +817,100 @@ static void test_bits(aec_codec *c)
     free(img);
 }
 
+/* ---- tiles ------------------------------------------------------------------ */
+
+/* The float transforms on tiles (forced small here; big images get them by
+ * default) against the whole image: decoded pixels within 1 of each other
+ * (PSNR well above 50 dB), the integer hyper-synthesis in tiles exactly the
+ * whole one, and the encoder's latents the same. */
+static void test_tiles(const aec_codec *c)
+{
+    const int w = 400, h = 150; /* 448 x 192 padded: 28 x 12 latents, 7 x 3 hyper-latents */
+    char err[256];
+    uint8_t *img = smooth_image(w, h, 11);
+    aec_codec whole = *c, tiled = *c; /* shallow copies with other settings, never freed */
+    whole.tile_latents = -1;
+    uint8_t *file = NULL;
+    size_t len = 0;
+    if (aec_encode(&whole, img, w, h, 60, &file, &len, err, sizeof err)) abort();
+    uint8_t *ref = NULL;
+    int w2, h2;
+    CHECK(aec_decode(&whole, file, len, &ref, &w2, &h2, err, sizeof err) == 0, "whole decode: %s", err);
+    /* core sizes: one latent, odd sizes that leave partial tiles at the
+     * right and bottom, and as big as the margin */
+    const int cores[] = {1, 2, 3, 5, 7, 16};
+    for (size_t i = 0; i < sizeof cores / sizeof cores[0] && ref; i++) {
+        tiled.tile_latents = cores[i];
+        uint8_t *rgb = NULL;
+        int rc = aec_decode(&tiled, file, len, &rgb, &w2, &h2, err, sizeof err);
+        CHECK(rc == 0 && w2 == w && h2 == h, "tiles of %d latents: decode: %s", cores[i], err);
+        if (rc) continue;
+        int worst = 0, differ = 0;
+        double sq = 0;
+        for (size_t k = 0; k < (size_t)w * h * 3; k++) {
+            int d = abs((int)rgb[k] - (int)ref[k]);
+            worst = d > worst ? d : worst;
+            differ += d != 0;
+            sq += (double)d * d;
+        }
+        double psnr = sq > 0 ? 10 * log10(255.0 * 255.0 * w * h * 3 / sq) : INFINITY;
+        printf("tiles of %d latents: %d of %d values differ from the whole decode, max %d, "
+               "PSNR %.1f dB\n", cores[i], differ, w * h * 3, worst, psnr);
+        CHECK(worst <= 1 && psnr > 50, "tiles of %d latents: max diff %d, PSNR %.1f dB", cores[i],
+              worst, psnr);
+        free(rgb);
+        /* the integer hyper-synthesis in tiles of cores / 4 hyper-latents:
+         * exactly the whole run's */
+        aec_latents a, b;
+        if (aec_decode_latents(&whole, file, len, &a, err, sizeof err)) abort();
+        if (aec_decode_latents(&tiled, file, len, &b, err, sizeof err)) {
+            CHECK(0, "tiles of %d latents: latents: %s", cores[i], err);
+            aec_latents_free(&a);
+            continue;
+        }
+        size_t ny = (size_t)a.m * a.yh * a.yw;
+        CHECK(!memcmp(a.scale_q, b.scale_q, ny * 4) && !memcmp(a.mu_q, b.mu_q, ny * 4) &&
+                  !memcmp(a.r, b.r, ny * 4),
+              "tiles of %d latents: the integer hyper-synthesis' scale_q and mu_q, and r, are "
+              "the whole run's", cores[i]);
+        aec_latents_free(&a);
+        aec_latents_free(&b);
+    }
+    /* the encoder: the same latents (g_a's tiles differ from the whole
+     * only by float rounding, far below what would move a rounded latent) */
+    aec_latents ref_lat;
+    CHECK(aec_decode_latents(c, file, len, &ref_lat, err, sizeof err) == 0, "latents: %s", err);
+    const int enc_cores[] = {1, 3, 4, 16};
+    for (size_t i = 0; i < sizeof enc_cores / sizeof enc_cores[0]; i++) {
+        tiled.tile_latents = enc_cores[i];
+        uint8_t *file2 = NULL;
+        size_t len2 = 0;
+        CHECK(aec_encode(&tiled, img, w, h, 60, &file2, &len2, err, sizeof err) == 0,
+              "tiled encode: %s", err);
+        aec_latents lat;
+        if (!file2 || aec_decode_latents(c, file2, len2, &lat, err, sizeof err)) {
+            CHECK(0, "tiled encode of %d latents: latents: %s", enc_cores[i], err);
+            free(file2);
+            continue;
+        }
+        size_t nz = (size_t)lat.n * lat.zh * lat.zw, ny = (size_t)lat.m * lat.yh * lat.yw;
+        int z_differ = 0, r_differ = 0;
+        for (size_t k = 0; k < nz; k++) z_differ += lat.z[k] != ref_lat.z[k];
+        for (size_t k = 0; k < ny; k++) r_differ += lat.r[k] != ref_lat.r[k];
+        printf("encoder tiles of %d latents: %d of %zu z^ and %d of %zu r differ; file %s\n",
+               enc_cores[i], z_differ, nz, r_differ, ny,
+               len2 == len && !memcmp(file2, file, len) ? "identical" : "differs");
+        CHECK(z_differ == 0 && r_differ == 0, "encoder tiles of %d latents: %d z^ and %d r differ",
+              enc_cores[i], z_differ, r_differ);
+        aec_latents_free(&lat);
+        free(file2);
+    }
+    aec_latents_free(&ref_lat);
+    free(ref);
+    free(file);
+    free(img);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -821,6 +923,7 @@ int main(int argc, char **argv)
     test_model_files(&c);
     test_errors(&c);
     test_golden();
+    test_tiles(&c);
     test_bits(&c);
     aec_codec_free(&c);
     return check_report("test_codec");

@@ -161,6 +161,16 @@ static void compute_id(aec_codec *c, const decoder_blobs *b)
     for (int i = 0; i < AEC_MODEL_ID_SIZE; i++) c->id[i] = (uint8_t)(h >> (56 - 8 * i));
 }
 
+/* c->id from the decoder half as it would be stored */
+static int set_identity(aec_codec *c)
+{
+    decoder_blobs b;
+    if (make_blobs(c, &b)) return -1;
+    compute_id(c, &b);
+    free_blobs(&b);
+    return 0;
+}
+
 /* ---- building, saving, loading ------------------------------------------ */
 
 void aec_codec_free(aec_codec *c)
@@ -227,13 +237,10 @@ int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, c
         goto fail;
     }
     if (aec_hs_int_build(&c->hs, &c->model, &cal, err, errlen)) goto fail;
-    decoder_blobs b;
-    if (make_blobs(c, &b)) {
+    if (set_identity(c)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    compute_id(c, &b);
-    free_blobs(&b);
     return 0;
 fail:
     aec_codec_free(c);
@@ -313,13 +320,10 @@ int aec_codec_parse(aec_codec *c, const uint8_t *buf, size_t len, const char *na
         snprintf(err, errlen, "%s: coding chunks do not match the architecture", name);
         goto fail;
     }
-    decoder_blobs b;
-    if (make_blobs(c, &b)) {
+    if (set_identity(c)) {
         snprintf(err, errlen, "%s: out of memory", name);
         goto fail;
     }
-    compute_id(c, &b);
-    free_blobs(&b);
     return 0;
 fail:
     aec_codec_free(c);

@@ -124,6 +124,8 @@ bench: $(BENCHES) all
 demo: all
 	@test -f samples/butterfly.aecm || { echo "demo: samples/butterfly.aecm is missing (train one: see README)"; exit 1; }
 	bin/aec bench samples -o $(BUILD)/demo
+	@echo; echo "the shipped model on samples/, against JPEG at equal PSNR:"
+	@grep -E '^- quality' $(BUILD)/demo/summary.md
 	@echo "report: $(BUILD)/demo/summary.md, plot: $(BUILD)/demo/rd.svg"
 
 clean:

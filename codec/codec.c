@@ -30,6 +30,9 @@
 #define Y_TAIL 1e-9
 #define TABLE_MAX_LENGTH 4095
 #define CALIB_IMAGES 8
+/* scratch cap of the coder's convolutions: bounds memory on big images
+ * (training keeps the larger default: bigger chunks run faster) */
+#define AEC_CODING_WORKSPACE_BYTES ((size_t)8 << 20)
 
 static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
 
@@ -507,7 +510,7 @@ static int analyze_tiles(const aec_codec *c, const uint8_t *rgb, int w, int h,
     const int core = tile_core(c, ls);
     const int single = core >= ls->yh && core >= ls->yw;
     nn_tensor x = {0}, part = {0};
-    nn_workspace ws = {0};
+    nn_workspace ws = {.max_bytes = AEC_CODING_WORKSPACE_BYTES};
     int ret = -1;
     if (!single && nn_tensor_resize(y, 1, m->arch.m, ls->yh, ls->yw)) goto done;
     for (int ty = 0; ty < ls->yh; ty += core) {
@@ -565,7 +568,7 @@ static int synthesize_tiles(const aec_codec *c, const aec_latents *lat, uint8_t 
     if (lat->m > 1024 || lat->m != m->arch.m) return -1;
     aec_model_gains(m, (float)lat->t_q16 / (float)(1 << AEC_HS_T_FRAC), NULL, inv_gain, NULL, NULL);
     nn_tensor y = {0}, x = {0};
-    nn_workspace ws = {0};
+    nn_workspace ws = {.max_bytes = AEC_CODING_WORKSPACE_BYTES};
     int ret = -1;
     for (int ty = 0; ty < ls.yh; ty += core) {
         for (int tx = 0; tx < ls.yw; tx += core) {

@@ -332,9 +332,10 @@ typedef struct {
     int images, rows;
 } chunk_plan;
 
-static chunk_plan plan_chunks(const conv_geom *g, size_t per_column, int with_col2im)
+static chunk_plan plan_chunks(const conv_geom *g, size_t per_column, int with_col2im,
+                              const nn_workspace *ws)
 {
-    const size_t cap = workspace_cap / sizeof(float);
+    const size_t cap = (ws->max_bytes ? ws->max_bytes : workspace_cap) / sizeof(float);
     chunk_plan p = {1, g->oh > 0 ? g->oh : 1};
     const size_t image = (size_t)g->oh * g->ow * per_column;
     const size_t whole_scratch = with_col2im ? col2im_scratch(g, g->oh) : 0;
@@ -455,7 +456,7 @@ int nn_conv2d_forward(const nn_conv2d *l, const nn_params *p, const nn_tensor *x
                                   l->pad_mode == NN_PAD_REPLICATE);
     const int kk = l->cin * l->k * l->k;
     if (nn_tensor_resize(y, g.n, l->cout, g.oh, g.ow) != 0) return -1;
-    const chunk_plan plan = plan_chunks(&g, (size_t)kk + l->cout, 0);
+    const chunk_plan plan = plan_chunks(&g, (size_t)kk + l->cout, 0, ws);
     const size_t max_cols = plan_columns(&g, &plan);
     float *col = nn_workspace_get(ws, ((size_t)kk + l->cout) * max_cols);
     if (!col) return -1;
@@ -538,7 +539,7 @@ int nn_deconv2d_forward(const nn_deconv2d *l, const nn_params *p, const nn_tenso
     const conv_geom g = deconv_geom(l, x->n, x->h, x->w);
     const int kk = l->cout * l->k * l->k;
     if (nn_tensor_resize(y, g.n, g.c, g.h, g.w) != 0) return -1;
-    const chunk_plan plan = plan_chunks(&g, (size_t)kk + l->cin, 1);
+    const chunk_plan plan = plan_chunks(&g, (size_t)kk + l->cin, 1, ws);
     const size_t max_cols = plan_columns(&g, &plan);
     const size_t per_thread = col2im_scratch_per_thread(&g, plan.rows);
     float *col = nn_workspace_get(ws, ((size_t)kk + l->cin) * max_cols + col2im_scratch(&g, plan.rows));

@@ -29,6 +29,10 @@ void nn_tensor_zero(nn_tensor *t);
 typedef struct {
     float *buf;
     size_t cap;
+    /* the most scratch a chunked forward pass (nn/conv2d.h) may take from
+     * this workspace, in bytes; 0: the process default. Training leaves it
+     * 0 (big chunks run faster); the coder sets a few MB to bound memory. */
+    size_t max_bytes;
 } nn_workspace;
 
 float *nn_workspace_get(nn_workspace *ws, size_t count);

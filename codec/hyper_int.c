@@ -697,16 +697,10 @@ int aec_hs_int_run(const aec_hs_int *q, const int32_t *z_hat, int h, int w,
 #define HS_VERSION 1
 #define HS_HEADER 28   /* magic, version, n, m, levels, out_frac, hinv_frac */
 
+/* zlib's CRC-32 over any length (crc32_z takes a size_t) */
 static uint32_t crc32_of(const uint8_t *buf, size_t len)
 {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (len > 0) {
-        uInt piece = len > 0x40000000u ? 0x40000000u : (uInt)len;
-        crc = crc32(crc, buf, piece);
-        buf += piece;
-        len -= piece;
-    }
-    return (uint32_t)crc;
+    return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), buf, len);
 }
 
 static size_t blob_size(int n, int m, int levels)

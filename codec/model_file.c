@@ -123,7 +123,7 @@ static int serialize(const aec_model *m, const char *meta, const nn_adam *opt, i
         free(ad.buf);
     }
     for (int i = 0; i < n_extra; i++) put_chunk(&b, extra[i].tag, extra[i].data, extra[i].len);
-    put_u32(&b, (uint32_t)crc32(0L, b.buf, (uInt)b.len));
+    put_u32(&b, (uint32_t)crc32_z(0, b.buf, b.len));
     if (b.failed) goto oom;
     *out = b.buf;
     *out_len = b.len;
@@ -239,7 +239,7 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decode
         snprintf(err, errlen, "%s: not an aec model file", path);
         goto done;
     }
-    if (get_u32(buf + len - 4) != (uint32_t)crc32(0L, buf, (uInt)(len - 4))) {
+    if (get_u32(buf + len - 4) != (uint32_t)crc32_z(0, buf, len - 4)) {
         snprintf(err, errlen, "%s: CRC mismatch (file corrupt or truncated)", path);
         goto done;
     }

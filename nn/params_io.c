@@ -50,17 +50,10 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* zlib's crc32 takes a uInt length; feed it in pieces so any size works */
+/* zlib's CRC-32 over any length (crc32_z takes a size_t) */
 static uint32_t crc32_of(const uint8_t *buf, size_t len)
 {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (len > 0) {
-        uInt piece = len > 0x40000000u ? 0x40000000u : (uInt)len;
-        crc = crc32(crc, buf, piece);
-        buf += piece;
-        len -= piece;
-    }
-    return (uint32_t)crc;
+    return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), buf, len);
 }
 
 /* ---- binary16 --------------------------------------------------------------- */

@@ -19,7 +19,7 @@
  *
  * so that one step of the kernel multiplies int16 pairs and adds them into
  * int32 (x86's pmaddwd). int32 sums are flushed into int64 every
- * KP_CHUNK pairs: 2 KP_CHUNK |w| |x| <= 32 * 2047 * 32767 < 2^31, so the
+ * KP_CHUNK pairs: 2 KP_CHUNK |w| |x| <= 32 * 127 * 32767 < 2^31, so the
  * int32 sums cannot overflow whatever the weights and inputs, and the int64
  * total is bounded when the model is finished (check_layer). Integer sums
  * are exact, so the kernel, the blocking and the thread count cannot change
@@ -192,7 +192,7 @@ static int check_layer(const aec_hs_int_layer *L, int li, char *err, size_t errl
             set_err(err, errlen, "layer %d: channel %d: multiplier or shift out of range", li, co);
             return -1;
         }
-        int64_t sum = 0;   /* <= 4096 * 49 * 2047 */
+        int64_t sum = 0;   /* <= 4096 * 49 * 127 */
         for (int ci = 0; ci < L->cin; ci++)
             for (int ky = 0; ky < L->k; ky++)
                 for (int kx = 0; kx < L->k; kx++) {
@@ -694,7 +694,7 @@ int aec_hs_int_run(const aec_hs_int *q, const int32_t *z_hat, int h, int w,
 /* ---- byte form ----------------------------------------------------------- */
 
 #define HS_MAGIC "AEHS"
-#define HS_VERSION 1
+#define HS_VERSION 2   /* 2: weights stored as i8 (1 had i16) */
 #define HS_HEADER 28   /* magic, version, n, m, levels, out_frac, hinv_frac */
 
 /* zlib's CRC-32 over any length (crc32_z takes a size_t) */
@@ -708,7 +708,7 @@ static size_t blob_size(int n, int m, int levels)
     const int cin[3] = {n, m, m * 3 / 2}, cout[3] = {m, m * 3 / 2, 2 * m}, k[3] = {5, 5, 3};
     size_t size = HS_HEADER + (size_t)levels * n * 4 + 8;
     for (int i = 0; i < 3; i++)
-        size += 16 + (size_t)cin[i] * cout[i] * k[i] * k[i] * 2 + (size_t)cout[i] * 9;
+        size += 16 + (size_t)cin[i] * cout[i] * k[i] * k[i] + (size_t)cout[i] * 9;
     return size + 4;
 }
 
@@ -738,10 +738,7 @@ int aec_hs_int_serialize(const aec_hs_int *q, uint8_t **buf, size_t *len)
         put32(&w, (uint32_t)L->cin); put32(&w, (uint32_t)L->cout);
         put32(&w, (uint32_t)L->k); put32(&w, (uint32_t)L->stride);
         size_t nw = layer_wcount(L);
-        for (size_t i = 0; i < nw; i++) {
-            uint16_t v = (uint16_t)L->w[i];
-            *w.p++ = (uint8_t)v; *w.p++ = (uint8_t)(v >> 8);
-        }
+        for (size_t i = 0; i < nw; i++) *w.p++ = (uint8_t)(L->w[i] & 0xff); /* |w| <= 127 */
         for (int c = 0; c < L->cout; c++) put32(&w, (uint32_t)L->b[c]);
         for (int c = 0; c < L->cout; c++) put32(&w, (uint32_t)L->mult[c]);
         for (int c = 0; c < L->cout; c++) *w.p++ = L->shift[c];
@@ -816,10 +813,7 @@ int aec_hs_int_deserialize(aec_hs_int *q, const uint8_t *buf, size_t len, char *
         }
         p += 16;
         size_t nw = layer_wcount(L);
-        for (size_t i = 0; i < nw; i++, p += 2) {
-            uint16_t v = (uint16_t)(p[0] | p[1] << 8);
-            L->w[i] = (int16_t)(v < 0x8000u ? (int)v : (int)v - 65536);
-        }
+        for (size_t i = 0; i < nw; i++, p++) L->w[i] = (int16_t)(p[0] < 0x80u ? p[0] : p[0] - 256);
         for (int c = 0; c < L->cout; c++, p += 4) L->b[c] = as_i32(get32(p));
         for (int c = 0; c < L->cout; c++, p += 4) L->mult[c] = as_i32(get32(p));
         for (int c = 0; c < L->cout; c++) L->shift[c] = *p++;

@@ -13,7 +13,7 @@
  *   a2 = lrelu(requant(deconv5s2(a1)))               int16 [3M/2][4h][4w]
  *   (scale_q, mu_q) = requant(conv3(a2))             int32 Q16 [M][4h][4w] each
  *
- * Weights are int16 restricted to +-AEC_HS_W_MAX with one scale per output
+ * Weights are 8-bit (+-AEC_HS_W_MAX, held as int16 for the kernels) with one scale per output
  * channel, biases int32 in the accumulator's scale, accumulation in int64;
  * requantisation multiplies by a 16-bit multiplier and shifts right with
  * round-half-up. The float model is only needed to build (export time). */
@@ -30,7 +30,7 @@
 #define AEC_HS_HINV_FRAC 16   /* hinv_q is Q16 */
 #define AEC_HS_T_FRAC 16      /* level positions t_q16 are Q16 */
 #define AEC_HS_ACT_MAX 32767  /* activations are int16 in [-32767, 32767] */
-#define AEC_HS_W_MAX 2047     /* weights are int16 in [-2047, 2047] */
+#define AEC_HS_W_MAX 127     /* weights are in [-127, 127] (stored as i8) */
 #define AEC_HS_Z_MAX 32768    /* z^ is clamped to [-2^15, 2^15] */
 #define AEC_HS_HINV_MAX (1 << 24) /* |hinv_q| <= 2^24, a gain of at most 256 */
 #define AEC_HS_MAX_CH 4096    /* channel counts a file may declare */

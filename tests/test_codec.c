@@ -629,8 +629,8 @@ static const char golden_hex[] =
     "d8442cf500e0e3ec117481e5cc257f79372c6d77b621fe9c49823465678e3d53"
     "ff41a85dbbff2197ffaf8df9a3ef87a6cc18221329f1e86c8e2d15ad245c1728"
     "a5a57e26fca194d09f801204c3c35d2de110111d9be5";
-#define GOLDEN_ID "a3bcaacbac16c283"
-#define GOLDEN_LATENTS_CRC 0xe0132ef4u
+#define GOLDEN_ID "245b69b8e9415649"
+#define GOLDEN_LATENTS_CRC 0xc33a5393u
 
 static uint32_t latents_crc(const aec_latents *lat)
 {
@@ -876,8 +876,10 @@ static void test_tiles(const aec_codec *c)
         aec_latents_free(&a);
         aec_latents_free(&b);
     }
-    /* the encoder: the same latents (g_a's tiles differ from the whole
-     * only by float rounding, far below what would move a rounded latent) */
+    /* the encoder: the same latents, up to rare flips by one: g_a's tiles
+     * differ from the whole only by float rounding, which moves a rounded
+     * latent only where it lies within that rounding of a half (one in
+     * 4032 was seen, with 16x16-pixel tiles) */
     aec_latents ref_lat;
     CHECK(aec_decode_latents(c, file, len, &ref_lat, err, sizeof err) == 0, "latents: %s", err);
     const int enc_cores[] = {1, 3, 4, 16};
@@ -894,14 +896,21 @@ static void test_tiles(const aec_codec *c)
             continue;
         }
         size_t nz = (size_t)lat.n * lat.zh * lat.zw, ny = (size_t)lat.m * lat.yh * lat.yw;
-        int z_differ = 0, r_differ = 0;
-        for (size_t k = 0; k < nz; k++) z_differ += lat.z[k] != ref_lat.z[k];
-        for (size_t k = 0; k < ny; k++) r_differ += lat.r[k] != ref_lat.r[k];
+        int z_differ = 0, r_differ = 0, by_more = 0;
+        for (size_t k = 0; k < nz; k++) {
+            z_differ += lat.z[k] != ref_lat.z[k];
+            by_more += abs(lat.z[k] - ref_lat.z[k]) > 1;
+        }
+        for (size_t k = 0; k < ny; k++) {
+            r_differ += lat.r[k] != ref_lat.r[k];
+            by_more += abs(lat.r[k] - ref_lat.r[k]) > 1;
+        }
         printf("encoder tiles of %d latents: %d of %zu z^ and %d of %zu r differ; file %s\n",
                enc_cores[i], z_differ, nz, r_differ, ny,
                len2 == len && !memcmp(file2, file, len) ? "identical" : "differs");
-        CHECK(z_differ == 0 && r_differ == 0, "encoder tiles of %d latents: %d z^ and %d r differ",
-              enc_cores[i], z_differ, r_differ);
+        CHECK(by_more == 0 && (size_t)z_differ <= 1 + nz / 1000 && (size_t)r_differ <= 1 + ny / 1000,
+              "encoder tiles of %d latents: %d z^ and %d r differ, %d by more than one",
+              enc_cores[i], z_differ, r_differ, by_more);
         aec_latents_free(&lat);
         free(file2);
     }

@@ -12,7 +12,7 @@
 
 /* golden CRC-32s of seed 1's small model (see test_golden) */
 #define GOLDEN_BLOB 0x2144df1cu
-#define GOLDEN_OUT 0xfe12d694u
+#define GOLDEN_OUT 0xf2735a36u
 
 static int sanitized(void)
 {
@@ -123,7 +123,10 @@ static uint32_t run_crc(const run_buf *b, const aec_hs_int *q, int h, int w)
     return (uint32_t)c;
 }
 
-/* (a) integer vs float, plus thread and kernel invariance */
+/* (a) integer vs float, plus thread and kernel invariance. The tolerance,
+ * 0.1 + 2% of the value, allows for the 8-bit weights (a step of max|w|/127
+ * per output channel) on these random, untrained layers; what the
+ * quantisation costs a trained model in rate is bench_hyper_int's measure. */
 static void test_accuracy(const char *what, int n, int mm, int h, int w, int calib_count)
 {
     aec_model m;
@@ -162,8 +165,8 @@ static void test_accuracy(const char *what, int n, int mm, int h, int w, int cal
             double fs = ref.data[i], fm = ref.data[(size_t)mm * plane + i];
             double es = fabs(ldexp(b.scale[i], -AEC_HS_OUT_FRAC) - fs);
             double em = fabs(ldexp(b.mu[i], -AEC_HS_OUT_FRAC) - fm);
-            if (es > 0.02 + 0.01 * fabs(fs) || em > 0.02 + 0.01 * fabs(fm)) bad++;
-            double rs = es / (0.02 + 0.01 * fabs(fs)), rm = em / (0.02 + 0.01 * fabs(fm));
+            if (es > 0.1 + 0.02 * fabs(fs) || em > 0.1 + 0.02 * fabs(fm)) bad++;
+            double rs = es / (0.1 + 0.02 * fabs(fs)), rm = em / (0.1 + 0.02 * fabs(fm));
             if (rs > worst) worst = rs;
             if (rm > worst) worst = rm;
             if (em > worst_mu) worst_mu = em;
@@ -185,7 +188,7 @@ static void test_accuracy(const char *what, int n, int mm, int h, int w, int cal
         q.kernel = AEC_HS_KERNEL_AUTO;
         omp_set_num_threads(threads);
     }
-    CHECK(bad == 0, "%s: %zu outputs beyond 0.02 + 1%%", what, bad);
+    CHECK(bad == 0, "%s: %zu outputs beyond 0.1 + 2%%", what, bad);
     printf("%s: max |err| mu %.5f scale %.5f (%.0f%% of the tolerance)\n", what, worst_mu,
            worst_scale, 100 * worst);
     CHECK(aec_hs_int_run(&q, zi, h, w, hinv_q, b.scale, b.mu, b.scratch, b.scratch_bytes - 1) == -1,
@@ -274,10 +277,9 @@ static void test_serialize(void)
         {28 + 3 * 8 * 4, 4, 70000, "input multiplier"}, /* in_mult */
         {28 + 3 * 8 * 4 + 4, 4, 63, "input multiplier"},  /* in_shift */
         {28 + 3 * 8 * 4 + 8, 4, 9, "unexpected shape"},   /* layer 0 cin */
-        {28 + 3 * 8 * 4 + 8 + 16, 2, 2048, "weight"},     /* layer 0 first weight */
-        {28 + 3 * 8 * 4 + 8 + 16, 2, 0x8000, "weight"},   /* -32768 */
+        {28 + 3 * 8 * 4 + 8 + 16, 1, 0x80, "weight"},     /* layer 0 first weight: -128 */
     };
-    size_t l0w = (size_t)8 * 12 * 25 * 2, shift0 = 28 + 3 * 8 * 4 + 8 + 16 + l0w + 12 * 8;
+    size_t l0w = (size_t)8 * 12 * 25, shift0 = 28 + 3 * 8 * 4 + 8 + 16 + l0w + 12 * 8;
     size_t mult0 = 28 + 3 * 8 * 4 + 8 + 16 + l0w + 12 * 4;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0] + 2; i++) {
         uint8_t *c = malloc(len);

@@ -12,8 +12,10 @@
  * OMP_WAIT_POLICY or GOMP_SPINCOUNT: with libgomp's default, the OpenMP
  * threads of the conv2d loops spin for milliseconds after each loop and take
  * the cores from the OpenBLAS threads of the sgemm that follows (it halved
- * the speed of the small layers). So a program re-executes once at start
- * unless both variables are already decided. */
+ * the speed of the small layers). Likewise OPENBLAS_THREAD_TIMEOUT=4 unless
+ * the user set it (or GOTO_THREAD_TIMEOUT): OpenBLAS's idle threads otherwise
+ * call sched_yield for ~0.1 s after every sgemm, through our OpenMP loops.
+ * So a program re-executes once at start unless these are already decided. */
 #ifndef NN_BLAS_H
 #define NN_BLAS_H
 

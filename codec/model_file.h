@@ -8,6 +8,8 @@
  *   PARM  the parameter blob (nn_params_serialize)
  *   ADAM  optimiser state (checkpoints only): step, then the first and
  *         second moments as two parameter blobs
+ *   AVGW  (checkpoints of aec train --average) the weights' moving average,
+ *         handed over in extra[] like the coding chunks
  * Unknown chunks are skipped, so later versions can add chunks. */
 #ifndef AEC_MODEL_FILE_H
 #define AEC_MODEL_FILE_H

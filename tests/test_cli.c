@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "model_file.h"
 #include "png_io.h"
 
 static char root[PATH_MAX], tmp[PATH_MAX], aec_bin[PATH_MAX + 16], stub_bin[PATH_MAX + 32];
@@ -303,6 +304,56 @@ static int make_model(const char *data, const char *trained, const char *out, in
     return -1;
 }
 
+/* --average: the checkpoint keeps the moving average (AVGW) beside the
+ * weights Adam moves, the output model is that average, and --resume
+ * carries it on. */
+static void test_average(void)
+{
+    const char *out = path_in("avg.aecm"), *ckpt = path_in("avg.aecm.ckpt");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", out, "--steps", "3", "--batch",
+              "2", "--patch", "64", "--n", "8", "--m", "12", "--lr", "0.01", "--average", "0.5") == 0,
+          "train with --average: %s", err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", out, "--steps", "1",
+              "--average", "1") == 2, "--average 1 refused as a usage error");
+    size_t clen = 0, olen = 0;
+    uint8_t *cbuf = slurp(ckpt, &clen), *obuf = slurp(out, &olen);
+    aec_model live, avg, outm;
+    aec_chunk extra[AEC_MODEL_MAX_EXTRA];
+    int n_extra = 0, found = 0;
+    char err[256];
+    if (cbuf && obuf &&
+        aec_model_parse(cbuf, clen, "ckpt", 0, &live, NULL, NULL, NULL, extra, &n_extra, err,
+                        sizeof err) == 0) {
+        if (aec_model_parse(obuf, olen, "out", 0, &outm, NULL, NULL, NULL, NULL, NULL, err,
+                            sizeof err) == 0) {
+            for (int i = 0; i < n_extra; i++) {
+                if (memcmp(extra[i].tag, "AVGW", 4) || aec_model_clone(&avg, &live)) continue;
+                found = 1;
+                CHECK(nn_params_deserialize(&avg.p, extra[i].data, extra[i].len, err, sizeof err) == 0,
+                      "AVGW blob: %s", err);
+                CHECK(!memcmp(avg.p.value, outm.p.value, avg.p.count * sizeof(float)),
+                      "the output model holds the averaged weights");
+                CHECK(memcmp(avg.p.value, live.p.value, avg.p.count * sizeof(float)) != 0,
+                      "the average differs from the live weights after 3 steps at decay 0.5");
+                aec_model_free(&avg);
+            }
+            aec_model_free(&outm);
+        } else {
+            CHECK(0, "output model: %s", err);
+        }
+        aec_model_free(&live);
+    } else {
+        CHECK(0, "checkpoint unreadable");
+    }
+    CHECK(found, "the checkpoint has an AVGW chunk");
+    free(cbuf);
+    free(obuf);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", out, "--resume", ckpt, "--steps",
+              "4", "--batch", "2", "--patch", "64", "--average", "0.5") == 0,
+          "resume with --average: %s", err_text);
+    CHECK(strstr(out_text, "after 4 steps") != NULL, "resumed to step 4: %s", out_text);
+}
+
 int main(void)
 {
     if (getenv("AEC_TEST_SANITIZED")) {
@@ -343,6 +394,7 @@ int main(void)
         goto done;
     }
     CHECK(strlen(id) == 16, "model id from export: '%s'", out_text);
+    test_average();
 
     /* ---- one file: encode, decode, and the same through stdin/stdout ---- */
     const char *A = path_in("tree/a.png"), *A_aec = path_in("a.aec"), *A_png = path_in("a.png");

@@ -5,7 +5,11 @@
  * A progress line shows step, loss, rate, PSNR, speed and ETA; a validation
  * line every --val-every seconds evaluates the held-out folder at three
  * levels. Checkpoints (model + optimiser) are written atomically every
- * --checkpoint-every seconds and on Ctrl-C; --resume continues from one. */
+ * --checkpoint-every seconds and on Ctrl-C; --resume continues from one.
+ *
+ * Beside the weights Adam moves, the run keeps their moving average
+ * (--average, nn/average.h): that is what validation reports first, what
+ * the output model holds, and, as an AVGW chunk, part of the checkpoint. */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -17,6 +21,7 @@
 #include <unistd.h>
 
 #include "adam.h"
+#include "average.h"
 #include "blas.h"
 #include "codec.h"
 #include "dataset.h"
@@ -69,6 +74,8 @@ static void usage(FILE *f)
             "  --threads T           threads (default: all cores)\n"
             "  --seed S              random seed (default 1)\n"
             "  --n N --m M           channels of a new model (default 128, 192)\n"
+            "  --average D           keep a moving average of the weights with decay D\n"
+            "                        (default 0.999; 0: none): validated, and written as MODEL\n"
             "  --checkpoint FILE     checkpoint path (default MODEL.ckpt)\n"
             "  --checkpoint-every T  (default 5m)   --val-every T (default 15m)\n");
 }
@@ -78,7 +85,7 @@ typedef struct {
     double time_limit, ckpt_every, val_every;
     long steps;
     int batch, patch, threads, n, m;
-    float lr;
+    float lr, average;
     unsigned long seed;
 } train_options;
 
@@ -88,6 +95,7 @@ static int parse_options(int argc, char **argv, train_options *o)
     o->batch = 8;
     o->patch = 128;
     o->lr = 1e-4f;
+    o->average = 0.999f;
     o->seed = 1;
     o->ckpt_every = 300;
     o->val_every = 900;
@@ -140,6 +148,14 @@ static int parse_options(int argc, char **argv, train_options *o)
             o->lr = strtof(v, NULL);
             if (!(o->lr > 0 && o->lr < 1)) {
                 fprintf(stderr, "aec train: --lr: bad rate '%s'\n", v);
+                return -1;
+            }
+        } else if (!strcmp(a, "--average")) {
+            NEED_VALUE
+            char *end;
+            o->average = strtof(v, &end);
+            if (*end || !(o->average >= 0 && o->average < 1)) {
+                fprintf(stderr, "aec train: --average: bad decay '%s' (0 to below 1)\n", v);
                 return -1;
             }
         } else {
@@ -214,17 +230,17 @@ static double psnr_of(const uint8_t *a, const uint8_t *b, size_t n)
  * ship it, every validation image encoded and decoded; mean coded bpp and
  * PSNR, beside the likelihood estimate of the float model. */
 static void validate_coded(const aec_model *m, aec_train_state *s, const aec_dataset *val,
-                           long step, int tty)
+                           long step, int tty, const char *label)
 {
     static const double qualities[3] = {0, 50, 100};
     aec_model copy;
     aec_codec codec;
     char err[512];
     if (aec_model_clone(&copy, m) || aec_codec_from_model(&codec, &copy, val, err, sizeof err)) {
-        printf("%sval   step %ld: export failed\n", tty ? "\n" : "", step);
+        printf("%s%s step %ld: export failed\n", tty ? "\n" : "", label, step);
         return;
     }
-    printf("%sval   step %ld", tty ? "\n" : "", step);
+    printf("%s%s step %ld", tty ? "\n" : "", label, step);
     for (int q = 0; q < 3; q++) {
         double bpp = 0, psnr = 0, est_bpp, est_psnr;
         int n = 0;
@@ -274,8 +290,67 @@ static void format_meta(char *buf, size_t len, const train_options *o, long step
 {
     snprintf(buf, len,
              "data=%s\nimages=%d\nsteps=%ld\nbatch=%d\npatch=%d\nlr=%g\nseed=%lu\n"
-             "wall_seconds=%.0f\n",
-             o->data, d->count, steps, o->batch, o->patch, o->lr, o->seed, wall);
+             "average=%g\nwall_seconds=%.0f\n",
+             o->data, d->count, steps, o->batch, o->patch, o->lr, o->seed, o->average, wall);
+}
+
+/* The checkpoint: the weights Adam moves, Adam's state and (when averaging)
+ * the averaged weights as an AVGW chunk. */
+static int save_checkpoint(const char *path, const aec_model *model, const aec_model *avg,
+                           const char *meta, const nn_adam *adam, char *err, size_t errlen)
+{
+    aec_chunk chunk = {{'A', 'V', 'G', 'W'}, NULL, 0};
+    uint8_t *blob = NULL;
+    if (avg) {
+        if (nn_params_serialize(&avg->p, &blob, &chunk.len)) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            return -1;
+        }
+        chunk.data = blob;
+    }
+    int rc = aec_model_save(path, model, meta, adam, avg ? &chunk : NULL, avg ? 1 : 0, err, errlen);
+    free(blob);
+    return rc;
+}
+
+/* Loads --resume or --init into model (and Adam's state from a checkpoint)
+ * and starts avg (when wanted) from the checkpoint's AVGW chunk, else from
+ * the weights themselves. */
+static int load_start(const char *path, int resume, aec_model *model, nn_adam *adam, int *has_opt,
+                      aec_model *avg, double *wall_before, char *err, size_t errlen)
+{
+    size_t len = 0;
+    uint8_t *buf = aec_read_file(path, (size_t)1 << 31, &len, err, errlen);
+    if (!buf) return -1;
+    char *meta = NULL;
+    aec_chunk extra[AEC_MODEL_MAX_EXTRA];
+    int n_extra = 0;
+    if (aec_model_parse(buf, len, path, 0, model, &meta, resume ? adam : NULL, has_opt, extra,
+                        &n_extra, err, errlen)) {
+        free(buf);
+        return -1;
+    }
+    const char *ws = meta ? strstr(meta, "wall_seconds=") : NULL;
+    if (ws && resume) *wall_before = atof(ws + 13);
+    free(meta);
+    int rc = 0;
+    if (avg) {
+        rc = aec_model_clone(avg, model);
+        if (rc) snprintf(err, errlen, "out of memory");
+        for (int i = 0; i < n_extra && resume && !rc; i++)
+            if (!memcmp(extra[i].tag, "AVGW", 4) &&
+                nn_params_deserialize(&avg->p, extra[i].data, extra[i].len, err, errlen)) {
+                aec_model_free(avg);
+                rc = -1;
+            }
+    }
+    if (rc) {
+        aec_model_free(model);
+        if (*has_opt) nn_adam_free(adam);
+        *has_opt = 0;
+    }
+    free(buf);
+    return rc;
 }
 
 int aec_cmd_train(int argc, char **argv)
@@ -301,22 +376,19 @@ int aec_cmd_train(int argc, char **argv)
         return AEC_EXIT_DATA;
     }
 
-    aec_model model;
+    aec_model model, average_model;
+    aec_model *avg = o.average > 0 ? &average_model : NULL;
     nn_adam adam;
     int has_opt = 0, rc = AEC_EXIT_OK;
     double wall_before = 0;
     if (o.resume || o.init) {
-        char *meta = NULL;
-        const char *from = o.resume ? o.resume : o.init;
-        if (aec_model_load(from, &model, &meta, o.resume ? &adam : NULL, &has_opt, err, sizeof err)) {
+        if (load_start(o.resume ? o.resume : o.init, o.resume != NULL, &model, &adam, &has_opt, avg,
+                       &wall_before, err, sizeof err)) {
             fprintf(stderr, "aec train: %s\n", err);
             aec_dataset_free(&data);
             aec_dataset_free(&val);
             return AEC_EXIT_DATA;
         }
-        const char *ws = meta ? strstr(meta, "wall_seconds=") : NULL;
-        if (ws && o.resume) wall_before = atof(ws + 13);
-        free(meta);
     } else {
         aec_arch arch;
         aec_arch_default(&arch);
@@ -327,6 +399,10 @@ int aec_cmd_train(int argc, char **argv)
             return AEC_EXIT_SYSTEM;
         }
         aec_model_init(&model, o.seed);
+        if (avg && aec_model_clone(avg, &model)) {
+            fprintf(stderr, "aec train: out of memory\n");
+            return AEC_EXIT_SYSTEM;
+        }
     }
     if (!has_opt && nn_adam_init(&adam, model.p.count)) {
         fprintf(stderr, "aec train: out of memory\n");
@@ -379,6 +455,7 @@ int aec_cmd_train(int argc, char **argv)
         }
         float lr = learning_rate(&o, adam.step, first_step, elapsed);
         nn_adam_step(&adam, &model.p, lr);
+        if (avg) nn_average_update(avg->p.value, model.p.value, model.p.count, o.average);
 
         double bpp = (st.bits_y + st.bits_z) / ((double)o.batch * o.patch * o.patch), psnr = 0;
         for (int i = 0; i < o.batch; i++) psnr += 10 * log10(1.0 / fmax(st.mse[i], 1e-10));
@@ -404,26 +481,30 @@ int aec_cmd_train(int argc, char **argv)
             last_print = t;
         }
         if (val.count && t - last_val >= o.val_every) {
-            validate_coded(&model, &st, &val, adam.step, tty);
+            validate_coded(avg ? avg : &model, &st, &val, adam.step, tty, "val  ");
+            if (avg) validate_coded(&model, &st, &val, adam.step, 0, "val live");
             last_val = now_seconds();
         }
         if (t - last_ckpt >= o.ckpt_every) {
             format_meta(meta, sizeof meta, &o, adam.step, wall_before + (t - t0), &data);
-            if (aec_model_save(ckpt_path, &model, meta, &adam, NULL, 0, err, sizeof err))
+            if (save_checkpoint(ckpt_path, &model, avg, meta, &adam, err, sizeof err))
                 fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
             last_ckpt = now_seconds();
         }
     }
     if (tty) printf("\n");
-    if (val.count && rc == AEC_EXIT_OK && !stop_requested) validate_coded(&model, &st, &val, adam.step, 0);
+    if (val.count && rc == AEC_EXIT_OK && !stop_requested) {
+        validate_coded(avg ? avg : &model, &st, &val, adam.step, 0, "val  ");
+        if (avg) validate_coded(&model, &st, &val, adam.step, 0, "val live");
+    }
     double wall = wall_before + (now_seconds() - t0);
     format_meta(meta, sizeof meta, &o, adam.step, wall, &data);
-    if (aec_model_save(ckpt_path, &model, meta, &adam, NULL, 0, err, sizeof err)) {
+    if (save_checkpoint(ckpt_path, &model, avg, meta, &adam, err, sizeof err)) {
         fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
         rc = AEC_EXIT_SYSTEM;
     }
     if (rc == AEC_EXIT_OK || stop_requested) {
-        if (aec_model_save(o.out, &model, meta, NULL, NULL, 0, err, sizeof err)) {
+        if (aec_model_save(o.out, avg ? avg : &model, meta, NULL, NULL, 0, err, sizeof err)) {
             fprintf(stderr, "aec train: %s\n", err);
             rc = AEC_EXIT_SYSTEM;
         } else {
@@ -434,6 +515,7 @@ int aec_cmd_train(int argc, char **argv)
     aec_train_state_free(&st);
     nn_adam_free(&adam);
     aec_model_free(&model);
+    if (avg) aec_model_free(avg);
     aec_dataset_free(&data);
     aec_dataset_free(&val);
     return rc;

@@ -20,20 +20,7 @@
 #define MAX_REPS 10
 #define SHAPE_SECONDS 1.5
 
-typedef struct {
-    const char *name;
-    int ta, tb, m, n, k;
-} shape;
-
-static const shape shapes[] = {
-    {"g_s deconv0 192->128 48x32 ", 1, 0, 128 * 25, 48 * 32, 192},
-    {"g_s igdn0 128 96x64        ", 0, 0, 128, 96 * 64, 128},
-    {"g_s deconv1 128->128 96x64 ", 1, 0, 128 * 25, 96 * 64, 128},
-    {"g_s igdn1 128 192x128      ", 0, 0, 128, 192 * 128, 128},
-    {"g_s deconv2 128->128 192x128", 1, 0, 128 * 25, 192 * 128, 128},
-    {"g_s igdn2 128 384x256      ", 0, 0, 128, 384 * 256, 128},
-    {"g_s deconv3 128->3 384x256 ", 1, 0, 3 * 25, 384 * 256, 128},
-};
+#include "synthesis_shapes.h"
 
 static double now(void)
 {

@@ -608,6 +608,32 @@ done:
     return ret;
 }
 
+/* The latent s->y_g refined against the image (aec_model_refine_latent),
+ * with the (mu, scale) the decoder will see: the integer h_s's. */
+static int refine(const aec_codec *c, aec_train_state *s, const uint8_t *rgb, int w, int h,
+                  float t, const int32_t *scale_q, const int32_t *mu_q)
+{
+    float *planar = NULL;
+    int pw, ph, ret = -1;
+    nn_tensor mu = {0}, scale = {0};
+    const nn_tensor *y = &s->y_g;
+    if (aec_image_to_planar(rgb, w, h, 64, &planar, &pw, &ph) ||
+        nn_tensor_alloc(&mu, 1, y->c, y->h, y->w) || nn_tensor_alloc(&scale, 1, y->c, y->h, y->w))
+        goto done;
+    for (size_t k = 0; k < nn_tensor_numel(y); k++) {
+        mu.data[k] = (float)((double)mu_q[k] / (double)(1 << AEC_HS_OUT_FRAC));
+        scale.data[k] = (float)((double)scale_q[k] / (double)(1 << AEC_HS_OUT_FRAC));
+    }
+    nn_tensor x = {1, 3, ph, pw, planar};
+    ret = aec_model_refine_latent(&c->model, s, &x, w, h, t, &s->y_g, &mu, &scale,
+                                  c->refine_iters, NULL);
+done:
+    free(planar);
+    nn_tensor_free(&mu);
+    nn_tensor_free(&scale);
+    return ret;
+}
+
 int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double quality,
                uint8_t **out, size_t *len, char *err, size_t errlen)
 {
@@ -648,6 +674,9 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
     size_t plane_z = (size_t)ls.zh * ls.zw;
     for (size_t k = 0; k < nz; k++) aec_rc_encode(&enc, &c->z_tables.tables[k / plane_z], z[k]);
     if (hyper_params(c, z, &ls, t_q16, &scale_q, &mu_q)) goto oom;
+    if (c->refine_iters > 0 && (uint64_t)ls.pw * ls.ph <= AEC_REFINE_MAX_PIXELS &&
+        refine(c, &s, rgb, w, h, t, scale_q, mu_q))
+        goto oom;
     for (size_t k = 0; k < ny; k++) {
         double mu = (double)mu_q[k] / (double)(1 << AEC_HS_OUT_FRAC);
         int32_t r = round_to_symbol((double)s.y_g.data[k] - mu);

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
@@ -491,6 +492,132 @@ double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x
         x_hat->data[k] = v < 0 ? 0 : v > 1 ? 1 : v;
     }
     return bits;
+}
+
+/* ---- encoder-side refinement of the latent -------------------------------- */
+
+/* Adam's first step size on the latent, in quantisation steps. On 4
+ * butterfly validation images at quality 50, 10 steps: 0.003 gave +0.14 dB
+ * for +0.0% bits, 0.006 +0.25 dB, 0.01 +0.35 dB for +0.3%, 0.02 +0.45 dB
+ * for +2.4%, 0.05 +0.13 dB for +1.2%, 0.2 found nothing better than g_a's
+ * latent. */
+#define REFINE_LR 0.01f
+
+/* lambda at level position t, interpolated like the gains (geometrically) */
+static double lambda_at(const aec_arch *a, float t)
+{
+    if (t <= 0 || a->levels < 2) return a->lambda[0];
+    if (t >= (float)(a->levels - 1)) return a->lambda[a->levels - 1];
+    int l0 = (int)floorf(t);
+    double f = t - (float)l0;
+    return exp((1 - f) * log(a->lambda[l0]) + f * log(a->lambda[l0 + 1]));
+}
+
+/* loss of the rounded latent, y_hat = mu + round(y_g - mu), as coded:
+ * leaves g_s's activations in s for the backward pass */
+static int refine_forward(const aec_model *m, aec_train_state *s, const nn_tensor *x, int w,
+                          int h, const nn_tensor *y_g, const nn_tensor *mu,
+                          const nn_tensor *scale, const float *ig, double lambda, double *loss)
+{
+    size_t ny = nn_tensor_numel(y_g);
+    if (resize_like(&s->y_hat, y_g) || resize_like(&s->gs_in[0], y_g)) return -1;
+    for (size_t k = 0; k < ny; k++)
+        s->y_hat.data[k] = mu->data[k] + floorf(y_g->data[k] - mu->data[k] + 0.5f);
+    const float *igp[1] = {ig};
+    scale_items(&s->y_hat, &s->gs_in[0], igp);
+    if (synthesis_forward(m, s)) return -1;
+    const size_t plane = (size_t)x->h * x->w;
+    double se = 0;
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < h; y++) {
+            const float *a = s->x_hat.data + c * plane + (size_t)y * x->w;
+            const float *b = x->data + c * plane + (size_t)y * x->w;
+            for (int i = 0; i < w; i++) se += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        }
+    double bits = nn_gaussian_bits(&s->y_hat, mu, scale);
+    *loss = bits / ((double)w * h) + lambda * 255.0 * 255.0 * se / (3.0 * w * h);
+    return 0;
+}
+
+int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_tensor *x, int w,
+                            int h, float t, nn_tensor *y_g, const nn_tensor *mu,
+                            const nn_tensor *scale, int iters, double *gain)
+{
+    const int M = m->arch.m;
+    float ig[1024];
+    if (M > 1024 || y_g->n != 1 || y_g->c != M || x->n != 1 || x->c != 3 ||
+        x->h != 16 * y_g->h || x->w != 16 * y_g->w || w < 1 || h < 1 || w > x->w || h > x->h ||
+        nn_tensor_numel(mu) != nn_tensor_numel(y_g) || nn_tensor_numel(scale) != nn_tensor_numel(y_g))
+        return -1;
+    aec_model_gains(m, t, NULL, ig, NULL, NULL);
+    const double lambda = lambda_at(&m->arch, t);
+    const size_t ny = nn_tensor_numel(y_g);
+    /* the weights' gradients are not wanted: a parameter view without them */
+    nn_params view = m->p;
+    view.grad = NULL;
+    float *best = malloc(ny * sizeof *best), *m1 = calloc(ny, sizeof *m1), *v1 = calloc(ny, sizeof *v1);
+    int ret = -1;
+    if (!best || !m1 || !v1) goto done;
+    memcpy(best, y_g->data, ny * sizeof *best);
+    double first = 0, best_loss = 0;
+    for (int it = 0; it <= iters; it++) {
+        double loss;
+        if (refine_forward(m, s, x, w, h, y_g, mu, scale, ig, lambda, &loss)) goto done;
+        if (it == 0) first = best_loss = loss;
+        else if (loss < best_loss) {
+            best_loss = loss;
+            memcpy(best, y_g->data, ny * sizeof *best);
+        }
+        if (it == iters) break;
+        /* d loss / d x_hat on the image's pixels (the padding costs nothing) */
+        nn_tensor *dcur = &s->d0, *dnext = &s->d1, *tmp;
+        if (resize_like(dcur, &s->x_hat)) goto done;
+        nn_tensor_zero(dcur);
+        const size_t plane = (size_t)x->h * x->w;
+        const float k = (float)(2.0 * lambda * 255.0 * 255.0 / (3.0 * w * h));
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < h; y++) {
+                size_t at = c * plane + (size_t)y * x->w;
+                for (int i = 0; i < w; i++)
+                    dcur->data[at + i] = k * (s->x_hat.data[at + i] - x->data[at + i]);
+            }
+        for (int i = 3; i >= 0; i--) {
+            if (resize_like(dnext, &s->gs_in[i])) goto done;
+            if (nn_deconv2d_backward(&m->gs[i], &view, &s->gs_in[i], dcur, dnext, &s->ws)) goto done;
+            tmp = dcur; dcur = dnext; dnext = tmp;
+            if (i == 0) break;
+            if (resize_like(dnext, &s->gs_pre[i - 1])) goto done;
+            if (nn_gdn_backward(&m->gs_igdn[i - 1], &view, &s->gs_pre[i - 1], dcur, dnext, &s->ws))
+                goto done;
+            tmp = dcur; dcur = dnext; dnext = tmp;
+        }
+        /* through the inverse gain; the rate's gradient at the rounded
+         * value; straight through the rounding to y_g */
+        const size_t plane_y = (size_t)y_g->h * y_g->w;
+        for (size_t q = 0; q < ny; q++) dcur->data[q] *= ig[q / plane_y];
+        if (resize_like(dnext, y_g)) goto done;
+        nn_gaussian_bits_backward(&s->y_hat, mu, scale, (float)(1.0 / ((double)w * h)), dnext,
+                                  NULL, NULL);
+        /* Adam on y_g, the step falling linearly to a tenth: moves of a
+         * fraction of a quantisation step */
+        const float lr = REFINE_LR * (1.0f - 0.9f * (float)it / (float)iters);
+        const float b1 = 0.9f, b2 = 0.999f;
+        const float c1 = 1.0f - powf(b1, (float)(it + 1)), c2 = 1.0f - powf(b2, (float)(it + 1));
+        for (size_t q = 0; q < ny; q++) {
+            float gq = dcur->data[q] + dnext->data[q];
+            m1[q] = b1 * m1[q] + (1 - b1) * gq;
+            v1[q] = b2 * v1[q] + (1 - b2) * gq * gq;
+            y_g->data[q] -= lr * (m1[q] / c1) / (sqrtf(v1[q] / c2) + 1e-8f);
+        }
+    }
+    memcpy(y_g->data, best, ny * sizeof *best);
+    if (gain) *gain = first > 0 ? 1.0 - best_loss / first : 0;
+    ret = 0;
+done:
+    free(best);
+    free(m1);
+    free(v1);
+    return ret;
 }
 
 /* ---- inference ------------------------------------------------------------

@@ -114,6 +114,23 @@ int aec_model_analyze_y(const aec_model *m, aec_train_state *s, nn_tensor *y, fl
 int aec_model_synthesize(const aec_model *m, aec_train_state *s, const nn_tensor *y_hat, float t,
                          nn_tensor *x_hat);
 
+/* Encoder-side refinement of a latent (content-adaptive optimisation,
+ * Campos et al. 2019): the encoder may send any latent, not only g_a's
+ * guess. For one image x [1][3][H][W] (padded planar; its first h rows and
+ * w columns are the image), its gained latent y_g [1][M][H/16][W/16] at
+ * level position t and the (mu, scale) the hyperprior gives it (kept
+ * fixed), `iters` Adam steps on y_g lower the coded loss
+ *   bits(y^) / (w h) + lambda(t) 255^2 mse(g_s(y^ inv_gain), x),
+ *   y^ = mu + round(y_g - mu),
+ * with the rounding passed straight through. y_g ends at the iterate with
+ * the lowest loss (the starting one included), so it is never worse by this
+ * measure; *gain (may be NULL) receives 1 - best / starting loss. Uses s's
+ * synthesis buffers; the model is not changed. 0, or -1 (bad shapes, out
+ * of memory). */
+int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_tensor *x, int w,
+                            int h, float t, nn_tensor *y_g, const nn_tensor *mu,
+                            const nn_tensor *scale, int iters, double *gain);
+
 /* The transforms alone for inference, without training's saved
  * activations: each layer's input is freed once the next has read it, so
  * at most two activations, the convolutions' capped workspace and small

@@ -576,11 +576,13 @@ int nn_deconv2d_backward(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
     float *xm = col + (size_t)kk * np; /* [cin][NP] */
 
     im2col(&g, &all, dy->data, col);
-    nchw_to_cm(x->data, &g, &all, l->cin, xm, NULL);
-    bias_grad(dy->data, g.n, g.c, (size_t)g.h * g.w, p->grad + l->b);
-    /* dW[cin][K] += x[cin][NP] col[K][NP]^T */
-    nn_gemm(0, 1, l->cin, kk, (int)np,
-                1.0f, xm, (int)np, col, (int)np, 1.0f, p->grad + l->w, kk);
+    if (p->grad) {
+        nchw_to_cm(x->data, &g, &all, l->cin, xm, NULL);
+        bias_grad(dy->data, g.n, g.c, (size_t)g.h * g.w, p->grad + l->b);
+        /* dW[cin][K] += x[cin][NP] col[K][NP]^T */
+        nn_gemm(0, 1, l->cin, kk, (int)np,
+                    1.0f, xm, (int)np, col, (int)np, 1.0f, p->grad + l->w, kk);
+    }
     if (!dx) return 0;
     /* dx[cin][NP] = W[cin][K] col[K][NP], into xm's memory */
     nn_gemm(0, 0, l->cin, (int)np, kk,

@@ -69,6 +69,8 @@ int nn_deconv2d_declare(nn_deconv2d *l, nn_params *p, const char *name,
 void nn_deconv2d_init(const nn_deconv2d *l, nn_params *p, nn_rng *rng);
 int nn_deconv2d_forward(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
                         nn_tensor *y, nn_workspace *ws);
+/* With p->grad NULL only dx is computed (the weights' gradients are
+ * skipped: optimising the input, as the encoder's latent refinement does). */
 int nn_deconv2d_backward(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
                          const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
 

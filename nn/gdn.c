@@ -197,9 +197,10 @@ int nn_gdn_backward(const nn_gdn *l, nn_params *p, const nn_tensor *x,
         }
         dbeta[c] = (float)sum;
     }
-    /* dgamma[i][j] = sum_col err[i][col] sq[j][col] */
-    nn_gemm(0, 1, f.c, f.c, (int)cols,
-                1.0f, err, (int)cols, f.sq, (int)cols, 0.0f, dgamma, f.c);
+    /* dgamma[i][j] = sum_col err[i][col] sq[j][col] (not wanted without p->grad) */
+    if (p->grad)
+        nn_gemm(0, 1, f.c, f.c, (int)cols,
+                    1.0f, err, (int)cols, f.sq, (int)cols, 0.0f, dgamma, f.c);
     /* back[k][col] = sum_i gamma[i][k] err[i][col], written over sq (done with it) */
     float *back = f.sq;
     nn_gemm(1, 0, f.c, (int)cols, f.c,
@@ -215,6 +216,7 @@ int nn_gdn_backward(const nn_gdn *l, nn_params *p, const nn_tensor *x,
                 dxd[at + i] = dyd[at + i] * denom[col + i] + 2.0f * xd[at + i] * back[col + i];
         }
 
+    if (!p->grad) return 0;
     const float *stored_beta = p->value + l->beta, *stored_gamma = p->value + l->gamma;
     float *grad_beta = p->grad + l->beta, *grad_gamma = p->grad + l->gamma;
     float bb = beta_bound(), gb = gamma_bound();

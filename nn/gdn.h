@@ -33,7 +33,7 @@ void nn_gdn_effective(const nn_gdn *l, const nn_params *p, float *beta, float *g
  * Returns -1 when x->c != l->c or out of memory. */
 int nn_gdn_forward(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
                    nn_tensor *y, nn_workspace *ws);
-/* accumulates into p->grad, overwrites dx (dx must not be NULL; it is
+/* accumulates into p->grad (skipped when p->grad is NULL), overwrites dx (dx must not be NULL; it is
  * resized to x's shape); dy must have x's shape. Recomputes the forward
  * denominators rather than keeping them. */
 int nn_gdn_backward(const nn_gdn *l, nn_params *p, const nn_tensor *x,

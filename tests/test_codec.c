@@ -152,6 +152,68 @@ static void test_round_trips(const aec_codec *c)
     }
 }
 
+/* Encoder-side latent refinement: files that decode, the same bytes every
+ * time, a coded loss (bits per pixel + lambda 255^2 MSE, as refinement
+ * measures it) not above the unrefined one beyond the small difference
+ * between its estimate and the real coder, and no refinement above
+ * AEC_REFINE_MAX_PIXELS. */
+static void test_refine(const aec_codec *c)
+{
+    const int sizes[][2] = {{17, 33}, {130, 97}};
+    const aec_arch *a = &c->model.arch;
+    const double q = 50, t = q / 100 * (a->levels - 1);
+    const int l0 = (int)floor(t) < a->levels - 1 ? (int)floor(t) : a->levels - 2;
+    const double lambda = exp((1 - (t - l0)) * log(a->lambda[l0]) + (t - l0) * log(a->lambda[l0 + 1]));
+    char err[256];
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const int w = sizes[si][0], h = sizes[si][1];
+        uint8_t *img = smooth_image(w, h, (int)si + 21);
+        double loss[2];
+        for (int k = 0; k < 2; k++) {
+            aec_codec r = *c;
+            r.refine_iters = k ? 8 : 0;
+            uint8_t *file = NULL, *again = NULL, *rgb = NULL;
+            size_t len = 0, len2 = 0;
+            int w2, h2;
+            int ok = aec_encode(&r, img, w, h, q, &file, &len, err, sizeof err) == 0 &&
+                     aec_encode(&r, img, w, h, q, &again, &len2, err, sizeof err) == 0 &&
+                     aec_decode(&r, file, len, &rgb, &w2, &h2, err, sizeof err) == 0;
+            CHECK(ok, "%dx%d refine %d: %s", w, h, r.refine_iters, err);
+            loss[k] = 0;
+            if (ok) {
+                CHECK(len == len2 && !memcmp(file, again, len), "%dx%d refine %d: same bytes twice",
+                      w, h, r.refine_iters);
+                double se = 0;
+                for (size_t i = 0; i < (size_t)w * h * 3; i++)
+                    se += ((double)rgb[i] - img[i]) * ((double)rgb[i] - img[i]);
+                loss[k] = 8.0 * len / ((double)w * h) + lambda * se / ((double)w * h * 3);
+            }
+            free(file);
+            free(again);
+            free(rgb);
+        }
+        printf("refinement, %dx%d q%g: coded loss %.4f without, %.4f with 8 steps\n", w, h, q,
+               loss[0], loss[1]);
+        CHECK(loss[1] <= loss[0] * 1.02, "%dx%d: refinement raised the coded loss %.4f -> %.4f", w,
+              h, loss[0], loss[1]);
+        free(img);
+    }
+    /* above the limit the refinement is skipped: the same file */
+    const int bw = 1024, bh = 1025;
+    uint8_t *big = smooth_image(bw, bh, 5);
+    uint8_t *f0 = NULL, *f1 = NULL;
+    size_t n0 = 0, n1 = 0;
+    aec_codec r = *c;
+    r.refine_iters = 3;
+    CHECK(aec_encode(c, big, bw, bh, q, &f0, &n0, err, sizeof err) == 0 &&
+              aec_encode(&r, big, bw, bh, q, &f1, &n1, err, sizeof err) == 0 && n0 == n1 &&
+              !memcmp(f0, f1, n0),
+          "no refinement above %llu padded pixels", (unsigned long long)AEC_REFINE_MAX_PIXELS);
+    free(f0);
+    free(f1);
+    free(big);
+}
+
 /* Decoding with 1 and with 2 threads gives the same pixels. */
 static void test_threads(const aec_codec *c)
 {
@@ -927,6 +989,7 @@ int main(int argc, char **argv)
     aec_codec c;
     make_codec(&c, 1);
     test_round_trips(&c);
+    test_refine(&c);
     test_threads(&c);
     test_layout(&c);
     test_model_files(&c);

@@ -238,6 +238,18 @@ static void test_shape(const shape *sh, int is_deconv, uint64_t seed)
         CHECK(diff <= 1e-6 * big, "%s: dW without dx differs by %g", what, diff);
         free(gw_copy);
     }
+    /* a transposed convolution without p->grad: the same dx, no gradients */
+    if (is_deconv) {
+        nn_tensor dx2 = {0};
+        float *grad = p.grad;
+        p.grad = NULL;
+        int ok = layer_backward(&l, &p, &x, &dy, &dx2, &ws) == 0;
+        p.grad = grad;
+        CHECK(ok && dx2.n == dx.n && dx2.c == dx.c && dx2.h == dx.h && dx2.w == dx.w &&
+                  !memcmp(dx2.data, dx.data, nn_tensor_numel(&dx) * sizeof(float)),
+              "%s: backward without p->grad gives the same dx", what);
+        nn_tensor_free(&dx2);
+    }
 done:
     free(ref);
     nn_tensor_free(&x); nn_tensor_free(&y); nn_tensor_free(&dy); nn_tensor_free(&dx);

@@ -160,6 +160,16 @@ static void test_gradients(int inverse, int n, int c, int h, int w, int samples,
     CHECK(g.dx.n == n && g.dx.c == c && g.dx.h == h && g.dx.w == w, "dx shape");
     CHECK(g.p.grad[0] == 0.25f, "other parameters' gradients untouched");
     const char *name = inverse ? "IGDN" : "GDN";
+    {   /* without p->grad: the same dx, and no parameter gradients */
+        nn_tensor dx2 = {0};
+        float *grad = g.p.grad;
+        g.p.grad = NULL;
+        int ok2 = nn_gdn_backward(&g.layer, &g.p, &g.x, &g.r, &dx2, &g.ws) == 0;
+        g.p.grad = grad;
+        CHECK(ok2 && !memcmp(dx2.data, g.dx.data, nn_tensor_numel(&g.dx) * sizeof(float)),
+              "%s: backward without p->grad gives the same dx", name);
+        nn_tensor_free(&dx2);
+    }
     char what[64];
 
     size_t count = nn_tensor_numel(&g.x);

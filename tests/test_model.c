@@ -1,6 +1,7 @@
 /* The assembled model: parameter layout, gradients of the parts of the loss
  * that do not pass through a rounding (checked against central finite
  * differences), and that a few Adam steps on one batch lower the loss. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "adam.h"
@@ -111,6 +112,43 @@ int main(void)
     double b_lo = aec_model_eval(&m, &s, &one, 0.0f, &xh);
     double b_hi = aec_model_eval(&m, &s, &one, 2.0f, &xh);
     CHECK(b_lo >= 0 && b_hi >= 0, "bits at both ends");
+
+    /* Latent refinement on an image of 50x60 in its 64x64 padding, with the
+     * (mu, scale) of the float hyperprior at t = 1 kept fixed. */
+    aec_model_eval(&m, &s, &one, 1.0f, &xh);
+    nn_tensor y = {0}, mu = {0}, sc = {0};
+    CHECK(nn_tensor_alloc(&y, 1, 8, 4, 4) == 0 && nn_tensor_alloc(&mu, 1, 8, 4, 4) == 0 &&
+              nn_tensor_alloc(&sc, 1, 8, 4, 4) == 0, "alloc latents");
+    /* g_a's latent of this tiny model is already a local optimum of the
+     * rounded loss (one step either way costs more), so refinement starts
+     * from a damaged one: g_a's plus 1.6 on every other latent */
+    memcpy(y.data, s.y_g.data, sizeof(float) * 128);
+    for (int k = 0; k < 128; k += 2) y.data[k] += 1.6f;
+    memcpy(mu.data, s.mu.data, sizeof(float) * 128);
+    memcpy(sc.data, s.scale.data, sizeof(float) * 128);
+    float y0[128], *weights = malloc(m.p.count * sizeof(float));
+    memcpy(y0, y.data, sizeof y0);
+    if (weights) memcpy(weights, m.p.value, m.p.count * sizeof(float));
+    double gain = -1;
+    CHECK(aec_model_refine_latent(&m, &s, &one, 50, 60, 1.0f, &y, &mu, &sc, 0, &gain) == 0 &&
+              gain == 0 && !memcmp(y.data, y0, sizeof y0),
+          "no steps: the latent is left alone (gain %g)", gain);
+    CHECK(aec_model_refine_latent(&m, &s, &one, 50, 60, 1.0f, &y, &mu, &sc, 60, &gain) == 0,
+          "refine");
+    CHECK(gain > 0 && gain < 1, "60 steps lower the loss: by %.2f%%", 100 * gain);
+    CHECK(memcmp(y.data, y0, sizeof y0) != 0, "the latent moved");
+    double again = -1;
+    CHECK(aec_model_refine_latent(&m, &s, &one, 50, 60, 1.0f, &y, &mu, &sc, 3, &again) == 0 &&
+              again >= 0, "refining the result again never loses (%g)", again);
+    CHECK(weights && !memcmp(weights, m.p.value, m.p.count * sizeof(float)),
+          "the model's weights are untouched");
+    nn_tensor bad = {1, 3, 64, 48, s.x.data};
+    CHECK(aec_model_refine_latent(&m, &s, &bad, 50, 60, 1.0f, &y, &mu, &sc, 3, NULL) == -1,
+          "an image that does not match the latent is refused");
+    free(weights);
+    nn_tensor_free(&y);
+    nn_tensor_free(&mu);
+    nn_tensor_free(&sc);
 
     nn_tensor_free(&xh);
     nn_adam_free(&adam);

@@ -18,6 +18,7 @@
 #include <dirent.h>
 
 #include "bench.h"
+#include "codec.h"
 #include "jpeg_ref.h"
 #include "tools.h"
 
@@ -37,10 +38,11 @@ static void usage(FILE *f)
             "  -m MODEL               model file (default: the one built into aec)\n"
             "  -o REPORT_DIR          default ./aec-bench-report\n"
             "  -j N                   images measured in parallel (default 1)\n"
+            "  --refine N             aec's latent refinement steps (default %d, as aec encode)\n"
             "  --qualities LIST       aec qualities 0-100 (default %s)\n"
             "  --jpeg-qualities LIST  JPEG qualities 1-100 (default %s);\n"
             "                         JPEG is libjpeg-turbo as `cjpeg -optimize` (4:2:0)\n",
-            default_aec, default_jpeg);
+            AEC_REFINE_DEFAULT, default_aec, default_jpeg);
 }
 
 /* "a,b,c" -> numbers in [lo, hi] (whole numbers when integral). */
@@ -74,6 +76,7 @@ static int parse_args(int argc, char **argv, bench_options *o)
     memset(o, 0, sizeof *o);
     o->out_dir = "aec-bench-report";
     o->jobs = 1;
+    o->refine = AEC_REFINE_DEFAULT;
     const char *aec_list = default_aec, *jpeg_list = default_jpeg;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -82,7 +85,8 @@ static int parse_args(int argc, char **argv, bench_options *o)
             exit(0);
         }
         int takes_value = !strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "-j") ||
-                          !strcmp(a, "--qualities") || !strcmp(a, "--jpeg-qualities");
+                          !strcmp(a, "--qualities") || !strcmp(a, "--jpeg-qualities") ||
+                          !strcmp(a, "--refine");
         if (takes_value) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "aec bench: %s needs a value\n", a);
@@ -93,7 +97,15 @@ static int parse_args(int argc, char **argv, bench_options *o)
             else if (!strcmp(a, "-o")) o->out_dir = v;
             else if (!strcmp(a, "--qualities")) aec_list = v;
             else if (!strcmp(a, "--jpeg-qualities")) jpeg_list = v;
-            else {
+            else if (!strcmp(a, "--refine")) {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (*end || n < 0 || n > 1000) {
+                    fprintf(stderr, "aec bench: --refine: '%s' is not a number of steps from 0 to 1000\n", v);
+                    return -1;
+                }
+                o->refine = (int)n;
+            } else {
                 char *end;
                 long j = strtol(v, &end, 10);
                 if (*end || j < 1 || j > 256) {
@@ -244,7 +256,7 @@ int aec_cmd_bench(int argc, char **argv)
         /* names in the report: relative to the folder given */
         size_t skip = S_ISDIR(st.st_mode) ? strlen(o.dir) + 1 : 0;
         for (int i = 0; i < images.n; i++) names[i] = images.path[i] + skip;
-        bench_results r = {o.dir,      o.model,  jpeg_ref_version(), o.jobs, images.n, names,
+        bench_results r = {o.dir,      o.model,  jpeg_ref_version(), o.jobs, o.refine, images.n, names,
                            image_ok,   o.n_aec,  o.n_jpeg,           o.aec_q, o.jpeg_q, points,
                            bench_now_s() - t0};
         if (bench_write_report(&r, o.out_dir, err, sizeof err)) {

@@ -151,6 +151,7 @@ static void write_summary(FILE *f, const bench_results *r, const mean_curve *aec
     strftime(date, sizeof date, "%Y-%m-%d %H:%M", localtime(&now));
     fprintf(f, "# aec bench: %d image%s from %s\n\n", used, used == 1 ? "" : "s", r->dir);
     fprintf(f, "- model: %s\n", r->model ? r->model : "the one built into aec");
+    fprintf(f, "- aec encoder: %d steps of latent refinement (`--refine`)\n", r->refine);
     fprintf(f, "- JPEG: %s linked in, as `cjpeg -quality Q -optimize` (4:2:0) and `djpeg`\n",
             r->jpeg_name);
     fprintf(f, "- PSNR: RGB, 8-bit, MSE over the three channels; MS-SSIM: RGB, 5 scales; both "

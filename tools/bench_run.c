@@ -115,6 +115,7 @@ static void run_worker(const bench_options *o, const image_list *images, int fir
         send_record(fd, &r);
         return;
     }
+    c.refine_iters = o->refine;
     int settings = o->n_aec + o->n_jpeg;
     for (int i = first; i < images->n; i += o->jobs) {
         aec_image img;

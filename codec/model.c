@@ -126,6 +126,49 @@ int aec_model_clone(aec_model *dst, const aec_model *src)
     return 0;
 }
 
+int aec_model_relevel(aec_model *dst, const aec_model *src, const aec_arch *arch)
+{
+    const aec_arch *old = &src->arch;
+    if (src->decoder_only || arch->n != old->n || arch->m != old->m || arch->levels < 1 ||
+        arch->levels > AEC_MAX_LEVELS)
+        return -1;
+    for (int l = 0; l < arch->levels; l++)
+        if (!(arch->lambda[l] > 0) || (l > 0 && !(arch->lambda[l] > arch->lambda[l - 1])))
+            return -1;
+    if (aec_model_create(dst, arch)) return -1;
+    const size_t gain_blocks[4] = {src->gain, src->inv_gain, src->hgain, src->hinv_gain};
+    for (int e = 0; e < src->p.n_entries; e++) {
+        const nn_param_entry *se = &src->p.entries[e];
+        int is_gain = 0;
+        for (int k = 0; k < 4; k++) is_gain |= se->offset == gain_blocks[k];
+        const nn_param_entry *de = nn_params_find(&dst->p, se->name);
+        if (is_gain || !de || de->count != se->count) continue;
+        memcpy(dst->p.value + de->offset, src->p.value + se->offset, se->count * sizeof(float));
+    }
+    const size_t dst_blocks[4] = {dst->gain, dst->inv_gain, dst->hgain, dst->hinv_gain};
+    const int width[4] = {old->m, old->m, old->n, old->n};
+    for (int l = 0; l < arch->levels; l++) {
+        /* the two old levels to interpolate between (or extrapolate from) */
+        int i0 = 0;
+        while (i0 + 2 < old->levels && arch->lambda[l] > old->lambda[i0 + 1]) i0++;
+        int i1 = old->levels > 1 ? i0 + 1 : i0;
+        double f = i1 == i0 ? 0
+                            : (log(arch->lambda[l]) - log(old->lambda[i0])) /
+                                  (log(old->lambda[i1]) - log(old->lambda[i0]));
+        for (int k = 0; k < 4; k++) {
+            const float *g0 = src->p.value + gain_blocks[k] + (size_t)i0 * width[k];
+            const float *g1 = src->p.value + gain_blocks[k] + (size_t)i1 * width[k];
+            float *d = dst->p.value + dst_blocks[k] + (size_t)l * width[k];
+            for (int c = 0; c < width[k]; c++) {
+                if (f == 0) d[c] = g0[c];
+                else if (f == 1) d[c] = g1[c];
+                else d[c] = (float)exp((1 - f) * log(fabs(g0[c]) + 1e-30) + f * log(fabs(g1[c]) + 1e-30));
+            }
+        }
+    }
+    return 0;
+}
+
 void aec_model_free(aec_model *m)
 {
     nn_params_free(&m->p);

@@ -59,6 +59,14 @@ int aec_model_create(aec_model *m, const aec_arch *arch);
  * hyper_int.h). Such a model cannot be trained or encode. */
 int aec_model_create_decoder(aec_model *m, const aec_arch *arch);
 void aec_model_init(aec_model *m, uint64_t seed);
+/* dst: src with its rate levels changed to arch's lambdas (N and M as
+ * src's; arch->levels 1..AEC_MAX_LEVELS, lambdas increasing). Every
+ * parameter is copied but the four gain blocks, whose rows are
+ * interpolated, or extrapolated, linearly in log(gain) against
+ * log(lambda) from the two nearest of src's levels (src's own row where a
+ * lambda is one of src's). 0, or -1 (bad arch, a decoder-only src, out of
+ * memory). */
+int aec_model_relevel(aec_model *dst, const aec_model *src, const aec_arch *arch);
 /* A copy with its own parameter buffer (gradients zero). */
 int aec_model_clone(aec_model *dst, const aec_model *src);
 void aec_model_free(aec_model *m);

@@ -352,6 +352,20 @@ static void test_average(void)
               "4", "--batch", "2", "--patch", "64", "--average", "0.5") == 0,
           "resume with --average: %s", err_text);
     CHECK(strstr(out_text, "after 4 steps") != NULL, "resumed to step 4: %s", out_text);
+
+    /* --lambdas: new levels by --init; a checkpoint cannot change them */
+    const char *lv = path_in("levels.aecm");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv, "--init", out, "--steps", "1",
+              "--batch", "2", "--patch", "64", "--lambdas", "0.001,0.0018,0.01,0.06") == 0,
+          "--init with --lambdas: %s", err_text);
+    CHECK(RUN(aec_bin, "info", lv) == 0 && strstr(out_text, "4 rate levels") &&
+              strstr(out_text, "0.001 0.0018 0.01 0.06"),
+          "the new model has the 4 levels: %s", out_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv, "--resume", ckpt, "--steps",
+              "5", "--lambdas", "0.001,0.01") == 2 && strstr(err_text, "--init"),
+          "--resume with other levels refused: %s", err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv, "--steps", "1",
+              "--lambdas", "0.01,0.005") == 2, "decreasing lambdas refused");
 }
 
 int main(void)

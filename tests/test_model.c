@@ -1,6 +1,7 @@
 /* The assembled model: parameter layout, gradients of the parts of the loss
  * that do not pass through a rounding (checked against central finite
  * differences), and that a few Adam steps on one batch lower the loss. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,39 @@ int main(void)
     nn_tensor_free(&y);
     nn_tensor_free(&mu);
     nn_tensor_free(&sc);
+
+    /* Changing the rate levels: lambdas a/2 (extrapolated), a, sqrt(a b)
+     * (between), c (the old top) and 2c (extrapolated). */
+    {
+        const aec_arch *o = &m.arch;
+        aec_arch na = *o;
+        const double la = o->lambda[0], lb = o->lambda[1], lc = o->lambda[2];
+        na.levels = 5;
+        na.lambda[0] = (float)(la / 2);
+        na.lambda[1] = o->lambda[0];
+        na.lambda[2] = (float)sqrt(la * lb);
+        na.lambda[3] = o->lambda[2];
+        na.lambda[4] = (float)(2 * lc);
+        aec_model r;
+        CHECK(aec_model_relevel(&r, &m, &na) == 0, "relevel");
+        const nn_param_entry *w0 = nn_params_find(&m.p, "g_s.deconv1.weight");
+        const nn_param_entry *w1 = nn_params_find(&r.p, "g_s.deconv1.weight");
+        CHECK(w0 && w1 && !memcmp(m.p.value + w0->offset, r.p.value + w1->offset, w0->count * 4),
+              "the transforms are copied");
+        const float *g = m.p.value + m.gain, *ng = r.p.value + r.gain;
+        double worst = 0;
+        for (int c = 0; c < 8; c++) {
+            double g0 = log(g[c]), g1 = log(g[8 + c]), g2 = log(g[16 + c]);
+            double want[5] = {g0 - (g1 - g0) * log(2.0) / (log(lb) - log(la)), g0,
+                              0.5 * (g0 + g1), g2, g2 + (g2 - g1) * log(2.0) / (log(lc) - log(lb))};
+            for (int l = 0; l < 5; l++) worst = fmax(worst, fabs(log(ng[l * 8 + c]) - want[l]));
+        }
+        CHECK(worst < 1e-4, "gains interpolated in log(lambda): worst log error %g", worst);
+        CHECK(ng[8] == g[0] && ng[3 * 8 + 5] == g[2 * 8 + 5], "a kept lambda keeps its gains exactly");
+        aec_model_free(&r);
+        na.lambda[2] = na.lambda[1];
+        CHECK(aec_model_relevel(&r, &m, &na) == -1, "lambdas not increasing: refused");
+    }
 
     nn_tensor_free(&xh);
     nn_adam_free(&adam);

@@ -74,6 +74,9 @@ static void usage(FILE *f)
             "  --threads T           threads (default: all cores)\n"
             "  --seed S              random seed (default 1)\n"
             "  --n N --m M           channels of a new model (default 128, 192)\n"
+            "  --lambdas L1,L2,...   the rate levels' lambdas, increasing (default 0.0018,\n"
+            "                        0.0035,0.0067,0.013,0.025,0.0483); with --init the gains\n"
+            "                        of new levels are interpolated from the model's\n"
             "  --average D           keep a moving average of the weights with decay D\n"
             "                        (default 0.999; 0: none): validated, and written as MODEL\n"
             "  --checkpoint FILE     checkpoint path (default MODEL.ckpt)\n"
@@ -87,6 +90,8 @@ typedef struct {
     int batch, patch, threads, n, m;
     float lr, average;
     unsigned long seed;
+    int n_lambdas;   /* 0: not given */
+    float lambdas[AEC_MAX_LEVELS];
 } train_options;
 
 static int parse_options(int argc, char **argv, train_options *o)
@@ -149,6 +154,24 @@ static int parse_options(int argc, char **argv, train_options *o)
             if (!(o->lr > 0 && o->lr < 1)) {
                 fprintf(stderr, "aec train: --lr: bad rate '%s'\n", v);
                 return -1;
+            }
+        } else if (!strcmp(a, "--lambdas")) {
+            NEED_VALUE
+            const char *s = v;
+            o->n_lambdas = 0;
+            for (;;) {
+                char *end;
+                float x = strtof(s, &end);
+                if (end == s || !(x > 0 && x < 1) || o->n_lambdas == AEC_MAX_LEVELS ||
+                    (o->n_lambdas > 0 && !(x > o->lambdas[o->n_lambdas - 1])) ||
+                    (*end && *end != ',')) {
+                    fprintf(stderr, "aec train: --lambdas: '%s' is not a list of 1 to %d increasing "
+                            "numbers between 0 and 1\n", v, AEC_MAX_LEVELS);
+                    return -1;
+                }
+                o->lambdas[o->n_lambdas++] = x;
+                if (!*end) break;
+                s = end + 1;
             }
         } else if (!strcmp(a, "--average")) {
             NEED_VALUE
@@ -353,6 +376,40 @@ static int load_start(const char *path, int resume, aec_model *model, nn_adam *a
     return rc;
 }
 
+/* --lambdas on a loaded model: nothing to do when they are the model's;
+ * with --init, the model (and its average) re-levelled; a checkpoint's
+ * optimiser state cannot follow, so --resume is refused. */
+static int change_levels(const train_options *o, aec_model *model, aec_model *avg, int has_opt)
+{
+    const aec_arch *a = &model->arch;
+    int same = a->levels == o->n_lambdas;
+    for (int l = 0; same && l < a->levels; l++) same = a->lambda[l] == o->lambdas[l];
+    if (same) return AEC_EXIT_OK;
+    if (o->resume || has_opt) {
+        fprintf(stderr, "aec train: %s: the checkpoint's rate levels differ from --lambdas; "
+                "change them with --init (a fresh optimiser) instead of --resume\n", o->resume);
+        return AEC_EXIT_USAGE;
+    }
+    aec_arch arch = *a;
+    arch.levels = o->n_lambdas;
+    memcpy(arch.lambda, o->lambdas, sizeof(float) * (size_t)o->n_lambdas);
+    aec_model fresh;
+    if (aec_model_relevel(&fresh, model, &arch)) {
+        fprintf(stderr, "aec train: out of memory\n");
+        return AEC_EXIT_SYSTEM;
+    }
+    aec_model_free(model);
+    *model = fresh;
+    if (avg) {
+        aec_model_free(avg);
+        if (aec_model_clone(avg, model)) {
+            fprintf(stderr, "aec train: out of memory\n");
+            return AEC_EXIT_SYSTEM;
+        }
+    }
+    return AEC_EXIT_OK;
+}
+
 int aec_cmd_train(int argc, char **argv)
 {
     train_options o;
@@ -389,11 +446,23 @@ int aec_cmd_train(int argc, char **argv)
             aec_dataset_free(&val);
             return AEC_EXIT_DATA;
         }
+        if (o.n_lambdas && (rc = change_levels(&o, &model, avg, has_opt)) != AEC_EXIT_OK) {
+            aec_model_free(&model);
+            if (avg) aec_model_free(avg);
+            if (has_opt) nn_adam_free(&adam);
+            aec_dataset_free(&data);
+            aec_dataset_free(&val);
+            return rc;
+        }
     } else {
         aec_arch arch;
         aec_arch_default(&arch);
         if (o.n) arch.n = o.n;
         if (o.m) arch.m = o.m;
+        if (o.n_lambdas) {
+            arch.levels = o.n_lambdas;
+            memcpy(arch.lambda, o.lambdas, sizeof(float) * (size_t)o.n_lambdas);
+        }
         if (aec_model_create(&model, &arch)) {
             fprintf(stderr, "aec train: out of memory\n");
             return AEC_EXIT_SYSTEM;

@@ -305,8 +305,8 @@ static int make_model(const char *data, const char *trained, const char *out, in
 }
 
 /* --average: the checkpoint keeps the moving average (AVGW) beside the
- * weights Adam moves, the output model is that average, and --resume
- * carries it on. */
+ * weights Adam moves; a finished run writes those weights themselves (its
+ * lr decayed), and --resume carries the average on. */
 static void test_average(void)
 {
     const char *out = path_in("avg.aecm"), *ckpt = path_in("avg.aecm.ckpt");
@@ -331,8 +331,8 @@ static void test_average(void)
                 found = 1;
                 CHECK(nn_params_deserialize(&avg.p, extra[i].data, extra[i].len, err, sizeof err) == 0,
                       "AVGW blob: %s", err);
-                CHECK(!memcmp(avg.p.value, outm.p.value, avg.p.count * sizeof(float)),
-                      "the output model holds the averaged weights");
+                CHECK(!memcmp(live.p.value, outm.p.value, live.p.count * sizeof(float)),
+                      "a finished run's output model holds the live weights");
                 CHECK(memcmp(avg.p.value, live.p.value, avg.p.count * sizeof(float)) != 0,
                       "the average differs from the live weights after 3 steps at decay 0.5");
                 aec_model_free(&avg);
@@ -564,7 +564,11 @@ int main(void)
     CHECK(RUN(aec_bin, "export-decoder", "-m", M, "--stub", stub_bin, "-o", dec) == 1,
           "export-decoder refuses to overwrite");
     CHECK(RUN(dec, A_aec, path_in("mydec.png")) == 0, "mydec: %s", err_text);
-    CHECK(same_bytes(path_in("mydec.png"), A_png), "mydec decodes to the same pixels as aec decode");
+    /* aecd multiplies with nn/gemm.c, aec with OpenBLAS: the same pixels
+     * up to 1 (the decoder's promise, spec/aec-format.md) */
+    int mydec_diff = max_pixel_diff(path_in("mydec.png"), A_png);
+    CHECK(mydec_diff >= 0 && mydec_diff <= 1, "mydec decodes to the pixels of aec decode, +-1: %d",
+          mydec_diff);
     CHECK(RUN(dec, A_aec, path_in("mydec.png")) == 1, "mydec refuses to overwrite");
     CHECK(RUN(dec, path_in("bad.aec"), path_in("mydec-bad.png")) == 1 &&
               !exists(path_in("mydec-bad.png")),

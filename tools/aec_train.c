@@ -9,7 +9,9 @@
  *
  * Beside the weights Adam moves, the run keeps their moving average
  * (--average, nn/average.h): that is what validation reports first, what
- * the output model holds, and, as an AVGW chunk, part of the checkpoint. */
+ * the output model of an interrupted run holds (a run that ends its
+ * schedule writes the weights themselves, quieted by the lr decay), and, as
+ * an AVGW chunk, part of the checkpoint. */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -79,6 +81,8 @@ static void usage(FILE *f)
             "                        of new levels are interpolated from the model's\n"
             "  --average D           keep a moving average of the weights with decay D\n"
             "                        (default 0.999; 0: none): validated, and written as MODEL\n"
+            "                        when the run is interrupted (a finished run, its lr\n"
+            "                        decayed, writes the weights themselves)\n"
             "  --checkpoint FILE     checkpoint path (default MODEL.ckpt)\n"
             "  --checkpoint-every T  (default 5m)   --val-every T (default 15m)\n");
 }
@@ -573,7 +577,14 @@ int aec_cmd_train(int argc, char **argv)
         rc = AEC_EXIT_SYSTEM;
     }
     if (rc == AEC_EXIT_OK || stop_requested) {
-        if (aec_model_save(o.out, avg ? avg : &model, meta, NULL, NULL, 0, err, sizeof err)) {
+        /* A run that ends its schedule has just decayed the learning rate,
+         * which quiets the weights better than the average, whose horizon
+         * still holds the weights from before the decay: at the end of the
+         * run of 2026-11-27 the live weights coded the validation set
+         * 0.2 dB better at q 50 for 2.4% more bits, 0.24 dB for 1.5% at
+         * q 100. Interrupted runs write the average. */
+        const aec_model *final = avg && stop_requested ? avg : &model;
+        if (aec_model_save(o.out, final, meta, NULL, NULL, 0, err, sizeof err)) {
             fprintf(stderr, "aec train: %s\n", err);
             rc = AEC_EXIT_SYSTEM;
         } else {

@@ -174,16 +174,25 @@ void aec_model_free(aec_model *m)
     nn_params_free(&m->p);
 }
 
+/* The two stored levels around level position t (clamped to the trained
+ * range) and t's fraction f of the way from l0 to l1. */
+static void level_span(const aec_arch *a, float t, int *l0, int *l1, float *f)
+{
+    if (t < 0) t = 0;
+    if (t > a->levels - 1) t = (float)(a->levels - 1);
+    *l0 = (int)floorf(t);
+    if (*l0 >= a->levels - 1) *l0 = a->levels > 1 ? a->levels - 2 : 0;
+    *l1 = a->levels > 1 ? *l0 + 1 : 0;
+    *f = t - (float)*l0;
+}
+
 void aec_model_gains(const aec_model *m, float t, float *gain, float *inv_gain,
                      float *hgain, float *hinv_gain)
 {
     const aec_arch *a = &m->arch;
-    if (t < 0) t = 0;
-    if (t > a->levels - 1) t = (float)(a->levels - 1);
-    int l0 = (int)floorf(t);
-    if (l0 >= a->levels - 1) l0 = a->levels > 1 ? a->levels - 2 : 0;
-    int l1 = a->levels > 1 ? l0 + 1 : 0;
-    float f = t - (float)l0;
+    int l0, l1;
+    float f;
+    level_span(a, t, &l0, &l1, &f);
     const float *v = m->p.value;
     /* geometric interpolation: g = g0^(1-f) g1^f (gains are positive) */
 #define INTERP(dst, off, count)                                                       \
@@ -549,11 +558,10 @@ double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x
 /* lambda at level position t, interpolated like the gains (geometrically) */
 static double lambda_at(const aec_arch *a, float t)
 {
-    if (t <= 0 || a->levels < 2) return a->lambda[0];
-    if (t >= (float)(a->levels - 1)) return a->lambda[a->levels - 1];
-    int l0 = (int)floorf(t);
-    double f = t - (float)l0;
-    return exp((1 - f) * log(a->lambda[l0]) + f * log(a->lambda[l0 + 1]));
+    int l0, l1;
+    float f;
+    level_span(a, t, &l0, &l1, &f);
+    return exp((1 - (double)f) * log(a->lambda[l0]) + (double)f * log(a->lambda[l1]));
 }
 
 /* loss of the rounded latent, y_hat = mu + round(y_g - mu), as coded:
@@ -710,9 +718,11 @@ done:
     return ret;
 }
 
-int aec_model_analysis(const aec_model *m, const nn_tensor *x, nn_tensor *y, nn_workspace *ws)
+/* g_a (convolutions, GDN) or g_s (transposed convolutions, inverse GDN):
+ * four layers, a GDN after each of the first three, two activations alive */
+static int transform(const aec_model *m, int synthesis, const nn_tensor *x, nn_tensor *y,
+                     nn_workspace *ws)
 {
-    if (m->decoder_only) return -1;
     nn_tensor act[2] = {{0}};
     const nn_tensor *in = x;
     int ret = -1;
@@ -720,8 +730,11 @@ int aec_model_analysis(const aec_model *m, const nn_tensor *x, nn_tensor *y, nn_
         /* act[i % 2] holds layer i-2's output, which layer i-1 has read */
         nn_tensor_free(&act[i % 2]);
         nn_tensor *out = i < 3 ? &act[i % 2] : y;
-        if (nn_conv2d_forward(&m->ga[i], &m->p, in, out, ws)) goto done;
-        if (i < 3 && gdn_in_place(&m->ga_gdn[i], &m->p, out, ws)) goto done;
+        if (synthesis ? nn_deconv2d_forward(&m->gs[i], &m->p, in, out, ws)
+                      : nn_conv2d_forward(&m->ga[i], &m->p, in, out, ws))
+            goto done;
+        if (i < 3 && gdn_in_place(synthesis ? &m->gs_igdn[i] : &m->ga_gdn[i], &m->p, out, ws))
+            goto done;
         in = out;
     }
     ret = 0;
@@ -731,23 +744,15 @@ done:
     return ret;
 }
 
+int aec_model_analysis(const aec_model *m, const nn_tensor *x, nn_tensor *y, nn_workspace *ws)
+{
+    if (m->decoder_only) return -1;
+    return transform(m, 0, x, y, ws);
+}
+
 int aec_model_synthesis(const aec_model *m, const nn_tensor *y, nn_tensor *x_hat, nn_workspace *ws)
 {
-    nn_tensor act[2] = {{0}};
-    const nn_tensor *in = y;
-    int ret = -1;
-    for (int i = 0; i < 4; i++) {
-        nn_tensor_free(&act[i % 2]);
-        nn_tensor *out = i < 3 ? &act[i % 2] : x_hat;
-        if (nn_deconv2d_forward(&m->gs[i], &m->p, in, out, ws)) goto done;
-        if (i < 3 && gdn_in_place(&m->gs_igdn[i], &m->p, out, ws)) goto done;
-        in = out;
-    }
-    ret = 0;
-done:
-    nn_tensor_free(&act[0]);
-    nn_tensor_free(&act[1]);
-    return ret;
+    return transform(m, 1, y, x_hat, ws);
 }
 
 int aec_model_analyze(const aec_model *m, aec_train_state *s, const nn_tensor *x, float t)

@@ -59,13 +59,8 @@ static double run_timed(char *const argv[], int threads)
 /* best of REPS seconds of the synthesis products with `threads` threads */
 static double products_seconds(int threads)
 {
-    size_t amax = 0, bmax = 0, cmax = 0;
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        const shape *s = &shapes[i];
-        if ((size_t)s->m * s->k > amax) amax = (size_t)s->m * s->k;
-        if ((size_t)s->k * s->n > bmax) bmax = (size_t)s->k * s->n;
-        if ((size_t)s->m * s->n > cmax) cmax = (size_t)s->m * s->n;
-    }
+    size_t amax, bmax, cmax;
+    shapes_max_sizes(&amax, &bmax, &cmax);
     float *a = malloc(amax * sizeof *a), *b = malloc(bmax * sizeof *b), *c = malloc(cmax * sizeof *c);
     if (!a || !b || !c) {
         free(a); free(b); free(c);

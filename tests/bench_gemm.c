@@ -67,13 +67,8 @@ int main(int argc, char **argv)
            nn_gemm_kernel_name(), nn_blas_corename(), MIN_REPS, MAX_REPS);
     printf("%-29s %5s %6s %4s | %8s %8s %5s | %8s %8s %5s\n", "product (768x512 image)", "M", "N",
            "K", "own 1t", "blas 1t", "ratio", "own 2t", "blas 2t", "ratio");
-    size_t a_max = 0, b_max = 0, c_max = 0;
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        const shape *s = &shapes[i];
-        if ((size_t)s->m * s->k > a_max) a_max = (size_t)s->m * s->k;
-        if ((size_t)s->k * s->n > b_max) b_max = (size_t)s->k * s->n;
-        if ((size_t)s->m * s->n > c_max) c_max = (size_t)s->m * s->n;
-    }
+    size_t a_max, b_max, c_max;
+    shapes_max_sizes(&a_max, &b_max, &c_max);
     float *a = malloc(a_max * sizeof(float)), *b = malloc(b_max * sizeof(float));
     float *c = malloc(c_max * sizeof(float));
     if (!a || !b || !c) {

@@ -6,6 +6,8 @@
 #ifndef AEC_TESTS_SYNTHESIS_SHAPES_H
 #define AEC_TESTS_SYNTHESIS_SHAPES_H
 
+#include <stddef.h>
+
 typedef struct {
     const char *name;
     int ta, tb, m, n, k;
@@ -20,5 +22,17 @@ static const shape shapes[] = {
     {"g_s igdn2 128 384x256      ", 0, 0, 128, 384 * 256, 128},
     {"g_s deconv3 128->3 384x256 ", 1, 0, 3 * 25, 384 * 256, 128},
 };
+
+/* the largest A, B and C (in floats) over the shapes, for one set of buffers */
+static void shapes_max_sizes(size_t *a, size_t *b, size_t *c)
+{
+    *a = *b = *c = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const shape *s = &shapes[i];
+        if ((size_t)s->m * s->k > *a) *a = (size_t)s->m * s->k;
+        if ((size_t)s->k * s->n > *b) *b = (size_t)s->k * s->n;
+        if ((size_t)s->m * s->n > *c) *c = (size_t)s->m * s->n;
+    }
+}
 
 #endif

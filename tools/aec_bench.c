@@ -45,6 +45,20 @@ static void usage(FILE *f)
             AEC_REFINE_DEFAULT, default_aec, default_jpeg);
 }
 
+/* v -> a whole number in [lo, hi] into *out; -1 with a message naming opt */
+static int parse_count(const char *opt, const char *v, long lo, long hi, const char *what, int *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < lo || n > hi) {
+        fprintf(stderr, "aec bench: %s: '%s' is not a number of %s from %ld to %ld\n", opt, v, what,
+                lo, hi);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
 /* "a,b,c" -> numbers in [lo, hi] (whole numbers when integral). */
 static int parse_list(const char *opt, const char *s, double lo, double hi, int integral,
                       double *out, int *n)
@@ -98,21 +112,9 @@ static int parse_args(int argc, char **argv, bench_options *o)
             else if (!strcmp(a, "--qualities")) aec_list = v;
             else if (!strcmp(a, "--jpeg-qualities")) jpeg_list = v;
             else if (!strcmp(a, "--refine")) {
-                char *end;
-                long n = strtol(v, &end, 10);
-                if (*end || n < 0 || n > 1000) {
-                    fprintf(stderr, "aec bench: --refine: '%s' is not a number of steps from 0 to 1000\n", v);
-                    return -1;
-                }
-                o->refine = (int)n;
-            } else {
-                char *end;
-                long j = strtol(v, &end, 10);
-                if (*end || j < 1 || j > 256) {
-                    fprintf(stderr, "aec bench: -j: '%s' is not a number of jobs from 1 to 256\n", v);
-                    return -1;
-                }
-                o->jobs = (int)j;
+                if (parse_count("--refine", v, 0, 1000, "steps", &o->refine)) return -1;
+            } else if (parse_count("-j", v, 1, 256, "jobs", &o->jobs)) {
+                return -1;
             }
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "aec bench: unknown option '%s' (try aec bench --help)\n", a);

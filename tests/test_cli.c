@@ -361,6 +361,22 @@ static void test_average(void)
     CHECK(RUN(aec_bin, "info", lv) == 0 && strstr(out_text, "4 rate levels") &&
               strstr(out_text, "0.001 0.0018 0.01 0.06"),
           "the new model has the 4 levels: %s", out_text);
+    /* its metadata counts the steps it started from (out: 4 steps) */
+    CHECK(strstr(out_text, "steps=1\n") && strstr(out_text, "init_steps=4\n") &&
+              strstr(out_text, "init_wall_seconds="),
+          "--init's history in the metadata: %s", out_text);
+    const char *lv2 = path_in("levels2.aecm");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv2, "--init", lv, "--steps", "2",
+              "--batch", "2", "--patch", "64") == 0 && RUN(aec_bin, "info", lv2) == 0 &&
+              strstr(out_text, "steps=2\n") && strstr(out_text, "init_steps=5\n"),
+          "a second --init adds up the history: %s", out_text);
+    char lv_ckpt[4096];
+    snprintf(lv_ckpt, sizeof lv_ckpt, "%s.ckpt", lv);
+    const char *lv3 = path_in("levels3.aecm");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv3, "--resume", lv_ckpt, "--steps",
+              "3", "--batch", "2", "--patch", "64") == 0 && RUN(aec_bin, "info", lv3) == 0 &&
+              strstr(out_text, "steps=3\n") && strstr(out_text, "init_steps=4\n"),
+          "--resume keeps the history: %s", out_text);
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv, "--resume", ckpt, "--steps",
               "5", "--lambdas", "0.001,0.01") == 2 && strstr(err_text, "--init"),
           "--resume with other levels refused: %s", err_text);

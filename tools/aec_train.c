@@ -312,13 +312,48 @@ static float learning_rate(const train_options *o, long step, long first_step, d
     return (float)lr;
 }
 
+/* history: the init=, init_steps= and init_wall_seconds= lines of a model
+ * that began as another (--init), so that its metadata still counts the
+ * training it started from; "" for a model trained from scratch */
 static void format_meta(char *buf, size_t len, const train_options *o, long steps,
-                        double wall, const aec_dataset *d)
+                        double wall, const aec_dataset *d, const char *history)
 {
     snprintf(buf, len,
              "data=%s\nimages=%d\nsteps=%ld\nbatch=%d\npatch=%d\nlr=%g\nseed=%lu\n"
-             "average=%g\nwall_seconds=%.0f\n",
-             o->data, d->count, steps, o->batch, o->patch, o->lr, o->seed, o->average, wall);
+             "average=%g\nwall_seconds=%.0f\n%s",
+             o->data, d->count, steps, o->batch, o->patch, o->lr, o->seed, o->average, wall,
+             history);
+}
+
+/* The number after "key=" at the start of a line of meta, or 0. */
+static double meta_number(const char *meta, const char *key)
+{
+    const size_t n = strlen(key);
+    const char *line = meta;
+    while (line && *line) {
+        if (!strncmp(line, key, n) && line[n] == '=') return atof(line + n + 1);
+        line = strchr(line, '\n');
+        if (line) line++;
+    }
+    return 0;
+}
+
+/* history (see format_meta) for a run that starts from a model with this
+ * metadata: on --resume the lines from "init=" on, which format_meta wrote
+ * last; on --init new lines adding the model's own steps and wall time to
+ * what it had started from */
+static void start_history(char *history, size_t len, const char *meta, const char *init_path)
+{
+    history[0] = 0;
+    if (!meta) meta = "";
+    if (!init_path) {
+        const char *at = strstr(meta, "init=");
+        if (at && (at == meta || at[-1] == '\n')) snprintf(history, len, "%s", at);
+        return;
+    }
+    snprintf(history, len, "init=%s\ninit_steps=%.0f\ninit_wall_seconds=%.0f\n", init_path,
+             meta_number(meta, "steps") + meta_number(meta, "init_steps"),
+             meta_number(meta, "wall_seconds") + meta_number(meta, "init_wall_seconds"));
 }
 
 /* The checkpoint: the weights Adam moves, Adam's state and (when averaging)
@@ -344,7 +379,8 @@ static int save_checkpoint(const char *path, const aec_model *model, const aec_m
  * and starts avg (when wanted) from the checkpoint's AVGW chunk, else from
  * the weights themselves. */
 static int load_start(const char *path, int resume, aec_model *model, nn_adam *adam, int *has_opt,
-                      aec_model *avg, double *wall_before, char *err, size_t errlen)
+                      aec_model *avg, double *wall_before, char *history, size_t history_len,
+                      char *err, size_t errlen)
 {
     size_t len = 0;
     uint8_t *buf = aec_read_file(path, (size_t)1 << 31, &len, err, errlen);
@@ -359,6 +395,7 @@ static int load_start(const char *path, int resume, aec_model *model, nn_adam *a
     }
     const char *ws = meta ? strstr(meta, "wall_seconds=") : NULL;
     if (ws && resume) *wall_before = atof(ws + 13);
+    start_history(history, history_len, meta, resume ? NULL : path);
     free(meta);
     int rc = 0;
     if (avg) {
@@ -442,9 +479,10 @@ int aec_cmd_train(int argc, char **argv)
     nn_adam adam;
     int has_opt = 0, rc = AEC_EXIT_OK;
     double wall_before = 0;
+    char history[4096] = "";
     if (o.resume || o.init) {
         if (load_start(o.resume ? o.resume : o.init, o.resume != NULL, &model, &adam, &has_opt, avg,
-                       &wall_before, err, sizeof err)) {
+                       &wall_before, history, sizeof history, err, sizeof err)) {
             fprintf(stderr, "aec train: %s\n", err);
             aec_dataset_free(&data);
             aec_dataset_free(&val);
@@ -504,7 +542,7 @@ int aec_cmd_train(int argc, char **argv)
     double t0 = now_seconds(), last_print = t0, last_ckpt = t0, last_val = t0;
     double ema_loss = 0, ema_bpp = 0, ema_psnr = 0;
     size_t per = (size_t)3 * o.patch * o.patch;
-    char meta[1024];
+    char meta[8192];
     for (;;) {
         double elapsed = now_seconds() - t0;
         int done = (o.steps && adam.step >= o.steps) || (o.time_limit && elapsed >= o.time_limit);
@@ -559,7 +597,7 @@ int aec_cmd_train(int argc, char **argv)
             last_val = now_seconds();
         }
         if (t - last_ckpt >= o.ckpt_every) {
-            format_meta(meta, sizeof meta, &o, adam.step, wall_before + (t - t0), &data);
+            format_meta(meta, sizeof meta, &o, adam.step, wall_before + (t - t0), &data, history);
             if (save_checkpoint(ckpt_path, &model, avg, meta, &adam, err, sizeof err))
                 fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
             last_ckpt = now_seconds();
@@ -571,7 +609,7 @@ int aec_cmd_train(int argc, char **argv)
         if (avg) validate_coded(&model, &st, &val, adam.step, 0, "val live");
     }
     double wall = wall_before + (now_seconds() - t0);
-    format_meta(meta, sizeof meta, &o, adam.step, wall, &data);
+    format_meta(meta, sizeof meta, &o, adam.step, wall, &data, history);
     if (save_checkpoint(ckpt_path, &model, avg, meta, &adam, err, sizeof err)) {
         fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
         rc = AEC_EXIT_SYSTEM;

@@ -14,19 +14,51 @@
 static void export_usage(FILE *f)
 {
     fprintf(f,
-            "usage: aec export -m TRAINED.aecm --calib DIR -o MODEL.aecm [--decoder-only] [-f]\n"
+            "usage: aec export -m TRAINED.aecm --calib DIR -o MODEL.aecm [--average]\n"
+            "                  [--decoder-only] [-f]\n"
             "  Makes a trained model (or a training checkpoint) ready to code: builds its\n"
             "  entropy tables and integer hyper-synthesis, calibrated on a few images of\n"
-            "  DIR, and gives it its identity. --decoder-only keeps just the decoder half.\n");
+            "  DIR, and gives it its identity. --average takes a checkpoint's moving\n"
+            "  average of the weights (aec train --average) instead of the weights\n"
+            "  themselves. --decoder-only keeps just the decoder half.\n");
+}
+
+/* m's weights replaced by the moving average in the checkpoint at path
+ * (its AVGW chunk) */
+static int load_average(const char *path, aec_model *m, char *err, size_t errlen)
+{
+    size_t len = 0;
+    uint8_t *buf = aec_read_file(path, (size_t)1 << 31, &len, err, errlen);
+    if (!buf) return -1;
+    aec_model file;
+    aec_chunk extra[AEC_MODEL_MAX_EXTRA];
+    int n_extra = 0, rc = -1;
+    if (aec_model_parse(buf, len, path, 0, &file, NULL, NULL, NULL, extra, &n_extra, err, errlen)) {
+        free(buf);
+        return -1;
+    }
+    aec_model_free(&file);
+    snprintf(err, errlen, "%s: no averaged weights (an AVGW chunk: a checkpoint of aec train "
+             "with --average)", path);
+    for (int i = 0; i < n_extra; i++)
+        if (!memcmp(extra[i].tag, "AVGW", 4)) {
+            char why[512];
+            rc = nn_params_deserialize(&m->p, extra[i].data, extra[i].len, why, sizeof why);
+            if (rc) snprintf(err, errlen, "%s: averaged weights: %s", path, why);
+            break;
+        }
+    free(buf);
+    return rc;
 }
 
 int aec_cmd_export(int argc, char **argv)
 {
     const char *in = NULL, *calib_dir = NULL, *out = NULL;
-    int decoder_only = 0, force = 0;
+    int decoder_only = 0, force = 0, average = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { export_usage(stdout); return 0; }
+        else if (!strcmp(a, "--average")) average = 1;
         else if ((!strcmp(a, "-m") || !strcmp(a, "--calib") || !strcmp(a, "-o")) && i + 1 < argc) {
             const char *v = argv[++i];
             if (!strcmp(a, "-m")) in = v;
@@ -58,6 +90,12 @@ int aec_cmd_export(int argc, char **argv)
     char *meta = NULL;
     if (aec_model_load(in, &m, &meta, NULL, NULL, err, sizeof err)) {
         fprintf(stderr, "aec export: %s\n", err);
+        return AEC_EXIT_DATA;
+    }
+    if (average && load_average(in, &m, err, sizeof err)) {
+        fprintf(stderr, "aec export: %s\n", err);
+        aec_model_free(&m);
+        free(meta);
         return AEC_EXIT_DATA;
     }
     aec_dataset calib;

@@ -394,8 +394,8 @@ static int load_start(const char *path, int resume, aec_model *model, nn_adam *a
         free(buf);
         return -1;
     }
-    const char *ws = meta ? strstr(meta, "wall_seconds=") : NULL;
-    if (ws && resume) *wall_before = atof(ws + 13);
+    /* by line start: "init_wall_seconds=" holds "wall_seconds=" too */
+    if (resume) *wall_before = meta_number(meta, "wall_seconds");
     start_history(history, history_len, meta, resume ? NULL : path);
     free(meta);
     int rc = 0;

@@ -215,6 +215,13 @@ uint8_t *aec_read_file(const char *path, size_t max_len, size_t *len, char *err,
     return buf;
 }
 
+const aec_chunk *aec_chunk_find(const aec_chunk *extra, int n, const char *tag)
+{
+    for (int i = 0; i < n; i++)
+        if (!memcmp(extra[i].tag, tag, 4)) return &extra[i];
+    return NULL;
+}
+
 int aec_model_load(const char *path, aec_model *m, char **meta, nn_adam *opt,
                    int *has_opt, char *err, size_t errlen)
 {

@@ -56,6 +56,9 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *name, int decode
                     aec_model *m, char **meta, nn_adam *opt, int *has_opt,
                     aec_chunk *extra, int *n_extra, char *err, size_t errlen);
 
+/* The first of extra[0..n-1] tagged tag (4 bytes), or NULL. */
+const aec_chunk *aec_chunk_find(const aec_chunk *extra, int n, const char *tag);
+
 /* Reads a whole file into memory (malloc'd); NULL with err on failure. */
 uint8_t *aec_read_file(const char *path, size_t max_len, size_t *len, char *err, size_t errlen);
 

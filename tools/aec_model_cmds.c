@@ -23,31 +23,35 @@ static void export_usage(FILE *f)
             "  themselves. --decoder-only keeps just the decoder half.\n");
 }
 
-/* m's weights replaced by the moving average in the checkpoint at path
- * (its AVGW chunk) */
-static int load_average(const char *path, aec_model *m, char *err, size_t errlen)
+/* Reads the model to export into m (and its META into *meta): the weights
+ * themselves, or with average the checkpoint's moving average (AVGW). */
+static int load_for_export(const char *path, int average, aec_model *m, char **meta, char *err,
+                           size_t errlen)
 {
     size_t len = 0;
     uint8_t *buf = aec_read_file(path, (size_t)1 << 31, &len, err, errlen);
     if (!buf) return -1;
-    aec_model file;
     aec_chunk extra[AEC_MODEL_MAX_EXTRA];
     int n_extra = 0, rc = -1;
-    if (aec_model_parse(buf, len, path, 0, &file, NULL, NULL, NULL, extra, &n_extra, err, errlen)) {
+    if (aec_model_parse(buf, len, path, 0, m, meta, NULL, NULL, extra, &n_extra, err, errlen)) {
         free(buf);
         return -1;
     }
-    aec_model_free(&file);
-    snprintf(err, errlen, "%s: no averaged weights (an AVGW chunk: a checkpoint of aec train "
-             "with --average)", path);
-    for (int i = 0; i < n_extra; i++)
-        if (!memcmp(extra[i].tag, "AVGW", 4)) {
-            char why[512];
-            rc = nn_params_deserialize(&m->p, extra[i].data, extra[i].len, why, sizeof why);
-            if (rc) snprintf(err, errlen, "%s: averaged weights: %s", path, why);
-            break;
-        }
+    const aec_chunk *avgw = aec_chunk_find(extra, n_extra, "AVGW");
+    char why[512];
+    if (!average)
+        rc = 0;
+    else if (!avgw)
+        snprintf(err, errlen, "%s: no averaged weights (an AVGW chunk: a checkpoint of aec train "
+                 "with --average)", path);
+    else if ((rc = nn_params_deserialize(&m->p, avgw->data, avgw->len, why, sizeof why)))
+        snprintf(err, errlen, "%s: averaged weights: %s", path, why);
     free(buf);
+    if (rc) {
+        aec_model_free(m);
+        free(*meta);
+        *meta = NULL;
+    }
     return rc;
 }
 
@@ -88,14 +92,8 @@ int aec_cmd_export(int argc, char **argv)
     }
     aec_model m;
     char *meta = NULL;
-    if (aec_model_load(in, &m, &meta, NULL, NULL, err, sizeof err)) {
+    if (load_for_export(in, average, &m, &meta, err, sizeof err)) {
         fprintf(stderr, "aec export: %s\n", err);
-        return AEC_EXIT_DATA;
-    }
-    if (average && load_average(in, &m, err, sizeof err)) {
-        fprintf(stderr, "aec export: %s\n", err);
-        aec_model_free(&m);
-        free(meta);
         return AEC_EXIT_DATA;
     }
     aec_dataset calib;

@@ -402,12 +402,11 @@ static int load_start(const char *path, int resume, aec_model *model, nn_adam *a
     if (avg) {
         rc = aec_model_clone(avg, model);
         if (rc) snprintf(err, errlen, "out of memory");
-        for (int i = 0; i < n_extra && resume && !rc; i++)
-            if (!memcmp(extra[i].tag, "AVGW", 4) &&
-                nn_params_deserialize(&avg->p, extra[i].data, extra[i].len, err, errlen)) {
-                aec_model_free(avg);
-                rc = -1;
-            }
+        const aec_chunk *avgw = resume ? aec_chunk_find(extra, n_extra, "AVGW") : NULL;
+        if (!rc && avgw && nn_params_deserialize(&avg->p, avgw->data, avgw->len, err, errlen)) {
+            aec_model_free(avg);
+            rc = -1;
+        }
     }
     if (rc) {
         aec_model_free(model);

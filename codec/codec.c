@@ -118,14 +118,15 @@ static int decoder_params_blob(const aec_model *m, uint8_t **blob, size_t *len)
 }
 
 typedef struct {
-    uint8_t *parm, *hs, *z, *y;
-    size_t parm_len, hs_len, z_len, y_len;
+    uint8_t *parm, *hs, *z, *y, *ctx;   /* ctx: context models only */
+    size_t parm_len, hs_len, z_len, y_len, ctx_len;
 } decoder_blobs;
 
 static void free_blobs(decoder_blobs *b)
 {
     free(b->parm);
     free(b->hs);
+    free(b->ctx);
     free(b->z);
     free(b->y);
     memset(b, 0, sizeof *b);
@@ -137,7 +138,8 @@ static int make_blobs(const aec_codec *c, decoder_blobs *b)
     if (decoder_params_blob(&c->model, &b->parm, &b->parm_len) ||
         aec_hs_int_serialize(&c->hs, &b->hs, &b->hs_len) ||
         aec_cdf_set_serialize(&c->z_tables, &b->z, &b->z_len) ||
-        aec_cdf_set_serialize(&c->y_tables, &b->y, &b->y_len)) {
+        aec_cdf_set_serialize(&c->y_tables, &b->y, &b->y_len) ||
+        (c->model.arch.context && aec_ctx_int_serialize(&c->ctx, &b->ctx, &b->ctx_len))) {
         free_blobs(b);
         return -1;
     }
@@ -161,6 +163,11 @@ static void compute_id(aec_codec *c, const decoder_blobs *b)
     fnv(&h, b->hs, b->hs_len);
     fnv(&h, b->z, b->z_len);
     fnv(&h, b->y, b->y_len);
+    if (a->context) {
+        const uint8_t flags[4] = {(uint8_t)AEC_ARCH_CONTEXT, 0, 0, 0};
+        fnv(&h, flags, sizeof flags);
+        fnv(&h, b->ctx, b->ctx_len);
+    }
     for (int i = 0; i < AEC_MODEL_ID_SIZE; i++) c->id[i] = (uint8_t)(h >> (56 - 8 * i));
 }
 
@@ -180,6 +187,7 @@ void aec_codec_free(aec_codec *c)
 {
     aec_model_free(&c->model);
     aec_hs_int_free(&c->hs);
+    aec_ctx_int_free(&c->ctx);
     aec_cdf_set_free(&c->z_tables);
     aec_cdf_set_free(&c->y_tables);
     memset(c, 0, sizeof *c);
@@ -215,6 +223,8 @@ int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, c
      * every level */
     aec_hs_calib cal;
     aec_hs_calib_init(&cal);
+    aec_ctx_calib ctx_cal;
+    memset(&ctx_cal, 0, sizeof ctx_cal);
     aec_train_state s;
     aec_train_state_init(&s, 1);
     int n_img = calib->count < CALIB_IMAGES ? calib->count : CALIB_IMAGES, failed = 0;
@@ -230,7 +240,9 @@ int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, c
         for (int l = 0; l < a->levels && !failed; l++) {
             const float *hinv = c->model.p.value + c->model.hinv_gain + (size_t)l * a->n;
             failed = aec_model_analyze(&c->model, &s, &x, (float)l) ||
-                     aec_hs_int_calibrate(&cal, &c->model, &s.z_hat, hinv);
+                     aec_hs_int_calibrate(&cal, &c->model, &s.z_hat, hinv) ||
+                     (a->context &&
+                      aec_model_context_calibrate(&c->model, &s, (float)l, ctx_cal.max_abs));
         }
         free(planar);
     }
@@ -240,6 +252,7 @@ int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, c
         goto fail;
     }
     if (aec_hs_int_build(&c->hs, &c->model, &cal, err, errlen)) goto fail;
+    if (a->context && aec_ctx_int_build(&c->ctx, &c->model, &ctx_cal, err, errlen)) goto fail;
     if (set_identity(c)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -255,20 +268,22 @@ int aec_codec_serialize(const aec_codec *c, int decoder_only, const char *meta, 
 {
     decoder_blobs b;
     if (make_blobs(c, &b)) return -1;
-    aec_chunk extra[3] = {{{'H', 'S', 'I', 'Q'}, b.hs, b.hs_len},
+    aec_chunk extra[4] = {{{'H', 'S', 'I', 'Q'}, b.hs, b.hs_len},
                           {{'Z', 'C', 'D', 'F'}, b.z, b.z_len},
-                          {{'Y', 'C', 'D', 'F'}, b.y, b.y_len}};
+                          {{'Y', 'C', 'D', 'F'}, b.y, b.y_len},
+                          {{'C', 'T', 'X', 'Q'}, b.ctx, b.ctx_len}};
+    const int n_extra = c->model.arch.context ? 4 : 3;
     int r = -1;
     if (decoder_only && !c->model.decoder_only) {
         aec_model d;
         char e2[256];
         if (aec_model_create_decoder(&d, &c->model.arch) == 0) {
             if (nn_params_deserialize_subset(&d.p, b.parm, b.parm_len, e2, sizeof e2) == 0)
-                r = aec_model_serialize_f16(&d, meta, extra, 3, out, len);
+                r = aec_model_serialize_f16(&d, meta, extra, n_extra, out, len);
             aec_model_free(&d);
         }
     } else {
-        r = aec_model_serialize_f16(&c->model, meta, extra, 3, out, len);
+        r = aec_model_serialize_f16(&c->model, meta, extra, n_extra, out, len);
     }
     free_blobs(&b);
     return r;
@@ -298,26 +313,29 @@ int aec_codec_parse(aec_codec *c, const uint8_t *buf, size_t len, const char *na
                         err, errlen))
         return -1;
     c->can_encode = !c->model.decoder_only;
-    const aec_chunk *hs = NULL, *z = NULL, *y = NULL;
+    const aec_chunk *hs = NULL, *z = NULL, *y = NULL, *cx = NULL;
     for (int i = 0; i < n_extra; i++) {
         if (!memcmp(extra[i].tag, "HSIQ", 4)) hs = &extra[i];
         if (!memcmp(extra[i].tag, "ZCDF", 4)) z = &extra[i];
         if (!memcmp(extra[i].tag, "YCDF", 4)) y = &extra[i];
+        if (!memcmp(extra[i].tag, "CTXQ", 4)) cx = &extra[i];
     }
+    const aec_arch *a = &c->model.arch;
     char inner[256];
-    if (!hs || !z || !y) {
+    if (!hs || !z || !y || (a->context && !cx)) {
         snprintf(err, errlen, "%s: not exported for coding (no %s chunk; run aec export)", name,
-                 !hs ? "HSIQ" : !z ? "ZCDF" : "YCDF");
+                 !hs ? "HSIQ" : !z ? "ZCDF" : !y ? "YCDF" : "CTXQ");
         goto fail;
     }
     if (aec_hs_int_deserialize(&c->hs, hs->data, hs->len, inner, sizeof inner) ||
         aec_cdf_set_deserialize(&c->z_tables, z->data, z->len, inner, sizeof inner) ||
-        aec_cdf_set_deserialize(&c->y_tables, y->data, y->len, inner, sizeof inner)) {
+        aec_cdf_set_deserialize(&c->y_tables, y->data, y->len, inner, sizeof inner) ||
+        (a->context && aec_ctx_int_deserialize(&c->ctx, cx->data, cx->len, inner, sizeof inner))) {
         snprintf(err, errlen, "%s: %s", name, inner);
         goto fail;
     }
-    const aec_arch *a = &c->model.arch;
-    if (c->hs.n != a->n || c->hs.m != a->m || c->hs.levels != a->levels ||
+    if ((a->context && c->ctx.m != a->m) ||
+        c->hs.n != a->n || c->hs.m != a->m || c->hs.levels != a->levels ||
         c->z_tables.n_tables != (uint32_t)a->n || c->z_tables.kind != AEC_CDF_KIND_INDEXED ||
         c->y_tables.kind != AEC_CDF_KIND_GAUSSIAN) {
         snprintf(err, errlen, "%s: coding chunks do not match the architecture", name);
@@ -608,6 +626,25 @@ done:
     return ret;
 }
 
+/* Whether latent k ([M][yh][yw] order) is coded in pass `which`: 0 the
+ * anchors (row + column even), 1 the others, -1 (no context model) all. */
+static int in_pass(size_t k, const latent_shape *ls, int which)
+{
+    if (which < 0) return 1;
+    size_t i = k % ((size_t)ls->yh * ls->yw);
+    return (int)((i / (size_t)ls->yw + i % (size_t)ls->yw) & 1) == which;
+}
+
+/* r = round(y_g - mu) for the latents of pass `which` */
+static void symbols(const nn_tensor *y_g, const int32_t *mu_q, const latent_shape *ls, int which,
+                    int32_t *r)
+{
+    const size_t ny = nn_tensor_numel(y_g);
+    for (size_t k = 0; k < ny; k++)
+        if (in_pass(k, ls, which))
+            r[k] = round_to_symbol((double)y_g->data[k] - (double)mu_q[k] / (double)(1 << AEC_HS_OUT_FRAC));
+}
+
 /* The latent s->y_g refined against the image (aec_model_refine_latent),
  * with the (mu, scale) the decoder will see: the integer h_s's. */
 static int refine(const aec_codec *c, aec_train_state *s, const uint8_t *rgb, int w, int h,
@@ -659,7 +696,7 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
     aec_rc_encoder enc;
     aec_rc_encoder_init(&enc);
     nn_tensor y = {0};
-    int32_t *z = NULL, *scale_q = NULL, *mu_q = NULL;
+    int32_t *z = NULL, *scale_q = NULL, *mu_q = NULL, *r = NULL;
     uint8_t *stream = NULL;
     size_t stream_len = 0;
     int ret = -1;
@@ -674,13 +711,45 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
     size_t plane_z = (size_t)ls.zh * ls.zw;
     for (size_t k = 0; k < nz; k++) aec_rc_encode(&enc, &c->z_tables.tables[k / plane_z], z[k]);
     if (hyper_params(c, z, &ls, t_q16, &scale_q, &mu_q)) goto oom;
-    if (c->refine_iters > 0 && (uint64_t)ls.pw * ls.ph <= AEC_REFINE_MAX_PIXELS &&
-        refine(c, &s, rgb, w, h, t, scale_q, mu_q))
-        goto oom;
-    for (size_t k = 0; k < ny; k++) {
-        double mu = (double)mu_q[k] / (double)(1 << AEC_HS_OUT_FRAC);
-        int32_t r = round_to_symbol((double)s.y_g.data[k] - mu);
-        aec_rc_encode(&enc, &c->y_tables.tables[aec_scale_index(&c->y_tables, scale_q[k])], r);
+    const int context = m->arch.context;
+    if (context && aec_ctx_int_run(&c->ctx, 0, ls.yh, ls.yw, NULL, scale_q, mu_q)) goto oom;
+    if (!(r = malloc(ny * sizeof *r))) goto oom;
+    if (c->refine_iters > 0 && (uint64_t)ls.pw * ls.ph <= AEC_REFINE_MAX_PIXELS) {
+        /* a context model's non-anchor parameters depend on the anchors,
+         * which the refinement moves: it sees those of g_a's anchors, and
+         * the coding below recomputes them from the refined ones */
+        int32_t *keep_s = NULL, *keep_m = NULL;
+        if (context) {
+            keep_s = malloc(ny * sizeof *keep_s);
+            keep_m = malloc(ny * sizeof *keep_m);
+            if (!keep_s || !keep_m) {
+                free(keep_s);
+                free(keep_m);
+                goto oom;
+            }
+            memcpy(keep_s, scale_q, ny * sizeof *keep_s);
+            memcpy(keep_m, mu_q, ny * sizeof *keep_m);
+            symbols(&s.y_g, mu_q, &ls, 0, r);
+        }
+        int bad = (context && aec_ctx_int_run(&c->ctx, 1, ls.yh, ls.yw, r, scale_q, mu_q)) ||
+                  refine(c, &s, rgb, w, h, t, scale_q, mu_q);
+        if (context) {
+            memcpy(scale_q, keep_s, ny * sizeof *keep_s);
+            memcpy(mu_q, keep_m, ny * sizeof *keep_m);
+            free(keep_s);
+            free(keep_m);
+        }
+        if (bad) goto oom;
+    }
+    /* the anchors, then (after the context model has seen them) the others;
+     * without a context model one pass over all */
+    for (int pass = 0; pass < 1 + context; pass++) {
+        int which = context ? pass : -1;
+        if (pass == 1 && aec_ctx_int_run(&c->ctx, 1, ls.yh, ls.yw, r, scale_q, mu_q)) goto oom;
+        symbols(&s.y_g, mu_q, &ls, which, r);
+        for (size_t k = 0; k < ny; k++)
+            if (in_pass(k, &ls, which))
+                aec_rc_encode(&enc, &c->y_tables.tables[aec_scale_index(&c->y_tables, scale_q[k])], r[k]);
     }
     int rc = aec_rc_encoder_finish(&enc, &stream, &stream_len);
     if (rc != AEC_RC_OK) goto oom;
@@ -707,6 +776,7 @@ done:
     free(z);
     free(scale_q);
     free(mu_q);
+    free(r);
     aec_train_state_free(&s);
     return ret;
 }
@@ -764,9 +834,16 @@ int aec_decode_latents(const aec_codec *c, const uint8_t *data, size_t len, aec_
     for (size_t k = 0; k < nz; k++) aec_rc_decode(&dec, &c->z_tables.tables[k / plane_z], &lat->z[k]);
     if (dec.error) goto corrupt;
     if (hyper_params(c, lat->z, &ls, lat->t_q16, &lat->scale_q, &lat->mu_q)) goto oom;
-    for (size_t k = 0; k < ny; k++) {
-        const aec_cdf_table *t = &c->y_tables.tables[aec_scale_index(&c->y_tables, lat->scale_q[k])];
-        if (aec_rc_decode(&dec, t, &lat->r[k])) goto corrupt;
+    const int context = m->arch.context;
+    for (int pass = 0; pass < 1 + context; pass++) {
+        int which = context ? pass : -1;
+        if (context && aec_ctx_int_run(&c->ctx, pass, ls.yh, ls.yw, lat->r, lat->scale_q, lat->mu_q))
+            goto oom;
+        for (size_t k = 0; k < ny; k++) {
+            if (!in_pass(k, &ls, which)) continue;
+            const aec_cdf_table *t = &c->y_tables.tables[aec_scale_index(&c->y_tables, lat->scale_q[k])];
+            if (aec_rc_decode(&dec, t, &lat->r[k])) goto corrupt;
+        }
     }
     if (aec_rc_decoder_finish(&dec) != AEC_RC_OK) goto corrupt;
     return 0;

@@ -18,6 +18,7 @@
 
 #include "cdf_tables.h"
 #include "container.h"
+#include "context_int.h"
 #include "dataset.h"
 #include "hyper_int.h"
 #include "model.h"
@@ -50,6 +51,7 @@
 typedef struct {
     aec_model model;      /* float weights: all (can encode) or the synthesis only */
     aec_hs_int hs;        /* the hyper-synthesis in integers */
+    aec_ctx_int ctx;      /* the context model in integers (model.arch.context) */
     aec_cdf_set z_tables; /* one table per hyper-latent channel */
     aec_cdf_set y_tables; /* Gaussian tables, chosen by scale */
     uint8_t id[AEC_MODEL_ID_SIZE];

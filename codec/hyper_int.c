@@ -80,6 +80,11 @@ static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+int16_t aec_int_to_act(int64_t v, int32_t mult, int shift)
+{
+    return (int16_t)clamp64(requant(v, mult, shift), -AEC_HS_ACT_MAX, AEC_HS_ACT_MAX);
+}
+
 /* requantised value -> leaky ReLU -> int16 */
 static inline int16_t hidden_act(int64_t acc, int32_t mult, int s)
 {
@@ -129,7 +134,7 @@ static int cout_blocks(const aec_hs_int_layer *L) { return (L->cout + CO_BLOCK -
 
 /* ---- construction -------------------------------------------------------- */
 
-static void layer_free(aec_hs_int_layer *L)
+void aec_int_layer_free(aec_hs_int_layer *L)
 {
     free(L->w); free(L->b); free(L->mult); free(L->shift);
     for (int f = 0; f < 4; f++) free(L->pack[f]);
@@ -139,11 +144,11 @@ static void layer_free(aec_hs_int_layer *L)
 void aec_hs_int_free(aec_hs_int *q)
 {
     free(q->hinv_q);
-    for (int i = 0; i < 3; i++) layer_free(&q->layer[i]);
+    for (int i = 0; i < 3; i++) aec_int_layer_free(&q->layer[i]);
     memset(q, 0, sizeof *q);
 }
 
-static int layer_alloc(aec_hs_int_layer *L, int cin, int cout, int k, int stride)
+int aec_int_layer_alloc(aec_hs_int_layer *L, int cin, int cout, int k, int stride)
 {
     memset(L, 0, sizeof *L);
     L->cin = cin; L->cout = cout; L->k = k; L->stride = stride;
@@ -166,9 +171,9 @@ int aec_hs_int_create(aec_hs_int *q, int n, int m, int levels)
     if (!dims_ok(n, m, levels)) return -1;
     q->n = n; q->m = m; q->levels = levels;
     q->hinv_q = calloc((size_t)levels * n, sizeof *q->hinv_q);
-    if (!q->hinv_q || layer_alloc(&q->layer[0], n, m, 5, 2) ||
-        layer_alloc(&q->layer[1], m, m * 3 / 2, 5, 2) ||
-        layer_alloc(&q->layer[2], m * 3 / 2, 2 * m, 3, 1)) {
+    if (!q->hinv_q || aec_int_layer_alloc(&q->layer[0], n, m, 5, 2) ||
+        aec_int_layer_alloc(&q->layer[1], m, m * 3 / 2, 5, 2) ||
+        aec_int_layer_alloc(&q->layer[2], m * 3 / 2, 2 * m, 3, 1)) {
         aec_hs_int_free(q);
         return -1;
     }
@@ -269,12 +274,17 @@ int aec_hs_int_finish(aec_hs_int *q, char *err, size_t errlen)
         return -1;
     }
     for (int i = 0; i < 3; i++)
-        if (check_layer(&q->layer[i], i, err, errlen)) return -1;
-    for (int i = 0; i < 3; i++)
-        if (pack_layer(&q->layer[i])) {
-            set_err(err, errlen, "out of memory");
-            return -1;
-        }
+        if (aec_int_layer_finish(&q->layer[i], i, err, errlen)) return -1;
+    return 0;
+}
+
+int aec_int_layer_finish(aec_hs_int_layer *L, int li, char *err, size_t errlen)
+{
+    if (check_layer(L, li, err, errlen)) return -1;
+    if (pack_layer(L)) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -325,7 +335,7 @@ out:
 }
 
 /* mult / 2^shift ~ r with mult in [2^15, 2^16) where possible */
-static int make_multiplier(double r, int32_t *mult, uint8_t *shift)
+int aec_int_multiplier(double r, int32_t *mult, uint8_t *shift)
 {
     *mult = 0; *shift = 0;
     if (!(r > 0)) return r == 0 ? 0 : -1;
@@ -341,8 +351,8 @@ static int make_multiplier(double r, int32_t *mult, uint8_t *shift)
     return 0;
 }
 
-static int build_layer(aec_hs_int_layer *L, const float *w, const float *b, double s_in,
-                       double s_out, int li, char *err, size_t errlen)
+int aec_int_layer_build(aec_hs_int_layer *L, const float *w, const float *b, double s_in,
+                        double s_out, int li, char *err, size_t errlen)
 {
     for (int co = 0; co < L->cout; co++) {
         double wmax = 0;
@@ -366,7 +376,7 @@ static int build_layer(aec_hs_int_layer *L, const float *w, const float *b, doub
                 L->w[i] = (int16_t)(v > AEC_HS_W_MAX ? AEC_HS_W_MAX : v < -AEC_HS_W_MAX ? -AEC_HS_W_MAX : v);
             }
         L->b[co] = (int32_t)lrint(b[co] / (s_in * sw));
-        if (!isfinite(sw) || make_multiplier(s_in * sw / s_out, &L->mult[co], &L->shift[co])) {
+        if (!isfinite(sw) || aec_int_multiplier(s_in * sw / s_out, &L->mult[co], &L->shift[co])) {
             set_err(err, errlen, "layer %d: channel %d: scale not representable", li, co);
             return -1;
         }
@@ -401,7 +411,7 @@ int aec_hs_int_build(aec_hs_int *q, const aec_model *m, const aec_hs_calib *c, c
     }
     s_act[3] = ldexp(1.0, -AEC_HS_OUT_FRAC);
     uint8_t sh;
-    if (make_multiplier(ldexp(1.0, -AEC_HS_HINV_FRAC) / s_act[0], &q->in_mult, &sh)) {
+    if (aec_int_multiplier(ldexp(1.0, -AEC_HS_HINV_FRAC) / s_act[0], &q->in_mult, &sh)) {
         set_err(err, errlen, "input scale not representable");
         goto fail;
     }
@@ -409,7 +419,7 @@ int aec_hs_int_build(aec_hs_int *q, const aec_model *m, const aec_hs_calib *c, c
     const size_t wo[3] = {m->hs_up[0].w, m->hs_up[1].w, m->hs_out.w};
     const size_t bo[3] = {m->hs_up[0].b, m->hs_up[1].b, m->hs_out.b};
     for (int i = 0; i < 3; i++)
-        if (build_layer(&q->layer[i], v + wo[i], v + bo[i], s_act[i], s_act[i + 1], i, err, errlen))
+        if (aec_int_layer_build(&q->layer[i], v + wo[i], v + bo[i], s_act[i], s_act[i + 1], i, err, errlen))
             goto fail;
     if (aec_hs_int_finish(q, err, errlen)) goto fail;
     return 0;
@@ -539,20 +549,20 @@ __attribute__((target("avx2"))) static void kernel_avx2(const int16_t *wp, const
 
 typedef void (*kernel_fn)(const int16_t *, const int16_t *, size_t, int, int64_t[CO_BLOCK][16]);
 
-static kernel_fn pick_kernel(const aec_hs_int *q, int *width)
+static kernel_fn pick_kernel(int which, int *width)
 {
 #if HS_X86
     int avx2 = __builtin_cpu_supports("avx2");
-    if (avx2 && (q->kernel == AEC_HS_KERNEL_AUTO || q->kernel == AEC_HS_KERNEL_AVX2)) {
+    if (avx2 && (which == AEC_HS_KERNEL_AUTO || which == AEC_HS_KERNEL_AVX2)) {
         *width = 16;
         return kernel_avx2;
     }
-    if (q->kernel != AEC_HS_KERNEL_GENERIC) {
+    if (which != AEC_HS_KERNEL_GENERIC) {
         *width = 8;
         return kernel_sse2;
     }
 #endif
-    (void)q;
+    (void)which;
     *width = 8;
     return kernel_generic;
 }
@@ -573,6 +583,14 @@ static size_t xp_elems(const aec_hs_int *q, int h, int w)
             if ((size_t)L->kpad[f] * ppad > best) best = (size_t)L->kpad[f] * ppad;
     }
     return best;
+}
+
+size_t aec_int_layer_xp_bytes(const aec_hs_int_layer *L, int h, int w)
+{
+    size_t ppad = round_up((size_t)h * w, TILE_PIX), best = 0;
+    for (int f = 0; f < layer_phases(L); f++)
+        if ((size_t)L->kpad[f] * ppad > best) best = (size_t)L->kpad[f] * ppad;
+    return best * sizeof(int16_t);
 }
 
 size_t aec_hs_int_scratch_bytes(const aec_hs_int *q, int h, int w)
@@ -619,15 +637,12 @@ static void unroll(const aec_hs_int_layer *L, int py, int px, const int16_t *in,
     }
 }
 
-/* One layer on in [cin][h][w]: hidden layers write int16 out_act
- * [cout][h s][w s]; the last writes int32 planes, channels [0, split) to
- * out_lo and [split, cout) to out_hi. */
-static void run_layer(const aec_hs_int *q, const aec_hs_int_layer *L, const int16_t *in, int h,
-                      int w, int16_t *xp, int16_t *out_act, int32_t *out_lo, int32_t *out_hi,
-                      int split)
+void aec_int_layer_run(int which, const aec_hs_int_layer *L, const int16_t *in, int h, int w,
+                       int16_t *xp, int16_t *out_act, int lrelu, int32_t *out_lo, int32_t *out_hi,
+                       int split)
 {
     int width;
-    kernel_fn kernel = pick_kernel(q, &width);
+    kernel_fn kernel = pick_kernel(which, &width);
     const int s = L->stride, ow = w * s;
     const size_t P = (size_t)h * w, ppad = round_up(P, TILE_PIX);
     const size_t out_plane = P * s * s;
@@ -669,7 +684,8 @@ static void run_layer(const aec_hs_int *q, const aec_hs_int_layer *L, const int1
                         const size_t o = (size_t)(y * s + py) * ow + (size_t)(x * s + px);
                         const int64_t v = acc[b - b0][c][j] + L->b[co];
                         if (dst16)
-                            dst16[o] = hidden_act(v, L->mult[co], L->shift[co]);
+                            dst16[o] = lrelu ? hidden_act(v, L->mult[co], L->shift[co])
+                                             : aec_int_to_act(v, L->mult[co], L->shift[co]);
                         else
                             dst32[o] = output_val(v, L->mult[co], L->shift[co]);
                     }
@@ -699,13 +715,12 @@ int aec_hs_int_run(const aec_hs_int *q, const int32_t *z_hat, int h, int w,
     for (int c = 0; c < q->n; c++)
         for (size_t i = 0; i < hw; i++) {
             int64_t z = clamp64(z_hat[(size_t)c * hw + i], -AEC_HS_Z_MAX, AEC_HS_Z_MAX);
-            int64_t r = requant(z * hinv_q[c], q->in_mult, q->in_shift);
-            a0[(size_t)c * hw + i] = (int16_t)clamp64(r, -AEC_HS_ACT_MAX, AEC_HS_ACT_MAX);
+            a0[(size_t)c * hw + i] = aec_int_to_act(z * hinv_q[c], q->in_mult, q->in_shift);
         }
-    run_layer(q, &q->layer[0], a0, h, w, xp, a1, NULL, NULL, 0);
-    run_layer(q, &q->layer[1], a1, 2 * h, 2 * w, xp, a2, NULL, NULL, 0);
+    aec_int_layer_run(q->kernel, &q->layer[0], a0, h, w, xp, a1, 1, NULL, NULL, 0);
+    aec_int_layer_run(q->kernel, &q->layer[1], a1, 2 * h, 2 * w, xp, a2, 1, NULL, NULL, 0);
     /* output channels [0, M) are the scales, [M, 2M) the means */
-    run_layer(q, &q->layer[2], a2, 4 * h, 4 * w, xp, NULL, scale_q, mu_q, q->m);
+    aec_int_layer_run(q->kernel, &q->layer[2], a2, 4 * h, 4 * w, xp, NULL, 0, scale_q, mu_q, q->m);
     return 0;
 }
 
@@ -725,8 +740,7 @@ static size_t blob_size(int n, int m, int levels)
 {
     const int cin[3] = {n, m, m * 3 / 2}, cout[3] = {m, m * 3 / 2, 2 * m}, k[3] = {5, 5, 3};
     size_t size = HS_HEADER + (size_t)levels * n * 4 + 8;
-    for (int i = 0; i < 3; i++)
-        size += 16 + (size_t)cin[i] * cout[i] * k[i] * k[i] + (size_t)cout[i] * 9;
+    for (int i = 0; i < 3; i++) size += aec_int_layer_bytes(cin[i], cout[i], k[i]);
     return size + 4;
 }
 
@@ -751,16 +765,7 @@ int aec_hs_int_serialize(const aec_hs_int *q, uint8_t **buf, size_t *len)
     put32(&w, AEC_HS_OUT_FRAC); put32(&w, AEC_HS_HINV_FRAC);
     for (size_t i = 0; i < (size_t)q->levels * q->n; i++) put32(&w, (uint32_t)q->hinv_q[i]);
     put32(&w, (uint32_t)q->in_mult); put32(&w, (uint32_t)q->in_shift);
-    for (int l = 0; l < 3; l++) {
-        const aec_hs_int_layer *L = &q->layer[l];
-        put32(&w, (uint32_t)L->cin); put32(&w, (uint32_t)L->cout);
-        put32(&w, (uint32_t)L->k); put32(&w, (uint32_t)L->stride);
-        size_t nw = layer_wcount(L);
-        for (size_t i = 0; i < nw; i++) *w.p++ = (uint8_t)(L->w[i] & 0xff); /* |w| <= 127 */
-        for (int c = 0; c < L->cout; c++) put32(&w, (uint32_t)L->b[c]);
-        for (int c = 0; c < L->cout; c++) put32(&w, (uint32_t)L->mult[c]);
-        for (int c = 0; c < L->cout; c++) *w.p++ = L->shift[c];
-    }
+    for (int l = 0; l < 3; l++) w.p = aec_int_layer_write(&q->layer[l], w.p);
     put32(&w, crc32_of(out, size - 4));
     *buf = out;
     *len = size;
@@ -773,9 +778,41 @@ static uint32_t get32(const uint8_t *p)
 }
 
 /* two's complement u32 -> int32 without an implementation-defined conversion */
-static int32_t as_i32(uint32_t v)
+int32_t aec_int_i32(uint32_t v)
 {
     return v < 0x80000000u ? (int32_t)v : (int32_t)(v - 0x80000000u) - 0x7fffffff - 1;
+}
+
+size_t aec_int_layer_bytes(int cin, int cout, int k)
+{
+    return 16 + (size_t)cin * cout * k * k + (size_t)cout * 9;
+}
+
+uint8_t *aec_int_layer_write(const aec_hs_int_layer *L, uint8_t *p)
+{
+    writer w = {p};
+    put32(&w, (uint32_t)L->cin); put32(&w, (uint32_t)L->cout);
+    put32(&w, (uint32_t)L->k); put32(&w, (uint32_t)L->stride);
+    size_t nw = layer_wcount(L);
+    for (size_t i = 0; i < nw; i++) *w.p++ = (uint8_t)(L->w[i] & 0xff); /* |w| <= 127 */
+    for (int c = 0; c < L->cout; c++) put32(&w, (uint32_t)L->b[c]);
+    for (int c = 0; c < L->cout; c++) put32(&w, (uint32_t)L->mult[c]);
+    for (int c = 0; c < L->cout; c++) *w.p++ = L->shift[c];
+    return w.p;
+}
+
+const uint8_t *aec_int_layer_read(aec_hs_int_layer *L, const uint8_t *p)
+{
+    if (get32(p) != (uint32_t)L->cin || get32(p + 4) != (uint32_t)L->cout ||
+        get32(p + 8) != (uint32_t)L->k || get32(p + 12) != (uint32_t)L->stride)
+        return NULL;
+    p += 16;
+    size_t nw = layer_wcount(L);
+    for (size_t i = 0; i < nw; i++, p++) L->w[i] = (int16_t)(p[0] < 0x80u ? p[0] : p[0] - 256);
+    for (int c = 0; c < L->cout; c++, p += 4) L->b[c] = aec_int_i32(get32(p));
+    for (int c = 0; c < L->cout; c++, p += 4) L->mult[c] = aec_int_i32(get32(p));
+    for (int c = 0; c < L->cout; c++) L->shift[c] = *p++;
+    return p;
 }
 
 int aec_hs_int_deserialize(aec_hs_int *q, const uint8_t *buf, size_t len, char *err,
@@ -818,23 +855,15 @@ int aec_hs_int_deserialize(aec_hs_int *q, const uint8_t *buf, size_t len, char *
         return -1;
     }
     const uint8_t *p = buf + HS_HEADER;
-    for (size_t i = 0; i < (size_t)levels * n; i++, p += 4) q->hinv_q[i] = as_i32(get32(p));
-    q->in_mult = as_i32(get32(p)); p += 4;
-    q->in_shift = as_i32(get32(p)); p += 4;
+    for (size_t i = 0; i < (size_t)levels * n; i++, p += 4) q->hinv_q[i] = aec_int_i32(get32(p));
+    q->in_mult = aec_int_i32(get32(p)); p += 4;
+    q->in_shift = aec_int_i32(get32(p)); p += 4;
     for (int l = 0; l < 3; l++) {
-        aec_hs_int_layer *L = &q->layer[l];
-        if (get32(p) != (uint32_t)L->cin || get32(p + 4) != (uint32_t)L->cout ||
-            get32(p + 8) != (uint32_t)L->k || get32(p + 12) != (uint32_t)L->stride) {
+        if (!(p = aec_int_layer_read(&q->layer[l], p))) {
             set_err(err, errlen, "integer h_s: layer %d: unexpected shape", l);
             aec_hs_int_free(q);
             return -1;
         }
-        p += 16;
-        size_t nw = layer_wcount(L);
-        for (size_t i = 0; i < nw; i++, p++) L->w[i] = (int16_t)(p[0] < 0x80u ? p[0] : p[0] - 256);
-        for (int c = 0; c < L->cout; c++, p += 4) L->b[c] = as_i32(get32(p));
-        for (int c = 0; c < L->cout; c++, p += 4) L->mult[c] = as_i32(get32(p));
-        for (int c = 0; c < L->cout; c++) L->shift[c] = *p++;
     }
     char why[160];
     if (aec_hs_int_finish(q, why, sizeof why)) {

@@ -114,4 +114,38 @@ int aec_hs_int_serialize(const aec_hs_int *q, uint8_t **buf, size_t *len);
 int aec_hs_int_deserialize(aec_hs_int *q, const uint8_t *buf, size_t len, char *err,
                            size_t errlen);
 
+/* ---- integer layers, shared with the context model (context_int.h) ----
+ *
+ * The arithmetic of one aec_hs_int_layer, as spec/model-format.md
+ * "Integer hyper-synthesis" defines it, for other integer networks. */
+
+int aec_int_layer_alloc(aec_hs_int_layer *L, int cin, int cout, int k, int stride);
+void aec_int_layer_free(aec_hs_int_layer *L);
+/* Quantises float weights w (the float layer's layout) and biases b for
+ * inputs of step s_in and outputs of step s_out. */
+int aec_int_layer_build(aec_hs_int_layer *L, const float *w, const float *b, double s_in,
+                        double s_out, int li, char *err, size_t errlen);
+/* Validates the fields (a message naming layer li) and packs the weights. */
+int aec_int_layer_finish(aec_hs_int_layer *L, int li, char *err, size_t errlen);
+/* int16 scratch bytes (xp) that aec_int_layer_run needs for an h x w input */
+size_t aec_int_layer_xp_bytes(const aec_hs_int_layer *L, int h, int w);
+/* L on in [cin][h][w] with kernel `which` (an aec_hs_kernel). With out_act,
+ * int16 outputs [cout][h s][w s], through the leaky ReLU when lrelu;
+ * otherwise int32 outputs, channels [0, split) to out_lo and the rest to
+ * out_hi. */
+void aec_int_layer_run(int which, const aec_hs_int_layer *L, const int16_t *in, int h, int w,
+                       int16_t *xp, int16_t *out_act, int lrelu, int32_t *out_lo, int32_t *out_hi,
+                       int split);
+/* v * mult / 2^shift rounded half up, clamped to the int16 activation range */
+int16_t aec_int_to_act(int64_t v, int32_t mult, int shift);
+/* mult / 2^shift ~ r (mult < 2^16); -1 when r cannot be represented */
+int aec_int_multiplier(double r, int32_t *mult, uint8_t *shift);
+/* A layer's byte form: its size, writing (returns the end), reading into a
+ * layer allocated with the expected shape (NULL when the stored shape
+ * differs; the fields are checked by aec_int_layer_finish). */
+size_t aec_int_layer_bytes(int cin, int cout, int k);
+uint8_t *aec_int_layer_write(const aec_hs_int_layer *L, uint8_t *p);
+const uint8_t *aec_int_layer_read(aec_hs_int_layer *L, const uint8_t *p);
+int32_t aec_int_i32(uint32_t v);
+
 #endif

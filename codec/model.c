@@ -71,6 +71,11 @@ static int create(aec_model *m, const aec_arch *arch, int decoder_only)
     m->gain = nn_params_declare(p, "gain", L, M, 1, 1);
     m->hgain = nn_params_declare(p, "hgain", L, N, 1, 1);
     m->hinv_gain = nn_params_declare(p, "hinv_gain", L, N, 1, 1);
+    if (arch->context) {
+        err |= nn_conv2d_declare(&m->ctx_conv, p, "ctx.conv", M, M, 5, 1, NN_PAD_ZERO);
+        err |= nn_conv2d_declare(&m->ep[0], p, "ep.conv0", 3 * M, 2 * M, 1, 1, NN_PAD_ZERO);
+        err |= nn_conv2d_declare(&m->ep[1], p, "ep.conv1", 2 * M, 2 * M, 1, 1, NN_PAD_ZERO);
+    }
     if (err || m->gain == (size_t)-1 || m->inv_gain == (size_t)-1 || m->hgain == (size_t)-1 ||
         m->hinv_gain == (size_t)-1 || nn_params_alloc(p) != 0) {
         nn_params_free(p);
@@ -106,6 +111,13 @@ void aec_model_init(aec_model *m, uint64_t seed)
     nn_deconv2d_init(&m->hs_up[1], &m->p, &rng);
     nn_conv2d_init(&m->hs_out, &m->p, &rng);
     nn_factorized_init(&m->z_density, &m->p, 10.0f, (unsigned)(seed ^ 0x5eed));
+    if (m->arch.context) {
+        nn_conv2d_init(&m->ctx_conv, &m->p, &rng);
+        nn_conv2d_init(&m->ep[0], &m->p, &rng);
+        /* ep1 = 0: the context adds nothing until trained */
+        memset(m->p.value + m->ep[1].w, 0, (size_t)4 * m->arch.m * m->arch.m * sizeof(float));
+        memset(m->p.value + m->ep[1].b, 0, (size_t)2 * m->arch.m * sizeof(float));
+    }
     /* Quantisation step ~ 1/sqrt(lambda): start each level's gain at
      * sqrt(lambda_l / lambda_top) so the levels begin apart in rate. */
     const aec_arch *a = &m->arch;
@@ -139,6 +151,7 @@ int aec_model_relevel(aec_model *dst, const aec_model *src, const aec_arch *arch
         if (!(arch->lambda[l] > 0) || (l > 0 && !(arch->lambda[l] > arch->lambda[l - 1])))
             return -1;
     if (aec_model_create(dst, arch)) return -1;
+    aec_model_init(dst, 1);   /* what src does not have (context layers) */
     const size_t gain_blocks[4] = {src->gain, src->inv_gain, src->hgain, src->hinv_gain};
     for (int e = 0; e < src->p.n_entries; e++) {
         const nn_param_entry *se = &src->p.entries[e];
@@ -227,6 +240,7 @@ void aec_train_state_free(aec_train_state *s)
                         &s->z, &s->z_g, &s->z_noisy, &s->z_hat, &s->hs_in,
                         &s->hs_pre[0], &s->hs_pre[1], &s->hs_act[0], &s->hs_act[1],
                         &s->hs_params, &s->scale, &s->mu, &s->y_noisy, &s->y_hat,
+                        &s->ctx_in, &s->ctx_out, &s->ep_in, &s->ep_pre, &s->ep_act, &s->params, &s->d_hs,
                         &s->gs_in[0], &s->gs_in[1], &s->gs_in[2], &s->gs_in[3],
                         &s->gs_pre[0], &s->gs_pre[1], &s->gs_pre[2], &s->x_hat,
                         &s->d0, &s->d1, &s->d_scale, &s->d_mu, &s->d_yg, &s->d_zg};
@@ -326,12 +340,85 @@ static int hyper_synthesis_forward(const aec_model *m, aec_train_state *s)
                               nn_tensor_numel(&s->hs_pre[i]), LRELU_SLOPE);
         in = &s->hs_act[i];
     }
-    if (nn_conv2d_forward(&m->hs_out, &m->p, in, &s->hs_params, &s->ws)) return -1;
+    return nn_conv2d_forward(&m->hs_out, &m->p, in, &s->hs_params, &s->ws);
+}
+
+/* Zeroes the positions of t that are not anchors (keep_anchors) or that
+ * are (!keep_anchors). Anchors: row + column even. */
+static void checker_mask(nn_tensor *t, int keep_anchors)
+{
+    for (int i = 0; i < t->n * t->c; i++) {
+        float *plane = t->data + (size_t)i * t->h * t->w;
+        for (int y = 0; y < t->h; y++)
+            for (int x = (y + keep_anchors) & 1; x < t->w; x += 2) plane[(size_t)y * t->w + x] = 0;
+    }
+}
+
+/* s->ctx_in = anchor(ctx_src), s->ctx_out = nonanchor(ctx_conv(ctx_in)),
+ * s->params = hs_params + ep1(lrelu(ep0([hs_params, ctx_out]))). */
+int aec_model_entropy_params(const aec_model *m, aec_train_state *s, const nn_tensor *ctx_src)
+{
     const nn_tensor *hp = &s->hs_params;
     if (nn_tensor_resize(&s->scale, hp->n, hp->c / 2, hp->h, hp->w) ||
         nn_tensor_resize(&s->mu, hp->n, hp->c / 2, hp->h, hp->w))
         return -1;
-    split_params(hp, &s->scale, &s->mu);
+    if (!m->arch.context) {
+        split_params(hp, &s->scale, &s->mu);
+        return 0;
+    }
+    const int M = m->arch.m;
+    if (resize_like(&s->ctx_in, ctx_src)) return -1;
+    memcpy(s->ctx_in.data, ctx_src->data, nn_tensor_numel(ctx_src) * sizeof(float));
+    checker_mask(&s->ctx_in, 1);
+    if (nn_conv2d_forward(&m->ctx_conv, &m->p, &s->ctx_in, &s->ctx_out, &s->ws)) return -1;
+    checker_mask(&s->ctx_out, 0);
+    if (nn_tensor_resize(&s->ep_in, hp->n, 3 * M, hp->h, hp->w)) return -1;
+    const size_t plane = (size_t)hp->h * hp->w;
+    for (int i = 0; i < hp->n; i++) {
+        float *dst = s->ep_in.data + (size_t)i * 3 * M * plane;
+        memcpy(dst, hp->data + (size_t)i * 2 * M * plane, 2 * M * plane * sizeof(float));
+        memcpy(dst + 2 * M * plane, s->ctx_out.data + (size_t)i * M * plane, M * plane * sizeof(float));
+    }
+    if (nn_conv2d_forward(&m->ep[0], &m->p, &s->ep_in, &s->ep_pre, &s->ws)) return -1;
+    if (resize_like(&s->ep_act, &s->ep_pre)) return -1;
+    nn_leaky_relu_forward(s->ep_pre.data, s->ep_act.data, nn_tensor_numel(&s->ep_pre), LRELU_SLOPE);
+    if (nn_conv2d_forward(&m->ep[1], &m->p, &s->ep_act, &s->params, &s->ws)) return -1;
+    nn_add(s->params.data, hp->data, s->params.data, nn_tensor_numel(hp));
+    split_params(&s->params, &s->scale, &s->mu);
+    return 0;
+}
+
+/* Backward of aec_model_entropy_params: from d_params (d loss / d params as
+ * [B][2M], scale then mu; overwritten: it and tmp are scratch) sets d_hs
+ * to d loss / d hs_params, ACCUMULATES into the context layers' gradients
+ * and ADDS d loss / d ctx_src into d_src. */
+static int entropy_params_backward(aec_model *m, aec_train_state *s, nn_tensor *d_params,
+                                   nn_tensor *d_hs, nn_tensor *d_src, nn_tensor *tmp)
+{
+    nn_params *p = &m->p;
+    const size_t n = nn_tensor_numel(d_params);
+    if (resize_like(d_hs, d_params)) return -1;
+    memcpy(d_hs->data, d_params->data, n * sizeof(float));   /* the residual path */
+    if (!m->arch.context) return 0;
+    const int M = m->arch.m;
+    if (resize_like(tmp, &s->ep_act)) return -1;
+    if (nn_conv2d_backward(&m->ep[1], p, &s->ep_act, d_params, tmp, &s->ws)) return -1;
+    nn_leaky_relu_backward(s->ep_pre.data, tmp->data, tmp->data, nn_tensor_numel(tmp), LRELU_SLOPE);
+    if (resize_like(d_params, &s->ep_in)) return -1;   /* now d ep_in */
+    if (nn_conv2d_backward(&m->ep[0], p, &s->ep_in, tmp, d_params, &s->ws)) return -1;
+    const nn_tensor *hp = &s->hs_params;
+    const size_t plane = (size_t)hp->h * hp->w;
+    if (resize_like(tmp, &s->ctx_out)) return -1;
+    for (int i = 0; i < hp->n; i++) {
+        const float *src = d_params->data + (size_t)i * 3 * M * plane;
+        nn_axpy(1.0f, src, d_hs->data + (size_t)i * 2 * M * plane, 2 * M * plane);
+        memcpy(tmp->data + (size_t)i * M * plane, src + 2 * M * plane, M * plane * sizeof(float));
+    }
+    checker_mask(tmp, 0);
+    if (resize_like(d_params, &s->ctx_in)) return -1;
+    if (nn_conv2d_backward(&m->ctx_conv, p, &s->ctx_in, tmp, d_params, &s->ws)) return -1;
+    checker_mask(d_params, 1);
+    if (d_src) nn_axpy(1.0f, d_params->data, d_src->data, nn_tensor_numel(d_params));
     return 0;
 }
 
@@ -390,6 +477,9 @@ int aec_model_train_forward(aec_model *m, aec_train_state *s)
         return -1;
     size_t ny = nn_tensor_numel(&s->y);
     nn_add_uniform_noise(s->y_g.data, s->y_noisy.data, ny, &s->rng);
+    /* the context sees the noisy anchors (the rate proxy's stand-in for
+     * the decoded ones) */
+    if (aec_model_entropy_params(m, s, &s->y_noisy)) return -1;
     s->bits_y = nn_gaussian_bits(&s->y_noisy, &s->mu, &s->scale);
     /* y^ = round(y_g - mu) + mu: the synthesis sees what the decoder sees */
     for (size_t k = 0; k < ny; k++) s->y_hat.data[k] = s->y_g.data[k] - s->mu.data[k];
@@ -454,13 +544,15 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
         resize_like(dnext, &s->y))
         return -1;
     nn_gaussian_bits_backward(&s->y_noisy, &s->mu, &s->scale, dbits, dnext, &s->d_mu, &s->d_scale);
+    /* dnext = d / d y_noisy, which also feeds the context */
+    if (resize_like(dcur, &s->hs_params)) return -1;
+    merge_params(&s->d_scale, &s->d_mu, dcur);
+    if (entropy_params_backward(m, s, dcur, &s->d_hs, dnext, &s->d_mu)) return -1;
     nn_axpy(1.0f, dnext->data, s->d_yg.data, nn_tensor_numel(&s->y));
 
     /* hyper-synthesis */
-    if (resize_like(dcur, &s->hs_params)) return -1;
-    merge_params(&s->d_scale, &s->d_mu, dcur);
     if (resize_like(dnext, &s->hs_act[1])) return -1;
-    if (nn_conv2d_backward(&m->hs_out, p, &s->hs_act[1], dcur, dnext, ws)) return -1;
+    if (nn_conv2d_backward(&m->hs_out, p, &s->hs_act[1], &s->d_hs, dnext, ws)) return -1;
     tmp = dcur; dcur = dnext; dnext = tmp;
     for (int i = 1; i >= 0; i--) {
         nn_leaky_relu_backward(s->hs_pre[i].data, dcur->data, dcur->data, nn_tensor_numel(dcur), LRELU_SLOPE);
@@ -534,9 +626,14 @@ double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x
     if (hyper_synthesis_forward(m, s)) return -1;
     size_t ny = nn_tensor_numel(&s->y);
     if (resize_like(&s->y_hat, &s->y) || resize_like(&s->gs_in[0], &s->y)) return -1;
-    for (size_t k = 0; k < ny; k++) s->y_hat.data[k] = s->y_g.data[k] - s->mu.data[k];
-    nn_round(s->y_hat.data, s->y_hat.data, ny);
-    for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
+    /* as the coder: the anchors' parameters (which any context source
+     * gives), the anchors rounded, then everyone's parameters from them */
+    for (int pass = 0; pass < 1 + m->arch.context; pass++) {
+        if (aec_model_entropy_params(m, s, pass ? &s->y_hat : &s->y_g)) return -1;
+        for (size_t k = 0; k < ny; k++) s->y_hat.data[k] = s->y_g.data[k] - s->mu.data[k];
+        nn_round(s->y_hat.data, s->y_hat.data, ny);
+        for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
+    }
     bits += nn_gaussian_bits(&s->y_hat, &s->mu, &s->scale);
     scale_items(&s->y_hat, &s->gs_in[0], igp);
     if (synthesis_forward(m, s)) return -1;
@@ -547,6 +644,41 @@ double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x
         x_hat->data[k] = v < 0 ? 0 : v > 1 ? 1 : v;
     }
     return bits;
+}
+
+static void raise_max_abs(double *mx, const nn_tensor *t)
+{
+    size_t n = nn_tensor_numel(t);
+    for (size_t i = 0; i < n; i++) {
+        double a = fabs((double)t->data[i]);
+        if (a > *mx) *mx = a;
+    }
+}
+
+int aec_model_context_calibrate(const aec_model *m, aec_train_state *s, float t, double max_abs[4])
+{
+    const int N = m->arch.n;
+    float hig[1024];
+    if (!m->arch.context || m->decoder_only || N > 1024 || s->z_hat.c != N || s->y_g.c != m->arch.m)
+        return -1;
+    aec_model_gains(m, t, NULL, NULL, NULL, hig);
+    const float *higp[1] = {hig};
+    if (resize_like(&s->hs_in, &s->z_hat)) return -1;
+    scale_items(&s->z_hat, &s->hs_in, higp);
+    if (hyper_synthesis_forward(m, s)) return -1;
+    const size_t ny = nn_tensor_numel(&s->y_g);
+    if (resize_like(&s->y_hat, &s->y_g)) return -1;
+    for (int pass = 0; pass < 2; pass++) {
+        if (aec_model_entropy_params(m, s, pass ? &s->y_hat : &s->y_g)) return -1;
+        for (size_t k = 0; k < ny; k++) s->y_hat.data[k] = s->y_g.data[k] - s->mu.data[k];
+        nn_round(s->y_hat.data, s->y_hat.data, ny);
+        for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
+    }
+    raise_max_abs(&max_abs[0], &s->hs_params);
+    raise_max_abs(&max_abs[1], &s->ctx_in);
+    raise_max_abs(&max_abs[2], &s->ctx_out);
+    raise_max_abs(&max_abs[3], &s->ep_act);
+    return 0;
 }
 
 /* ---- encoder-side refinement of the latent -------------------------------- */

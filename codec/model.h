@@ -12,7 +12,19 @@
  *   x^  = g_s(y^ * inv[l])
  *
  * Levels are trained at the lambdas in the architecture; a real quality
- * between two levels interpolates their gain vectors geometrically. */
+ * between two levels interpolates their gain vectors geometrically.
+ *
+ * With arch.context (the checkerboard context model, He et al. 2021) the
+ * latents are coded in two passes: the anchors, latents whose row + column
+ * is even, with parameters from the hyperprior alone, then the others with
+ * parameters that also see the decoded anchors around them:
+ *
+ *   ctx = nonanchor(ctx_conv(anchor(y^)))              5x5, M -> M
+ *   (scale, mu) = h_s(..) + ep1(lrelu(ep0([h_s(..), ctx])))   1x1 convs
+ *
+ * anchor() zeroes the non-anchor positions, nonanchor() the anchors, so an
+ * anchor's parameters never depend on a latent not yet decoded. ep1 starts
+ * at zero: a model given a context starts as the hyperprior it was. */
 #ifndef AEC_MODEL_H
 #define AEC_MODEL_H
 
@@ -32,6 +44,7 @@ typedef struct {
     int m;          /* latent channels */
     int levels;     /* rate levels trained, lowest rate first */
     float lambda[AEC_MAX_LEVELS]; /* distortion weight per level (MSE on 0-255 scale) */
+    int context;    /* 1: the checkerboard context model below; 0: the hyperprior alone */
 } aec_arch;
 
 typedef struct {
@@ -45,6 +58,7 @@ typedef struct {
     nn_conv2d ha[3];
     nn_deconv2d hs_up[2];
     nn_conv2d hs_out;
+    nn_conv2d ctx_conv, ep[2];   /* arch.context only */
     nn_factorized z_density;
     size_t gain, inv_gain;    /* [levels][m] */
     size_t hgain, hinv_gain;  /* [levels][n] */
@@ -64,8 +78,10 @@ void aec_model_init(aec_model *m, uint64_t seed);
  * parameter is copied but the four gain blocks, whose rows are
  * interpolated, or extrapolated, linearly in log(gain) against
  * log(lambda) from the two nearest of src's levels (src's own row where a
- * lambda is one of src's). 0, or -1 (bad arch, a decoder-only src, out of
- * memory). */
+ * lambda is one of src's). arch->context may differ from src's: a context
+ * model made from a plain one gets fresh context layers that start as
+ * nothing (see above); the other way round they are dropped. 0, or -1 (bad
+ * arch, a decoder-only src, out of memory). */
 int aec_model_relevel(aec_model *dst, const aec_model *src, const aec_arch *arch);
 /* A copy with its own parameter buffer (gradients zero). */
 int aec_model_clone(aec_model *dst, const aec_model *src);
@@ -79,6 +95,8 @@ typedef struct {
     nn_tensor ga_in[4], ga_pre[3], y, y_g;
     nn_tensor ha_in[3], ha_pre[2], z, z_g, z_noisy, z_hat, hs_in;
     nn_tensor hs_pre[2], hs_act[2], hs_params, scale, mu;
+    nn_tensor ctx_in, ctx_out, ep_in, ep_pre, ep_act, params;  /* arch.context */
+    nn_tensor d_hs;
     nn_tensor y_noisy, y_hat, gs_in[4], gs_pre[3], x_hat;
     nn_tensor d0, d1, d_scale, d_mu, d_yg, d_zg;   /* gradients */
     nn_workspace ws;
@@ -99,6 +117,21 @@ void aec_train_state_free(aec_train_state *s);
 int aec_model_train_forward(aec_model *m, aec_train_state *s);
 /* Backward of the last forward: accumulates into m->p.grad. */
 int aec_model_train_backward(aec_model *m, aec_train_state *s);
+
+/* (s->scale, s->mu) from s->hs_params (h_s's output, [B][2M][h][w]) and,
+ * for a context model, the anchors of ctx_src [B][M][h][w] (its
+ * non-anchors are never read; the anchors' parameters read none of it).
+ * The training forward pass calls it with the noisy latents; export's
+ * calibration with rounded ones. */
+int aec_model_entropy_params(const aec_model *m, aec_train_state *s, const nn_tensor *ctx_src);
+
+/* Calibration of the integer context model (context_int.h): after
+ * aec_model_analyze(m, s, x, t), runs the float hyper-synthesis and the two
+ * passes of the context model as the coder would, and raises max_abs[]:
+ * 0 h_s's output, 1 the rounded anchors y^ the context reads, 2 the
+ * context's output, 3 ep's hidden activation (after the leaky ReLU).
+ * -1 when m has no context model, or out of memory. */
+int aec_model_context_calibrate(const aec_model *m, aec_train_state *s, float t, double max_abs[4]);
 
 /* Deterministic evaluation of one image at a real level position t in
  * [0, levels-1] (float path, for validation: bits estimated from the

@@ -94,6 +94,9 @@ static int serialize(const aec_model *m, const char *meta, const nn_adam *opt, i
     put_u32(&arch, (uint32_t)a->m);
     put_u32(&arch, (uint32_t)a->levels);
     for (int i = 0; i < a->levels; i++) put_f32(&arch, a->lambda[i]);
+    /* the flags word only when a flag is set: plain models keep the
+     * shorter chunk (and so their identity) */
+    if (a->context) put_u32(&arch, AEC_ARCH_CONTEXT);
     if (arch.failed) goto oom;
     put_chunk(&b, "ARCH", arch.buf, arch.len);
     if (meta) put_chunk(&b, "META", (const uint8_t *)meta, strlen(meta));
@@ -269,11 +272,17 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decode
             arch.m = (int)get_u32(data + 4);
             arch.levels = (int)get_u32(data + 8);
             if (arch.n < 1 || arch.n > 1024 || arch.m < 1 || arch.m > 1024 || arch.levels < 1 ||
-                arch.levels > AEC_MAX_LEVELS || n != 12 + 4 * (uint32_t)arch.levels)
+                arch.levels > AEC_MAX_LEVELS ||
+                (n != 12 + 4 * (uint32_t)arch.levels && n != 16 + 4 * (uint32_t)arch.levels))
                 goto bad_arch;
             for (int i = 0; i < arch.levels; i++) {
                 uint32_t u = get_u32(data + 12 + 4 * i);
                 memcpy(&arch.lambda[i], &u, 4);
+            }
+            if (n == 16 + 4 * (uint32_t)arch.levels) {
+                uint32_t flags = get_u32(data + 12 + 4 * arch.levels);
+                if (flags & ~(uint32_t)AEC_ARCH_CONTEXT) goto bad_arch;
+                arch.context = (flags & AEC_ARCH_CONTEXT) != 0;
             }
             have_arch = 1;
         } else if (memcmp(p, "META", 4) == 0) {

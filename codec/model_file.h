@@ -3,7 +3,7 @@
  * A model file is an 8-byte signature, a sequence of tagged chunks
  * (4-byte tag, 4-byte little-endian length, payload) and a CRC-32 of
  * everything before it; spec/model-format.md has the byte layout. Chunks:
- *   ARCH  architecture hyperparameters (N, M, levels, lambdas)
+ *   ARCH  architecture hyperparameters (N, M, levels, lambdas, flags)
  *   META  training metadata, UTF-8 "key=value" lines
  *   PARM  the parameter blob (nn_params_serialize)
  *   ADAM  optimiser state (checkpoints only): step, then the first and
@@ -18,6 +18,9 @@
 
 #include "adam.h"
 #include "model.h"
+
+/* ARCH's flags word (present only when non-zero): the context model */
+#define AEC_ARCH_CONTEXT 1u
 
 /* A chunk as a view: tag (4 ASCII bytes, not NUL-terminated) and payload. */
 typedef struct {

@@ -982,6 +982,83 @@ static void test_tiles(const aec_codec *c)
     free(img);
 }
 
+/* ---- (g) the context model ------------------------------------------------ */
+
+/* The integer context model: the kernels agree, both passes change what
+ * they should, and a context codec passes the round-trip, refinement,
+ * thread, model-file and tile checks above; its coded size is close to
+ * the float model's estimate. */
+static void test_context(void)
+{
+    char err[256];
+    aec_model m;
+    aec_codec c;
+    if (tiny_model_context(&m, 3)) abort();
+    int rc = tiny_codec_from(&c, &m, err, sizeof err);
+    CHECK(rc == 0, "context codec: %s", err);
+    if (rc) return;
+    CHECK(c.model.arch.context && c.ctx.m == TINY_M, "context model exported");
+
+    /* the two passes on h_s's output for random symbols */
+    const int yh = 9, yw = 11;
+    const size_t ny = (size_t)TINY_M * yh * yw;
+    int32_t *r = malloc(ny * 4), *s0 = malloc(ny * 4), *m0 = malloc(ny * 4);
+    int32_t *s1 = malloc(ny * 4), *m1 = malloc(ny * 4), *s2 = malloc(ny * 4), *m2 = malloc(ny * 4);
+    if (!r || !s0 || !m0 || !s1 || !m1 || !s2 || !m2) abort();
+    nn_rng g;
+    nn_rng_seed(&g, 5);
+    for (size_t k = 0; k < ny; k++) {
+        r[k] = (int32_t)nn_rng_below(&g, 21) - 10;
+        s0[k] = (int32_t)nn_rng_below(&g, 1 << 20);
+        m0[k] = (int32_t)nn_rng_below(&g, 1 << 20) - (1 << 19);
+    }
+    int kernels[3] = {AEC_HS_KERNEL_GENERIC, AEC_HS_KERNEL_SSE2, AEC_HS_KERNEL_AVX2};
+    for (int ki = 0; ki < 3; ki++) {
+        aec_ctx_int q = c.ctx;
+        q.kernel = kernels[ki];
+        int32_t *ss = ki ? s2 : s1, *mm = ki ? m2 : m1;
+        memcpy(ss, s0, ny * 4);
+        memcpy(mm, m0, ny * 4);
+        CHECK(aec_ctx_int_run(&q, 0, yh, yw, NULL, ss, mm) == 0 &&
+                  aec_ctx_int_run(&q, 1, yh, yw, r, ss, mm) == 0,
+              "context passes run (kernel %d)", kernels[ki]);
+        if (ki) CHECK(!memcmp(s1, s2, ny * 4) && !memcmp(m1, m2, ny * 4),
+                      "kernel %d gives the generic kernel's parameters", kernels[ki]);
+    }
+    int changed[2] = {0, 0};
+    for (size_t k = 0; k < ny; k++) {
+        size_t i = k % ((size_t)yh * yw);
+        int parity = (int)((i / yw + i % yw) & 1);
+        changed[parity] |= s1[k] != s0[k] || m1[k] != m0[k];
+    }
+    CHECK(changed[0] && changed[1], "both passes change the parameters");
+    /* a non-anchor symbol changes nothing; an anchor's changes its neighbours */
+    int32_t *s3 = malloc(ny * 4), *m3 = malloc(ny * 4);
+    if (!s3 || !m3) abort();
+    for (int flip = 0; flip < 2; flip++) {
+        memcpy(s3, s0, ny * 4);
+        memcpy(m3, m0, ny * 4);
+        size_t at = (size_t)4 * yw + 4 + (size_t)flip;   /* (4, 4) an anchor, (4, 5) not */
+        r[at] += 5;
+        aec_ctx_int_run(&c.ctx, 0, yh, yw, NULL, s3, m3);
+        aec_ctx_int_run(&c.ctx, 1, yh, yw, r, s3, m3);
+        r[at] -= 5;
+        int same = !memcmp(s3, s1, ny * 4) && !memcmp(m3, m1, ny * 4);
+        CHECK(same == flip, "changing %s symbol %s the parameters", flip ? "a non-anchor" : "an anchor",
+              flip ? "leaves" : "changes");
+    }
+    free(s3); free(m3);
+    free(r); free(s0); free(m0); free(s1); free(m1); free(s2); free(m2);
+
+    test_round_trips(&c);
+    test_refine(&c);
+    test_threads(&c);
+    test_model_files(&c);
+    test_tiles(&c);
+    test_bits(&c);
+    aec_codec_free(&c);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -998,5 +1075,6 @@ int main(int argc, char **argv)
     test_tiles(&c);
     test_bits(&c);
     aec_codec_free(&c);
+    test_context();
     return check_report("test_codec");
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "check.h"
 #include "model_file.h"
@@ -103,6 +104,37 @@ int main(void)
     CHECK(aec_model_load(bad, &m2, NULL, NULL, NULL, err, sizeof err) == -1 &&
               strstr(err, "cannot open"), "missing: %s", err);
     free(buf);
+
+    /* a context model: ARCH's flags word round trips; an unknown flag is refused */
+    {
+        aec_arch ca = m.arch;
+        ca.context = 1;
+        aec_model cm, back;
+        CHECK(aec_model_create(&cm, &ca) == 0, "context model");
+        aec_model_init(&cm, 4);
+        uint8_t *cb = NULL;
+        size_t cl = 0;
+        CHECK(aec_model_serialize_f16(&cm, NULL, NULL, 0, &cb, &cl) == 0, "serialize context model");
+        CHECK(cb && aec_model_parse(cb, cl, "ctx", 0, &back, NULL, NULL, NULL, NULL, NULL, err,
+                                    sizeof err) == 0 && back.arch.context == 1 &&
+                  nn_params_find(&back.p, "ep.conv1.weight") != NULL,
+              "context flag and layers round trip: %s", err);
+        if (cb) {
+            aec_model_free(&back);
+            /* the flags word is the ARCH payload's last 4 bytes: 8 signature,
+             * 8 chunk header, 12 + 4 levels */
+            size_t at = 8 + 8 + 12 + 4 * (size_t)ca.levels;
+            CHECK(cb[at] == 1, "flags word where the spec puts it");
+            cb[at] = 3;
+            uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), cb, (uInt)(cl - 4));
+            for (int i = 0; i < 4; i++) cb[cl - 4 + i] = (uint8_t)(crc >> (8 * i));
+            CHECK(aec_model_parse(cb, cl, "ctx", 0, &back, NULL, NULL, NULL, NULL, NULL, err,
+                                  sizeof err) == -1 && strstr(err, "bad ARCH"),
+                  "an unknown ARCH flag is refused: %s", err);
+        }
+        free(cb);
+        aec_model_free(&cm);
+    }
 
     /* a failed save leaves nothing behind */
     snprintf(bad, sizeof bad, "%s/no/such/dir/x.aecm", dir);

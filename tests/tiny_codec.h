@@ -62,6 +62,24 @@ static inline int tiny_model(aec_model *m, uint64_t seed)
     return 0;
 }
 
+/* The tiny model with a context model (arch.context) whose last layer is
+ * random rather than zero, so that the context changes the parameters. */
+static inline int tiny_model_context(aec_model *m, uint64_t seed)
+{
+    aec_model plain;
+    if (tiny_model(&plain, seed)) return -1;
+    aec_arch a = plain.arch;
+    a.context = 1;
+    int rc = aec_model_relevel(m, &plain, &a);
+    aec_model_free(&plain);
+    if (rc) return -1;
+    nn_rng r;
+    nn_rng_seed(&r, seed + 77);
+    size_t n = (size_t)4 * a.m * a.m;
+    for (size_t k = 0; k < n; k++) m->p.value[m->ep[1].w + k] = 0.2f * (nn_rng_uniform(&r) - 0.5f);
+    return 0;
+}
+
 /* m made ready to code (m is taken over), calibrated on two smooth images
  * held in an aec_dataset filled by hand. */
 static inline int tiny_codec_from(aec_codec *c, aec_model *m, char *err, size_t errlen)

@@ -80,6 +80,8 @@ static void usage(FILE *f)
             "                        0.0008,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.095,\n"
             "                        0.18: about 0.1-1.5 bpp); with --init the gains\n"
             "                        of new levels are interpolated from the model's\n"
+            "  --context             a model with the checkerboard context model (new, or\n"
+            "                        added to the --init model, which it starts out equal to)\n"
             "  --average D           keep a moving average of the weights with decay D\n"
             "                        (default 0.999; 0: none): validated, and written as MODEL\n"
             "                        when the run is interrupted (a finished run, its lr\n"
@@ -97,6 +99,7 @@ typedef struct {
     unsigned long seed;
     int n_lambdas;   /* 0: not given */
     float lambdas[AEC_MAX_LEVELS];
+    int context;     /* --context */
 } train_options;
 
 static int parse_options(int argc, char **argv, train_options *o)
@@ -160,6 +163,8 @@ static int parse_options(int argc, char **argv, train_options *o)
                 fprintf(stderr, "aec train: --lr: bad rate '%s'\n", v);
                 return -1;
             }
+        } else if (!strcmp(a, "--context")) {
+            o->context = 1;
         } else if (!strcmp(a, "--lambdas")) {
             NEED_VALUE
             const char *s = v;
@@ -262,17 +267,16 @@ static void validate_coded(const aec_model *m, aec_train_state *s, const aec_dat
 {
     static const double qualities[3] = {0, 50, 100};
     aec_model copy;
-    aec_codec codec;
+    aec_codec codec = {0};
     char err[512];
-    if (aec_model_clone(&copy, m) || aec_codec_from_model(&codec, &copy, val, err, sizeof err)) {
-        printf("%s%s step %ld: export failed\n", tty ? "\n" : "", label, step);
-        return;
-    }
+    snprintf(err, sizeof err, "out of memory");
+    int coded = aec_model_clone(&copy, m) == 0 &&
+                aec_codec_from_model(&codec, &copy, val, err, sizeof err) == 0;
     printf("%s%s step %ld", tty ? "\n" : "", label, step);
     for (int q = 0; q < 3; q++) {
         double bpp = 0, psnr = 0, est_bpp, est_psnr;
         int n = 0;
-        for (int i = 0; i < val->count; i++) {
+        for (int i = 0; coded && i < val->count; i++) {
             uint8_t *bytes = NULL, *rgb = NULL;
             size_t len;
             int w, h;
@@ -291,7 +295,8 @@ static void validate_coded(const aec_model *m, aec_train_state *s, const aec_dat
         printf(" | q %.0f: %.4f bpp %.2f dB (estimate %.4f bpp %.2f dB)", qualities[q],
                n ? bpp / n : 0, n ? psnr / n : 0, est_bpp, est_psnr);
     }
-    printf("  [%d images, coded]\n", val->count);
+    if (coded) printf("  [%d images, coded]\n", val->count);
+    else printf("  [%d images; not coded: %s]\n", val->count, err);
     fflush(stdout);
     aec_codec_free(&codec);
 }
@@ -417,23 +422,30 @@ static int load_start(const char *path, int resume, aec_model *model, nn_adam *a
     return rc;
 }
 
-/* --lambdas on a loaded model: nothing to do when they are the model's;
- * with --init, the model (and its average) re-levelled; a checkpoint's
- * optimiser state cannot follow, so --resume is refused. */
+/* --lambdas or --context on a loaded model: nothing to do when the model
+ * already is so; with --init, the model (and its average) re-levelled or
+ * given a context; a checkpoint's optimiser state cannot follow, so --resume
+ * is refused. */
 static int change_levels(const train_options *o, aec_model *model, aec_model *avg, int has_opt)
 {
     const aec_arch *a = &model->arch;
-    int same = a->levels == o->n_lambdas;
-    for (int l = 0; same && l < a->levels; l++) same = a->lambda[l] == o->lambdas[l];
+    int same = !o->n_lambdas || a->levels == o->n_lambdas;
+    for (int l = 0; same && o->n_lambdas && l < a->levels; l++) same = a->lambda[l] == o->lambdas[l];
+    if (o->context && !a->context) same = 0;
     if (same) return AEC_EXIT_OK;
     if (o->resume || has_opt) {
-        fprintf(stderr, "aec train: %s: the checkpoint's rate levels differ from --lambdas; "
-                "change them with --init (a fresh optimiser) instead of --resume\n", o->resume);
+        fprintf(stderr, "aec train: %s: the checkpoint's %s; change %s with --init (a fresh "
+                "optimiser) instead of --resume\n", o->resume,
+                o->context && !a->context ? "model has no context model" : "rate levels differ from --lambdas",
+                o->context && !a->context ? "it" : "them");
         return AEC_EXIT_USAGE;
     }
     aec_arch arch = *a;
-    arch.levels = o->n_lambdas;
-    memcpy(arch.lambda, o->lambdas, sizeof(float) * (size_t)o->n_lambdas);
+    if (o->n_lambdas) {
+        arch.levels = o->n_lambdas;
+        memcpy(arch.lambda, o->lambdas, sizeof(float) * (size_t)o->n_lambdas);
+    }
+    if (o->context) arch.context = 1;
     aec_model fresh;
     if (aec_model_relevel(&fresh, model, &arch)) {
         fprintf(stderr, "aec train: out of memory\n");
@@ -488,7 +500,7 @@ int aec_cmd_train(int argc, char **argv)
             aec_dataset_free(&val);
             return AEC_EXIT_DATA;
         }
-        if (o.n_lambdas && (rc = change_levels(&o, &model, avg, has_opt)) != AEC_EXIT_OK) {
+        if ((o.n_lambdas || o.context) && (rc = change_levels(&o, &model, avg, has_opt)) != AEC_EXIT_OK) {
             aec_model_free(&model);
             if (avg) aec_model_free(avg);
             if (has_opt) nn_adam_free(&adam);
@@ -501,6 +513,7 @@ int aec_cmd_train(int argc, char **argv)
         aec_arch_default(&arch);
         if (o.n) arch.n = o.n;
         if (o.m) arch.m = o.m;
+        arch.context = o.context;
         if (o.n_lambdas) {
             arch.levels = o.n_lambdas;
             memcpy(arch.lambda, o.lambdas, sizeof(float) * (size_t)o.n_lambdas);
@@ -532,8 +545,9 @@ int aec_cmd_train(int argc, char **argv)
 
     const aec_arch *arch = &model.arch;
     printf("aec train: %d images from %s, %d validation; model N=%d M=%d, %d levels, "
-           "%zu parameters; batch %d of %dx%d; BLAS kernel %s; start at step %ld\n",
+           "%zu parameters%s; batch %d of %dx%d; BLAS kernel %s; start at step %ld\n",
            data.count, o.data, val.count, arch->n, arch->m, arch->levels, model.p.count,
+           arch->context ? ", context model" : "",
            o.batch, o.patch, o.patch, nn_blas_corename(), adam.step);
     fflush(stdout);
 

@@ -253,8 +253,9 @@ int aec_cmd_info(int argc, char **argv)
             rc = AEC_EXIT_DATA;
         } else {
             printf("%s: aec model, %zu bytes\n", path, len);
-            printf("  architecture: mean-scale hyperprior, N=%d M=%d, %d rate levels, lambda",
-                   m.arch.n, m.arch.m, m.arch.levels);
+            printf("  architecture: mean-scale hyperprior%s, N=%d M=%d, %d rate levels, lambda",
+                   m.arch.context ? " with a checkerboard context model" : "", m.arch.n, m.arch.m,
+                   m.arch.levels);
             for (int i = 0; i < m.arch.levels; i++) printf(" %g", m.arch.lambda[i]);
             printf("\n  parameters: %zu float%s\n", m.p.count, m.decoder_only ? " (decoder only)" : "");
             aec_codec c;

@@ -401,6 +401,38 @@ static void test_average(void)
               "--lambdas", "0.01,0.005") == 2, "decreasing lambdas refused");
 }
 
+/* --context: added to a plain model by --init (not by --resume), shown by
+ * aec info, exported, coded by aec and by a standalone decoder made for it */
+static void test_context(const char *plain_trained, const char *image)
+{
+    const char *cm = path_in("ctx.aecm"), *cx = path_in("ctx-export.aecm");
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", plain_trained);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", cm, "--resume", ckpt, "--steps",
+              "9", "--context") == 2 && strstr(err_text, "--init"),
+          "--context on --resume of a plain checkpoint refused: %s", err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", cm, "--init", plain_trained,
+              "--context", "--steps", "1", "--batch", "2", "--patch", "64") == 0,
+          "--init --context: %s", err_text);
+    CHECK(strstr(out_text, "context model") != NULL, "the start line says so: %s", out_text);
+    CHECK(RUN(aec_bin, "info", cm) == 0 && strstr(out_text, "checkerboard context model"),
+          "aec info: %s", out_text);
+    if (RUN(aec_bin, "export", "-m", cm, "--calib", path_in("train"), "-o", cx) != 0) {
+        CHECK(0, "export of the context model: %s", err_text);
+        return;
+    }
+    const char *c_aec = path_in("ctx.aec"), *c_png = path_in("ctx.png"), *c_dec = path_in("ctxdec");
+    const char *c_png2 = path_in("ctx2.png");
+    CHECK(RUN(aec_bin, "encode", "-m", cx, image, "-o", c_aec) == 0 &&
+              RUN(aec_bin, "decode", "-m", cx, c_aec, "-o", c_png) == 0,
+          "context model encode and decode: %s", err_text);
+    CHECK(RUN(aec_bin, "export-decoder", "-m", cx, "--stub", stub_bin, "-o", c_dec) == 0 &&
+              RUN(c_dec, c_aec, c_png2) == 0,
+          "a standalone decoder of the context model: %s", err_text);
+    int d = max_pixel_diff(c_png, c_png2);
+    CHECK(d >= 0 && d <= 1, "it decodes to aec decode's pixels, +-1: %d", d);
+}
+
 int main(void)
 {
     if (getenv("AEC_TEST_SANITIZED")) {
@@ -442,6 +474,7 @@ int main(void)
     }
     CHECK(strlen(id) == 16, "model id from export: '%s'", out_text);
     test_average();
+    test_context(path_in("m0.aecm"), path_in("tree/a.png"));
 
     /* ---- one file: encode, decode, and the same through stdin/stdout ---- */
     const char *A = path_in("tree/a.png"), *A_aec = path_in("a.aec"), *A_png = path_in("a.png");

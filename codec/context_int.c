@@ -7,7 +7,6 @@
 #include "context_int.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +19,6 @@
 #define BAND_ROWS 8       /* latent rows per pass: bounds the scratch on big images */
 #define OUT_MAX 2147483647
 #define R_MAX (1 << 24)   /* symbols are clamped to +-2^24 before y^ is formed */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* the 12 taps (dy, dx), |dy|, |dx| <= 2 and dy + dx odd, in raster order */
 static void anchor_taps(int dy[AEC_CTX_TAPS], int dx[AEC_CTX_TAPS])
@@ -73,7 +63,7 @@ static int finish(aec_ctx_int *q, char *err, size_t errlen)
 {
     if (q->hs_mult < 0 || q->hs_mult > 65535 || q->hs_shift < 0 || q->hs_shift > 62 ||
         q->y_mult < 0 || q->y_mult > 65535 || q->y_shift < 0 || q->y_shift > 62) {
-        set_err(err, errlen, "input multiplier or shift out of range");
+        aec_int_error(err, errlen, "input multiplier or shift out of range");
         return -1;
     }
     if (aec_int_layer_finish(&q->ctx, 0, err, errlen) ||
@@ -96,7 +86,7 @@ int aec_ctx_int_build(aec_ctx_int *q, const aec_model *m, const aec_ctx_calib *c
 {
     const int M = m->arch.m;
     if (!m->arch.context || m->decoder_only || create(q, M)) {
-        set_err(err, errlen, "no context model, bad dimensions or out of memory");
+        aec_int_error(err, errlen, "no context model, bad dimensions or out of memory");
         return -1;
     }
     const double s_e = step_of(fmax(c->max_abs[0], c->max_abs[2]));
@@ -112,7 +102,7 @@ int aec_ctx_int_build(aec_ctx_int *q, const aec_model *m, const aec_ctx_calib *c
     const float *v = m->p.value;
     float *w = malloc((size_t)M * M * AEC_CTX_TAPS * sizeof *w);
     if (!w) {
-        set_err(err, errlen, "out of memory");
+        aec_int_error(err, errlen, "out of memory");
         goto fail;
     }
     int dy[AEC_CTX_TAPS], dx[AEC_CTX_TAPS];
@@ -131,7 +121,7 @@ int aec_ctx_int_build(aec_ctx_int *q, const aec_model *m, const aec_ctx_calib *c
         goto fail;
     return 0;
 unrepresentable:
-    set_err(err, errlen, "context model: input scale not representable");
+    aec_int_error(err, errlen, "context model: input scale not representable");
 fail:
     aec_ctx_int_free(q);
     return -1;
@@ -270,30 +260,30 @@ int aec_ctx_int_deserialize(aec_ctx_int *q, const uint8_t *buf, size_t len, char
 {
     memset(q, 0, sizeof *q);
     if (len < CTX_HEADER + 4 || memcmp(buf, CTX_MAGIC, 4) != 0) {
-        set_err(err, errlen, len < CTX_HEADER + 4 ? "integer context: truncated"
+        aec_int_error(err, errlen, len < CTX_HEADER + 4 ? "integer context: truncated"
                                                   : "integer context: bad magic");
         return -1;
     }
     if (get32(buf + 4) != CTX_VERSION) {
-        set_err(err, errlen, "integer context: unsupported version %u", get32(buf + 4));
+        aec_int_error(err, errlen, "integer context: unsupported version %u", get32(buf + 4));
         return -1;
     }
     const uint32_t m = get32(buf + 8);
     if (m > AEC_HS_MAX_CH || !dims_ok((int)m)) {
-        set_err(err, errlen, "integer context: bad dimensions");
+        aec_int_error(err, errlen, "integer context: bad dimensions");
         return -1;
     }
     const size_t size = blob_size((int)m);
     if (len != size) {
-        set_err(err, errlen, len < size ? "integer context: truncated" : "integer context: size mismatch");
+        aec_int_error(err, errlen, len < size ? "integer context: truncated" : "integer context: size mismatch");
         return -1;
     }
     if (get32(buf + size - 4) != crc32_of(buf, size - 4)) {
-        set_err(err, errlen, "integer context: CRC mismatch");
+        aec_int_error(err, errlen, "integer context: CRC mismatch");
         return -1;
     }
     if (create(q, (int)m)) {
-        set_err(err, errlen, "integer context: out of memory");
+        aec_int_error(err, errlen, "integer context: out of memory");
         return -1;
     }
     q->hs_mult = aec_int_i32(get32(buf + 12));
@@ -304,12 +294,12 @@ int aec_ctx_int_deserialize(aec_ctx_int *q, const uint8_t *buf, size_t len, char
     char why[160];
     if (!(p = aec_int_layer_read(&q->ctx, p)) || !(p = aec_int_layer_read(&q->ep0, p)) ||
         !(p = aec_int_layer_read(&q->ep1, p))) {
-        set_err(err, errlen, "integer context: unexpected layer shape");
+        aec_int_error(err, errlen, "integer context: unexpected layer shape");
         aec_ctx_int_free(q);
         return -1;
     }
     if (finish(q, why, sizeof why)) {
-        set_err(err, errlen, "integer context: %s", why);
+        aec_int_error(err, errlen, "integer context: %s", why);
         aec_ctx_int_free(q);
         return -1;
     }

@@ -51,7 +51,7 @@
 #define HIDDEN_CLAMP (1 << 24)
 #define OUT_MAX 2147483647
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void aec_int_error(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen) return;
     va_list ap;
@@ -189,14 +189,14 @@ static int check_layer(const aec_hs_int_layer *L, int li, char *err, size_t errl
     size_t nw = layer_wcount(L), kk = (size_t)L->k * L->k;
     for (size_t i = 0; i < nw; i++)
         if (L->w[i] < -AEC_HS_W_MAX || L->w[i] > AEC_HS_W_MAX) {
-            set_err(err, errlen, "layer %d: weight %zu out of range", li, i);
+            aec_int_error(err, errlen, "layer %d: weight %zu out of range", li, i);
             return -1;
         }
     /* sum |w| per output channel, <= 4096 * 49 * 127, in one pass over the
      * weights in their stored order (this runs at every model load) */
     int64_t *sum = calloc((size_t)L->cout, sizeof *sum);
     if (!sum) {
-        set_err(err, errlen, "out of memory");
+        aec_int_error(err, errlen, "out of memory");
         return -1;
     }
     /* stored [cout][cin][k][k] at stride 1, [cin][cout][k][k] at stride 2 */
@@ -211,14 +211,14 @@ static int check_layer(const aec_hs_int_layer *L, int li, char *err, size_t errl
         }
     for (int co = 0; co < L->cout; co++) {
         if (L->mult[co] < 0 || L->mult[co] > 65535 || L->shift[co] > 62) {
-            set_err(err, errlen, "layer %d: channel %d: multiplier or shift out of range", li, co);
+            aec_int_error(err, errlen, "layer %d: channel %d: multiplier or shift out of range", li, co);
             free(sum);
             return -1;
         }
         int64_t bound = (L->b[co] < 0 ? -(int64_t)L->b[co] : L->b[co]) + sum[co] * AEC_HS_ACT_MAX;
         int64_t half = L->shift[co] ? (int64_t)1 << (L->shift[co] - 1) : 0;
         if (L->mult[co] > 0 && bound > (INT64_MAX - half) / L->mult[co]) {
-            set_err(err, errlen, "layer %d: channel %d: accumulator could overflow", li, co);
+            aec_int_error(err, errlen, "layer %d: channel %d: accumulator could overflow", li, co);
             free(sum);
             return -1;
         }
@@ -260,17 +260,17 @@ static int pack_layer(aec_hs_int_layer *L)
 int aec_hs_int_finish(aec_hs_int *q, char *err, size_t errlen)
 {
     if (!dims_ok(q->n, q->m, q->levels)) {
-        set_err(err, errlen, "bad dimensions");
+        aec_int_error(err, errlen, "bad dimensions");
         return -1;
     }
     for (size_t i = 0; i < (size_t)q->levels * q->n; i++)
         if (q->hinv_q[i] < -AEC_HS_HINV_MAX || q->hinv_q[i] > AEC_HS_HINV_MAX) {
-            set_err(err, errlen, "hyper inverse gain %zu out of range", i);
+            aec_int_error(err, errlen, "hyper inverse gain %zu out of range", i);
             return -1;
         }
     /* |clamp(z) * hinv_q| <= 2^39, times mult < 2^16, plus 2^61: < 2^63 */
     if (q->in_mult < 0 || q->in_mult > 65535 || q->in_shift < 0 || q->in_shift > 62) {
-        set_err(err, errlen, "input multiplier or shift out of range");
+        aec_int_error(err, errlen, "input multiplier or shift out of range");
         return -1;
     }
     for (int i = 0; i < 3; i++)
@@ -282,7 +282,7 @@ int aec_int_layer_finish(aec_hs_int_layer *L, int li, char *err, size_t errlen)
 {
     if (check_layer(L, li, err, errlen)) return -1;
     if (pack_layer(L)) {
-        set_err(err, errlen, "out of memory");
+        aec_int_error(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -377,7 +377,7 @@ int aec_int_layer_build(aec_hs_int_layer *L, const float *w, const float *b, dou
             }
         L->b[co] = (int32_t)lrint(b[co] / (s_in * sw));
         if (!isfinite(sw) || aec_int_multiplier(s_in * sw / s_out, &L->mult[co], &L->shift[co])) {
-            set_err(err, errlen, "layer %d: channel %d: scale not representable", li, co);
+            aec_int_error(err, errlen, "layer %d: channel %d: scale not representable", li, co);
             return -1;
         }
     }
@@ -389,14 +389,14 @@ int aec_hs_int_build(aec_hs_int *q, const aec_model *m, const aec_hs_calib *c, c
 {
     const aec_arch *a = &m->arch;
     if (aec_hs_int_create(q, a->n, a->m, a->levels)) {
-        set_err(err, errlen, "bad dimensions or out of memory");
+        aec_int_error(err, errlen, "bad dimensions or out of memory");
         return -1;
     }
     const float *v = m->p.value;
     for (size_t i = 0; i < (size_t)a->levels * a->n; i++) {
         double h = ldexp(v[m->hinv_gain + i], AEC_HS_HINV_FRAC);
         if (!(fabs(h) <= AEC_HS_HINV_MAX)) {
-            set_err(err, errlen, "hyper inverse gain %zu too large", i);
+            aec_int_error(err, errlen, "hyper inverse gain %zu too large", i);
             goto fail;
         }
         q->hinv_q[i] = (int32_t)lrint(h);
@@ -412,7 +412,7 @@ int aec_hs_int_build(aec_hs_int *q, const aec_model *m, const aec_hs_calib *c, c
     s_act[3] = ldexp(1.0, -AEC_HS_OUT_FRAC);
     uint8_t sh;
     if (aec_int_multiplier(ldexp(1.0, -AEC_HS_HINV_FRAC) / s_act[0], &q->in_mult, &sh)) {
-        set_err(err, errlen, "input scale not representable");
+        aec_int_error(err, errlen, "input scale not representable");
         goto fail;
     }
     q->in_shift = sh;
@@ -820,38 +820,38 @@ int aec_hs_int_deserialize(aec_hs_int *q, const uint8_t *buf, size_t len, char *
 {
     memset(q, 0, sizeof *q);
     if (len < 4 || memcmp(buf, HS_MAGIC, 4) != 0) {
-        set_err(err, errlen, "integer h_s: bad magic");
+        aec_int_error(err, errlen, "integer h_s: bad magic");
         return -1;
     }
     if (len < HS_HEADER + 4) {
-        set_err(err, errlen, "integer h_s: truncated");
+        aec_int_error(err, errlen, "integer h_s: truncated");
         return -1;
     }
     if (get32(buf + 4) != HS_VERSION) {
-        set_err(err, errlen, "integer h_s: unsupported version %u", get32(buf + 4));
+        aec_int_error(err, errlen, "integer h_s: unsupported version %u", get32(buf + 4));
         return -1;
     }
     uint32_t n = get32(buf + 8), m = get32(buf + 12), levels = get32(buf + 16);
     if (n > AEC_HS_MAX_CH || m > AEC_HS_MAX_CH || levels > AEC_MAX_LEVELS ||
         !dims_ok((int)n, (int)m, (int)levels)) {
-        set_err(err, errlen, "integer h_s: bad dimensions");
+        aec_int_error(err, errlen, "integer h_s: bad dimensions");
         return -1;
     }
     if (get32(buf + 20) != AEC_HS_OUT_FRAC || get32(buf + 24) != AEC_HS_HINV_FRAC) {
-        set_err(err, errlen, "integer h_s: unsupported fixed-point format");
+        aec_int_error(err, errlen, "integer h_s: unsupported fixed-point format");
         return -1;
     }
     size_t size = blob_size((int)n, (int)m, (int)levels);
     if (len != size) {
-        set_err(err, errlen, len < size ? "integer h_s: truncated" : "integer h_s: size mismatch");
+        aec_int_error(err, errlen, len < size ? "integer h_s: truncated" : "integer h_s: size mismatch");
         return -1;
     }
     if (get32(buf + size - 4) != crc32_of(buf, size - 4)) {
-        set_err(err, errlen, "integer h_s: CRC mismatch");
+        aec_int_error(err, errlen, "integer h_s: CRC mismatch");
         return -1;
     }
     if (aec_hs_int_create(q, (int)n, (int)m, (int)levels)) {
-        set_err(err, errlen, "integer h_s: out of memory");
+        aec_int_error(err, errlen, "integer h_s: out of memory");
         return -1;
     }
     const uint8_t *p = buf + HS_HEADER;
@@ -860,14 +860,14 @@ int aec_hs_int_deserialize(aec_hs_int *q, const uint8_t *buf, size_t len, char *
     q->in_shift = aec_int_i32(get32(p)); p += 4;
     for (int l = 0; l < 3; l++) {
         if (!(p = aec_int_layer_read(&q->layer[l], p))) {
-            set_err(err, errlen, "integer h_s: layer %d: unexpected shape", l);
+            aec_int_error(err, errlen, "integer h_s: layer %d: unexpected shape", l);
             aec_hs_int_free(q);
             return -1;
         }
     }
     char why[160];
     if (aec_hs_int_finish(q, why, sizeof why)) {
-        set_err(err, errlen, "integer h_s: %s", why);
+        aec_int_error(err, errlen, "integer h_s: %s", why);
         aec_hs_int_free(q);
         return -1;
     }

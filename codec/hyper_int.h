@@ -147,5 +147,8 @@ size_t aec_int_layer_bytes(int cin, int cout, int k);
 uint8_t *aec_int_layer_write(const aec_hs_int_layer *L, uint8_t *p);
 const uint8_t *aec_int_layer_read(aec_hs_int_layer *L, const uint8_t *p);
 int32_t aec_int_i32(uint32_t v);
+/* printf into err (when err and errlen are non-zero): the readers' messages */
+void aec_int_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

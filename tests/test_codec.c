@@ -1050,6 +1050,34 @@ static void test_context(void)
     free(s3); free(m3);
     free(r); free(s0); free(m0); free(s1); free(m1); free(s2); free(m2);
 
+    /* the CTXQ blob: a round trip, and each kind of damage refused */
+    uint8_t *blob = NULL;
+    size_t blen = 0;
+    CHECK(aec_ctx_int_serialize(&c.ctx, &blob, &blen) == 0, "serialize the context model");
+    if (blob) {
+        aec_ctx_int back;
+        uint8_t *again = NULL;
+        size_t alen = 0;
+        CHECK(aec_ctx_int_deserialize(&back, blob, blen, err, sizeof err) == 0 &&
+                  aec_ctx_int_serialize(&back, &again, &alen) == 0 && alen == blen &&
+                  !memcmp(again, blob, blen),
+              "CTXQ round trip: %s", err);
+        free(again);
+        aec_ctx_int_free(&back);
+        struct { size_t at; uint8_t x; size_t len; const char *msg; } bad[] = {
+            {0, 1, blen, "bad magic"}, {4, 1, blen, "unsupported version"},
+            {9, 0x10, blen, "bad dimensions"}, {0, 0, blen - 1, "truncated"},
+            {0, 0, 20, "truncated"}, {100, 1, blen, "CRC mismatch"}};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            blob[bad[i].at] ^= bad[i].x;
+            int r = aec_ctx_int_deserialize(&back, blob, bad[i].len, err, sizeof err);
+            blob[bad[i].at] ^= bad[i].x;
+            CHECK(r == -1 && strstr(err, bad[i].msg), "damaged CTXQ %zu: '%s' (want %s)", i, err,
+                  bad[i].msg);
+        }
+        free(blob);
+    }
+
     test_round_trips(&c);
     test_refine(&c);
     test_threads(&c);

@@ -712,7 +712,6 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
     for (size_t k = 0; k < nz; k++) aec_rc_encode(&enc, &c->z_tables.tables[k / plane_z], z[k]);
     if (hyper_params(c, z, &ls, t_q16, &scale_q, &mu_q)) goto oom;
     const int context = m->arch.context;
-    if (context && aec_ctx_int_run(&c->ctx, 0, ls.yh, ls.yw, NULL, scale_q, mu_q)) goto oom;
     if (!(r = malloc(ny * sizeof *r))) goto oom;
     if (c->refine_iters > 0 && (uint64_t)ls.pw * ls.ph <= AEC_REFINE_MAX_PIXELS) {
         /* a context model's non-anchor parameters depend on the anchors,
@@ -731,7 +730,7 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
             memcpy(keep_m, mu_q, ny * sizeof *keep_m);
             symbols(&s.y_g, mu_q, &ls, 0, r);
         }
-        int bad = (context && aec_ctx_int_run(&c->ctx, 1, ls.yh, ls.yw, r, scale_q, mu_q)) ||
+        int bad = (context && aec_ctx_int_run(&c->ctx, ls.yh, ls.yw, r, scale_q, mu_q)) ||
                   refine(c, &s, rgb, w, h, t, scale_q, mu_q);
         if (context) {
             memcpy(scale_q, keep_s, ny * sizeof *keep_s);
@@ -745,7 +744,7 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
      * without a context model one pass over all */
     for (int pass = 0; pass < 1 + context; pass++) {
         int which = context ? pass : -1;
-        if (pass == 1 && aec_ctx_int_run(&c->ctx, 1, ls.yh, ls.yw, r, scale_q, mu_q)) goto oom;
+        if (pass == 1 && aec_ctx_int_run(&c->ctx, ls.yh, ls.yw, r, scale_q, mu_q)) goto oom;
         symbols(&s.y_g, mu_q, &ls, which, r);
         for (size_t k = 0; k < ny; k++)
             if (in_pass(k, &ls, which))
@@ -837,7 +836,7 @@ int aec_decode_latents(const aec_codec *c, const uint8_t *data, size_t len, aec_
     const int context = m->arch.context;
     for (int pass = 0; pass < 1 + context; pass++) {
         int which = context ? pass : -1;
-        if (context && aec_ctx_int_run(&c->ctx, pass, ls.yh, ls.yw, lat->r, lat->scale_q, lat->mu_q))
+        if (pass == 1 && aec_ctx_int_run(&c->ctx, ls.yh, ls.yw, lat->r, lat->scale_q, lat->mu_q))
             goto oom;
         for (size_t k = 0; k < ny; k++) {
             if (!in_pass(k, &ls, which)) continue;

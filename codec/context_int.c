@@ -14,11 +14,12 @@
 
 #define CTX_MAGIC "AECX"
 #define CTX_VERSION 1
-#define CTX_HEADER 28     /* magic, version, m, hs_mult, hs_shift, y_mult, y_shift */
+#define CTX_HEADER 28     /* magic, version, m, hs_mult, hs_shift, r_mult, r_shift */
 #define HEADROOM 2.0      /* as the hyper-synthesis: range = calibrated max * 2 */
 #define BAND_ROWS 8       /* latent rows per pass: bounds the scratch on big images */
 #define OUT_MAX 2147483647
-#define R_MAX (1 << 24)   /* symbols are clamped to +-2^24 before y^ is formed */
+#define R_MAX (1 << 24)   /* symbols are clamped to +-2^24 before requantisation */
+#define CTX_IN (2 * AEC_CTX_TAPS)   /* context inputs per latent channel: r and |r| at 12 taps */
 
 /* the 12 taps (dy, dx), |dy|, |dx| <= 2 and dy + dx odd, in raster order */
 static void anchor_taps(int dy[AEC_CTX_TAPS], int dx[AEC_CTX_TAPS])
@@ -42,7 +43,7 @@ void aec_ctx_int_free(aec_ctx_int *q)
 
 static int dims_ok(int m)
 {
-    return m >= 1 && (size_t)AEC_CTX_TAPS * m <= AEC_HS_MAX_CH;
+    return m >= 1 && (size_t)CTX_IN * m <= AEC_CTX_MAX_CIN;
 }
 
 static int create(aec_ctx_int *q, int m)
@@ -50,7 +51,7 @@ static int create(aec_ctx_int *q, int m)
     memset(q, 0, sizeof *q);
     if (!dims_ok(m)) return -1;
     q->m = m;
-    if (aec_int_layer_alloc(&q->ctx, AEC_CTX_TAPS * m, m, 1, 1) ||
+    if (aec_int_layer_alloc(&q->ctx, CTX_IN * m, m, 1, 1) ||
         aec_int_layer_alloc(&q->ep0, 3 * m, 2 * m, 1, 1) ||
         aec_int_layer_alloc(&q->ep1, 2 * m, 2 * m, 1, 1)) {
         aec_ctx_int_free(q);
@@ -62,7 +63,7 @@ static int create(aec_ctx_int *q, int m)
 static int finish(aec_ctx_int *q, char *err, size_t errlen)
 {
     if (q->hs_mult < 0 || q->hs_mult > 65535 || q->hs_shift < 0 || q->hs_shift > 62 ||
-        q->y_mult < 0 || q->y_mult > 65535 || q->y_shift < 0 || q->y_shift > 62) {
+        q->r_mult < 0 || q->r_mult > 65535 || q->r_shift < 0 || q->r_shift > 62) {
         aec_int_error(err, errlen, "input multiplier or shift out of range");
         return -1;
     }
@@ -90,17 +91,18 @@ int aec_ctx_int_build(aec_ctx_int *q, const aec_model *m, const aec_ctx_calib *c
         return -1;
     }
     const double s_e = step_of(fmax(c->max_abs[0], c->max_abs[2]));
-    const double s_y = step_of(c->max_abs[1]), s_h = step_of(c->max_abs[3]);
+    const double s_r = step_of(c->max_abs[1]), s_h = step_of(c->max_abs[3]);
     const double s_out = ldexp(1.0, -AEC_HS_OUT_FRAC);
     uint8_t sh;
     if (aec_int_multiplier(s_out / s_e, &q->hs_mult, &sh)) goto unrepresentable;
     q->hs_shift = sh;
-    if (aec_int_multiplier(s_out / s_y, &q->y_mult, &sh)) goto unrepresentable;
-    q->y_shift = sh;
+    if (aec_int_multiplier(1.0 / s_r, &q->r_mult, &sh)) goto unrepresentable;
+    q->r_shift = sh;
 
-    /* the 5x5 kernel's anchor taps as a 1x1 layer over channel ci * 12 + tap */
+    /* the 5x5 kernel's anchor taps as a 1x1 layer over channel ci * 12 + tap
+     * (ci < 2M: r of channel ci, then |r| of channel ci - M) */
     const float *v = m->p.value;
-    float *w = malloc((size_t)M * M * AEC_CTX_TAPS * sizeof *w);
+    float *w = malloc((size_t)M * CTX_IN * M * sizeof *w);
     if (!w) {
         aec_int_error(err, errlen, "out of memory");
         goto fail;
@@ -108,12 +110,12 @@ int aec_ctx_int_build(aec_ctx_int *q, const aec_model *m, const aec_ctx_calib *c
     int dy[AEC_CTX_TAPS], dx[AEC_CTX_TAPS];
     anchor_taps(dy, dx);
     for (int co = 0; co < M; co++)
-        for (int ci = 0; ci < M; ci++)
+        for (int ci = 0; ci < 2 * M; ci++)
             for (int t = 0; t < AEC_CTX_TAPS; t++)
-                w[((size_t)co * M + ci) * AEC_CTX_TAPS + t] =
-                    v[m->ctx_conv.w + (((size_t)co * M + ci) * 5 + (size_t)(dy[t] + 2)) * 5 +
+                w[((size_t)co * 2 * M + ci) * AEC_CTX_TAPS + t] =
+                    v[m->ctx_conv.w + (((size_t)co * 2 * M + ci) * 5 + (size_t)(dy[t] + 2)) * 5 +
                       (size_t)(dx[t] + 2)];
-    int bad = aec_int_layer_build(&q->ctx, w, v + m->ctx_conv.b, s_y, s_e, 0, err, errlen);
+    int bad = aec_int_layer_build(&q->ctx, w, v + m->ctx_conv.b, s_r, s_e, 0, err, errlen);
     free(w);
     if (bad || aec_int_layer_build(&q->ep0, v + m->ep[0].w, v + m->ep[0].b, s_e, s_h, 1, err, errlen) ||
         aec_int_layer_build(&q->ep1, v + m->ep[1].w, v + m->ep[1].b, s_h, s_out, 2, err, errlen) ||
@@ -134,15 +136,13 @@ static int32_t clamp_out(int64_t v)
     return (int32_t)(v < -OUT_MAX ? -OUT_MAX : v > OUT_MAX ? OUT_MAX : v);
 }
 
-int aec_ctx_int_run(const aec_ctx_int *q, int parity, int yh, int yw, const int32_t *r,
-                    int32_t *scale_q, int32_t *mu_q)
+int aec_ctx_int_run(const aec_ctx_int *q, int yh, int yw, const int32_t *r, int32_t *scale_q,
+                    int32_t *mu_q)
 {
     const int M = q->m;
-    if (yh < 1 || yw < 1 || yh > 65536 || yw > 65536 || (parity != 0 && parity != 1) ||
-        (parity && !r))
-        return -1;
+    if (yh < 1 || yw < 1 || yh > 65536 || yw > 65536 || !r) return -1;
     const size_t plane = (size_t)yh * yw;
-    /* the most latents of one parity in a band */
+    /* the most non-anchors in a band */
     const size_t pmax = (size_t)BAND_ROWS * (size_t)((yw + 1) / 2);
     size_t xp_bytes = aec_int_layer_xp_bytes(&q->ctx, 1, (int)pmax);
     size_t b0 = aec_int_layer_xp_bytes(&q->ep0, 1, (int)pmax), b1 = aec_int_layer_xp_bytes(&q->ep1, 1, (int)pmax);
@@ -150,19 +150,19 @@ int aec_ctx_int_run(const aec_ctx_int *q, int parity, int yh, int yw, const int3
     if (b1 > xp_bytes) xp_bytes = b1;
     int *pos = malloc(pmax * sizeof *pos);
     int16_t *a = malloc((size_t)3 * M * pmax * sizeof *a);
-    int16_t *g = parity ? malloc((size_t)AEC_CTX_TAPS * M * pmax * sizeof *g) : NULL;
+    int16_t *g = malloc((size_t)CTX_IN * M * pmax * sizeof *g);
     int16_t *hid = malloc((size_t)2 * M * pmax * sizeof *hid);
     int32_t *ds = malloc((size_t)M * pmax * sizeof *ds), *dm = malloc((size_t)M * pmax * sizeof *dm);
     int16_t *xp = malloc(xp_bytes);
     int ret = -1;
-    if (!pos || !a || (parity && !g) || !hid || !ds || !dm || !xp) goto done;
+    if (!pos || !a || !g || !hid || !ds || !dm || !xp) goto done;
     int dy[AEC_CTX_TAPS], dx[AEC_CTX_TAPS];
     anchor_taps(dy, dx);
     for (int y0 = 0; y0 < yh; y0 += BAND_ROWS) {
         const int y1 = y0 + BAND_ROWS < yh ? y0 + BAND_ROWS : yh;
         int np = 0;
         for (int y = y0; y < y1; y++)
-            for (int x = (y + parity) & 1; x < yw; x += 2) pos[np++] = y * yw + x;
+            for (int x = (y + 1) & 1; x < yw; x += 2) pos[np++] = y * yw + x;
         if (np == 0) continue;
         /* e_hs, channels [0, 2M): the scales, then the means */
         for (int c = 0; c < 2 * M; c++) {
@@ -170,26 +170,24 @@ int aec_ctx_int_run(const aec_ctx_int *q, int parity, int yh, int yw, const int3
             int16_t *dst = a + (size_t)c * np;
             for (int p = 0; p < np; p++) dst[p] = aec_int_to_act(src[pos[p]], q->hs_mult, q->hs_shift);
         }
-        int16_t *e_ctx = a + (size_t)2 * M * np;
-        if (!parity) {
-            memset(e_ctx, 0, (size_t)M * np * sizeof *e_ctx);
-        } else {
-            for (int ci = 0; ci < M; ci++)
-                for (int t = 0; t < AEC_CTX_TAPS; t++) {
-                    int16_t *dst = g + ((size_t)ci * AEC_CTX_TAPS + t) * np;
-                    for (int p = 0; p < np; p++) {
-                        const int y = pos[p] / yw + dy[t], x = pos[p] % yw + dx[t];
-                        if (y < 0 || y >= yh || x < 0 || x >= yw) {
-                            dst[p] = 0;
-                            continue;
-                        }
-                        const size_t at = (size_t)ci * plane + (size_t)y * yw + (size_t)x;
-                        int64_t rv = r[at] < -R_MAX ? -R_MAX : r[at] > R_MAX ? R_MAX : r[at];
-                        dst[p] = aec_int_to_act(rv * 65536 + mu_q[at], q->y_mult, q->y_shift);
+        /* the context's input: r, then |r|, of the anchors at the 12 taps */
+        for (int ci = 0; ci < M; ci++)
+            for (int t = 0; t < AEC_CTX_TAPS; t++) {
+                int16_t *dr = g + ((size_t)ci * AEC_CTX_TAPS + t) * np;
+                int16_t *dm_ = g + ((size_t)(M + ci) * AEC_CTX_TAPS + t) * np;
+                for (int p = 0; p < np; p++) {
+                    const int y = pos[p] / yw + dy[t], x = pos[p] % yw + dx[t];
+                    if (y < 0 || y >= yh || x < 0 || x >= yw) {
+                        dr[p] = dm_[p] = 0;
+                        continue;
                     }
+                    const int32_t rv = r[(size_t)ci * plane + (size_t)y * yw + (size_t)x];
+                    const int64_t rc = rv < -R_MAX ? -R_MAX : rv > R_MAX ? R_MAX : rv;
+                    dr[p] = aec_int_to_act(rc, q->r_mult, q->r_shift);
+                    dm_[p] = aec_int_to_act(rc < 0 ? -rc : rc, q->r_mult, q->r_shift);
                 }
-            aec_int_layer_run(q->kernel, &q->ctx, g, 1, np, xp, e_ctx, 0, NULL, NULL, 0);
-        }
+            }
+        aec_int_layer_run(q->kernel, &q->ctx, g, 1, np, xp, a + (size_t)2 * M * np, 0, NULL, NULL, 0);
         aec_int_layer_run(q->kernel, &q->ep0, a, 1, np, xp, hid, 1, NULL, NULL, 0);
         aec_int_layer_run(q->kernel, &q->ep1, hid, 1, np, xp, NULL, 0, ds, dm, M);
         for (int c = 0; c < M; c++) {
@@ -222,7 +220,7 @@ static uint32_t crc32_of(const uint8_t *buf, size_t len)
 
 static size_t blob_size(int m)
 {
-    return CTX_HEADER + aec_int_layer_bytes(AEC_CTX_TAPS * m, m, 1) +
+    return CTX_HEADER + aec_int_layer_bytes(CTX_IN * m, m, 1) +
            aec_int_layer_bytes(3 * m, 2 * m, 1) + aec_int_layer_bytes(2 * m, 2 * m, 1) + 4;
 }
 
@@ -243,7 +241,7 @@ int aec_ctx_int_serialize(const aec_ctx_int *q, uint8_t **buf, size_t *len)
     if (!out) return -1;
     memcpy(p, CTX_MAGIC, 4);
     const uint32_t head[6] = {CTX_VERSION, (uint32_t)q->m, (uint32_t)q->hs_mult,
-                              (uint32_t)q->hs_shift, (uint32_t)q->y_mult, (uint32_t)q->y_shift};
+                              (uint32_t)q->hs_shift, (uint32_t)q->r_mult, (uint32_t)q->r_shift};
     for (int i = 0; i < 6; i++) put32(p + 4 + 4 * i, head[i]);
     p += CTX_HEADER;
     p = aec_int_layer_write(&q->ctx, p);
@@ -288,8 +286,8 @@ int aec_ctx_int_deserialize(aec_ctx_int *q, const uint8_t *buf, size_t len, char
     }
     q->hs_mult = aec_int_i32(get32(buf + 12));
     q->hs_shift = aec_int_i32(get32(buf + 16));
-    q->y_mult = aec_int_i32(get32(buf + 20));
-    q->y_shift = aec_int_i32(get32(buf + 24));
+    q->r_mult = aec_int_i32(get32(buf + 20));
+    q->r_shift = aec_int_i32(get32(buf + 24));
     const uint8_t *p = buf + CTX_HEADER;
     char why[160];
     if (!(p = aec_int_layer_read(&q->ctx, p)) || !(p = aec_int_layer_read(&q->ep0, p)) ||

@@ -192,7 +192,7 @@ static int check_layer(const aec_hs_int_layer *L, int li, char *err, size_t errl
             aec_int_error(err, errlen, "layer %d: weight %zu out of range", li, i);
             return -1;
         }
-    /* sum |w| per output channel, <= 4096 * 49 * 127, in one pass over the
+    /* sum |w| per output channel, <= 4096 * 25 * 127, in one pass over the
      * weights in their stored order (this runs at every model load) */
     int64_t *sum = calloc((size_t)L->cout, sizeof *sum);
     if (!sum) {
@@ -205,7 +205,9 @@ static int check_layer(const aec_hs_int_layer *L, int li, char *err, size_t errl
     const int16_t *w = L->w;
     for (size_t o = 0; o < outer; o++)
         for (int co = 0; co < L->cout; co++, w += run) {
-            int32_t s = 0;   /* <= 4096 * 9 * 127 (branch-free: the signs are random) */
+            /* <= 4096 * 9 * 127 for h_s, 8192 * 127 for the context model's
+             * 1x1 layers (branch-free: the signs are random) */
+            int32_t s = 0;
             for (size_t j = 0; j < run; j++) s += abs(w[j]);
             sum[co] += s;
         }

@@ -72,7 +72,7 @@ static int create(aec_model *m, const aec_arch *arch, int decoder_only)
     m->hgain = nn_params_declare(p, "hgain", L, N, 1, 1);
     m->hinv_gain = nn_params_declare(p, "hinv_gain", L, N, 1, 1);
     if (arch->context) {
-        err |= nn_conv2d_declare(&m->ctx_conv, p, "ctx.conv", M, M, 5, 1, NN_PAD_ZERO);
+        err |= nn_conv2d_declare(&m->ctx_conv, p, "ctx.conv", 2 * M, M, 5, 1, NN_PAD_ZERO);
         err |= nn_conv2d_declare(&m->ep[0], p, "ep.conv0", 3 * M, 2 * M, 1, 1, NN_PAD_ZERO);
         err |= nn_conv2d_declare(&m->ep[1], p, "ep.conv1", 2 * M, 2 * M, 1, 1, NN_PAD_ZERO);
     }
@@ -354,8 +354,9 @@ static void checker_mask(nn_tensor *t, int keep_anchors)
     }
 }
 
-/* s->ctx_in = anchor(ctx_src), s->ctx_out = nonanchor(ctx_conv(ctx_in)),
- * s->params = hs_params + ep1(lrelu(ep0([hs_params, ctx_out]))). */
+/* s->ctx_in = [anchor(res), anchor(|res|)] with res = ctx_src - mu_hs (h_s's
+ * mean), s->ctx_out = nonanchor(ctx_conv(ctx_in)),
+ * s->params = hs_params + nonanchor(ep1(lrelu(ep0([hs_params, ctx_out])))). */
 int aec_model_entropy_params(const aec_model *m, aec_train_state *s, const nn_tensor *ctx_src)
 {
     const nn_tensor *hp = &s->hs_params;
@@ -367,22 +368,31 @@ int aec_model_entropy_params(const aec_model *m, aec_train_state *s, const nn_te
         return 0;
     }
     const int M = m->arch.m;
-    if (resize_like(&s->ctx_in, ctx_src)) return -1;
-    memcpy(s->ctx_in.data, ctx_src->data, nn_tensor_numel(ctx_src) * sizeof(float));
+    const size_t plane = (size_t)hp->h * hp->w, half = (size_t)M * plane;
+    if (nn_tensor_resize(&s->ctx_in, hp->n, 2 * M, hp->h, hp->w)) return -1;
+    for (int i = 0; i < hp->n; i++) {
+        const float *src = ctx_src->data + (size_t)i * half;
+        const float *mu_hs = hp->data + (size_t)i * 2 * half + half;
+        float *res = s->ctx_in.data + (size_t)i * 2 * half, *mag = res + half;
+        for (size_t k = 0; k < half; k++) {
+            res[k] = src[k] - mu_hs[k];
+            mag[k] = fabsf(res[k]);
+        }
+    }
     checker_mask(&s->ctx_in, 1);
     if (nn_conv2d_forward(&m->ctx_conv, &m->p, &s->ctx_in, &s->ctx_out, &s->ws)) return -1;
     checker_mask(&s->ctx_out, 0);
     if (nn_tensor_resize(&s->ep_in, hp->n, 3 * M, hp->h, hp->w)) return -1;
-    const size_t plane = (size_t)hp->h * hp->w;
     for (int i = 0; i < hp->n; i++) {
-        float *dst = s->ep_in.data + (size_t)i * 3 * M * plane;
-        memcpy(dst, hp->data + (size_t)i * 2 * M * plane, 2 * M * plane * sizeof(float));
-        memcpy(dst + 2 * M * plane, s->ctx_out.data + (size_t)i * M * plane, M * plane * sizeof(float));
+        float *dst = s->ep_in.data + (size_t)i * 3 * half;
+        memcpy(dst, hp->data + (size_t)i * 2 * half, 2 * half * sizeof(float));
+        memcpy(dst + 2 * half, s->ctx_out.data + (size_t)i * half, half * sizeof(float));
     }
     if (nn_conv2d_forward(&m->ep[0], &m->p, &s->ep_in, &s->ep_pre, &s->ws)) return -1;
     if (resize_like(&s->ep_act, &s->ep_pre)) return -1;
     nn_leaky_relu_forward(s->ep_pre.data, s->ep_act.data, nn_tensor_numel(&s->ep_pre), LRELU_SLOPE);
     if (nn_conv2d_forward(&m->ep[1], &m->p, &s->ep_act, &s->params, &s->ws)) return -1;
+    checker_mask(&s->params, 0);
     nn_add(s->params.data, hp->data, s->params.data, nn_tensor_numel(hp));
     split_params(&s->params, &s->scale, &s->mu);
     return 0;
@@ -401,24 +411,36 @@ static int entropy_params_backward(aec_model *m, aec_train_state *s, nn_tensor *
     memcpy(d_hs->data, d_params->data, n * sizeof(float));   /* the residual path */
     if (!m->arch.context) return 0;
     const int M = m->arch.m;
+    checker_mask(d_params, 0);   /* the anchors' parameters are h_s's alone */
     if (resize_like(tmp, &s->ep_act)) return -1;
     if (nn_conv2d_backward(&m->ep[1], p, &s->ep_act, d_params, tmp, &s->ws)) return -1;
     nn_leaky_relu_backward(s->ep_pre.data, tmp->data, tmp->data, nn_tensor_numel(tmp), LRELU_SLOPE);
     if (resize_like(d_params, &s->ep_in)) return -1;   /* now d ep_in */
     if (nn_conv2d_backward(&m->ep[0], p, &s->ep_in, tmp, d_params, &s->ws)) return -1;
     const nn_tensor *hp = &s->hs_params;
-    const size_t plane = (size_t)hp->h * hp->w;
+    const size_t plane = (size_t)hp->h * hp->w, half = (size_t)M * plane;
     if (resize_like(tmp, &s->ctx_out)) return -1;
     for (int i = 0; i < hp->n; i++) {
-        const float *src = d_params->data + (size_t)i * 3 * M * plane;
-        nn_axpy(1.0f, src, d_hs->data + (size_t)i * 2 * M * plane, 2 * M * plane);
-        memcpy(tmp->data + (size_t)i * M * plane, src + 2 * M * plane, M * plane * sizeof(float));
+        const float *src = d_params->data + (size_t)i * 3 * half;
+        nn_axpy(1.0f, src, d_hs->data + (size_t)i * 2 * half, 2 * half);
+        memcpy(tmp->data + (size_t)i * half, src + 2 * half, half * sizeof(float));
     }
     checker_mask(tmp, 0);
-    if (resize_like(d_params, &s->ctx_in)) return -1;
+    if (resize_like(d_params, &s->ctx_in)) return -1;   /* now d ctx_in */
     if (nn_conv2d_backward(&m->ctx_conv, p, &s->ctx_in, tmp, d_params, &s->ws)) return -1;
     checker_mask(d_params, 1);
-    if (d_src) nn_axpy(1.0f, d_params->data, d_src->data, nn_tensor_numel(d_params));
+    /* res = src - mu_hs, |res|: d res = d ctx_in[res] + sign(res) d ctx_in[|res|] */
+    for (int i = 0; i < hp->n; i++) {
+        const float *res = s->ctx_in.data + (size_t)i * 2 * half;
+        const float *g_res = d_params->data + (size_t)i * 2 * half, *g_mag = g_res + half;
+        float *g_src = d_src ? d_src->data + (size_t)i * half : NULL;
+        float *g_mu = d_hs->data + (size_t)i * 2 * half + half;
+        for (size_t k = 0; k < half; k++) {
+            float g = g_res[k] + (res[k] > 0 ? g_mag[k] : res[k] < 0 ? -g_mag[k] : 0.0f);
+            if (g_src) g_src[k] += g;
+            g_mu[k] -= g;
+        }
+    }
     return 0;
 }
 
@@ -626,8 +648,8 @@ double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x
     if (hyper_synthesis_forward(m, s)) return -1;
     size_t ny = nn_tensor_numel(&s->y);
     if (resize_like(&s->y_hat, &s->y) || resize_like(&s->gs_in[0], &s->y)) return -1;
-    /* as the coder: the anchors' parameters (which any context source
-     * gives), the anchors rounded, then everyone's parameters from them */
+    /* as the coder: the anchors' parameters (h_s's, whatever the context
+     * source), the anchors rounded, then the others' parameters from them */
     for (int pass = 0; pass < 1 + m->arch.context; pass++) {
         if (aec_model_entropy_params(m, s, pass ? &s->y_hat : &s->y_g)) return -1;
         for (size_t k = 0; k < ny; k++) s->y_hat.data[k] = s->y_g.data[k] - s->mu.data[k];

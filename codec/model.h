@@ -14,17 +14,22 @@
  * Levels are trained at the lambdas in the architecture; a real quality
  * between two levels interpolates their gain vectors geometrically.
  *
- * With arch.context (the checkerboard context model, He et al. 2021) the
- * latents are coded in two passes: the anchors, latents whose row + column
- * is even, with parameters from the hyperprior alone, then the others with
- * parameters that also see the decoded anchors around them:
+ * With arch.context (a checkerboard context model, after He et al. 2021)
+ * the latents are coded in two passes: the anchors, latents whose row +
+ * column is even, with h_s's parameters alone, then the others with
+ * parameters that also see the decoded anchors around them, through their
+ * residuals r = y^ - mu_hs (the symbols the coder sent) and |r|:
  *
- *   ctx = nonanchor(ctx_conv(anchor(y^)))              5x5, M -> M
- *   (scale, mu) = h_s(..) + ep1(lrelu(ep0([h_s(..), ctx])))   1x1 convs
+ *   ctx = nonanchor(ctx_conv(anchor([r, |r|])))        5x5, 2M -> M
+ *   (scale, mu) = h_s(..) + nonanchor(ep1(lrelu(ep0([h_s(..), ctx]))))
  *
- * anchor() zeroes the non-anchor positions, nonanchor() the anchors, so an
- * anchor's parameters never depend on a latent not yet decoded. ep1 starts
- * at zero: a model given a context starts as the hyperprior it was. */
+ * anchor() zeroes the non-anchor positions, nonanchor() the anchors; ep0
+ * and ep1 are 1x1 convolutions. |r| is there because what the neighbours
+ * tell is mostly how large a residual is: on butterfly validation latents
+ * of the plain model, |r / scale| of a latent correlates 0.3-0.5 with its
+ * four neighbours' mean, r / scale only 0.1-0.14 with theirs (a context
+ * fed y^ itself learned nothing in 1,500 steps). ep1 starts at zero: a
+ * model given a context starts as the hyperprior it was. */
 #ifndef AEC_MODEL_H
 #define AEC_MODEL_H
 
@@ -119,16 +124,17 @@ int aec_model_train_forward(aec_model *m, aec_train_state *s);
 int aec_model_train_backward(aec_model *m, aec_train_state *s);
 
 /* (s->scale, s->mu) from s->hs_params (h_s's output, [B][2M][h][w]) and,
- * for a context model, the anchors of ctx_src [B][M][h][w] (its
- * non-anchors are never read; the anchors' parameters read none of it).
- * The training forward pass calls it with the noisy latents; export's
+ * for a context model, the anchors of ctx_src [B][M][h][w], the latents
+ * whose residuals against h_s's mean the context reads (its non-anchors
+ * are never read; the anchors' parameters are h_s's). The training forward
+ * pass calls it with the noisy latents; evaluation and export's
  * calibration with rounded ones. */
 int aec_model_entropy_params(const aec_model *m, aec_train_state *s, const nn_tensor *ctx_src);
 
 /* Calibration of the integer context model (context_int.h): after
  * aec_model_analyze(m, s, x, t), runs the float hyper-synthesis and the two
  * passes of the context model as the coder would, and raises max_abs[]:
- * 0 h_s's output, 1 the rounded anchors y^ the context reads, 2 the
+ * 0 h_s's output, 1 the anchors' residuals r the context reads, 2 the
  * context's output, 3 ep's hidden activation (after the leaky ReLU).
  * -1 when m has no context model, or out of memory. */
 int aec_model_context_calibrate(const aec_model *m, aec_train_state *s, float t, double max_abs[4]);

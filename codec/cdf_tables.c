@@ -179,6 +179,12 @@ static double normal_upper_tail(double x)
 int aec_cdf_set_build_gaussian(aec_cdf_set *set, const double *scales, uint32_t n_scales,
                                double tail_mass, uint32_t max_length)
 {
+    return aec_cdf_set_build_gaussian_shaped(set, scales, NULL, n_scales, tail_mass, max_length);
+}
+
+int aec_cdf_set_build_gaussian_shaped(aec_cdf_set *set, const double *scales, const double *shapes,
+                                      uint32_t n_scales, double tail_mass, uint32_t max_length)
+{
     aec_cdf_set_init(set);
     if (n_scales == 0 || n_scales > AEC_CDF_MAX_TABLES || !(tail_mass > 0) || max_length == 0)
         return -1;
@@ -194,7 +200,8 @@ int aec_cdf_set_build_gaussian(aec_cdf_set *set, const double *scales, uint32_t 
         if (q < 1) goto fail;
         scale_q16[i] = (uint32_t)q;
         if (i > 0 && scale_q16[i] <= scale_q16[i - 1]) goto fail;
-        double s = scale_q16[i] / 65536.0;
+        if (shapes && !(shapes[i] > 0 && shapes[i] < 32768.0)) goto fail;
+        double s = shapes ? shapes[i] : scale_q16[i] / 65536.0;
         uint32_t half = 0;
         while (half < max_half && 2.0 * normal_upper_tail((half + 0.5) / s) >= tail_mass) half++;
         lengths[i] = 2 * half + 1;
@@ -203,7 +210,7 @@ int aec_cdf_set_build_gaussian(aec_cdf_set *set, const double *scales, uint32_t 
 
     for (uint32_t i = 0; i < n_scales; i++) {
         aec_cdf_table *t = &set->tables[i];
-        const double s = scale_q16[i] / 65536.0;
+        const double s = shapes ? shapes[i] : scale_q16[i] / 65536.0;
         const uint32_t half = (lengths[i] - 1) / 2;
         double *pmf = malloc(lengths[i] * sizeof *pmf);
         if (!pmf) goto fail;

@@ -73,6 +73,13 @@ void aec_scales_logspace(double lo, double hi, uint32_t n, double *out);
 int aec_cdf_set_build_gaussian(aec_cdf_set *set, const double *scales, uint32_t n_scales,
                                double tail_mass, uint32_t max_length);
 
+/* The same with each table's distribution at its own scale shapes[i] (> 0,
+ * < 32768; NULL: the stored scales) while scale_q16, which chooses the
+ * table (aec_scale_index), stays scales[i] rounded: a coder may fit the
+ * Gaussian it codes each range of scales with to the data. */
+int aec_cdf_set_build_gaussian_shaped(aec_cdf_set *set, const double *scales, const double *shapes,
+                                      uint32_t n_scales, double tail_mass, uint32_t max_length);
+
 /* The table for a scale given as Q16.16 by the hyper-decoder: the smallest i
  * with tables[i].scale_q16 >= scale_q16, or the last table when every table
  * is smaller. Pure integer, so encoder and decoder always agree. Returns 0 for

@@ -80,11 +80,12 @@ done:
     return ret;
 }
 
-static int build_y_tables(aec_cdf_set *set)
+/* shapes: the scale each table's Gaussian has (NULL: the table's own) */
+static int build_y_tables(aec_cdf_set *set, const double *shapes)
 {
     double scales[Y_SCALES];
     aec_scales_logspace(Y_SCALE_MIN, Y_SCALE_MAX, Y_SCALES, scales);
-    return aec_cdf_set_build_gaussian(set, scales, Y_SCALES, Y_TAIL, TABLE_MAX_LENGTH);
+    return aec_cdf_set_build_gaussian_shaped(set, scales, shapes, Y_SCALES, Y_TAIL, TABLE_MAX_LENGTH);
 }
 
 /* ---- identity: FNV-1a 64 over everything the decoder uses --------------- */
@@ -198,6 +199,8 @@ static int32_t level_position_q16(const aec_model *m, uint16_t quality_x100)
     return (int32_t)(((int64_t)quality_x100 * (m->arch.levels - 1) << AEC_HS_T_FRAC) / 10000);
 }
 
+static int fit_y_tables(aec_codec *c, const aec_dataset *calib);
+
 int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, char *err,
                          size_t errlen)
 {
@@ -215,7 +218,7 @@ int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, c
      * tables, the integer hyper-synthesis and the identity are made from
      * exactly the weights every loader will see */
     nn_params_round_f16(&c->model.p);
-    if (build_z_tables(&c->z_tables, &c->model) || build_y_tables(&c->y_tables)) {
+    if (build_z_tables(&c->z_tables, &c->model) || build_y_tables(&c->y_tables, NULL)) {
         snprintf(err, errlen, "building the entropy tables failed (out of memory?)");
         goto fail;
     }
@@ -253,6 +256,10 @@ int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, c
     }
     if (aec_hs_int_build(&c->hs, &c->model, &cal, err, errlen)) goto fail;
     if (a->context && aec_ctx_int_build(&c->ctx, &c->model, &ctx_cal, err, errlen)) goto fail;
+    if (fit_y_tables(c, calib)) {
+        snprintf(err, errlen, "fitting the latent tables failed (out of memory?)");
+        goto fail;
+    }
     if (set_identity(c)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -671,6 +678,188 @@ done:
     return ret;
 }
 
+/* Everything the encoder sends, before entropy coding: z^, and r with the
+ * scale_q its table comes from (mu_q kept for the refinement's use only).
+ * refine: whether to refine the latent (as c->refine_iters says). */
+typedef struct {
+    latent_shape ls;
+    int32_t *z, *scale_q, *mu_q, *r;
+} coded_latents;
+
+static void coded_latents_free(coded_latents *cl)
+{
+    free(cl->z);
+    free(cl->scale_q);
+    free(cl->mu_q);
+    free(cl->r);
+    memset(cl, 0, sizeof *cl);
+}
+
+/* The latents of the image at level position t_q16, as the decoder will
+ * read them: 0, or -1 when out of memory (cl left empty). */
+static int encoder_latents(const aec_codec *c, const uint8_t *rgb, int w, int h, int32_t t_q16,
+                           int refine_on, coded_latents *cl)
+{
+    const aec_model *m = &c->model;
+    const float t = (float)t_q16 / (float)(1 << AEC_HS_T_FRAC);
+    memset(cl, 0, sizeof *cl);
+    const latent_shape ls = shape_of(w, h);
+    cl->ls = ls;
+    aec_train_state s;
+    aec_train_state_init(&s, 0);
+    nn_tensor y = {0};
+    int ret = -1;
+    if (analyze_tiles(c, rgb, w, h, &ls, &y) || aec_model_analyze_y(m, &s, &y, t)) goto done;
+    const size_t nz = (size_t)m->arch.n * ls.zh * ls.zw, ny = (size_t)m->arch.m * ls.yh * ls.yw;
+    if (!(cl->z = malloc(nz * sizeof *cl->z)) || !(cl->r = malloc(ny * sizeof *cl->r))) goto done;
+    for (size_t k = 0; k < nz; k++) {
+        float v = s.z_hat.data[k];
+        cl->z[k] = v > AEC_HS_Z_MAX ? AEC_HS_Z_MAX : v < -AEC_HS_Z_MAX ? -AEC_HS_Z_MAX : (int32_t)v;
+    }
+    if (hyper_params(c, cl->z, &ls, t_q16, &cl->scale_q, &cl->mu_q)) goto done;
+    int32_t *scale_q = cl->scale_q, *mu_q = cl->mu_q, *r = cl->r;
+    const int context = m->arch.context;
+    if (refine_on && c->refine_iters > 0 && (uint64_t)ls.pw * ls.ph <= AEC_REFINE_MAX_PIXELS) {
+        /* a context model's non-anchor parameters depend on the anchors,
+         * which the refinement moves: it sees those of g_a's anchors, and
+         * the passes below recompute them from the refined ones */
+        int32_t *keep_s = NULL, *keep_m = NULL;
+        if (context) {
+            keep_s = malloc(ny * sizeof *keep_s);
+            keep_m = malloc(ny * sizeof *keep_m);
+            if (!keep_s || !keep_m) {
+                free(keep_s);
+                free(keep_m);
+                goto done;
+            }
+            memcpy(keep_s, scale_q, ny * sizeof *keep_s);
+            memcpy(keep_m, mu_q, ny * sizeof *keep_m);
+            symbols(&s.y_g, mu_q, &ls, 0, r);
+        }
+        int bad = (context && aec_ctx_int_run(&c->ctx, ls.yh, ls.yw, r, scale_q, mu_q)) ||
+                  refine(c, &s, rgb, w, h, t, scale_q, mu_q);
+        if (context) {
+            memcpy(scale_q, keep_s, ny * sizeof *keep_s);
+            memcpy(mu_q, keep_m, ny * sizeof *keep_m);
+            free(keep_s);
+            free(keep_m);
+        }
+        if (bad) goto done;
+    }
+    /* the anchors, then (after the context model has seen them) the others;
+     * without a context model one pass over all */
+    for (int pass = 0; pass < 1 + context; pass++) {
+        if (pass == 1 && aec_ctx_int_run(&c->ctx, ls.yh, ls.yw, r, scale_q, mu_q)) goto done;
+        symbols(&s.y_g, mu_q, &ls, context ? pass : -1, r);
+    }
+    ret = 0;
+done:
+    if (ret) coded_latents_free(cl);
+    nn_tensor_free(&y);
+    aec_train_state_free(&s);
+    return ret;
+}
+
+/* ---- the latent tables fitted to the coder's own symbols -----------------
+ *
+ * Training fits the scales to noisy latents (y + u), the coder sends
+ * rounded residuals, and aec_scale_index rounds each scale up to the next
+ * table (tables are about 13% apart): so a table built at its own scale is
+ * wider than what lands in it. On the butterfly validation set, the
+ * residuals of small-scale latents were coded best by Gaussians about 16%
+ * narrower. So after the integer networks are built, the exporter encodes
+ * the calibration images at every level (without refinement), counts the
+ * symbols r that fall under each table and builds each table for the
+ * scale f * s that codes its counts in the fewest bits, f in 2^(k/32),
+ * k = -32 .. 16. Tables that saw fewer than FIT_MIN symbols take the
+ * factor of the nearest table that did (1 when none did). The tables'
+ * stored scales, which choose them, do not change: this is the encoder's
+ * choice of tables, the format is the same. */
+#define FIT_HALF 64      /* |r| counted one by one up to this; above, as one tail count */
+#define FIT_MIN 2000
+
+static double gauss_upper(double x) { return 0.5 * erfc(x / sqrt(2.0)); }
+
+/* bits to code counts hist[0 .. 2 FIT_HALF] (r = -FIT_HALF ..), tail (|r|
+ * beyond) under a discretised Gaussian of scale s */
+static double fit_bits(const double *hist, double tail, double s)
+{
+    double bits = 0;
+    for (int k = 0; k <= 2 * FIT_HALF; k++) {
+        if (hist[k] == 0) continue;
+        double r = fabs((double)(k - FIT_HALF));
+        double p = r == 0 ? 1 - 2 * gauss_upper(0.5 / s)
+                          : gauss_upper((r - 0.5) / s) - gauss_upper((r + 0.5) / s);
+        bits -= hist[k] * log2(fmax(p, 1e-12));
+    }
+    if (tail > 0) bits -= tail * log2(fmax(2 * gauss_upper((FIT_HALF + 0.5) / s), 1e-12));
+    return bits;
+}
+
+static int fit_y_tables(aec_codec *c, const aec_dataset *calib)
+{
+    const aec_model *m = &c->model;
+    const int nt = (int)c->y_tables.n_tables, W = 2 * FIT_HALF + 1;
+    double *hist = calloc((size_t)nt * W, sizeof *hist), *tail = calloc((size_t)nt, sizeof *tail);
+    double *shape = malloc((size_t)nt * sizeof *shape), *f = malloc((size_t)nt * sizeof *f);
+    int ret = -1, n_img = calib->count < CALIB_IMAGES ? calib->count : CALIB_IMAGES;
+    if (!hist || !tail || !shape || !f) goto done;
+    for (int i = 0; i < n_img; i++)
+        for (int l = 0; l < m->arch.levels; l++) {
+            coded_latents cl;
+            if (encoder_latents(c, calib->rgb[i], calib->width[i], calib->height[i],
+                                l * (1 << AEC_HS_T_FRAC), 0, &cl))
+                goto done;
+            /* the image's own latents: the padding's are not counted */
+            const latent_shape *ls = &cl.ls;
+            const int yh = (calib->height[i] + 15) / 16, yw = (calib->width[i] + 15) / 16;
+            for (int ch = 0; ch < m->arch.m; ch++)
+                for (int y = 0; y < yh; y++)
+                    for (int x = 0; x < yw; x++) {
+                        size_t k = ((size_t)ch * ls->yh + y) * ls->yw + x;
+                        uint32_t t = aec_scale_index(&c->y_tables, cl.scale_q[k]);
+                        int32_t r = cl.r[k];
+                        if (r >= -FIT_HALF && r <= FIT_HALF) hist[(size_t)t * W + (r + FIT_HALF)] += 1;
+                        else tail[t] += 1;
+                    }
+            coded_latents_free(&cl);
+        }
+    for (int t = 0; t < nt; t++) {
+        double total = tail[t];
+        for (int k = 0; k < W; k++) total += hist[(size_t)t * W + k];
+        f[t] = 0;   /* not fitted */
+        if (total < FIT_MIN) continue;
+        const double s = c->y_tables.tables[t].scale_q16 / 65536.0;
+        double best = -1;
+        for (int k = -32; k <= 16; k++) {
+            double fk = pow(2.0, k / 32.0), b = fit_bits(hist + (size_t)t * W, tail[t], s * fk);
+            if (best < 0 || b < best) {
+                best = b;
+                f[t] = fk;
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        double ft = 1;
+        for (int d = 0; d < nt; d++) {   /* the nearest fitted table */
+            if (t - d >= 0 && f[t - d] > 0) { ft = f[t - d]; break; }
+            if (t + d < nt && f[t + d] > 0) { ft = f[t + d]; break; }
+        }
+        shape[t] = c->y_tables.tables[t].scale_q16 / 65536.0 * ft;
+    }
+    aec_cdf_set fitted;
+    if (build_y_tables(&fitted, shape)) goto done;
+    aec_cdf_set_free(&c->y_tables);
+    c->y_tables = fitted;
+    ret = 0;
+done:
+    free(hist);
+    free(tail);
+    free(shape);
+    free(f);
+    return ret;
+}
+
 int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double quality,
                uint8_t **out, size_t *len, char *err, size_t errlen)
 {
@@ -687,71 +876,26 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
     }
     const aec_model *m = &c->model;
     uint16_t qx = aec_quality_to_x100(quality);
-    int32_t t_q16 = level_position_q16(m, qx);
-    float t = (float)t_q16 / (float)(1 << AEC_HS_T_FRAC);
-    latent_shape ls = shape_of(w, h);
-
-    aec_train_state s;
-    aec_train_state_init(&s, 0);
+    coded_latents cl;
+    if (encoder_latents(c, rgb, w, h, level_position_q16(m, qx), 1, &cl)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const latent_shape ls = cl.ls;
     aec_rc_encoder enc;
     aec_rc_encoder_init(&enc);
-    nn_tensor y = {0};
-    int32_t *z = NULL, *scale_q = NULL, *mu_q = NULL, *r = NULL;
     uint8_t *stream = NULL;
     size_t stream_len = 0;
     int ret = -1;
-    if (analyze_tiles(c, rgb, w, h, &ls, &y) || aec_model_analyze_y(m, &s, &y, t)) goto oom;
-
-    size_t nz = (size_t)m->arch.n * ls.zh * ls.zw, ny = (size_t)m->arch.m * ls.yh * ls.yw;
-    if (!(z = malloc(nz * sizeof *z))) goto oom;
-    for (size_t k = 0; k < nz; k++) {
-        float v = s.z_hat.data[k];
-        z[k] = v > AEC_HS_Z_MAX ? AEC_HS_Z_MAX : v < -AEC_HS_Z_MAX ? -AEC_HS_Z_MAX : (int32_t)v;
-    }
-    size_t plane_z = (size_t)ls.zh * ls.zw;
-    for (size_t k = 0; k < nz; k++) aec_rc_encode(&enc, &c->z_tables.tables[k / plane_z], z[k]);
-    if (hyper_params(c, z, &ls, t_q16, &scale_q, &mu_q)) goto oom;
-    const int context = m->arch.context;
-    if (!(r = malloc(ny * sizeof *r))) goto oom;
-    if (c->refine_iters > 0 && (uint64_t)ls.pw * ls.ph <= AEC_REFINE_MAX_PIXELS) {
-        /* a context model's non-anchor parameters depend on the anchors,
-         * which the refinement moves: it sees those of g_a's anchors, and
-         * the coding below recomputes them from the refined ones */
-        int32_t *keep_s = NULL, *keep_m = NULL;
-        if (context) {
-            keep_s = malloc(ny * sizeof *keep_s);
-            keep_m = malloc(ny * sizeof *keep_m);
-            if (!keep_s || !keep_m) {
-                free(keep_s);
-                free(keep_m);
-                goto oom;
-            }
-            memcpy(keep_s, scale_q, ny * sizeof *keep_s);
-            memcpy(keep_m, mu_q, ny * sizeof *keep_m);
-            symbols(&s.y_g, mu_q, &ls, 0, r);
-        }
-        int bad = (context && aec_ctx_int_run(&c->ctx, ls.yh, ls.yw, r, scale_q, mu_q)) ||
-                  refine(c, &s, rgb, w, h, t, scale_q, mu_q);
-        if (context) {
-            memcpy(scale_q, keep_s, ny * sizeof *keep_s);
-            memcpy(mu_q, keep_m, ny * sizeof *keep_m);
-            free(keep_s);
-            free(keep_m);
-        }
-        if (bad) goto oom;
-    }
-    /* the anchors, then (after the context model has seen them) the others;
-     * without a context model one pass over all */
-    for (int pass = 0; pass < 1 + context; pass++) {
-        int which = context ? pass : -1;
-        if (pass == 1 && aec_ctx_int_run(&c->ctx, ls.yh, ls.yw, r, scale_q, mu_q)) goto oom;
-        symbols(&s.y_g, mu_q, &ls, which, r);
+    const size_t nz = (size_t)m->arch.n * ls.zh * ls.zw, ny = (size_t)m->arch.m * ls.yh * ls.yw;
+    const size_t plane_z = (size_t)ls.zh * ls.zw;
+    for (size_t k = 0; k < nz; k++) aec_rc_encode(&enc, &c->z_tables.tables[k / plane_z], cl.z[k]);
+    for (int pass = 0; pass < 1 + m->arch.context; pass++)
         for (size_t k = 0; k < ny; k++)
-            if (in_pass(k, &ls, which))
-                aec_rc_encode(&enc, &c->y_tables.tables[aec_scale_index(&c->y_tables, scale_q[k])], r[k]);
-    }
-    int rc = aec_rc_encoder_finish(&enc, &stream, &stream_len);
-    if (rc != AEC_RC_OK) goto oom;
+            if (in_pass(k, &ls, m->arch.context ? pass : -1))
+                aec_rc_encode(&enc, &c->y_tables.tables[aec_scale_index(&c->y_tables, cl.scale_q[k])],
+                              cl.r[k]);
+    if (aec_rc_encoder_finish(&enc, &stream, &stream_len) != AEC_RC_OK) goto oom;
 
     aec_container con;
     memset(&con, 0, sizeof con);
@@ -771,12 +915,7 @@ oom:
 done:
     free(stream);
     aec_rc_encoder_free(&enc);
-    nn_tensor_free(&y);
-    free(z);
-    free(scale_q);
-    free(mu_q);
-    free(r);
-    aec_train_state_free(&s);
+    coded_latents_free(&cl);
     return ret;
 }
 

@@ -879,6 +879,61 @@ static void test_bits(aec_codec *c)
     free(img);
 }
 
+/* The latent tables fitted at export (codec.c, fit_y_tables) code the
+ * calibration images in fewer bytes than the tables at their own scales:
+ * a calibration set big enough that tables get fitted (2000 symbols). */
+static void test_fitted_tables(void)
+{
+    enum { W = 256, H = 192, N_IMG = 3 };
+    int width[N_IMG], height[N_IMG];
+    uint8_t *rgb[N_IMG];
+    char names[N_IMG][16], *name[N_IMG], err[256];
+    for (int i = 0; i < N_IMG; i++) {
+        width[i] = W;
+        height[i] = H;
+        rgb[i] = smooth_image(W, H, 30 + i);
+        snprintf(names[i], sizeof names[i], "c%d.png", i);
+        name[i] = names[i];
+    }
+    aec_dataset calib = {N_IMG, width, height, rgb, name};
+    aec_model m;
+    aec_codec c;
+    if (tiny_model(&m, 1)) abort();
+    int rc = aec_codec_from_model(&c, &m, &calib, err, sizeof err);
+    CHECK(rc == 0, "codec with a larger calibration set: %s", err);
+    if (rc == 0) {
+        aec_codec plain = c;   /* the same codec with tables at their own scales */
+        double scales[64];
+        aec_scales_logspace(0.11, 256.0, 64, scales);
+        CHECK(aec_cdf_set_build_gaussian(&plain.y_tables, scales, 64, 1e-9, 4095) == 0, "plain tables");
+        int differ = 0;
+        for (uint32_t t = 0; t < plain.y_tables.n_tables && !differ; t++)
+            differ = plain.y_tables.tables[t].length != c.y_tables.tables[t].length ||
+                     memcmp(plain.y_tables.tables[t].cdf, c.y_tables.tables[t].cdf,
+                            (plain.y_tables.tables[t].length + 2) * sizeof(uint32_t)) != 0;
+        CHECK(differ, "some tables were fitted");
+        size_t fitted = 0, own = 0;
+        for (int i = 0; i < N_IMG; i++)
+            for (int q = 0; q <= 100; q += 50) {
+                uint8_t *a = NULL, *b = NULL;
+                size_t la = 0, lb = 0;
+                if (aec_encode(&c, rgb[i], W, H, q, &a, &la, err, sizeof err) == 0 &&
+                    aec_encode(&plain, rgb[i], W, H, q, &b, &lb, err, sizeof err) == 0) {
+                    fitted += la;
+                    own += lb;
+                }
+                free(a);
+                free(b);
+            }
+        printf("fitted latent tables: %zu bytes, tables at their own scales %zu\n", fitted, own);
+        CHECK(fitted > 0 && fitted < own, "fitted tables code the calibration images in fewer bytes: %zu vs %zu",
+              fitted, own);
+        aec_cdf_set_free(&plain.y_tables);
+        aec_codec_free(&c);
+    }
+    for (int i = 0; i < N_IMG; i++) free(rgb[i]);
+}
+
 /* ---- tiles ------------------------------------------------------------------ */
 
 /* The float transforms on tiles (forced small here; big images get them by
@@ -1101,6 +1156,7 @@ int main(int argc, char **argv)
     test_tiles(&c);
     test_bits(&c);
     aec_codec_free(&c);
+    test_fitted_tables();
     test_context();
     return check_report("test_codec");
 }

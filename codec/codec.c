@@ -29,7 +29,6 @@
 #define Y_SCALE_MAX 256.0
 #define Y_TAIL 1e-9
 #define TABLE_MAX_LENGTH 4095
-#define CALIB_IMAGES 8
 /* scratch cap of the coder's convolutions: bounds memory on big images
  * (training keeps the larger default: bigger chunks run faster) */
 #define AEC_CODING_WORKSPACE_BYTES ((size_t)8 << 20)
@@ -230,7 +229,7 @@ int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, c
     memset(&ctx_cal, 0, sizeof ctx_cal);
     aec_train_state s;
     aec_train_state_init(&s, 1);
-    int n_img = calib->count < CALIB_IMAGES ? calib->count : CALIB_IMAGES, failed = 0;
+    int n_img = calib->count < AEC_CALIB_IMAGES ? calib->count : AEC_CALIB_IMAGES, failed = 0;
     const aec_arch *a = &c->model.arch;
     for (int i = 0; i < n_img && !failed; i++) {
         float *planar;
@@ -802,7 +801,7 @@ static int fit_y_tables(aec_codec *c, const aec_dataset *calib)
     const int nt = (int)c->y_tables.n_tables, W = 2 * FIT_HALF + 1;
     double *hist = calloc((size_t)nt * W, sizeof *hist), *tail = calloc((size_t)nt, sizeof *tail);
     double *shape = malloc((size_t)nt * sizeof *shape), *f = malloc((size_t)nt * sizeof *f);
-    int ret = -1, n_img = calib->count < CALIB_IMAGES ? calib->count : CALIB_IMAGES;
+    int ret = -1, n_img = calib->count < AEC_CALIB_IMAGES ? calib->count : AEC_CALIB_IMAGES;
     if (!hist || !tail || !shape || !f) goto done;
     for (int i = 0; i < n_img; i++)
         for (int l = 0; l < m->arch.levels; l++) {

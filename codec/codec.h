@@ -73,9 +73,14 @@ typedef struct {
  * time of no refinement. */
 #define AEC_REFINE_DEFAULT 20
 
-/* Makes a trained model ready to code: builds the entropy tables and the
- * integer hyper-synthesis (its activation ranges calibrated on `calib`,
- * a few images of the domain). Takes ownership of *m. */
+/* How many images of the calibration set aec_codec_from_model uses (the
+ * first ones). */
+#define AEC_CALIB_IMAGES 8
+
+/* Makes a trained model ready to code: builds the integer hyper-synthesis
+ * (and context model) with activation ranges calibrated on `calib`, a few
+ * images of the domain, then the entropy tables, the latents' fitted to
+ * those images' symbols. Takes ownership of *m. */
 int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, char *err,
                          size_t errlen);
 /* The .aecm file as a malloc'd byte string; decoder_only keeps just what

@@ -106,6 +106,9 @@ int aec_cmd_export(int argc, char **argv)
     aec_codec c;
     uint8_t *bytes = NULL;
     size_t len;
+    if (isatty(fileno(stderr)))   /* the calibration encodes images: a minute or so */
+        fprintf(stderr, "aec export: calibrating on %d images of %s...\n",
+                calib.count < AEC_CALIB_IMAGES ? calib.count : AEC_CALIB_IMAGES, calib_dir);
     if (aec_codec_from_model(&c, &m, &calib, err, sizeof err)) {
         fprintf(stderr, "aec export: %s: %s\n", in, err);
         rc = AEC_EXIT_DATA;

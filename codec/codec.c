@@ -678,8 +678,7 @@ done:
 }
 
 /* Everything the encoder sends, before entropy coding: z^, and r with the
- * scale_q its table comes from (mu_q kept for the refinement's use only).
- * refine: whether to refine the latent (as c->refine_iters says). */
+ * scale_q its table comes from (and mu_q, which r was rounded against). */
 typedef struct {
     latent_shape ls;
     int32_t *z, *scale_q, *mu_q, *r;
@@ -695,7 +694,9 @@ static void coded_latents_free(coded_latents *cl)
 }
 
 /* The latents of the image at level position t_q16, as the decoder will
- * read them: 0, or -1 when out of memory (cl left empty). */
+ * read them, the latent refined first when refine_on (and c->refine_iters
+ * and the image's size allow): 0, or -1 when out of memory (cl left
+ * empty). */
 static int encoder_latents(const aec_codec *c, const uint8_t *rgb, int w, int h, int32_t t_q16,
                            int refine_on, coded_latents *cl)
 {

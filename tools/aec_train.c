@@ -260,10 +260,12 @@ static double psnr_of(const uint8_t *a, const uint8_t *b, size_t n)
 }
 
 /* The real thing at three qualities: the model exported as the coder would
- * ship it, every validation image encoded and decoded; mean coded bpp and
- * PSNR, beside the likelihood estimate of the float model. */
+ * ship it (calibrated, as aec export is told to, on training images: the
+ * fitted tables never see the validation images), every validation image
+ * encoded and decoded; mean coded bpp and PSNR, beside the likelihood
+ * estimate of the float model. */
 static void validate_coded(const aec_model *m, aec_train_state *s, const aec_dataset *val,
-                           long step, int tty, const char *label)
+                           const aec_dataset *calib, long step, int tty, const char *label)
 {
     static const double qualities[3] = {0, 50, 100};
     aec_model copy;
@@ -271,7 +273,7 @@ static void validate_coded(const aec_model *m, aec_train_state *s, const aec_dat
     char err[512];
     snprintf(err, sizeof err, "out of memory");
     int coded = aec_model_clone(&copy, m) == 0 &&
-                aec_codec_from_model(&codec, &copy, val, err, sizeof err) == 0;
+                aec_codec_from_model(&codec, &copy, calib, err, sizeof err) == 0;
     printf("%s%s step %ld", tty ? "\n" : "", label, step);
     for (int q = 0; q < 3; q++) {
         double bpp = 0, psnr = 0, est_bpp, est_psnr;
@@ -606,8 +608,8 @@ int aec_cmd_train(int argc, char **argv)
             last_print = t;
         }
         if (val.count && t - last_val >= o.val_every) {
-            validate_coded(avg ? avg : &model, &st, &val, adam.step, tty, "val  ");
-            if (avg) validate_coded(&model, &st, &val, adam.step, 0, "val live");
+            validate_coded(avg ? avg : &model, &st, &val, &data, adam.step, tty, "val  ");
+            if (avg) validate_coded(&model, &st, &val, &data, adam.step, 0, "val live");
             last_val = now_seconds();
         }
         if (t - last_ckpt >= o.ckpt_every) {
@@ -619,8 +621,8 @@ int aec_cmd_train(int argc, char **argv)
     }
     if (tty) printf("\n");
     if (val.count && rc == AEC_EXIT_OK && !stop_requested) {
-        validate_coded(avg ? avg : &model, &st, &val, adam.step, 0, "val  ");
-        if (avg) validate_coded(&model, &st, &val, adam.step, 0, "val live");
+        validate_coded(avg ? avg : &model, &st, &val, &data, adam.step, 0, "val  ");
+        if (avg) validate_coded(&model, &st, &val, &data, adam.step, 0, "val live");
     }
     double wall = wall_before + (now_seconds() - t0);
     format_meta(meta, sizeof meta, &o, adam.step, wall, &data, history);

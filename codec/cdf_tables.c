@@ -176,6 +176,19 @@ static double normal_upper_tail(double x)
     return 0.5 * erfc(x / sqrt(2.0));
 }
 
+double aec_gaussian_bin_mass(int64_t r, double s)
+{
+    double a = fabs((double)r);
+    /* by symmetry both tails use the upper one, which erfc gets right */
+    return a == 0 ? 1.0 - 2.0 * normal_upper_tail(0.5 / s)
+                  : normal_upper_tail((a - 0.5) / s) - normal_upper_tail((a + 0.5) / s);
+}
+
+double aec_gaussian_tail_mass(uint32_t half, double s)
+{
+    return 2.0 * normal_upper_tail((half + 0.5) / s);
+}
+
 int aec_cdf_set_build_gaussian(aec_cdf_set *set, const double *scales, uint32_t n_scales,
                                double tail_mass, uint32_t max_length)
 {
@@ -203,7 +216,7 @@ int aec_cdf_set_build_gaussian_shaped(aec_cdf_set *set, const double *scales, co
         if (shapes && !(shapes[i] > 0 && shapes[i] < 32768.0)) goto fail;
         double s = shapes ? shapes[i] : scale_q16[i] / 65536.0;
         uint32_t half = 0;
-        while (half < max_half && 2.0 * normal_upper_tail((half + 0.5) / s) >= tail_mass) half++;
+        while (half < max_half && aec_gaussian_tail_mass(half, s) >= tail_mass) half++;
         lengths[i] = 2 * half + 1;
     }
     if (aec_cdf_set_alloc(set, AEC_CDF_KIND_GAUSSIAN, n_scales, lengths) != 0) goto fail;
@@ -214,13 +227,8 @@ int aec_cdf_set_build_gaussian_shaped(aec_cdf_set *set, const double *scales, co
         const uint32_t half = (lengths[i] - 1) / 2;
         double *pmf = malloc(lengths[i] * sizeof *pmf);
         if (!pmf) goto fail;
-        for (uint32_t k = 0; k < lengths[i]; k++) {
-            double r = fabs((double)k - half);
-            /* by symmetry both tails use the upper one, which erfc gets right */
-            pmf[k] = r == 0 ? 1.0 - 2.0 * normal_upper_tail(0.5 / s)
-                            : normal_upper_tail((r - 0.5) / s) - normal_upper_tail((r + 0.5) / s);
-        }
-        double escape = 2.0 * normal_upper_tail((half + 0.5) / s);
+        for (uint32_t k = 0; k < lengths[i]; k++) pmf[k] = aec_gaussian_bin_mass((int64_t)k - half, s);
+        double escape = aec_gaussian_tail_mass(half, s);
         t->offset = -(int32_t)half;
         t->scale_q16 = scale_q16[i];
         int rc = aec_cdf_from_pmf(pmf, lengths[i], escape, t->cdf);

@@ -64,6 +64,12 @@ int aec_cdf_from_pmf(const double *pmf, uint32_t length, double escape_mass, uin
 /* n values from lo to hi, evenly spaced in log(scale) (lo, hi > 0, n >= 1). */
 void aec_scales_logspace(double lo, double hi, uint32_t n, double *out);
 
+/* The mass of a zero-mean Gaussian of scale s on [r - 0.5, r + 0.5], and
+ * outside [-half - 0.5, half + 0.5]: what a Gaussian table gives symbol r
+ * and its escape (before the counts are rounded). */
+double aec_gaussian_bin_mass(int64_t r, double s);
+double aec_gaussian_tail_mass(uint32_t half, double s);
+
 /* Builds a Gaussian set: table i codes r = round(y - mu) for a Gaussian of
  * scale s_i = round(scales[i] * 65536) / 65536 (the stored scale_q16 is the
  * exact scale used): p(r) = Phi((r+.5)/s) - Phi((r-.5)/s) over the smallest

@@ -238,14 +238,21 @@ int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, c
             failed = 1;
             break;
         }
-        nn_tensor x = {1, 3, ph, pw, planar};
+        nn_tensor x = {1, 3, ph, pw, planar}, y_ga = {0}, y = {0};
+        /* g_a once: only the gains that follow it depend on the level */
+        failed = aec_model_analysis(&c->model, &x, &y_ga, &s.ws);
         for (int l = 0; l < a->levels && !failed; l++) {
             const float *hinv = c->model.p.value + c->model.hinv_gain + (size_t)l * a->n;
-            failed = aec_model_analyze(&c->model, &s, &x, (float)l) ||
+            failed = nn_tensor_resize(&y, y_ga.n, y_ga.c, y_ga.h, y_ga.w);
+            if (failed) break;
+            memcpy(y.data, y_ga.data, nn_tensor_numel(&y_ga) * sizeof(float));
+            failed = aec_model_analyze_y(&c->model, &s, &y, (float)l) ||
                      aec_hs_int_calibrate(&cal, &c->model, &s.z_hat, hinv) ||
                      (a->context &&
                       aec_model_context_calibrate(&c->model, &s, (float)l, ctx_cal.max_abs));
         }
+        nn_tensor_free(&y_ga);
+        nn_tensor_free(&y);
         free(planar);
     }
     aec_train_state_free(&s);
@@ -694,11 +701,14 @@ static void coded_latents_free(coded_latents *cl)
 }
 
 /* The latents of the image at level position t_q16, as the decoder will
- * read them, the latent refined first when refine_on (and c->refine_iters
- * and the image's size allow): 0, or -1 when out of memory (cl left
- * empty). */
-static int encoder_latents(const aec_codec *c, const uint8_t *rgb, int w, int h, int32_t t_q16,
-                           int refine_on, coded_latents *cl)
+ * read them, from y_ga = g_a(image) (analyze_tiles; it does not depend on
+ * the level, so a caller coding several levels computes it once and sets
+ * keep_y; otherwise *y_ga is taken over and left empty, which saves a copy
+ * of the latents on big images), the latent refined first when refine_on
+ * (and c->refine_iters and the image's size allow): 0, or -1 when out of
+ * memory (cl left empty). */
+static int encoder_latents(const aec_codec *c, const uint8_t *rgb, int w, int h, nn_tensor *y_ga,
+                           int keep_y, int32_t t_q16, int refine_on, coded_latents *cl)
 {
     const aec_model *m = &c->model;
     const float t = (float)t_q16 / (float)(1 << AEC_HS_T_FRAC);
@@ -707,9 +717,17 @@ static int encoder_latents(const aec_codec *c, const uint8_t *rgb, int w, int h,
     cl->ls = ls;
     aec_train_state s;
     aec_train_state_init(&s, 0);
-    nn_tensor y = {0};
+    nn_tensor y = {0};   /* aec_model_analyze_y takes it over */
     int ret = -1;
-    if (analyze_tiles(c, rgb, w, h, &ls, &y) || aec_model_analyze_y(m, &s, &y, t)) goto done;
+    if (!keep_y) {
+        y = *y_ga;
+        memset(y_ga, 0, sizeof *y_ga);
+    } else if (nn_tensor_resize(&y, y_ga->n, y_ga->c, y_ga->h, y_ga->w)) {
+        goto done;
+    } else {
+        memcpy(y.data, y_ga->data, nn_tensor_numel(y_ga) * sizeof(float));
+    }
+    if (aec_model_analyze_y(m, &s, &y, t)) goto done;
     const size_t nz = (size_t)m->arch.n * ls.zh * ls.zw, ny = (size_t)m->arch.m * ls.yh * ls.yw;
     if (!(cl->z = malloc(nz * sizeof *cl->z)) || !(cl->r = malloc(ny * sizeof *cl->r))) goto done;
     for (size_t k = 0; k < nz; k++) {
@@ -778,21 +796,14 @@ done:
 #define FIT_HALF 64      /* |r| counted one by one up to this; above, as one tail count */
 #define FIT_MIN 2000
 
-static double gauss_upper(double x) { return 0.5 * erfc(x / sqrt(2.0)); }
-
 /* bits to code counts hist[0 .. 2 FIT_HALF] (r = -FIT_HALF ..), tail (|r|
  * beyond) under a discretised Gaussian of scale s */
 static double fit_bits(const double *hist, double tail, double s)
 {
     double bits = 0;
-    for (int k = 0; k <= 2 * FIT_HALF; k++) {
-        if (hist[k] == 0) continue;
-        double r = fabs((double)(k - FIT_HALF));
-        double p = r == 0 ? 1 - 2 * gauss_upper(0.5 / s)
-                          : gauss_upper((r - 0.5) / s) - gauss_upper((r + 0.5) / s);
-        bits -= hist[k] * log2(fmax(p, 1e-12));
-    }
-    if (tail > 0) bits -= tail * log2(fmax(2 * gauss_upper((FIT_HALF + 0.5) / s), 1e-12));
+    for (int k = 0; k <= 2 * FIT_HALF; k++)
+        if (hist[k] != 0) bits -= hist[k] * log2(fmax(aec_gaussian_bin_mass(k - FIT_HALF, s), 1e-12));
+    if (tail > 0) bits -= tail * log2(fmax(aec_gaussian_tail_mass(FIT_HALF, s), 1e-12));
     return bits;
 }
 
@@ -804,12 +815,20 @@ static int fit_y_tables(aec_codec *c, const aec_dataset *calib)
     double *shape = malloc((size_t)nt * sizeof *shape), *f = malloc((size_t)nt * sizeof *f);
     int ret = -1, n_img = calib->count < AEC_CALIB_IMAGES ? calib->count : AEC_CALIB_IMAGES;
     if (!hist || !tail || !shape || !f) goto done;
-    for (int i = 0; i < n_img; i++)
+    for (int i = 0; i < n_img; i++) {
+        const latent_shape shape = shape_of(calib->width[i], calib->height[i]);
+        nn_tensor y_ga = {0};
+        if (analyze_tiles(c, calib->rgb[i], calib->width[i], calib->height[i], &shape, &y_ga)) {
+            nn_tensor_free(&y_ga);
+            goto done;
+        }
         for (int l = 0; l < m->arch.levels; l++) {
             coded_latents cl;
-            if (encoder_latents(c, calib->rgb[i], calib->width[i], calib->height[i],
-                                l * (1 << AEC_HS_T_FRAC), 0, &cl))
+            if (encoder_latents(c, calib->rgb[i], calib->width[i], calib->height[i], &y_ga, 1,
+                                l * (1 << AEC_HS_T_FRAC), 0, &cl)) {
+                nn_tensor_free(&y_ga);
                 goto done;
+            }
             /* the image's own latents: the padding's are not counted */
             const latent_shape *ls = &cl.ls;
             const int yh = (calib->height[i] + 15) / 16, yw = (calib->width[i] + 15) / 16;
@@ -824,6 +843,8 @@ static int fit_y_tables(aec_codec *c, const aec_dataset *calib)
                     }
             coded_latents_free(&cl);
         }
+        nn_tensor_free(&y_ga);
+    }
     for (int t = 0; t < nt; t++) {
         double total = tail[t];
         for (int k = 0; k < W; k++) total += hist[(size_t)t * W + k];
@@ -876,8 +897,13 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
     }
     const aec_model *m = &c->model;
     uint16_t qx = aec_quality_to_x100(quality);
+    const latent_shape shape = shape_of(w, h);
+    nn_tensor y_ga = {0};
     coded_latents cl;
-    if (encoder_latents(c, rgb, w, h, level_position_q16(m, qx), 1, &cl)) {
+    int bad = analyze_tiles(c, rgb, w, h, &shape, &y_ga) ||
+              encoder_latents(c, rgb, w, h, &y_ga, 0, level_position_q16(m, qx), 1, &cl);
+    nn_tensor_free(&y_ga);
+    if (bad) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

@@ -626,6 +626,23 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
     return 0;
 }
 
+/* s->y_hat = mu + round(s->y_g - mu) with (s->scale, s->mu) from
+ * s->hs_params as the coder has them: the anchors' parameters (h_s's,
+ * whatever the context source), the anchors rounded, then the others'
+ * parameters from them (a context model; one pass without). */
+static int round_as_coded(const aec_model *m, aec_train_state *s)
+{
+    const size_t ny = nn_tensor_numel(&s->y_g);
+    if (resize_like(&s->y_hat, &s->y_g)) return -1;
+    for (int pass = 0; pass < 1 + m->arch.context; pass++) {
+        if (aec_model_entropy_params(m, s, pass ? &s->y_hat : &s->y_g)) return -1;
+        for (size_t k = 0; k < ny; k++) s->y_hat.data[k] = s->y_g.data[k] - s->mu.data[k];
+        nn_round(s->y_hat.data, s->y_hat.data, ny);
+        for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
+    }
+    return 0;
+}
+
 double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x, float t,
                       nn_tensor *x_hat)
 {
@@ -646,16 +663,7 @@ double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x
     scale_items(&s->z_hat, &s->hs_in, higp);
     double bits = nn_factorized_bits(&m->z_density, &m->p, &s->z_hat);
     if (hyper_synthesis_forward(m, s)) return -1;
-    size_t ny = nn_tensor_numel(&s->y);
-    if (resize_like(&s->y_hat, &s->y) || resize_like(&s->gs_in[0], &s->y)) return -1;
-    /* as the coder: the anchors' parameters (h_s's, whatever the context
-     * source), the anchors rounded, then the others' parameters from them */
-    for (int pass = 0; pass < 1 + m->arch.context; pass++) {
-        if (aec_model_entropy_params(m, s, pass ? &s->y_hat : &s->y_g)) return -1;
-        for (size_t k = 0; k < ny; k++) s->y_hat.data[k] = s->y_g.data[k] - s->mu.data[k];
-        nn_round(s->y_hat.data, s->y_hat.data, ny);
-        for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
-    }
+    if (resize_like(&s->gs_in[0], &s->y) || round_as_coded(m, s)) return -1;
     bits += nn_gaussian_bits(&s->y_hat, &s->mu, &s->scale);
     scale_items(&s->y_hat, &s->gs_in[0], igp);
     if (synthesis_forward(m, s)) return -1;
@@ -687,15 +695,7 @@ int aec_model_context_calibrate(const aec_model *m, aec_train_state *s, float t,
     const float *higp[1] = {hig};
     if (resize_like(&s->hs_in, &s->z_hat)) return -1;
     scale_items(&s->z_hat, &s->hs_in, higp);
-    if (hyper_synthesis_forward(m, s)) return -1;
-    const size_t ny = nn_tensor_numel(&s->y_g);
-    if (resize_like(&s->y_hat, &s->y_g)) return -1;
-    for (int pass = 0; pass < 2; pass++) {
-        if (aec_model_entropy_params(m, s, pass ? &s->y_hat : &s->y_g)) return -1;
-        for (size_t k = 0; k < ny; k++) s->y_hat.data[k] = s->y_g.data[k] - s->mu.data[k];
-        nn_round(s->y_hat.data, s->y_hat.data, ny);
-        for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
-    }
+    if (hyper_synthesis_forward(m, s) || round_as_coded(m, s)) return -1;
     raise_max_abs(&max_abs[0], &s->hs_params);
     raise_max_abs(&max_abs[1], &s->ctx_in);
     raise_max_abs(&max_abs[2], &s->ctx_out);

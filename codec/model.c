@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deconv_winograd.h"
 #include "ops.h"
 
 #define LRELU_SLOPE 0.01f
@@ -897,7 +898,7 @@ static int transform(const aec_model *m, int synthesis, const nn_tensor *x, nn_t
         /* act[i % 2] holds layer i-2's output, which layer i-1 has read */
         nn_tensor_free(&act[i % 2]);
         nn_tensor *out = i < 3 ? &act[i % 2] : y;
-        if (synthesis ? nn_deconv2d_forward(&m->gs[i], &m->p, in, out, ws)
+        if (synthesis ? nn_deconv2d_forward_winograd(&m->gs[i], &m->p, in, out, ws)
                       : nn_conv2d_forward(&m->ga[i], &m->p, in, out, ws))
             goto done;
         if (i < 3 && gdn_in_place(synthesis ? &m->gs_igdn[i] : &m->ga_gdn[i], &m->p, out, ws))

@@ -322,6 +322,11 @@ size_t nn_conv_set_workspace_cap(size_t bytes)
     return old;
 }
 
+size_t nn_conv_workspace_cap(const nn_workspace *ws)
+{
+    return ws->max_bytes ? ws->max_bytes : workspace_cap;
+}
+
 /* How a forward pass splits the batch: `images` whole images per chunk, or,
  * when not even one fits (images == 1, rows < OH), bands of `rows` output
  * rows. per_column: floats of scratch per column of the column matrix (its
@@ -335,7 +340,7 @@ typedef struct {
 static chunk_plan plan_chunks(const conv_geom *g, size_t per_column, int with_col2im,
                               const nn_workspace *ws)
 {
-    const size_t cap = (ws->max_bytes ? ws->max_bytes : workspace_cap) / sizeof(float);
+    const size_t cap = nn_conv_workspace_cap(ws) / sizeof(float);
     chunk_plan p = {1, g->oh > 0 ? g->oh : 1};
     const size_t image = (size_t)g->oh * g->ow * per_column;
     const size_t whole_scratch = with_col2im ? col2im_scratch(g, g->oh) : 0;

@@ -29,6 +29,8 @@ enum nn_pad_mode { NN_PAD_ZERO = 0, NN_PAD_REPLICATE = 1 };
  * default) and returns the previous one. Not thread-safe: set it before
  * threads start (tests use it to force chunking on small shapes). */
 size_t nn_conv_set_workspace_cap(size_t bytes);
+/* The cap that applies to a forward pass with workspace ws, in bytes. */
+size_t nn_conv_workspace_cap(const nn_workspace *ws);
 
 /* Convolution: weight [cout][cin][k][k] at p->value + w, bias [cout] at
  * p->value + b. Padding (k-1)/2 on each side (k odd), so the output is

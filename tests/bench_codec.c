@@ -4,11 +4,13 @@
  * and two threads (OMP_NUM_THREADS and OPENBLAS_NUM_THREADS), best of 3.
  *
  * The baseline, measured in the same run at the same thread count: the
- * matrix products of the decoder's synthesis transform alone (nn_sgemm,
- * the kernel aecd uses; tests/synthesis_shapes.h), i.e. the work no
- * implementation of this architecture avoids. decode / products says how
- * much the rest (entropy decoding, integer h_s, col2im, GDN, PNG, model
- * loading) adds. The issue's reference, PyTorch's 0.97 s decode of such an
+ * matrix products of the decoder's synthesis transform alone as im2col +
+ * GEMM computes it (nn_sgemm, the kernel aecd uses; tests/synthesis_shapes.h),
+ * i.e. the work of a direct implementation of this architecture's synthesis.
+ * decode / products says how much the rest (entropy decoding, integer h_s,
+ * GDN, PNG, model loading) adds, less what the Winograd transposed
+ * convolutions (nn/deconv_winograd.h, 2.8x fewer multiplies in three of the
+ * four layers) save. The issue's reference, PyTorch's 0.97 s decode of such an
  * image on this kind of machine, is quoted, not measured here.
  * Run from the repository root after make. */
 #include <errno.h>

@@ -1,5 +1,6 @@
-/* tests/synthesis_shapes.h - the matrix products the decoder's synthesis
- * transform runs for a 768x512 image (N=128, M=192): the four transposed
+/* tests/synthesis_shapes.h - the matrix products of the decoder's synthesis
+ * transform for a 768x512 image (N=128, M=192) computed directly (aecd runs
+ * the first three deconvolutions by Winograd instead, nn/deconv_winograd.h): the four transposed
  * convolutions (col = W^T x: M = cout*25, N = the input's pixels, K = cin)
  * and the three inverse GDNs (gamma x^2: 128 x 128 by the pixels). Shared
  * by bench_gemm and bench_codec. */

@@ -1,0 +1,329 @@
+/* nn/deconv_winograd.c - 5x5 stride-2 transposed convolution as four phase
+ * convolutions by Winograd F(4x4, 3x3) (see deconv_winograd.h).
+ *
+ * Phases. The transposed convolution writes input pixel i to outputs
+ * 2i - 2 + ky, ky = 0..4 (padding 2, nn/conv2d.c). So output row 2m + a
+ * takes input rows m - 1, m, m + 1 (offset dd - 1, dd = 0..2) through kernel
+ * rows tap_of[a][dd] below: 4, 2, 0 for a = 0 and -, 3, 1 for a = 1 (row m - 1
+ * cannot reach an odd output). The same holds for columns. Phase (a, b) of
+ * output channel co is thus a 3x3 correlation with g[dd][ee] =
+ * W[ci][co][tap_of[a][dd]][tap_of[b][ee]] (zero where a tap is missing),
+ * padding 1; its 4*cout outputs are rows r = 4 co + 2a + b (an output
+ * channel's four phases side by side).
+ *
+ * Winograd F(4x4, 3x3): a 6x6 input tile d (input rows 4ty - 1 .. 4ty + 4)
+ * gives the 4x4 outputs at input positions 4ty .. 4ty + 3 as
+ *     Y = A^T [ (G g G^T) . (B^T d B) ] A      (. elementwise, 36 points)
+ * with the interpolation points 0, 1, -1, 2, -2 and infinity; the 36 points
+ * are independent, so each is one matrix product over channels:
+ *     M[pt][r][tile] = sum_ci U[pt][r][ci] V[pt][ci][tile].
+ * U is computed from the weights at each call (cheap next to the products,
+ * and the model stays read-only). */
+#include "deconv_winograd.h"
+
+#include "gemm.h"
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POINTS 36
+/* below this many floats touched a loop is not worth a parallel region */
+#define PAR_MIN_WORK 32768
+/* A chunk holds at least this many tiles even above the workspace cap: the
+ * 36 products' width is the tile count, and narrower ones run far below the
+ * GEMM's speed (it packs all of U[pt] for every product). */
+#define MIN_CHUNK_TILES 64
+/* fewer output channels than this go to nn_deconv2d_forward */
+#define MIN_COUT 16
+
+/* The transforms touch all 36 points of a tile at once, so V and M keep
+ * them close: V is [ci][pt][tile] and M [r][pt][tile], each point's row
+ * `span` floats from the next (the chunk's tile count rounded up to 16, plus
+ * 16: rows a power-of-two apart would share L1 sets). The product of point
+ * pt then reads and writes rows 36 * span apart. U is [pt][r][ci], its
+ * points' matrices `ustride` apart (a multiple of 4 KiB plus a line, for
+ * the same reason). */
+static size_t point_span(size_t count)
+{
+    return (count + 15) / 16 * 16 + 16;
+}
+
+static size_t point_stride(size_t floats)
+{
+    return (floats + 1023) / 1024 * 1024 + 16;
+}
+
+/* kernel row (column) that output phase a takes from input offset dd - 1 */
+static const int tap_of[2][3] = {{4, 2, 0}, {-1, 3, 1}};
+
+/* G of F(4, 3): the 3 kernel taps -> 6 points */
+static const double wino_g[6][3] = {
+    {1.0 / 4, 0.0, 0.0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+    {0.0, 0.0, 1.0},
+};
+
+/* Tiles (and weights) are transformed LANES at a time, the lanes side by
+ * side in memory, so that the plain C loops over them vectorise. */
+#define LANES 8
+/* input channels per block of the weight transform */
+#define WEIGHT_BLOCK 64
+
+/* u[pt][r][ci] = (G g G^T)[pt] for phase row r and input channel ci, over
+ * a block of input channels at once: t = G g (6x3), then t G^T (6x6). Each
+ * output channel's 25 weights of a channel are read together. */
+static void transform_weights(const nn_deconv2d *l, const float *w, float *u, size_t ustride)
+{
+    const int cin = l->cin, cout = l->cout;
+    float gf[6][3];
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 3; j++) gf[i][j] = (float)wino_g[i][j];
+#pragma omp parallel for schedule(static) if ((size_t)cout * cin * 4 * POINTS > PAR_MIN_WORK)
+    for (int co = 0; co < cout; co++) {
+        float k[25][WEIGHT_BLOCK], t[6][3][WEIGHT_BLOCK], uu[WEIGHT_BLOCK];
+        for (int c0 = 0; c0 < cin; c0 += WEIGHT_BLOCK) {
+            const int nb = cin - c0 < WEIGHT_BLOCK ? cin - c0 : WEIGHT_BLOCK;
+            /* a partial block is padded with zeros: the loops below then
+             * have a fixed trip count and vectorise */
+            for (int c = 0; c < WEIGHT_BLOCK; c++)
+                for (int tap = 0; tap < 25; tap++)
+                    k[tap][c] = c < nb ? w[((size_t)(c0 + c) * cout + co) * 25 + tap] : 0.0f;
+            for (int ph = 0; ph < 4; ph++) {
+                const int r = 4 * co + ph, a = ph >> 1, b = ph & 1;
+                /* t[i][ee] = sum_dd G[i][dd] g[dd][ee], g[dd][ee] = the tap
+                 * (tap_of[a][dd], tap_of[b][ee]) or 0 */
+                for (int i = 0; i < 6; i++)
+                    for (int ee = 0; ee < 3; ee++) {
+                        float *acc = t[i][ee];
+                        for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] = 0.0f;
+                        if (tap_of[b][ee] < 0) continue;
+                        for (int dd = 0; dd < 3; dd++) {
+                            const float cf = gf[i][dd];
+                            if (tap_of[a][dd] < 0 || cf == 0.0f) continue;
+                            const float *kt = k[tap_of[a][dd] * 5 + tap_of[b][ee]];
+                            for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] += cf * kt[c];
+                        }
+                    }
+                for (size_t pt = 0; pt < POINTS; pt++) {
+                    const int i = (int)(pt / 6), j = (int)(pt % 6);
+                    for (int c = 0; c < WEIGHT_BLOCK; c++)
+                        uu[c] = gf[j][0] * t[i][0][c] + gf[j][1] * t[i][1][c] + gf[j][2] * t[i][2][c];
+                    memcpy(u + pt * ustride + (size_t)r * cin + c0, uu, (size_t)nb * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+/* o = B^T d for one line of 6, LANES tiles at once (d[k * s + lane]) */
+static inline void input_line(const float *d, int s, float *o, int os)
+{
+    for (int q = 0; q < LANES; q++) {
+        const float d0 = d[q], d1 = d[s + q], d2 = d[2 * s + q], d3 = d[3 * s + q],
+                    d4 = d[4 * s + q], d5 = d[5 * s + q];
+        o[q] = 4.0f * d0 - 5.0f * d2 + d4;
+        o[os + q] = -4.0f * (d1 + d2) + d3 + d4;
+        o[2 * os + q] = 4.0f * (d1 - d2) - d3 + d4;
+        o[3 * os + q] = 2.0f * (d3 - d1) - d2 + d4;
+        o[4 * os + q] = 2.0f * (d1 - d3) - d2 + d4;
+        o[5 * os + q] = 4.0f * d1 - 5.0f * d3 + d5;
+    }
+}
+
+/* o = A^T m for one line of 6 points -> 4 outputs, LANES tiles at once */
+static inline void output_line(const float *m, int s, float *o, int os)
+{
+    for (int q = 0; q < LANES; q++) {
+        const float m0 = m[q], m1 = m[s + q], m2 = m[2 * s + q], m3 = m[3 * s + q],
+                    m4 = m[4 * s + q], m5 = m[5 * s + q];
+        const float p12 = m1 + m2, n12 = m1 - m2, p34 = m3 + m4, n34 = m3 - m4;
+        o[q] = m0 + p12 + p34;
+        o[os + q] = n12 + 2.0f * n34;
+        o[2 * os + q] = p12 + 4.0f * p34;
+        o[3 * os + q] = n12 + 8.0f * n34 + m5;
+    }
+}
+
+/* Where tiles are: per image th x tw tiles of 4x4 input pixels, numbered
+ * image by image, row by row. */
+typedef struct {
+    int n, cin, h, w, th, tw;
+} tile_grid;
+
+static void tile_origin(const tile_grid *g, long t, int *n, int *y0, int *x0)
+{
+    const long per_image = (long)g->th * g->tw;
+    *n = (int)(t / per_image);
+    const long rest = t % per_image;
+    *y0 = (int)(rest / g->tw) * 4;
+    *x0 = (int)(rest % g->tw) * 4;
+}
+
+/* d[i][j][q] = the 6x6 input patch of tile t (rows y0 - 1 .. y0 + 4), zero
+ * outside the image */
+static void load_patch(const tile_grid *g, const float *x, int ci, long t, float d[6][6][LANES],
+                       int q)
+{
+    int n, y0, x0;
+    tile_origin(g, t, &n, &y0, &x0);
+    const float *src = x + ((size_t)n * g->cin + ci) * g->h * g->w;
+    const int inside_x = x0 >= 1 && x0 + 5 <= g->w;
+    for (int i = 0; i < 6; i++) {
+        const int iy = y0 - 1 + i;
+        if (iy < 0 || iy >= g->h) {
+            for (int j = 0; j < 6; j++) d[i][j][q] = 0.0f;
+            continue;
+        }
+        const float *row = src + (size_t)iy * g->w;
+        for (int j = 0; j < 6; j++) {
+            const int ix = x0 - 1 + j;
+            d[i][j][q] = inside_x || (ix >= 0 && ix < g->w) ? row[ix] : 0.0f;
+        }
+    }
+}
+
+/* v[ci][pt][tl] = (B^T d B)[pt] of tile t0 + tl of channel ci, tl < count */
+static void input_tiles(const tile_grid *g, const float *x, long t0, int count, float *v,
+                        size_t span)
+{
+    const int blocks = (count + LANES - 1) / LANES;
+    const long jobs = (long)g->cin * blocks;
+#pragma omp parallel for schedule(static) if ((size_t)jobs * LANES * POINTS > PAR_MIN_WORK)
+    for (long job = 0; job < jobs; job++) {
+        const int ci = (int)(job / blocks), tl0 = (int)(job % blocks) * LANES;
+        const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
+        float d[6][6][LANES], t[6][6][LANES], o[6][6][LANES];
+        int n, y0, x0;
+        tile_origin(g, t0 + tl0, &n, &y0, &x0);
+        if (lanes == LANES && x0 >= 1 && x0 + 4 * LANES + 1 <= g->w && y0 >= 1 && y0 + 5 <= g->h) {
+            /* the usual case: LANES tiles side by side in one tile row, all
+             * inside the image: one strided read per value */
+            const float *src = x + (((size_t)n * g->cin + ci) * g->h + y0 - 1) * g->w + x0 - 1;
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++)
+                    for (int q = 0; q < LANES; q++) d[i][j][q] = src[(size_t)i * g->w + 4 * q + j];
+        } else {
+            for (int q = 0; q < LANES; q++) {
+                if (q < lanes) {
+                    load_patch(g, x, ci, t0 + tl0 + q, d, q);
+                } else {
+                    for (int i = 0; i < 36; i++) d[i / 6][i % 6][q] = 0.0f;
+                }
+            }
+        }
+        for (int j = 0; j < 6; j++) input_line(d[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
+        for (int i = 0; i < 6; i++) input_line(t[i][0], LANES, o[i][0], LANES);         /* rows */
+        float *dst = v + (size_t)ci * POINTS * span + tl0;
+        for (size_t pt = 0; pt < POINTS; pt++) {
+            float *vp = dst + pt * span;
+            const float *op = o[pt / 6][pt % 6];
+            if (lanes == LANES) {
+                for (int q = 0; q < LANES; q++) vp[q] = op[q];
+            } else {
+                for (int q = 0; q < lanes; q++) vp[q] = op[q];
+            }
+        }
+    }
+}
+
+/* y's pixels of tiles t0 .. t0 + count - 1: (A^T M A) of each phase row, plus
+ * the bias, written where they fall inside the output. A job is LANES tiles
+ * of one output channel, all four phases: the 8x8 output pixels of a tile
+ * are written row by row. */
+static void output_tiles(const tile_grid *g, int cout, const float *mo, const float *bias, long t0,
+                         int count, size_t span, float *y)
+{
+    const int ow = 2 * g->w;
+    const size_t oplane = (size_t)2 * g->h * ow;
+    const int blocks = (count + LANES - 1) / LANES;
+    const long jobs = (long)cout * blocks;
+#pragma omp parallel for schedule(static) if ((size_t)jobs * 4 * LANES * POINTS > PAR_MIN_WORK)
+    for (long job = 0; job < jobs; job++) {
+        const int co = (int)(job / blocks), tl0 = (int)(job % blocks) * LANES;
+        const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
+        float o[4][4][4][LANES]; /* [phase][i][j][tile] */
+        for (int ph = 0; ph < 4; ph++) {
+            float m[6][6][LANES], t[4][6][LANES];
+            for (size_t pt = 0; pt < POINTS; pt++) {
+                const float *src = mo + ((size_t)(4 * co + ph) * POINTS + pt) * span + tl0;
+                float *mp = m[pt / 6][pt % 6];
+                if (lanes == LANES) {
+                    for (int q = 0; q < LANES; q++) mp[q] = src[q];
+                } else {
+                    for (int q = 0; q < LANES; q++) mp[q] = q < lanes ? src[q] : 0.0f;
+                }
+            }
+            for (int j = 0; j < 6; j++) output_line(m[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
+            for (int i = 0; i < 4; i++) output_line(t[i][0], LANES, o[ph][i][0], LANES);     /* rows */
+        }
+        const float bc = bias[co];
+        for (int q = 0; q < lanes; q++) {
+            int n, y0, x0;
+            tile_origin(g, t0 + tl0 + q, &n, &y0, &x0);
+            float *dst = y + ((size_t)n * cout + co) * oplane;
+            const int ni = g->h - y0 < 4 ? g->h - y0 : 4, nj = g->w - x0 < 4 ? g->w - x0 : 4;
+            for (int i = 0; i < ni; i++)
+                for (int a = 0; a < 2; a++) {
+                    float *row = dst + (size_t)(2 * (y0 + i) + a) * ow + 2 * x0;
+                    for (int j = 0; j < nj; j++) {
+                        row[2 * j] = o[2 * a][i][j][q] + bc;
+                        row[2 * j + 1] = o[2 * a + 1][i][j][q] + bc;
+                    }
+                }
+        }
+    }
+}
+
+int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
+                                 nn_tensor *y, nn_workspace *ws)
+{
+    /* few output channels (the synthesis' last layer, 3): the input
+     * transform of cin channels costs more than the 2.8x fewer products
+     * save (measured 2x slower at 128 -> 3) */
+    if (l->k != 5 || l->stride != 2 || l->cout < MIN_COUT) return nn_deconv2d_forward(l, p, x, y, ws);
+    if (x->c != l->cin) return -1;
+    if (nn_tensor_resize(y, x->n, l->cout, 2 * x->h, 2 * x->w) != 0) return -1;
+    const tile_grid g = {x->n, l->cin, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4};
+    const long total = (long)g.n * g.th * g.tw;
+    if (total == 0) return 0;
+    const int rows = 4 * l->cout;
+    /* per tile: its transformed input (cin) and products (rows) at 36 points */
+    const size_t per_tile = (size_t)POINTS * ((size_t)l->cin + rows);
+    const size_t cap = nn_conv_workspace_cap(ws) / sizeof(float);
+    size_t chunk = cap / per_tile; /* then made smaller for the row padding */
+    while (chunk > MIN_CHUNK_TILES && point_span(chunk) * POINTS * ((size_t)l->cin + rows) > cap)
+        chunk -= 16;
+    if (chunk < MIN_CHUNK_TILES) chunk = MIN_CHUNK_TILES;
+    if (chunk > (size_t)total) chunk = (size_t)total;
+    const size_t ustride = point_stride((size_t)rows * l->cin);
+    const size_t span = point_span(chunk);
+    /* U is the caller's only between layers: freed here, not kept in the
+     * workspace (which keeps its largest size for the next layers) */
+    float *u = malloc(POINTS * ustride * sizeof(float));
+    float *v = nn_workspace_get(ws, POINTS * ((size_t)l->cin + rows) * span);
+    if (!u || !v) {
+        free(u);
+        return -1;
+    }
+    float *mo = v + POINTS * (size_t)l->cin * span;
+
+    transform_weights(l, p->value + l->w, u, ustride);
+    for (long t0 = 0; t0 < total; t0 += (long)chunk) {
+        const int count = total - t0 < (long)chunk ? (int)(total - t0) : (int)chunk;
+        input_tiles(&g, x->data, t0, count, v, span);
+        /* one product per thread at a time (nn_sgemm runs single-threaded
+         * inside this parallel loop): at these widths that is faster than
+         * splitting each product between the threads */
+#pragma omp parallel for schedule(dynamic)
+        for (int pt = 0; pt < POINTS; pt++)
+            nn_sgemm(0, 0, rows, count, l->cin, 1.0f, u + (size_t)pt * ustride, l->cin,
+                     v + (size_t)pt * span, (int)(POINTS * span), 0.0f, mo + (size_t)pt * span,
+                     (int)(POINTS * span));
+        output_tiles(&g, l->cout, mo, p->value + l->b, t0, count, span, y->data);
+    }
+    free(u);
+    return 0;
+}

@@ -1,0 +1,33 @@
+/* nn/deconv_winograd.h - the inference forward pass of the synthesis'
+ * transposed convolutions (kernel 5, stride 2) with 2.8x fewer multiplies.
+ *
+ * A 5x5 stride-2 transposed convolution is four 3x3 stride-1 convolutions
+ * of its input, one per output phase (row parity a, column parity b): output
+ * pixel (2m+a, 2n+b) is a 3x3 correlation of the input around (m, n) with
+ * the taps of the 5x5 kernel that reach it (9, 6, 6 or 4 of them, the rest
+ * zero). Stacking the four phases as 4*cout output channels, that 3x3
+ * convolution runs as Winograd's F(4x4, 3x3) (Lavin & Gray 2016): each 6x6
+ * input tile is transformed once, 36 matrix products [4 cout x cin] x
+ * [cin x tiles] replace the 25 * cin * cout multiplies per input pixel by
+ * 9 * cin * cout, and an output transform gives each phase's 4x4 outputs.
+ *
+ * The result equals nn_deconv2d_forward's up to float rounding (the
+ * transforms add and scale; tests/test_deconv_winograd.c bounds the
+ * difference against a direct double-precision reference). It is a forward
+ * pass only: training keeps nn_deconv2d_forward/backward, whose activations
+ * its backward pass reads; the decoder and the encoder's reconstructions use
+ * this one. Its scratch: the transformed weights (36 * 4 cout * cin floats,
+ * independent of the image; allocated for the call) and, from the workspace,
+ * the tiles in chunks under its cap (at least 64 tiles a chunk). */
+#ifndef NN_DECONV_WINOGRAD_H
+#define NN_DECONV_WINOGRAD_H
+
+#include "conv2d.h"
+
+/* y = the transposed convolution of x, as nn_deconv2d_forward. Layers with
+ * another kernel size or stride, or under 16 output channels, go to
+ * nn_deconv2d_forward. */
+int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
+                                 nn_tensor *y, nn_workspace *ws);
+
+#endif

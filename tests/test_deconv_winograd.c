@@ -1,0 +1,162 @@
+/* Checks of nn/deconv_winograd: the Winograd forward pass of a 5x5 stride-2
+ * transposed convolution against a direct double-precision reference
+ * written here from the definition (every output pixel gathers the input
+ * pixels whose kernel footprint covers it), on odd sizes (partial tiles),
+ * batches, one-pixel images, chunks forced small, a 3-channel output (the
+ * synthesis' last layer) and a shape big enough for the parallel loops.
+ * The tolerance scales with the sum of |terms| at each pixel, as float
+ * rounding does. Other kernels/strides must give nn_deconv2d_forward's
+ * result exactly (they are passed on to it). */
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "deconv_winograd.h"
+
+static void fill_uniform(float *v, size_t count, nn_rng *rng)
+{
+    for (size_t i = 0; i < count; i++) v[i] = 2.0f * nn_rng_uniform(rng) - 1.0f;
+}
+
+/* Output (oy, ox) of ConvTranspose2d(k 5, stride 2, padding 2,
+ * output_padding 1): the sum over input (iy, ix) and taps with
+ * oy = 2 iy - 2 + ky, ox = 2 ix - 2 + kx. *mag gets the sum of |terms|. */
+static double ref_pixel(const float *x, int cin, int h, int w, const float *wt, int cout,
+                        int b, int co, int oy, int ox, double *mag)
+{
+    double acc = 0.0, abs_sum = 0.0;
+    for (int ci = 0; ci < cin; ci++)
+        for (int ky = 0; ky < 5; ky++) {
+            if ((oy + 2 - ky) % 2) continue;
+            const int iy = (oy + 2 - ky) / 2;
+            if (oy + 2 - ky < 0 || iy >= h) continue;
+            for (int kx = 0; kx < 5; kx++) {
+                if ((ox + 2 - kx) % 2) continue;
+                const int ix = (ox + 2 - kx) / 2;
+                if (ox + 2 - kx < 0 || ix >= w) continue;
+                const double term = (double)x[((b * cin + ci) * h + iy) * w + ix] *
+                                    wt[((ci * cout + co) * 5 + ky) * 5 + kx];
+                acc += term;
+                abs_sum += fabs(term);
+            }
+        }
+    *mag = abs_sum;
+    return acc;
+}
+
+typedef struct {
+    int n, cin, cout, h, w;
+    size_t cap; /* workspace cap in bytes, 0: the default */
+} shape;
+
+static void test_shape(const shape *sh, uint64_t seed)
+{
+    char what[96];
+    snprintf(what, sizeof what, "n%d cin%d cout%d %dx%d cap %zu", sh->n, sh->cin, sh->cout, sh->h,
+             sh->w, sh->cap);
+    nn_rng rng;
+    nn_rng_seed(&rng, seed);
+    nn_params p;
+    nn_params_init(&p);
+    nn_deconv2d l;
+    if (nn_deconv2d_declare(&l, &p, "l", sh->cin, sh->cout, 5, 2) != 0 || nn_params_alloc(&p) != 0) {
+        CHECK(0, "%s: declare/alloc", what);
+        nn_params_free(&p);
+        return;
+    }
+    fill_uniform(p.value, p.count, &rng);
+    nn_tensor x = {0}, y = {0};
+    nn_workspace ws = {.max_bytes = sh->cap};
+    if (nn_tensor_alloc(&x, sh->n, sh->cin, sh->h, sh->w) != 0) abort();
+    fill_uniform(x.data, nn_tensor_numel(&x), &rng);
+    /* junk in the output: every element must be written */
+    if (nn_tensor_resize(&y, sh->n, sh->cout, 2 * sh->h, 2 * sh->w) != 0) abort();
+    for (size_t i = 0; i < nn_tensor_numel(&y); i++) y.data[i] = 1e30f;
+    CHECK(nn_deconv2d_forward_winograd(&l, &p, &x, &y, &ws) == 0, "%s: forward", what);
+    CHECK(y.n == sh->n && y.c == sh->cout && y.h == 2 * sh->h && y.w == 2 * sh->w, "%s: shape", what);
+    double worst = 0.0; /* error / (sum of |terms| + 1) */
+    const float *bias = p.value + l.b;
+    for (int b = 0; b < sh->n; b++)
+        for (int co = 0; co < sh->cout; co++)
+            for (int oy = 0; oy < 2 * sh->h; oy++)
+                for (int ox = 0; ox < 2 * sh->w; ox++) {
+                    double mag;
+                    double ref = bias[co] + ref_pixel(x.data, sh->cin, sh->h, sh->w, p.value + l.w,
+                                                      sh->cout, b, co, oy, ox, &mag);
+                    double got = y.data[(((size_t)b * sh->cout + co) * y.h + oy) * y.w + ox];
+                    double e = fabs(got - ref) / (mag + fabs(bias[co]) + 1.0);
+                    if (!(e <= worst)) worst = e; /* NaN sticks */
+                }
+    /* F(4x4, 3x3) in float: ~1e-6 of the terms' size seen; 2e-5 allows for
+     * other compilers' contraction choices */
+    CHECK(worst <= 2e-5, "%s: relative error %g", what, worst);
+    if (sh->cap >= 2 << 20)
+        CHECK(ws.cap * sizeof(float) <= sh->cap, "%s: workspace of %zu bytes over the cap", what,
+              ws.cap * sizeof(float));
+    nn_tensor_free(&x);
+    nn_tensor_free(&y);
+    nn_workspace_free(&ws);
+    nn_params_free(&p);
+}
+
+/* kernel 3, stride 1 or 3 output channels: handed to nn_deconv2d_forward,
+ * the same result */
+static void test_other_shapes(void)
+{
+    static const int ks[][3] = {{3, 2, 4}, {5, 1, 4}, {1, 2, 4}, {5, 2, 3}};
+    for (int i = 0; i < 4; i++) {
+        nn_rng rng;
+        nn_rng_seed(&rng, 40 + i);
+        nn_params p;
+        nn_params_init(&p);
+        nn_deconv2d l;
+        if (nn_deconv2d_declare(&l, &p, "l", 3, ks[i][2], ks[i][0], ks[i][1]) != 0 ||
+            nn_params_alloc(&p) != 0)
+            abort();
+        fill_uniform(p.value, p.count, &rng);
+        nn_tensor x = {0}, y1 = {0}, y2 = {0};
+        nn_workspace ws = {0};
+        if (nn_tensor_alloc(&x, 2, 3, 5, 6) != 0) abort();
+        fill_uniform(x.data, nn_tensor_numel(&x), &rng);
+        int r1 = nn_deconv2d_forward(&l, &p, &x, &y1, &ws);
+        int r2 = nn_deconv2d_forward_winograd(&l, &p, &x, &y2, &ws);
+        CHECK(r1 == 0 && r2 == 0 && nn_tensor_numel(&y1) == nn_tensor_numel(&y2) &&
+                  memcmp(y1.data, y2.data, nn_tensor_numel(&y1) * sizeof(float)) == 0,
+              "k%d s%d cout %d: not nn_deconv2d_forward's result", ks[i][0], ks[i][1], ks[i][2]);
+        nn_tensor_free(&x);
+        nn_tensor_free(&y1);
+        nn_tensor_free(&y2);
+        nn_workspace_free(&ws);
+        nn_params_free(&p);
+    }
+    /* a wrong channel count is refused */
+    nn_params p;
+    nn_params_init(&p);
+    nn_deconv2d l;
+    if (nn_deconv2d_declare(&l, &p, "l", 3, 4, 5, 2) != 0 || nn_params_alloc(&p) != 0) abort();
+    nn_tensor x = {0}, y = {0};
+    nn_workspace ws = {0};
+    if (nn_tensor_alloc(&x, 1, 2, 4, 4) != 0) abort();
+    nn_tensor_zero(&x);
+    CHECK(nn_deconv2d_forward_winograd(&l, &p, &x, &y, &ws) != 0, "2 channels into a 3-channel layer");
+    nn_tensor_free(&x);
+    nn_tensor_free(&y);
+    nn_workspace_free(&ws);
+    nn_params_free(&p);
+}
+
+int main(void)
+{
+    static const shape shapes[] = {
+        {1, 3, 16, 4, 4, 0},   {1, 3, 16, 5, 7, 0}, {2, 4, 17, 9, 6, 0},  {1, 2, 16, 1, 1, 0},
+        {3, 2, 16, 1, 6, 0},    {1, 5, 16, 13, 11, 0}, /* the fewest output channels it takes */
+        {2, 3, 16, 41, 37, 1},  /* chunks of 64 tiles (the floor), across images */
+        {1, 16, 20, 60, 64, 2 << 20}, /* chunked by the cap (3 chunks), parallel loops */
+        {1, 24, 16, 20, 28, 0},
+        {1, 4, 16, 9, 70, 0}, /* blocks of 8 tiles inside the image (tiles 24-31, 40-47) */
+    };
+    uint64_t seed = 7;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_shape(&shapes[i], seed++);
+    test_other_shapes();
+    return check_report("test_deconv_winograd");
+}

@@ -18,7 +18,7 @@
  * are independent, so each is one matrix product over channels:
  *     M[pt][r][tile] = sum_ci U[pt][r][ci] V[pt][ci][tile].
  * U is computed from the weights at each call (cheap next to the products,
- * and the model stays read-only). */
+ * and the model stays read-only) and packed once for the GEMM kernel. */
 #include "deconv_winograd.h"
 
 #include "gemm.h"
@@ -72,46 +72,59 @@ static const double wino_g[6][3] = {
 /* input channels per block of the weight transform */
 #define WEIGHT_BLOCK 64
 
-/* u[pt][r][ci] = (G g G^T)[pt] for phase row r and input channel ci, over
- * a block of input channels at once: t = G g (6x3), then t G^T (6x6). Each
- * output channel's 25 weights of a channel are read together. */
-static void transform_weights(const nn_deconv2d *l, const float *w, float *u, size_t ustride)
+/* wt[(co * 25 + tap) * cin_pad + ci] = the weight of (ci, co, tap), zero for
+ * ci >= cin: the weight transform below reads a block of input channels of
+ * one tap contiguously (the layer's own layout has them cout * 25 apart) */
+static size_t weights_cin_pad(int cin) { return ((size_t)cin + WEIGHT_BLOCK - 1) / WEIGHT_BLOCK * WEIGHT_BLOCK; }
+
+static void reorder_weights(const nn_deconv2d *l, const float *w, float *wt)
+{
+    const size_t cin_pad = weights_cin_pad(l->cin);
+#pragma omp parallel for schedule(static) if ((size_t)l->cout * 25 * cin_pad > PAR_MIN_WORK)
+    for (int co = 0; co < l->cout; co++)
+        for (int tap = 0; tap < 25; tap++) {
+            float *dst = wt + ((size_t)co * 25 + tap) * cin_pad;
+            for (size_t ci = 0; ci < cin_pad; ci++)
+                dst[ci] = ci < (size_t)l->cin ? w[(ci * l->cout + co) * 25 + tap] : 0.0f;
+        }
+}
+
+/* u[j][r][ci] = (G g G^T)[6 i + j], j = 0..5, the points of row i, for
+ * phase row r and input channel ci, over a block of input channels at once:
+ * t = row i of G g (1x3), then t G^T (1x6). wt: reorder_weights'. */
+static void transform_weights_row(const nn_deconv2d *l, const float *wt, int i, float *u,
+                                  size_t ustride)
 {
     const int cin = l->cin, cout = l->cout;
+    const size_t cin_pad = weights_cin_pad(cin);
     float gf[6][3];
-    for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 3; j++) gf[i][j] = (float)wino_g[i][j];
-#pragma omp parallel for schedule(static) if ((size_t)cout * cin * 4 * POINTS > PAR_MIN_WORK)
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 3; b++) gf[a][b] = (float)wino_g[a][b];
+#pragma omp parallel for schedule(static) if ((size_t)cout * cin * 4 * 6 > PAR_MIN_WORK)
     for (int co = 0; co < cout; co++) {
-        float k[25][WEIGHT_BLOCK], t[6][3][WEIGHT_BLOCK], uu[WEIGHT_BLOCK];
+        float t[3][WEIGHT_BLOCK], uu[WEIGHT_BLOCK];
         for (int c0 = 0; c0 < cin; c0 += WEIGHT_BLOCK) {
             const int nb = cin - c0 < WEIGHT_BLOCK ? cin - c0 : WEIGHT_BLOCK;
-            /* a partial block is padded with zeros: the loops below then
-             * have a fixed trip count and vectorise */
-            for (int c = 0; c < WEIGHT_BLOCK; c++)
-                for (int tap = 0; tap < 25; tap++)
-                    k[tap][c] = c < nb ? w[((size_t)(c0 + c) * cout + co) * 25 + tap] : 0.0f;
             for (int ph = 0; ph < 4; ph++) {
                 const int r = 4 * co + ph, a = ph >> 1, b = ph & 1;
-                /* t[i][ee] = sum_dd G[i][dd] g[dd][ee], g[dd][ee] = the tap
+                /* t[ee] = sum_dd G[i][dd] g[dd][ee], g[dd][ee] = the tap
                  * (tap_of[a][dd], tap_of[b][ee]) or 0 */
-                for (int i = 0; i < 6; i++)
-                    for (int ee = 0; ee < 3; ee++) {
-                        float *acc = t[i][ee];
-                        for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] = 0.0f;
-                        if (tap_of[b][ee] < 0) continue;
-                        for (int dd = 0; dd < 3; dd++) {
-                            const float cf = gf[i][dd];
-                            if (tap_of[a][dd] < 0 || cf == 0.0f) continue;
-                            const float *kt = k[tap_of[a][dd] * 5 + tap_of[b][ee]];
-                            for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] += cf * kt[c];
-                        }
+                for (int ee = 0; ee < 3; ee++) {
+                    float *acc = t[ee];
+                    for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] = 0.0f;
+                    if (tap_of[b][ee] < 0) continue;
+                    for (int dd = 0; dd < 3; dd++) {
+                        const float cf = gf[i][dd];
+                        if (tap_of[a][dd] < 0 || cf == 0.0f) continue;
+                        const float *kt =
+                            wt + ((size_t)co * 25 + tap_of[a][dd] * 5 + tap_of[b][ee]) * cin_pad + c0;
+                        for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] += cf * kt[c];
                     }
-                for (size_t pt = 0; pt < POINTS; pt++) {
-                    const int i = (int)(pt / 6), j = (int)(pt % 6);
+                }
+                for (int j = 0; j < 6; j++) {
                     for (int c = 0; c < WEIGHT_BLOCK; c++)
-                        uu[c] = gf[j][0] * t[i][0][c] + gf[j][1] * t[i][1][c] + gf[j][2] * t[i][2][c];
-                    memcpy(u + pt * ustride + (size_t)r * cin + c0, uu, (size_t)nb * sizeof(float));
+                        uu[c] = gf[j][0] * t[0][c] + gf[j][1] * t[1][c] + gf[j][2] * t[2][c];
+                    memcpy(u + (size_t)j * ustride + (size_t)r * cin + c0, uu, (size_t)nb * sizeof(float));
                 }
             }
         }
@@ -300,30 +313,38 @@ int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const
     if (chunk > (size_t)total) chunk = (size_t)total;
     const size_t ustride = point_stride((size_t)rows * l->cin);
     const size_t span = point_span(chunk);
-    /* U is the caller's only between layers: freed here, not kept in the
-     * workspace (which keeps its largest size for the next layers) */
-    float *u = malloc(POINTS * ustride * sizeof(float));
-    float *v = nn_workspace_get(ws, POINTS * ((size_t)l->cin + rows) * span);
-    if (!u || !v) {
-        free(u);
-        return -1;
-    }
-    float *mo = v + POINTS * (size_t)l->cin * span;
 
-    transform_weights(l, p->value + l->w, u, ustride);
-    for (long t0 = 0; t0 < total; t0 += (long)chunk) {
+    /* U, transformed and packed for the GEMM kernel once per point (the
+     * chunks all multiply by it), a row of 6 points at a time; not in the
+     * workspace, which keeps its largest size for the next layers */
+    nn_sgemm_apack packed[POINTS] = {{0}};
+    float *wt = malloc((size_t)l->cout * 25 * weights_cin_pad(l->cin) * sizeof(float));
+    float *u = malloc(6 * ustride * sizeof(float));
+    int failed = !u || !wt;
+    if (!failed) reorder_weights(l, p->value + l->w, wt);
+    for (int i = 0; i < 6 && !failed; i++) {
+        transform_weights_row(l, wt, i, u, ustride);
+        for (int j = 0; j < 6 && !failed; j++)
+            failed = nn_sgemm_pack_a(&packed[6 * i + j], 0, rows, l->cin, u + (size_t)j * ustride,
+                                     l->cin) != 0;
+    }
+    free(wt);
+    free(u);
+    float *v = failed ? NULL : nn_workspace_get(ws, POINTS * ((size_t)l->cin + rows) * span);
+    float *mo = v ? v + POINTS * (size_t)l->cin * span : NULL;
+    for (long t0 = 0; t0 < total && v && !failed; t0 += (long)chunk) {
         const int count = total - t0 < (long)chunk ? (int)(total - t0) : (int)chunk;
         input_tiles(&g, x->data, t0, count, v, span);
-        /* one product per thread at a time (nn_sgemm runs single-threaded
+        /* one product per thread at a time (the GEMM runs single-threaded
          * inside this parallel loop): at these widths that is faster than
          * splitting each product between the threads */
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) reduction(| : failed)
         for (int pt = 0; pt < POINTS; pt++)
-            nn_sgemm(0, 0, rows, count, l->cin, 1.0f, u + (size_t)pt * ustride, l->cin,
-                     v + (size_t)pt * span, (int)(POINTS * span), 0.0f, mo + (size_t)pt * span,
-                     (int)(POINTS * span));
-        output_tiles(&g, l->cout, mo, p->value + l->b, t0, count, span, y->data);
+            failed |= nn_sgemm_packed(&packed[pt], 0, count, 1.0f, v + (size_t)pt * span,
+                                      (int)(POINTS * span), 0.0f, mo + (size_t)pt * span,
+                                      (int)(POINTS * span)) != 0;
+        if (!failed) output_tiles(&g, l->cout, mo, p->value + l->b, t0, count, span, y->data);
     }
-    free(u);
-    return 0;
+    for (int pt = 0; pt < POINTS; pt++) nn_sgemm_apack_free(&packed[pt]);
+    return failed || !v ? -1 : 0;
 }

@@ -338,31 +338,31 @@ static void sgemm_unpacked(int transA, int transB, int M, int N, int K, float al
         }
 }
 
-void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-              const float *B, int ldb, float beta, float *C, int ldc)
+/* The K blocking both entry points use: equal blocks of at most KC_MAX. */
+static int k_block(int K) { return ceil_div(K, ceil_div(K, KC_MAX)); }
+
+/* C = alpha op(A) B + beta C. A is either given (A, lda, transA: packed here
+ * per K block) or prepacked (all its K blocks, nn_sgemm_pack_a's layout:
+ * block p0 at prepacked + m_slivers * mr * p0). -1 when its packing
+ * buffers cannot be allocated (C untouched). */
+static int sgemm_driver(const kernel_desc *kd, int transA, int transB, int M, int N, int K,
+                         float alpha, const float *A, int lda, const float *prepacked,
+                         const float *B, int ldb, float beta, float *C, int ldc)
 {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0 || alpha == 0.0f) {
-        scale_c(M, N, beta, C, (size_t)ldc);
-        return;
-    }
-    const kernel_desc *kd = active_kernel();
     const int mr = kd->mr, nr = kd->nr;
-    /* equal blocks rather than full ones plus a small remainder */
-    const int kc = ceil_div(K, ceil_div(K, KC_MAX));
+    const int kc = k_block(K);
     const int mb_count = ceil_div(M, MC_MAX);
     const int mc = ceil_div(ceil_div(M, mb_count), mr) * mr;
     const int m_slivers = ceil_div(M, mr);
     const int nc = min_int(ceil_div(N, nr) * nr, NC_MAX);
 
-    float *apack = aligned_alloc(64, ((size_t)m_slivers * mr * kc * sizeof(float) + 63) & ~(size_t)63);
+    float *apack = prepacked ? NULL
+                             : aligned_alloc(64, ((size_t)m_slivers * mr * kc * sizeof(float) + 63) & ~(size_t)63);
     float *bpack = aligned_alloc(64, ((size_t)nc * kc * sizeof(float) + 63) & ~(size_t)63);
-    if (!apack || !bpack) {
+    if ((!prepacked && !apack) || !bpack) {
         free(apack);
         free(bpack);
-        sgemm_unpacked(transA, transB, M, N, K, alpha, A, (size_t)lda, B, (size_t)ldb, beta, C,
-                       (size_t)ldc);
-        return;
+        return -1;
     }
     const int parallel = 2.0 * M * N * K >= PARALLEL_MIN_FLOPS;
 
@@ -375,8 +375,11 @@ void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
         /* beta applies once; later K blocks add to what is there */
         const float beta_k = p0 == 0 ? beta : 1.0f;
         int lo, hi;
-        thread_share(m_slivers, &lo, &hi);
-        pack_slivers(A, (size_t)lda, transA, 0, M, p0, kb, mr, lo, hi, apack);
+        const float *ablock = prepacked ? prepacked + (size_t)m_slivers * mr * p0 : apack;
+        if (!prepacked) {
+            thread_share(m_slivers, &lo, &hi);
+            pack_slivers(A, (size_t)lda, transA, 0, M, p0, kb, mr, lo, hi, apack);
+        }
         for (int j0 = 0; j0 < N; j0 += nc) {
             const int jn = min_int(nc, N - j0);
             const int n_slivers = ceil_div(jn, nr);
@@ -395,11 +398,63 @@ void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
             for (int t = 0; t < tasks; t++) {
                 const int i0 = (t / nt_count) * mc, jb = (t % nt_count) * nt;
                 if (i0 >= M) continue;
-                run_task(kd, kb, apack, bpack, i0, min_int(mc, M - i0), jb, min_int(nt, jn - jb),
+                run_task(kd, kb, ablock, bpack, i0, min_int(mc, M - i0), jb, min_int(nt, jn - jb),
                          C + (size_t)i0 * ldc + j0 + jb, (size_t)ldc, alpha, beta_k);
             }
         }
     }
     free(apack);
     free(bpack);
+    return 0;
+}
+
+void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, (size_t)ldc);
+        return;
+    }
+    if (sgemm_driver(active_kernel(), transA, transB, M, N, K, alpha, A, lda, NULL, B, ldb, beta,
+                     C, ldc))
+        sgemm_unpacked(transA, transB, M, N, K, alpha, A, (size_t)lda, B, (size_t)ldb, beta, C,
+                       (size_t)ldc);
+}
+
+/* ---- a prepacked A --------------------------------------------------------- */
+
+int nn_sgemm_pack_a(nn_sgemm_apack *pa, int transA, int M, int K, const float *A, int lda)
+{
+    memset(pa, 0, sizeof *pa);
+    if (M <= 0 || K <= 0) return -1;
+    const kernel_desc *kd = active_kernel();
+    const int m_slivers = ceil_div(M, kd->mr), kc = k_block(K);
+    pa->data = aligned_alloc(64, ((size_t)m_slivers * kd->mr * K * sizeof(float) + 63) & ~(size_t)63);
+    if (!pa->data) return -1;
+    pa->m = M;
+    pa->k = K;
+    pa->kernel = kd;
+    for (int p0 = 0; p0 < K; p0 += kc)
+        pack_slivers(A, (size_t)lda, transA, 0, M, p0, min_int(kc, K - p0), kd->mr, 0, m_slivers,
+                     pa->data + (size_t)m_slivers * kd->mr * p0);
+    return 0;
+}
+
+void nn_sgemm_apack_free(nn_sgemm_apack *pa)
+{
+    free(pa->data);
+    memset(pa, 0, sizeof *pa);
+}
+
+int nn_sgemm_packed(const nn_sgemm_apack *pa, int transB, int N, float alpha, const float *B,
+                    int ldb, float beta, float *C, int ldc)
+{
+    if (!pa->data || N <= 0) return 0;
+    if (alpha == 0.0f) {
+        scale_c(pa->m, N, beta, C, (size_t)ldc);
+        return 0;
+    }
+    return sgemm_driver(pa->kernel, 0, transB, pa->m, N, pa->k, alpha, NULL, 0, pa->data, B, ldb,
+                        beta, C, ldc);
 }

@@ -23,6 +23,27 @@
 void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
+/* A packed once for many products with the same left operand (the
+ * Winograd deconvolution multiplies each chunk of tiles by the same
+ * transformed weights): nn_sgemm_pack_a copies op(A) (M x K) into the
+ * micro-kernel's order and nn_sgemm_packed then computes
+ *     C = alpha A B' + beta C       (B' = op(B), K x N)
+ * exactly as nn_sgemm would (same sums in the same order), without packing A
+ * again. The pack remembers its kernel, so a later nn_gemm_use_kernel does
+ * not mix layouts. pack_a returns 0, or -1 (nothing allocated) for an empty
+ * A or when out of memory; packed returns 0, or -1 when out of memory (C
+ * untouched). */
+typedef struct {
+    int m, k;
+    const void *kernel;
+    float *data;
+} nn_sgemm_apack;
+
+int nn_sgemm_pack_a(nn_sgemm_apack *pa, int transA, int M, int K, const float *A, int lda);
+int nn_sgemm_packed(const nn_sgemm_apack *pa, int transB, int N, float alpha, const float *B,
+                    int ldb, float beta, float *C, int ldc);
+void nn_sgemm_apack_free(nn_sgemm_apack *pa);
+
 /* The micro-kernels, for tests and benchmarks. */
 typedef enum {
     NN_GEMM_KERNEL_AUTO,    /* the best one this CPU runs (the default) */

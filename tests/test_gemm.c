@@ -4,7 +4,8 @@
  * several alpha and beta, strides wider than the matrices; plus the BLAS
  * corner cases (beta 0 ignores NaN in C, K 0 and alpha 0 only scale C),
  * that nothing outside C is written, and that the thread count does not
- * change a single bit. AEC_TEST_SANITIZED=1 runs a smaller set. */
+ * change a single bit; a prepacked A gives nn_sgemm's bits.
+ * AEC_TEST_SANITIZED=1 runs a smaller set. */
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -225,6 +226,50 @@ static void thread_independence(const char *kernel, int sanitized)
     mats_free(&x);
 }
 
+/* A packed once (nn_sgemm_pack_a) and multiplied by nn_sgemm_packed: the
+ * same bits as nn_sgemm, over shapes across the K, M and N blocks, both
+ * transposes, two products from one pack; and a pack keeps its kernel when
+ * the active one changes afterwards. */
+static void packed_a_cases(const char *kernel, nn_gemm_kernel id, int sanitized)
+{
+    static const int dims[][3] = {{1, 1, 1},    {6, 16, 5},   {7, 17, 300}, {145, 40, 128},
+                                  {512, 75, 128}, {300, 3, 513}, {13, 200, 192}};
+    const int count = sanitized ? 4 : (int)(sizeof dims / sizeof dims[0]);
+    for (int i = 0; i < count; i++)
+        for (int tr = 0; tr < 4; tr++) {
+            case_t t = {tr & 1, tr >> 1, dims[i][0], dims[i][1], dims[i][2], 0.75f, tr == 3 ? 0.5f : 0.0f, 3};
+            mats x;
+            float *want = NULL;
+            nn_sgemm_apack pa;
+            if (mats_make(&t, &x) != 0 || !(want = malloc(x.c_len * sizeof(float))) ||
+                nn_sgemm_pack_a(&pa, t.ta, t.m, t.k, x.a, x.lda) != 0) {
+                CHECK(0, "out of memory");
+                free(want);
+                mats_free(&x);
+                return;
+            }
+            memcpy(want, x.c0, x.c_len * sizeof(float));
+            nn_sgemm(t.ta, t.tb, t.m, t.n, t.k, t.alpha, x.a, x.lda, x.b, x.ldb, t.beta, want, x.ldc);
+            int same = 1;
+            for (int rep = 0; rep < 2; rep++) {
+                memcpy(x.c, x.c0, x.c_len * sizeof(float));
+                /* the other kernel active: the pack must still use its own */
+                nn_gemm_use_kernel(rep ? NN_GEMM_KERNEL_GENERIC : id);
+                same &= nn_sgemm_packed(&pa, t.tb, t.n, t.alpha, x.b, x.ldb, t.beta, x.c, x.ldc) == 0;
+                nn_gemm_use_kernel(id);
+                same &= memcmp(want, x.c, x.c_len * sizeof(float)) == 0;
+            }
+            CHECK(same, "%s packed A %c%c M %d N %d K %d: not nn_sgemm's bits", kernel,
+                  t.ta ? 'T' : 'N', t.tb ? 'T' : 'N', t.m, t.n, t.k);
+            nn_sgemm_apack_free(&pa);
+            free(want);
+            mats_free(&x);
+        }
+    nn_sgemm_apack pa;
+    float one = 1.0f;
+    CHECK(nn_sgemm_pack_a(&pa, 0, 0, 1, &one, 1) == -1 && pa.data == NULL, "an empty A is refused");
+}
+
 int main(void)
 {
     const char *san = getenv("AEC_TEST_SANITIZED");
@@ -248,6 +293,7 @@ int main(void)
         block_edge_cases(kernels[k].name, sanitized);
         corner_cases(kernels[k].name);
         thread_independence(kernels[k].name, sanitized);
+        packed_a_cases(kernels[k].name, kernels[k].id, sanitized);
     }
     nn_gemm_use_kernel(NN_GEMM_KERNEL_AUTO);
     return check_report("test_gemm");

@@ -19,8 +19,9 @@
  *
  * so that one step of the kernel multiplies int16 pairs and adds them into
  * int32 (x86's pmaddwd). int32 sums are flushed into int64 every
- * KP_CHUNK pairs: 2 KP_CHUNK |w| |x| <= 32 * 127 * 32767 < 2^31, so the
- * int32 sums cannot overflow whatever the weights and inputs, and the int64
+ * KP_CHUNK pairs: 2 KP_CHUNK |w| |x| <= 256 * 128 * 32768 = 2^30 < 2^31 (a
+ * weight byte reads as -128..127, an input is int16), so the int32 sums
+ * cannot overflow whatever the weights and inputs, and the int64
  * total is bounded when the model is finished (check_layer). Integer sums
  * are exact, so the kernel, the blocking and the thread count cannot change
  * a result. */
@@ -41,7 +42,7 @@
 #endif
 
 #define CO_BLOCK 4      /* output channels per kernel call */
-#define KP_CHUNK 16     /* int16 pairs summed in int32 before the int64 flush */
+#define KP_CHUNK 128    /* int16 pairs summed in int32 before the int64 flush (at most 255) */
 #define TILE_PIX 16     /* pixels per tile (the widest kernel); phases are padded to whole tiles */
 #define K_BLOCK 128     /* pairs per pass over a group of blocks: the tile's 8 KiB of xp stay in L1 */
 #define GROUP_BLOCKS 16 /* blocks of output channels per job: 64 channels, 8 KiB of int64 sums */

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "le32.h"
 #include "varint.h"
 
 static const uint8_t aec_magic[AEC_MAGIC_SIZE] = {'A', 'E', 'C'};
@@ -65,11 +65,6 @@ static int dimensions_ok(uint32_t width, uint32_t height)
            height <= AEC_MAX_DIMENSION && (uint64_t)width * height <= AEC_MAX_PIXELS;
 }
 
-static uint32_t crc32_of(const uint8_t *buf, size_t len)
-{
-    return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), buf, len);
-}
-
 int aec_container_write(const aec_container *c, uint8_t **out, size_t *len)
 {
     *out = NULL;
@@ -105,7 +100,7 @@ int aec_container_write(const aec_container *c, uint8_t **out, size_t *len)
         if (c->stream_len[i]) memcpy(buf + n, c->stream[i], c->stream_len[i]);
         n += c->stream_len[i];
     }
-    uint32_t crc = crc32_of(buf, n);
+    uint32_t crc = aec_crc32(buf, n);
     for (int i = 0; i < CRC_SIZE; i++) buf[n++] = (uint8_t)(crc >> (8 * i));
     *out = buf;
     *len = n;
@@ -180,7 +175,7 @@ static int parse(const uint8_t *buf, size_t len, const uint8_t *expected_model_i
     size_t crc_at = len - CRC_SIZE;
     uint32_t stored = 0;
     for (int i = 0; i < CRC_SIZE; i++) stored |= (uint32_t)buf[crc_at + i] << (8 * i);
-    uint32_t computed = crc32_of(buf, crc_at);
+    uint32_t computed = aec_crc32(buf, crc_at);
     if (stored != computed)
         return fail(AEC_CONTAINER_ERR_CRC, err, errlen,
                     ".aec file damaged: CRC-32 %08x, computed %08x", (unsigned)stored,

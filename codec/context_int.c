@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+
+#include "le32.h"
 
 #define CTX_MAGIC "AECX"
 #define CTX_VERSION 1
@@ -213,25 +214,10 @@ done:
 
 /* ---- byte form --------------------------------------------------------------- */
 
-static uint32_t crc32_of(const uint8_t *buf, size_t len)
-{
-    return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), buf, len);
-}
-
 static size_t blob_size(int m)
 {
     return CTX_HEADER + aec_int_layer_bytes(CTX_IN * m, m, 1) +
            aec_int_layer_bytes(3 * m, 2 * m, 1) + aec_int_layer_bytes(2 * m, 2 * m, 1) + 4;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 int aec_ctx_int_serialize(const aec_ctx_int *q, uint8_t **buf, size_t *len)
@@ -242,12 +228,12 @@ int aec_ctx_int_serialize(const aec_ctx_int *q, uint8_t **buf, size_t *len)
     memcpy(p, CTX_MAGIC, 4);
     const uint32_t head[6] = {CTX_VERSION, (uint32_t)q->m, (uint32_t)q->hs_mult,
                               (uint32_t)q->hs_shift, (uint32_t)q->r_mult, (uint32_t)q->r_shift};
-    for (int i = 0; i < 6; i++) put32(p + 4 + 4 * i, head[i]);
+    for (int i = 0; i < 6; i++) aec_put_le32(p + 4 + 4 * i, head[i]);
     p += CTX_HEADER;
     p = aec_int_layer_write(&q->ctx, p);
     p = aec_int_layer_write(&q->ep0, p);
     p = aec_int_layer_write(&q->ep1, p);
-    put32(p, crc32_of(out, size - 4));
+    aec_put_le32(p, aec_crc32(out, size - 4));
     *buf = out;
     *len = size;
     return 0;
@@ -262,11 +248,11 @@ int aec_ctx_int_deserialize(aec_ctx_int *q, const uint8_t *buf, size_t len, char
                                                   : "integer context: bad magic");
         return -1;
     }
-    if (get32(buf + 4) != CTX_VERSION) {
-        aec_int_error(err, errlen, "integer context: unsupported version %u", get32(buf + 4));
+    if (aec_get_le32(buf + 4) != CTX_VERSION) {
+        aec_int_error(err, errlen, "integer context: unsupported version %u", aec_get_le32(buf + 4));
         return -1;
     }
-    const uint32_t m = get32(buf + 8);
+    const uint32_t m = aec_get_le32(buf + 8);
     if (m > AEC_HS_MAX_CH || !dims_ok((int)m)) {
         aec_int_error(err, errlen, "integer context: bad dimensions");
         return -1;
@@ -276,7 +262,7 @@ int aec_ctx_int_deserialize(aec_ctx_int *q, const uint8_t *buf, size_t len, char
         aec_int_error(err, errlen, len < size ? "integer context: truncated" : "integer context: size mismatch");
         return -1;
     }
-    if (get32(buf + size - 4) != crc32_of(buf, size - 4)) {
+    if (aec_get_le32(buf + size - 4) != aec_crc32(buf, size - 4)) {
         aec_int_error(err, errlen, "integer context: CRC mismatch");
         return -1;
     }
@@ -284,10 +270,10 @@ int aec_ctx_int_deserialize(aec_ctx_int *q, const uint8_t *buf, size_t len, char
         aec_int_error(err, errlen, "integer context: out of memory");
         return -1;
     }
-    q->hs_mult = aec_int_i32(get32(buf + 12));
-    q->hs_shift = aec_int_i32(get32(buf + 16));
-    q->r_mult = aec_int_i32(get32(buf + 20));
-    q->r_shift = aec_int_i32(get32(buf + 24));
+    q->hs_mult = aec_int_i32(aec_get_le32(buf + 12));
+    q->hs_shift = aec_int_i32(aec_get_le32(buf + 16));
+    q->r_mult = aec_int_i32(aec_get_le32(buf + 20));
+    q->r_shift = aec_int_i32(aec_get_le32(buf + 24));
     const uint8_t *p = buf + CTX_HEADER;
     char why[160];
     if (!(p = aec_int_layer_read(&q->ctx, p)) || !(p = aec_int_layer_read(&q->ep0, p)) ||

@@ -32,7 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+
+#include "le32.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -733,12 +734,6 @@ int aec_hs_int_run(const aec_hs_int *q, const int32_t *z_hat, int h, int w,
 #define HS_VERSION 2   /* 2: weights stored as i8 (1 had i16) */
 #define HS_HEADER 28   /* magic, version, n, m, levels, out_frac, hinv_frac */
 
-/* zlib's CRC-32 over any length (crc32_z takes a size_t) */
-static uint32_t crc32_of(const uint8_t *buf, size_t len)
-{
-    return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), buf, len);
-}
-
 static size_t blob_size(int n, int m, int levels)
 {
     const int cin[3] = {n, m, m * 3 / 2}, cout[3] = {m, m * 3 / 2, 2 * m}, k[3] = {5, 5, 3};
@@ -753,7 +748,8 @@ typedef struct {
 
 static void put32(writer *w, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) *w->p++ = (uint8_t)(v >> (8 * i));
+    aec_put_le32(w->p, v);
+    w->p += 4;
 }
 
 int aec_hs_int_serialize(const aec_hs_int *q, uint8_t **buf, size_t *len)
@@ -769,15 +765,10 @@ int aec_hs_int_serialize(const aec_hs_int *q, uint8_t **buf, size_t *len)
     for (size_t i = 0; i < (size_t)q->levels * q->n; i++) put32(&w, (uint32_t)q->hinv_q[i]);
     put32(&w, (uint32_t)q->in_mult); put32(&w, (uint32_t)q->in_shift);
     for (int l = 0; l < 3; l++) w.p = aec_int_layer_write(&q->layer[l], w.p);
-    put32(&w, crc32_of(out, size - 4));
+    put32(&w, aec_crc32(out, size - 4));
     *buf = out;
     *len = size;
     return 0;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* two's complement u32 -> int32 without an implementation-defined conversion */
@@ -806,14 +797,14 @@ uint8_t *aec_int_layer_write(const aec_hs_int_layer *L, uint8_t *p)
 
 const uint8_t *aec_int_layer_read(aec_hs_int_layer *L, const uint8_t *p)
 {
-    if (get32(p) != (uint32_t)L->cin || get32(p + 4) != (uint32_t)L->cout ||
-        get32(p + 8) != (uint32_t)L->k || get32(p + 12) != (uint32_t)L->stride)
+    if (aec_get_le32(p) != (uint32_t)L->cin || aec_get_le32(p + 4) != (uint32_t)L->cout ||
+        aec_get_le32(p + 8) != (uint32_t)L->k || aec_get_le32(p + 12) != (uint32_t)L->stride)
         return NULL;
     p += 16;
     size_t nw = layer_wcount(L);
     for (size_t i = 0; i < nw; i++, p++) L->w[i] = (int16_t)(p[0] < 0x80u ? p[0] : p[0] - 256);
-    for (int c = 0; c < L->cout; c++, p += 4) L->b[c] = aec_int_i32(get32(p));
-    for (int c = 0; c < L->cout; c++, p += 4) L->mult[c] = aec_int_i32(get32(p));
+    for (int c = 0; c < L->cout; c++, p += 4) L->b[c] = aec_int_i32(aec_get_le32(p));
+    for (int c = 0; c < L->cout; c++, p += 4) L->mult[c] = aec_int_i32(aec_get_le32(p));
     for (int c = 0; c < L->cout; c++) L->shift[c] = *p++;
     return p;
 }
@@ -830,17 +821,17 @@ int aec_hs_int_deserialize(aec_hs_int *q, const uint8_t *buf, size_t len, char *
         aec_int_error(err, errlen, "integer h_s: truncated");
         return -1;
     }
-    if (get32(buf + 4) != HS_VERSION) {
-        aec_int_error(err, errlen, "integer h_s: unsupported version %u", get32(buf + 4));
+    if (aec_get_le32(buf + 4) != HS_VERSION) {
+        aec_int_error(err, errlen, "integer h_s: unsupported version %u", aec_get_le32(buf + 4));
         return -1;
     }
-    uint32_t n = get32(buf + 8), m = get32(buf + 12), levels = get32(buf + 16);
+    uint32_t n = aec_get_le32(buf + 8), m = aec_get_le32(buf + 12), levels = aec_get_le32(buf + 16);
     if (n > AEC_HS_MAX_CH || m > AEC_HS_MAX_CH || levels > AEC_MAX_LEVELS ||
         !dims_ok((int)n, (int)m, (int)levels)) {
         aec_int_error(err, errlen, "integer h_s: bad dimensions");
         return -1;
     }
-    if (get32(buf + 20) != AEC_HS_OUT_FRAC || get32(buf + 24) != AEC_HS_HINV_FRAC) {
+    if (aec_get_le32(buf + 20) != AEC_HS_OUT_FRAC || aec_get_le32(buf + 24) != AEC_HS_HINV_FRAC) {
         aec_int_error(err, errlen, "integer h_s: unsupported fixed-point format");
         return -1;
     }
@@ -849,7 +840,7 @@ int aec_hs_int_deserialize(aec_hs_int *q, const uint8_t *buf, size_t len, char *
         aec_int_error(err, errlen, len < size ? "integer h_s: truncated" : "integer h_s: size mismatch");
         return -1;
     }
-    if (get32(buf + size - 4) != crc32_of(buf, size - 4)) {
+    if (aec_get_le32(buf + size - 4) != aec_crc32(buf, size - 4)) {
         aec_int_error(err, errlen, "integer h_s: CRC mismatch");
         return -1;
     }
@@ -858,9 +849,9 @@ int aec_hs_int_deserialize(aec_hs_int *q, const uint8_t *buf, size_t len, char *
         return -1;
     }
     const uint8_t *p = buf + HS_HEADER;
-    for (size_t i = 0; i < (size_t)levels * n; i++, p += 4) q->hinv_q[i] = aec_int_i32(get32(p));
-    q->in_mult = aec_int_i32(get32(p)); p += 4;
-    q->in_shift = aec_int_i32(get32(p)); p += 4;
+    for (size_t i = 0; i < (size_t)levels * n; i++, p += 4) q->hinv_q[i] = aec_int_i32(aec_get_le32(p));
+    q->in_mult = aec_int_i32(aec_get_le32(p)); p += 4;
+    q->in_shift = aec_int_i32(aec_get_le32(p)); p += 4;
     for (int l = 0; l < 3; l++) {
         if (!(p = aec_int_layer_read(&q->layer[l], p))) {
             aec_int_error(err, errlen, "integer h_s: layer %d: unexpected shape", l);

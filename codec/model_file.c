@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
+
+#include "le32.h"
 
 static const uint8_t signature[8] = {'A', 'E', 'C', 'M', '\r', '\n', 0x1a, 1};
 
@@ -34,13 +35,9 @@ static void put(byte_buf *b, const void *p, size_t n)
 
 static void put_u32(byte_buf *b, uint32_t v)
 {
-    uint8_t q[4] = {v & 255, (v >> 8) & 255, (v >> 16) & 255, v >> 24};
+    uint8_t q[4];
+    aec_put_le32(q, v);
     put(b, q, 4);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static void put_chunk(byte_buf *b, const char *tag, const uint8_t *data, size_t len)
@@ -126,7 +123,7 @@ static int serialize(const aec_model *m, const char *meta, const nn_adam *opt, i
         free(ad.buf);
     }
     for (int i = 0; i < n_extra; i++) put_chunk(&b, extra[i].tag, extra[i].data, extra[i].len);
-    put_u32(&b, (uint32_t)crc32_z(0, b.buf, b.len));
+    put_u32(&b, aec_crc32(b.buf, b.len));
     if (b.failed) goto oom;
     *out = b.buf;
     *out_len = b.len;
@@ -249,7 +246,7 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decode
         snprintf(err, errlen, "%s: not an aec model file", path);
         goto done;
     }
-    if (get_u32(buf + len - 4) != (uint32_t)crc32_z(0, buf, len - 4)) {
+    if (aec_get_le32(buf + len - 4) != aec_crc32(buf, len - 4)) {
         snprintf(err, errlen, "%s: CRC mismatch (file corrupt or truncated)", path);
         goto done;
     }
@@ -259,28 +256,28 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decode
     aec_arch arch;
     int have_arch = 0;
     while (p < end) {
-        if (end - p < 8 || get_u32(p + 4) > (size_t)(end - p - 8)) {
+        if (end - p < 8 || aec_get_le32(p + 4) > (size_t)(end - p - 8)) {
             snprintf(err, errlen, "%s: truncated chunk", path);
             goto done;
         }
         const uint8_t *data = p + 8;
-        uint32_t n = get_u32(p + 4);
+        uint32_t n = aec_get_le32(p + 4);
         if (memcmp(p, "ARCH", 4) == 0) {
             memset(&arch, 0, sizeof arch);
             if (n < 12) goto bad_arch;
-            arch.n = (int)get_u32(data);
-            arch.m = (int)get_u32(data + 4);
-            arch.levels = (int)get_u32(data + 8);
+            arch.n = (int)aec_get_le32(data);
+            arch.m = (int)aec_get_le32(data + 4);
+            arch.levels = (int)aec_get_le32(data + 8);
             if (arch.n < 1 || arch.n > 1024 || arch.m < 1 || arch.m > 1024 || arch.levels < 1 ||
                 arch.levels > AEC_MAX_LEVELS ||
                 (n != 12 + 4 * (uint32_t)arch.levels && n != 16 + 4 * (uint32_t)arch.levels))
                 goto bad_arch;
             for (int i = 0; i < arch.levels; i++) {
-                uint32_t u = get_u32(data + 12 + 4 * i);
+                uint32_t u = aec_get_le32(data + 12 + 4 * i);
                 memcpy(&arch.lambda[i], &u, 4);
             }
             if (n == 16 + 4 * (uint32_t)arch.levels) {
-                uint32_t flags = get_u32(data + 12 + 4 * arch.levels);
+                uint32_t flags = aec_get_le32(data + 12 + 4 * arch.levels);
                 if (flags & ~(uint32_t)AEC_ARCH_CONTEXT) goto bad_arch;
                 arch.context = (flags & AEC_ARCH_CONTEXT) != 0;
             }
@@ -329,8 +326,8 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decode
         const uint8_t *q = adam + 8, *qend = adam + adam_len;
         int ok = adam_len >= 8;
         for (int k = 0; ok && k < 2; k++) {
-            if (qend - q < 4 || get_u32(q) > (size_t)(qend - q - 4)) { ok = 0; break; }
-            uint32_t bl = get_u32(q);
+            if (qend - q < 4 || aec_get_le32(q) > (size_t)(qend - q - 4)) { ok = 0; break; }
+            uint32_t bl = aec_get_le32(q);
             nn_params view = m->p;
             view.value = k ? opt->v : opt->m;
             if (nn_params_deserialize(&view, q + 4, bl, err, errlen)) { ok = 0; break; }
@@ -341,7 +338,7 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decode
             snprintf(err, errlen, "%s: bad optimiser state", path);
             goto done;
         }
-        opt->step = (long)(get_u32(adam) | (uint64_t)get_u32(adam + 4) << 32);
+        opt->step = (long)(aec_get_le32(adam) | (uint64_t)aec_get_le32(adam + 4) << 32);
         if (has_opt) *has_opt = 1;
     }
     ret = 0;

@@ -445,12 +445,16 @@ static int entropy_params_backward(aec_model *m, aec_train_state *s, nn_tensor *
     return 0;
 }
 
-/* Synthesis g_s: gs_in[0] -> x_hat. */
-static int synthesis_forward(const aec_model *m, aec_train_state *s)
+/* Synthesis g_s: gs_in[0] -> x_hat. winograd: the transposed convolutions
+ * by nn/deconv_winograd (the decoder's arithmetic, and faster; the
+ * activations kept are the same) instead of the training passes' own. */
+static int synthesis_forward(const aec_model *m, aec_train_state *s, int winograd)
 {
     for (int i = 0; i < 4; i++) {
         nn_tensor *out = i < 3 ? &s->gs_pre[i] : &s->x_hat;
-        if (nn_deconv2d_forward(&m->gs[i], &m->p, &s->gs_in[i], out, &s->ws)) return -1;
+        if ((winograd ? nn_deconv2d_forward_winograd : nn_deconv2d_forward)(&m->gs[i], &m->p,
+                                                                             &s->gs_in[i], out, &s->ws))
+            return -1;
         if (i == 3) break;
         if (nn_gdn_forward(&m->gs_igdn[i], &m->p, out, &s->gs_in[i + 1], &s->ws)) return -1;
     }
@@ -509,7 +513,7 @@ int aec_model_train_forward(aec_model *m, aec_train_state *s)
     nn_round(s->y_hat.data, s->y_hat.data, ny);
     for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
     scale_items(&s->y_hat, &s->gs_in[0], ig);
-    if (synthesis_forward(m, s)) return -1;
+    if (synthesis_forward(m, s, 0)) return -1;
 
     size_t per = (size_t)3 * s->h * s->w;
     double dist = 0;
@@ -667,7 +671,7 @@ double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x
     if (resize_like(&s->gs_in[0], &s->y) || round_as_coded(m, s)) return -1;
     bits += nn_gaussian_bits(&s->y_hat, &s->mu, &s->scale);
     scale_items(&s->y_hat, &s->gs_in[0], igp);
-    if (synthesis_forward(m, s)) return -1;
+    if (synthesis_forward(m, s, 1)) return -1;
     if (resize_like(x_hat, &s->x_hat)) return -1;
     size_t nx = nn_tensor_numel(&s->x_hat);
     for (size_t k = 0; k < nx; k++) {
@@ -744,7 +748,7 @@ static int refine_forward(const aec_model *m, aec_train_state *s, const nn_tenso
         s->y_hat.data[k] = mu->data[k] + floorf(y_g->data[k] - mu->data[k] + 0.5f);
     const float *igp[1] = {ig};
     scale_items(&s->y_hat, &s->gs_in[0], igp);
-    if (synthesis_forward(m, s)) return -1;
+    if (synthesis_forward(m, s, 1)) return -1;
     const size_t plane = (size_t)x->h * x->w;
     double se = 0;
     for (int c = 0; c < 3; c++)
@@ -802,7 +806,8 @@ int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_ten
             }
         for (int i = 3; i >= 0; i--) {
             if (resize_like(dnext, &s->gs_in[i])) goto done;
-            if (nn_deconv2d_backward(&m->gs[i], &view, &s->gs_in[i], dcur, dnext, &s->ws)) goto done;
+            if (nn_deconv2d_backward_dx_winograd(&m->gs[i], &m->p, &s->gs_in[i], dcur, dnext, &s->ws))
+                goto done;
             tmp = dcur; dcur = dnext; dnext = tmp;
             if (i == 0) break;
             if (resize_like(dnext, &s->gs_pre[i - 1])) goto done;

@@ -55,6 +55,10 @@ static size_t point_stride(size_t floats)
 
 /* kernel row (column) that output phase a takes from input offset dd - 1 */
 static const int tap_of[2][3] = {{4, 2, 0}, {-1, 3, 1}};
+/* The input gradient, dx[i] = sum over outputs 2i - 2 + ky of W[ky] dy[..]:
+ * phase a of dy at row m = i + dd - 1 goes through kernel row
+ * tap_dx[a][dd] (the same taps, reached from the other side). */
+static const int tap_dx[2][3] = {{0, 2, 4}, {1, 3, -1}};
 
 /* G of F(4, 3): the 3 kernel taps -> 6 points */
 static const double wino_g[6][3] = {
@@ -90,10 +94,11 @@ static void reorder_weights(const nn_deconv2d *l, const float *w, float *wt)
 }
 
 /* u[j][r][ci] = (G g G^T)[6 i + j], j = 0..5, the points of row i, for
- * phase row r and input channel ci, over a block of input channels at once:
+ * phase row r = 4 co + 2a + b and input channel ci, g[dd][ee] the tap
+ * (taps[a][dd], taps[b][ee]) or 0; over a block of input channels at once:
  * t = row i of G g (1x3), then t G^T (1x6). wt: reorder_weights'. */
-static void transform_weights_row(const nn_deconv2d *l, const float *wt, int i, float *u,
-                                  size_t ustride)
+static void transform_weights_row(const nn_deconv2d *l, const float *wt, const int taps[2][3],
+                                  int i, float *u, size_t ustride)
 {
     const int cin = l->cin, cout = l->cout;
     const size_t cin_pad = weights_cin_pad(cin);
@@ -107,17 +112,16 @@ static void transform_weights_row(const nn_deconv2d *l, const float *wt, int i, 
             const int nb = cin - c0 < WEIGHT_BLOCK ? cin - c0 : WEIGHT_BLOCK;
             for (int ph = 0; ph < 4; ph++) {
                 const int r = 4 * co + ph, a = ph >> 1, b = ph & 1;
-                /* t[ee] = sum_dd G[i][dd] g[dd][ee], g[dd][ee] = the tap
-                 * (tap_of[a][dd], tap_of[b][ee]) or 0 */
+                /* t[ee] = sum_dd G[i][dd] g[dd][ee] */
                 for (int ee = 0; ee < 3; ee++) {
                     float *acc = t[ee];
                     for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] = 0.0f;
-                    if (tap_of[b][ee] < 0) continue;
+                    if (taps[b][ee] < 0) continue;
                     for (int dd = 0; dd < 3; dd++) {
                         const float cf = gf[i][dd];
-                        if (tap_of[a][dd] < 0 || cf == 0.0f) continue;
+                        if (taps[a][dd] < 0 || cf == 0.0f) continue;
                         const float *kt =
-                            wt + ((size_t)co * 25 + tap_of[a][dd] * 5 + tap_of[b][ee]) * cin_pad + c0;
+                            wt + ((size_t)co * 25 + taps[a][dd] * 5 + taps[b][ee]) * cin_pad + c0;
                         for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] += cf * kt[c];
                     }
                 }
@@ -160,11 +164,32 @@ static inline void output_line(const float *m, int s, float *o, int os)
     }
 }
 
-/* Where tiles are: per image th x tw tiles of 4x4 input pixels, numbered
- * image by image, row by row. */
+/* Where tiles are: per image th x tw tiles of 4x4 pixels of an h x w grid,
+ * numbered image by image, row by row; and what the grid's channels are:
+ * the channels of src ([n][chans][h][w], the forward pass's x), or, with
+ * phases set, the four phases of each channel of src ([n][chans / 4][2h][2w],
+ * the backward pass's dy): channel 4c + 2a + b at (y, x) is src's channel c
+ * at (2y + a, 2x + b). */
 typedef struct {
-    int n, cin, h, w, th, tw;
+    int n, chans, h, w, th, tw;
+    const float *src;
+    int phases;
 } tile_grid;
+
+/* Where channel k of image n starts in g->src, and its row and column
+ * strides there. */
+static const float *channel_origin(const tile_grid *g, int n, int k, size_t *rs, size_t *cs)
+{
+    if (!g->phases) {
+        *rs = (size_t)g->w;
+        *cs = 1;
+        return g->src + ((size_t)n * g->chans + k) * g->h * g->w;
+    }
+    const int c = k / 4, a = (k >> 1) & 1, b = k & 1;
+    *rs = (size_t)4 * g->w;
+    *cs = 2;
+    return g->src + ((size_t)n * (g->chans / 4) + c) * 4 * g->h * g->w + (size_t)a * 2 * g->w + b;
+}
 
 static void tile_origin(const tile_grid *g, long t, int *n, int *y0, int *x0)
 {
@@ -177,12 +202,12 @@ static void tile_origin(const tile_grid *g, long t, int *n, int *y0, int *x0)
 
 /* d[i][j][q] = the 6x6 input patch of tile t (rows y0 - 1 .. y0 + 4), zero
  * outside the image */
-static void load_patch(const tile_grid *g, const float *x, int ci, long t, float d[6][6][LANES],
-                       int q)
+static void load_patch(const tile_grid *g, int ci, long t, float d[6][6][LANES], int q)
 {
     int n, y0, x0;
     tile_origin(g, t, &n, &y0, &x0);
-    const float *src = x + ((size_t)n * g->cin + ci) * g->h * g->w;
+    size_t rs, cs;
+    const float *src = channel_origin(g, n, ci, &rs, &cs);
     const int inside_x = x0 >= 1 && x0 + 5 <= g->w;
     for (int i = 0; i < 6; i++) {
         const int iy = y0 - 1 + i;
@@ -190,20 +215,19 @@ static void load_patch(const tile_grid *g, const float *x, int ci, long t, float
             for (int j = 0; j < 6; j++) d[i][j][q] = 0.0f;
             continue;
         }
-        const float *row = src + (size_t)iy * g->w;
+        const float *row = src + (size_t)iy * rs;
         for (int j = 0; j < 6; j++) {
             const int ix = x0 - 1 + j;
-            d[i][j][q] = inside_x || (ix >= 0 && ix < g->w) ? row[ix] : 0.0f;
+            d[i][j][q] = inside_x || (ix >= 0 && ix < g->w) ? row[(size_t)ix * cs] : 0.0f;
         }
     }
 }
 
 /* v[ci][pt][tl] = (B^T d B)[pt] of tile t0 + tl of channel ci, tl < count */
-static void input_tiles(const tile_grid *g, const float *x, long t0, int count, float *v,
-                        size_t span)
+static void input_tiles(const tile_grid *g, long t0, int count, float *v, size_t span)
 {
     const int blocks = (count + LANES - 1) / LANES;
-    const long jobs = (long)g->cin * blocks;
+    const long jobs = (long)g->chans * blocks;
 #pragma omp parallel for schedule(static) if ((size_t)jobs * LANES * POINTS > PAR_MIN_WORK)
     for (long job = 0; job < jobs; job++) {
         const int ci = (int)(job / blocks), tl0 = (int)(job % blocks) * LANES;
@@ -214,14 +238,15 @@ static void input_tiles(const tile_grid *g, const float *x, long t0, int count, 
         if (lanes == LANES && x0 >= 1 && x0 + 4 * LANES + 1 <= g->w && y0 >= 1 && y0 + 5 <= g->h) {
             /* the usual case: LANES tiles side by side in one tile row, all
              * inside the image: one strided read per value */
-            const float *src = x + (((size_t)n * g->cin + ci) * g->h + y0 - 1) * g->w + x0 - 1;
+            size_t rs, cs;
+            const float *src = channel_origin(g, n, ci, &rs, &cs) + (y0 - 1) * rs + (x0 - 1) * cs;
             for (int i = 0; i < 6; i++)
                 for (int j = 0; j < 6; j++)
-                    for (int q = 0; q < LANES; q++) d[i][j][q] = src[(size_t)i * g->w + 4 * q + j];
+                    for (int q = 0; q < LANES; q++) d[i][j][q] = src[i * rs + (size_t)(4 * q + j) * cs];
         } else {
             for (int q = 0; q < LANES; q++) {
                 if (q < lanes) {
-                    load_patch(g, x, ci, t0 + tl0 + q, d, q);
+                    load_patch(g, ci, t0 + tl0 + q, d, q);
                 } else {
                     for (int i = 0; i < 36; i++) d[i / 6][i % 6][q] = 0.0f;
                 }
@@ -290,51 +315,86 @@ static void output_tiles(const tile_grid *g, int cout, const float *mo, const fl
     }
 }
 
-int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
-                                 nn_tensor *y, nn_workspace *ws)
+/* dx's pixels of tiles t0 .. t0 + count - 1: (A^T M A) of each row (an input
+ * channel of the layer), written where they fall inside the h x w grid */
+static void output_tiles_plain(const tile_grid *g, int rows, const float *mo, long t0, int count,
+                               size_t span, float *dx)
 {
-    /* few output channels (the synthesis' last layer, 3): the input
-     * transform of cin channels costs more than the 2.8x fewer products
-     * save (measured 2x slower at 128 -> 3) */
-    if (l->k != 5 || l->stride != 2 || l->cout < MIN_COUT) return nn_deconv2d_forward(l, p, x, y, ws);
-    if (x->c != l->cin) return -1;
-    if (nn_tensor_resize(y, x->n, l->cout, 2 * x->h, 2 * x->w) != 0) return -1;
-    const tile_grid g = {x->n, l->cin, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4};
-    const long total = (long)g.n * g.th * g.tw;
+    const size_t plane = (size_t)g->h * g->w;
+    const int blocks = (count + LANES - 1) / LANES;
+    const long jobs = (long)rows * blocks;
+#pragma omp parallel for schedule(static) if ((size_t)jobs * LANES * POINTS > PAR_MIN_WORK)
+    for (long job = 0; job < jobs; job++) {
+        const int r = (int)(job / blocks), tl0 = (int)(job % blocks) * LANES;
+        const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
+        float m[6][6][LANES], t[4][6][LANES], o[4][4][LANES];
+        for (size_t pt = 0; pt < POINTS; pt++) {
+            const float *src = mo + ((size_t)r * POINTS + pt) * span + tl0;
+            float *mp = m[pt / 6][pt % 6];
+            if (lanes == LANES) {
+                for (int q = 0; q < LANES; q++) mp[q] = src[q];
+            } else {
+                for (int q = 0; q < LANES; q++) mp[q] = q < lanes ? src[q] : 0.0f;
+            }
+        }
+        for (int j = 0; j < 6; j++) output_line(m[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
+        for (int i = 0; i < 4; i++) output_line(t[i][0], LANES, o[i][0], LANES);         /* rows */
+        for (int q = 0; q < lanes; q++) {
+            int n, y0, x0;
+            tile_origin(g, t0 + tl0 + q, &n, &y0, &x0);
+            float *dst = dx + ((size_t)n * rows + r) * plane;
+            const int ni = g->h - y0 < 4 ? g->h - y0 : 4, nj = g->w - x0 < 4 ? g->w - x0 : 4;
+            for (int i = 0; i < ni; i++) {
+                float *row = dst + (size_t)(y0 + i) * g->w + x0;
+                for (int j = 0; j < nj; j++) row[j] = o[i][j][q];
+            }
+        }
+    }
+}
+
+/* The one driver of both passes. Forward (backward == 0): the grid is x's
+ * channels, the products have 4 cout rows (phase rows), out = y, with the
+ * bias. Backward: the grid is dy's phases (4 cout channels), the products
+ * have cin rows, out = dx. */
+static int winograd_run(const nn_deconv2d *l, const nn_params *p, int backward, const tile_grid *g,
+                        float *out, nn_workspace *ws)
+{
+    const long total = (long)g->n * g->th * g->tw;
     if (total == 0) return 0;
-    const int rows = 4 * l->cout;
-    /* per tile: its transformed input (cin) and products (rows) at 36 points */
-    const size_t per_tile = (size_t)POINTS * ((size_t)l->cin + rows);
+    const int kch = g->chans, rows = backward ? l->cin : 4 * l->cout;
+    /* per tile: its transformed input (kch) and products (rows) at 36 points */
+    const size_t per_tile = (size_t)POINTS * ((size_t)kch + rows);
     const size_t cap = nn_conv_workspace_cap(ws) / sizeof(float);
     size_t chunk = cap / per_tile; /* then made smaller for the row padding */
-    while (chunk > MIN_CHUNK_TILES && point_span(chunk) * POINTS * ((size_t)l->cin + rows) > cap)
-        chunk -= 16;
+    while (chunk > MIN_CHUNK_TILES && point_span(chunk) * per_tile > cap) chunk -= 16;
     if (chunk < MIN_CHUNK_TILES) chunk = MIN_CHUNK_TILES;
     if (chunk > (size_t)total) chunk = (size_t)total;
-    const size_t ustride = point_stride((size_t)rows * l->cin);
+    const size_t ustride = point_stride((size_t)4 * l->cout * l->cin);
     const size_t span = point_span(chunk);
 
     /* U, transformed and packed for the GEMM kernel once per point (the
      * chunks all multiply by it), a row of 6 points at a time; not in the
-     * workspace, which keeps its largest size for the next layers */
+     * workspace, which keeps its largest size for the next layers. The
+     * transform gives [4 cout][cin] matrices: the forward products use
+     * them as they are, the backward ones transposed. */
     nn_sgemm_apack packed[POINTS] = {{0}};
     float *wt = malloc((size_t)l->cout * 25 * weights_cin_pad(l->cin) * sizeof(float));
     float *u = malloc(6 * ustride * sizeof(float));
     int failed = !u || !wt;
     if (!failed) reorder_weights(l, p->value + l->w, wt);
     for (int i = 0; i < 6 && !failed; i++) {
-        transform_weights_row(l, wt, i, u, ustride);
+        transform_weights_row(l, wt, backward ? tap_dx : tap_of, i, u, ustride);
         for (int j = 0; j < 6 && !failed; j++)
-            failed = nn_sgemm_pack_a(&packed[6 * i + j], 0, rows, l->cin, u + (size_t)j * ustride,
+            failed = nn_sgemm_pack_a(&packed[6 * i + j], backward, rows, kch, u + (size_t)j * ustride,
                                      l->cin) != 0;
     }
     free(wt);
     free(u);
-    float *v = failed ? NULL : nn_workspace_get(ws, POINTS * ((size_t)l->cin + rows) * span);
-    float *mo = v ? v + POINTS * (size_t)l->cin * span : NULL;
+    float *v = failed ? NULL : nn_workspace_get(ws, per_tile * span);
+    float *mo = v ? v + POINTS * (size_t)kch * span : NULL;
     for (long t0 = 0; t0 < total && v && !failed; t0 += (long)chunk) {
         const int count = total - t0 < (long)chunk ? (int)(total - t0) : (int)chunk;
-        input_tiles(&g, x->data, t0, count, v, span);
+        input_tiles(g, t0, count, v, span);
         /* one product per thread at a time (the GEMM runs single-threaded
          * inside this parallel loop): at these widths that is faster than
          * splitting each product between the threads */
@@ -343,8 +403,44 @@ int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const
             failed |= nn_sgemm_packed(&packed[pt], 0, count, 1.0f, v + (size_t)pt * span,
                                       (int)(POINTS * span), 0.0f, mo + (size_t)pt * span,
                                       (int)(POINTS * span)) != 0;
-        if (!failed) output_tiles(&g, l->cout, mo, p->value + l->b, t0, count, span, y->data);
+        if (failed) break;
+        if (backward) output_tiles_plain(g, rows, mo, t0, count, span, out);
+        else output_tiles(g, l->cout, mo, p->value + l->b, t0, count, span, out);
     }
     for (int pt = 0; pt < POINTS; pt++) nn_sgemm_apack_free(&packed[pt]);
     return failed || !v ? -1 : 0;
+}
+
+/* few output channels (the synthesis' last layer, 3): the input transform
+ * of cin channels costs more than the 2.8x fewer products save (measured
+ * 2x slower at 128 -> 3) */
+static int winograd_applies(const nn_deconv2d *l)
+{
+    return l->k == 5 && l->stride == 2 && l->cout >= MIN_COUT;
+}
+
+int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
+                                 nn_tensor *y, nn_workspace *ws)
+{
+    if (!winograd_applies(l)) return nn_deconv2d_forward(l, p, x, y, ws);
+    if (x->c != l->cin) return -1;
+    if (nn_tensor_resize(y, x->n, l->cout, 2 * x->h, 2 * x->w) != 0) return -1;
+    const tile_grid g = {x->n, l->cin, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4, x->data, 0};
+    return winograd_run(l, p, 0, &g, y->data, ws);
+}
+
+int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
+                                     const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+{
+    if (!winograd_applies(l)) {
+        nn_params view = *p;
+        view.grad = NULL;
+        return nn_deconv2d_backward(l, &view, x, dy, dx, ws);
+    }
+    if (x->c != l->cin || dy->n != x->n || dy->c != l->cout || dy->h != 2 * x->h ||
+        dy->w != 2 * x->w)
+        return -1;
+    if (nn_tensor_resize(dx, x->n, l->cin, x->h, x->w) != 0) return -1;
+    const tile_grid g = {x->n, 4 * l->cout, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4, dy->data, 1};
+    return winograd_run(l, p, 1, &g, dx->data, ws);
 }

@@ -30,4 +30,13 @@
 int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
                                  nn_tensor *y, nn_workspace *ws);
 
+/* dx = the gradient of a loss with respect to x given dy (the gradient with
+ * respect to y), OVERWRITTEN, as nn_deconv2d_backward computes it with no
+ * parameter gradients: the same phase decomposition run backwards (each
+ * phase of dy is a 3x3 correlation with the flipped phase kernel; the four
+ * phases are the 4 cout input channels of one F(4x4, 3x3) convolution with
+ * cin outputs). x gives the shape only (and the fallback's arguments). */
+int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
+                                     const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
+
 #endif

@@ -1,5 +1,6 @@
 /* Checks of nn/deconv_winograd: the Winograd forward pass of a 5x5 stride-2
- * transposed convolution against a direct double-precision reference
+ * transposed convolution, and its input gradient, against direct
+ * double-precision references
  * written here from the definition (every output pixel gathers the input
  * pixels whose kernel footprint covers it), on odd sizes (partial tiles),
  * batches, one-pixel images, chunks forced small, a 3-channel output (the
@@ -35,6 +36,30 @@ static double ref_pixel(const float *x, int cin, int h, int w, const float *wt, 
                 const int ix = (ox + 2 - kx) / 2;
                 if (ox + 2 - kx < 0 || ix >= w) continue;
                 const double term = (double)x[((b * cin + ci) * h + iy) * w + ix] *
+                                    wt[((ci * cout + co) * 5 + ky) * 5 + kx];
+                acc += term;
+                abs_sum += fabs(term);
+            }
+        }
+    *mag = abs_sum;
+    return acc;
+}
+
+/* dx (ci, iy, ix) of the same layer for the output gradient dy
+ * ([n][cout][2h][2w]): the sum over co, ky, kx of W dy at output
+ * (2 iy - 2 + ky, 2 ix - 2 + kx) where that is inside. *mag: sum of |terms|. */
+static double ref_dx_pixel(const float *dy, int h, int w, const float *wt, int cout, int b,
+                           int ci, int iy, int ix, double *mag)
+{
+    double acc = 0.0, abs_sum = 0.0;
+    for (int co = 0; co < cout; co++)
+        for (int ky = 0; ky < 5; ky++) {
+            const int oy = 2 * iy - 2 + ky;
+            if (oy < 0 || oy >= 2 * h) continue;
+            for (int kx = 0; kx < 5; kx++) {
+                const int ox = 2 * ix - 2 + kx;
+                if (ox < 0 || ox >= 2 * w) continue;
+                const double term = (double)dy[((size_t)(b * cout + co) * 2 * h + oy) * 2 * w + ox] *
                                     wt[((ci * cout + co) * 5 + ky) * 5 + kx];
                 acc += term;
                 abs_sum += fabs(term);
@@ -93,6 +118,31 @@ static void test_shape(const shape *sh, uint64_t seed)
     if (sh->cap >= 2 << 20)
         CHECK(ws.cap * sizeof(float) <= sh->cap, "%s: workspace of %zu bytes over the cap", what,
               ws.cap * sizeof(float));
+
+    /* the input gradient for a random dy, into junk */
+    nn_tensor dy = {0}, dx = {0};
+    if (nn_tensor_alloc(&dy, sh->n, sh->cout, 2 * sh->h, 2 * sh->w) != 0 ||
+        nn_tensor_resize(&dx, sh->n, sh->cin, sh->h, sh->w) != 0)
+        abort();
+    fill_uniform(dy.data, nn_tensor_numel(&dy), &rng);
+    for (size_t i = 0; i < nn_tensor_numel(&dx); i++) dx.data[i] = 1e30f;
+    CHECK(nn_deconv2d_backward_dx_winograd(&l, &p, &x, &dy, &dx, &ws) == 0, "%s: dx", what);
+    CHECK(dx.n == sh->n && dx.c == sh->cin && dx.h == sh->h && dx.w == sh->w, "%s: dx shape", what);
+    worst = 0.0;
+    for (int b = 0; b < sh->n; b++)
+        for (int ci = 0; ci < sh->cin; ci++)
+            for (int iy = 0; iy < sh->h; iy++)
+                for (int ix = 0; ix < sh->w; ix++) {
+                    double mag;
+                    double ref = ref_dx_pixel(dy.data, sh->h, sh->w, p.value + l.w, sh->cout,
+                                              b, ci, iy, ix, &mag);
+                    double got = dx.data[(((size_t)b * sh->cin + ci) * sh->h + iy) * sh->w + ix];
+                    double e = fabs(got - ref) / (mag + 1.0);
+                    if (!(e <= worst)) worst = e;
+                }
+    CHECK(worst <= 2e-5, "%s: dx relative error %g", what, worst);
+    nn_tensor_free(&dy);
+    nn_tensor_free(&dx);
     nn_tensor_free(&x);
     nn_tensor_free(&y);
     nn_workspace_free(&ws);
@@ -123,6 +173,18 @@ static void test_other_shapes(void)
         CHECK(r1 == 0 && r2 == 0 && nn_tensor_numel(&y1) == nn_tensor_numel(&y2) &&
                   memcmp(y1.data, y2.data, nn_tensor_numel(&y1) * sizeof(float)) == 0,
               "k%d s%d cout %d: not nn_deconv2d_forward's result", ks[i][0], ks[i][1], ks[i][2]);
+        /* dx: nn_deconv2d_backward's, with no parameter gradients */
+        nn_tensor dx1 = {0}, dx2 = {0};
+        for (size_t k = 0; k < nn_tensor_numel(&y1); k++) y1.data[k] = 0.5f - (float)(k % 7) * 0.1f;
+        nn_params view = p;
+        view.grad = NULL;
+        r1 = nn_deconv2d_backward(&l, &view, &x, &y1, &dx1, &ws);
+        r2 = nn_deconv2d_backward_dx_winograd(&l, &p, &x, &y1, &dx2, &ws);
+        CHECK(r1 == 0 && r2 == 0 && nn_tensor_numel(&dx1) == nn_tensor_numel(&dx2) &&
+                  memcmp(dx1.data, dx2.data, nn_tensor_numel(&dx1) * sizeof(float)) == 0,
+              "k%d s%d cout %d: dx not nn_deconv2d_backward's", ks[i][0], ks[i][1], ks[i][2]);
+        nn_tensor_free(&dx1);
+        nn_tensor_free(&dx2);
         nn_tensor_free(&x);
         nn_tensor_free(&y1);
         nn_tensor_free(&y2);

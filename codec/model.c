@@ -513,7 +513,7 @@ int aec_model_train_forward(aec_model *m, aec_train_state *s)
     nn_round(s->y_hat.data, s->y_hat.data, ny);
     for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
     scale_items(&s->y_hat, &s->gs_in[0], ig);
-    if (synthesis_forward(m, s, 0)) return -1;
+    if (synthesis_forward(m, s, 1)) return -1;
 
     size_t per = (size_t)3 * s->h * s->w;
     double dist = 0;
@@ -555,7 +555,10 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
     /* synthesis */
     for (int i = 3; i >= 0; i--) {
         if (resize_like(dnext, &s->gs_in[i])) return -1;
-        if (nn_deconv2d_backward(&m->gs[i], p, &s->gs_in[i], dcur, dnext, ws)) return -1;
+        /* the weights' gradient directly, the input's by Winograd */
+        if (nn_deconv2d_backward(&m->gs[i], p, &s->gs_in[i], dcur, NULL, ws) ||
+            nn_deconv2d_backward_dx_winograd(&m->gs[i], p, &s->gs_in[i], dcur, dnext, ws))
+            return -1;
         tmp = dcur; dcur = dnext; dnext = tmp;
         if (i == 0) break;
         if (resize_like(dnext, &s->gs_pre[i - 1])) return -1;

@@ -301,13 +301,14 @@ static void merge_params(const nn_tensor *dscale, const nn_tensor *dmu, nn_tenso
     }
 }
 
-/* Analysis transform g_a: x -> y, keeping each layer's input. */
+/* Analysis transform g_a: x -> y, keeping each layer's input (its
+ * convolutions by nn/deconv_winograd where it applies). */
 static int analysis_forward(const aec_model *m, aec_train_state *s, const nn_tensor *x)
 {
     const nn_tensor *in = x;
     for (int i = 0; i < 4; i++) {
         nn_tensor *out = i < 3 ? &s->ga_pre[i] : &s->y;
-        if (nn_conv2d_forward(&m->ga[i], &m->p, in, out, &s->ws)) return -1;
+        if (nn_conv2d_forward_winograd(&m->ga[i], &m->p, in, out, &s->ws)) return -1;
         if (i == 3) break;
         if (nn_gdn_forward(&m->ga_gdn[i], &m->p, out, &s->ga_in[i + 1], &s->ws)) return -1;
         in = &s->ga_in[i + 1];
@@ -624,7 +625,10 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
             if (resize_like(dnext, in)) return -1;
             dx = dnext;
         }
-        if (nn_conv2d_backward(&m->ga[i], p, in, dcur, dx, ws)) return -1;
+        /* the weights' gradient directly, the input's by Winograd */
+        if (nn_conv2d_backward(&m->ga[i], p, in, dcur, NULL, ws) ||
+            (dx && nn_conv2d_backward_dx_winograd(&m->ga[i], p, in, dcur, dx, ws)))
+            return -1;
         if (i == 0) break;
         tmp = dcur; dcur = dnext; dnext = tmp;
         if (resize_like(dnext, &s->ga_pre[i - 1])) return -1;
@@ -907,7 +911,7 @@ static int transform(const aec_model *m, int synthesis, const nn_tensor *x, nn_t
         nn_tensor_free(&act[i % 2]);
         nn_tensor *out = i < 3 ? &act[i % 2] : y;
         if (synthesis ? nn_deconv2d_forward_winograd(&m->gs[i], &m->p, in, out, ws)
-                      : nn_conv2d_forward(&m->ga[i], &m->p, in, out, ws))
+                      : nn_conv2d_forward_winograd(&m->ga[i], &m->p, in, out, ws))
             goto done;
         if (i < 3 && gdn_in_place(synthesis ? &m->gs_igdn[i] : &m->ga_gdn[i], &m->p, out, ws))
             goto done;

@@ -494,11 +494,13 @@ int nn_conv2d_backward(const nn_conv2d *l, nn_params *p, const nn_tensor *x,
     float *dym = col + (size_t)kk * np; /* [cout][NP] */
     float *scratch = dym + (size_t)l->cout * np;
 
-    im2col(&g, &all, x->data, col);
-    nchw_to_cm(dy->data, &g, &all, l->cout, dym, p->grad + l->b);
-    /* dW[cout][K] += dY[cout][NP] col[K][NP]^T */
-    nn_gemm(0, 1, l->cout, kk, (int)np,
-                1.0f, dym, (int)np, col, (int)np, 1.0f, p->grad + l->w, kk);
+    nchw_to_cm(dy->data, &g, &all, l->cout, dym, p->grad ? p->grad + l->b : NULL);
+    if (p->grad) {
+        im2col(&g, &all, x->data, col);
+        /* dW[cout][K] += dY[cout][NP] col[K][NP]^T */
+        nn_gemm(0, 1, l->cout, kk, (int)np,
+                    1.0f, dym, (int)np, col, (int)np, 1.0f, p->grad + l->w, kk);
+    }
     if (!dx) return 0;
     /* dcol[K][NP] = W^T dY, into col's memory (col is no longer needed) */
     nn_gemm(1, 0, kk, (int)np, l->cout,

@@ -52,6 +52,7 @@ void nn_conv2d_out_shape(const nn_conv2d *l, int h, int w, int *oh, int *ow);
 /* y is resized to [x->n][cout][oh][ow]. */
 int nn_conv2d_forward(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
                       nn_tensor *y, nn_workspace *ws);
+/* With p->grad NULL only dx is computed. */
 int nn_conv2d_backward(const nn_conv2d *l, nn_params *p, const nn_tensor *x,
                        const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
 

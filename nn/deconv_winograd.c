@@ -268,7 +268,7 @@ static void input_tiles(const tile_grid *g, long t0, int count, float *v, size_t
 }
 
 /* y's pixels of tiles t0 .. t0 + count - 1: (A^T M A) of each phase row, plus
- * the bias, written where they fall inside the output. A job is LANES tiles
+ * the bias (if not NULL), written where they fall inside the output. A job is LANES tiles
  * of one output channel, all four phases: the 8x8 output pixels of a tile
  * are written row by row. */
 static void output_tiles(const tile_grid *g, int cout, const float *mo, const float *bias, long t0,
@@ -297,7 +297,7 @@ static void output_tiles(const tile_grid *g, int cout, const float *mo, const fl
             for (int j = 0; j < 6; j++) output_line(m[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
             for (int i = 0; i < 4; i++) output_line(t[i][0], LANES, o[ph][i][0], LANES);     /* rows */
         }
-        const float bc = bias[co];
+        const float bc = bias ? bias[co] : 0.0f;
         for (int q = 0; q < lanes; q++) {
             int n, y0, x0;
             tile_origin(g, t0 + tl0 + q, &n, &y0, &x0);
@@ -316,9 +316,10 @@ static void output_tiles(const tile_grid *g, int cout, const float *mo, const fl
 }
 
 /* dx's pixels of tiles t0 .. t0 + count - 1: (A^T M A) of each row (an input
- * channel of the layer), written where they fall inside the h x w grid */
-static void output_tiles_plain(const tile_grid *g, int rows, const float *mo, long t0, int count,
-                               size_t span, float *dx)
+ * channel of the layer), plus bias[row] when there is one, written where
+ * they fall inside the h x w grid */
+static void output_tiles_plain(const tile_grid *g, int rows, const float *mo, const float *bias,
+                               long t0, int count, size_t span, float *dx)
 {
     const size_t plane = (size_t)g->h * g->w;
     const int blocks = (count + LANES - 1) / LANES;
@@ -344,20 +345,23 @@ static void output_tiles_plain(const tile_grid *g, int rows, const float *mo, lo
             tile_origin(g, t0 + tl0 + q, &n, &y0, &x0);
             float *dst = dx + ((size_t)n * rows + r) * plane;
             const int ni = g->h - y0 < 4 ? g->h - y0 : 4, nj = g->w - x0 < 4 ? g->w - x0 : 4;
+            const float br = bias ? bias[r] : 0.0f;
             for (int i = 0; i < ni; i++) {
                 float *row = dst + (size_t)(y0 + i) * g->w + x0;
-                for (int j = 0; j < nj; j++) row[j] = o[i][j][q];
+                for (int j = 0; j < nj; j++) row[j] = o[i][j][q] + br;
             }
         }
     }
 }
 
-/* The one driver of both passes. Forward (backward == 0): the grid is x's
- * channels, the products have 4 cout rows (phase rows), out = y, with the
- * bias. Backward: the grid is dy's phases (4 cout channels), the products
- * have cin rows, out = dx. */
-static int winograd_run(const nn_deconv2d *l, const nn_params *p, int backward, const tile_grid *g,
-                        float *out, nn_workspace *ws)
+/* The one driver of both directions, for the transposed convolution l with
+ * the given weights ([cin][cout][5][5]). Forward (backward == 0): the grid
+ * is x's channels, the products have 4 cout rows (phase rows), out = y plus
+ * bias[cout]. Backward: the grid is dy's phases (4 cout channels), the
+ * products have cin rows, out = dx (plus bias[cin] if not NULL: a stride-2
+ * convolution is this direction of the transposed one, see below). */
+static int winograd_run(const nn_deconv2d *l, const float *weights, const float *bias, int backward,
+                        const tile_grid *g, float *out, nn_workspace *ws)
 {
     const long total = (long)g->n * g->th * g->tw;
     if (total == 0) return 0;
@@ -381,7 +385,7 @@ static int winograd_run(const nn_deconv2d *l, const nn_params *p, int backward, 
     float *wt = malloc((size_t)l->cout * 25 * weights_cin_pad(l->cin) * sizeof(float));
     float *u = malloc(6 * ustride * sizeof(float));
     int failed = !u || !wt;
-    if (!failed) reorder_weights(l, p->value + l->w, wt);
+    if (!failed) reorder_weights(l, weights, wt);
     for (int i = 0; i < 6 && !failed; i++) {
         transform_weights_row(l, wt, backward ? tap_dx : tap_of, i, u, ustride);
         for (int j = 0; j < 6 && !failed; j++)
@@ -404,8 +408,8 @@ static int winograd_run(const nn_deconv2d *l, const nn_params *p, int backward, 
                                       (int)(POINTS * span), 0.0f, mo + (size_t)pt * span,
                                       (int)(POINTS * span)) != 0;
         if (failed) break;
-        if (backward) output_tiles_plain(g, rows, mo, t0, count, span, out);
-        else output_tiles(g, l->cout, mo, p->value + l->b, t0, count, span, out);
+        if (backward) output_tiles_plain(g, rows, mo, bias, t0, count, span, out);
+        else output_tiles(g, l->cout, mo, bias, t0, count, span, out);
     }
     for (int pt = 0; pt < POINTS; pt++) nn_sgemm_apack_free(&packed[pt]);
     return failed || !v ? -1 : 0;
@@ -426,7 +430,7 @@ int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const
     if (x->c != l->cin) return -1;
     if (nn_tensor_resize(y, x->n, l->cout, 2 * x->h, 2 * x->w) != 0) return -1;
     const tile_grid g = {x->n, l->cin, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4, x->data, 0};
-    return winograd_run(l, p, 0, &g, y->data, ws);
+    return winograd_run(l, p->value + l->w, p->value + l->b, 0, &g, y->data, ws);
 }
 
 int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
@@ -442,5 +446,52 @@ int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, c
         return -1;
     if (nn_tensor_resize(dx, x->n, l->cin, x->h, x->w) != 0) return -1;
     const tile_grid g = {x->n, 4 * l->cout, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4, dy->data, 1};
-    return winograd_run(l, p, 1, &g, dx->data, ws);
+    return winograd_run(l, p->value + l->w, NULL, 1, &g, dx->data, ws);
+}
+
+/* A 5x5 stride-2 convolution with zero padding, y[o] = sum W[co][ci][k]
+ * x[2o - 2 + k], is the input gradient of the transposed convolution with
+ * cin and cout swapped and the same weight array ([co][ci] is that layer's
+ * [cin][cout]); its input gradient is that layer's forward pass. Even input
+ * sizes only (the phases must tile x exactly). */
+static int conv_applies(const nn_conv2d *l, const nn_tensor *x)
+{
+    return l->k == 5 && l->stride == 2 && l->pad_mode == NN_PAD_ZERO && l->cin >= MIN_COUT &&
+           x->h % 2 == 0 && x->w % 2 == 0;
+}
+
+static nn_deconv2d conv_as_deconv(const nn_conv2d *l)
+{
+    nn_deconv2d d = {l->cout, l->cin, 5, 2, l->w, l->b};
+    return d;
+}
+
+int nn_conv2d_forward_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
+                               nn_tensor *y, nn_workspace *ws)
+{
+    if (!conv_applies(l, x)) return nn_conv2d_forward(l, p, x, y, ws);
+    if (x->c != l->cin) return -1;
+    if (nn_tensor_resize(y, x->n, l->cout, x->h / 2, x->w / 2) != 0) return -1;
+    const nn_deconv2d d = conv_as_deconv(l);
+    const tile_grid g = {x->n, 4 * l->cin, x->h / 2, x->w / 2, (x->h / 2 + 3) / 4, (x->w / 2 + 3) / 4,
+                         x->data, 1};
+    return winograd_run(&d, p->value + l->w, p->value + l->b, 1, &g, y->data, ws);
+}
+
+int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
+                                   const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+{
+    if (!conv_applies(l, x)) {
+        nn_params view = *p;
+        view.grad = NULL;
+        return nn_conv2d_backward(l, &view, x, dy, dx, ws);
+    }
+    if (x->c != l->cin || dy->n != x->n || dy->c != l->cout || dy->h != x->h / 2 ||
+        dy->w != x->w / 2)
+        return -1;
+    if (nn_tensor_resize(dx, x->n, l->cin, x->h, x->w) != 0) return -1;
+    const nn_deconv2d d = conv_as_deconv(l);
+    const tile_grid g = {x->n, l->cout, dy->h, dy->w, (dy->h + 3) / 4, (dy->w + 3) / 4, dy->data, 0};
+    /* the transposed layer's forward pass, without its bias */
+    return winograd_run(&d, p->value + l->w, NULL, 0, &g, dx->data, ws);
 }

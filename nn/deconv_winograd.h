@@ -39,4 +39,15 @@ int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const
 int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
                                      const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
 
+/* The same arithmetic for the 5x5 stride-2 convolution with zero padding
+ * (the analysis transform's layers), which is the transposed layer's
+ * input-gradient direction: its forward pass (bias added) and its input
+ * gradient (dx OVERWRITTEN, as nn_conv2d_backward with no parameter
+ * gradients). Other kernels, strides, padding, odd input sizes or under 16
+ * input channels go to the plain passes. */
+int nn_conv2d_forward_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
+                               nn_tensor *y, nn_workspace *ws);
+int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
+                                   const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
+
 #endif

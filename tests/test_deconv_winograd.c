@@ -1,6 +1,6 @@
 /* Checks of nn/deconv_winograd: the Winograd forward pass of a 5x5 stride-2
- * transposed convolution, and its input gradient, against direct
- * double-precision references
+ * transposed convolution, and its input gradient, and the same for the 5x5
+ * stride-2 convolution, against direct double-precision references
  * written here from the definition (every output pixel gathers the input
  * pixels whose kernel footprint covers it), on odd sizes (partial tiles),
  * batches, one-pixel images, chunks forced small, a 3-channel output (the
@@ -149,6 +149,140 @@ static void test_shape(const shape *sh, uint64_t seed)
     nn_params_free(&p);
 }
 
+/* The stride-2 convolution by the same arithmetic: forward (with bias) and
+ * input gradient against direct double references. y[co][oy][ox] = b[co] +
+ * sum W[co][ci][ky][kx] x[ci][2oy - 2 + ky][2ox - 2 + kx]. */
+static void test_conv_shape(int n, int cin, int cout, int h, int w, size_t cap, uint64_t seed)
+{
+    char what[96];
+    snprintf(what, sizeof what, "conv n%d cin%d cout%d %dx%d cap %zu", n, cin, cout, h, w, cap);
+    nn_rng rng;
+    nn_rng_seed(&rng, seed);
+    nn_params p;
+    nn_params_init(&p);
+    nn_conv2d l;
+    if (nn_conv2d_declare(&l, &p, "l", cin, cout, 5, 2, NN_PAD_ZERO) != 0 || nn_params_alloc(&p) != 0)
+        abort();
+    fill_uniform(p.value, p.count, &rng);
+    nn_tensor x = {0}, y = {0}, dy = {0}, dx = {0};
+    nn_workspace ws = {.max_bytes = cap};
+    const int oh = h / 2, ow = w / 2;
+    if (nn_tensor_alloc(&x, n, cin, h, w) != 0 || nn_tensor_alloc(&dy, n, cout, oh, ow) != 0 ||
+        nn_tensor_resize(&y, n, cout, oh, ow) != 0 || nn_tensor_resize(&dx, n, cin, h, w) != 0)
+        abort();
+    fill_uniform(x.data, nn_tensor_numel(&x), &rng);
+    fill_uniform(dy.data, nn_tensor_numel(&dy), &rng);
+    for (size_t i = 0; i < nn_tensor_numel(&y); i++) y.data[i] = 1e30f;
+    for (size_t i = 0; i < nn_tensor_numel(&dx); i++) dx.data[i] = 1e30f;
+    CHECK(nn_conv2d_forward_winograd(&l, &p, &x, &y, &ws) == 0, "%s: forward", what);
+    CHECK(nn_conv2d_backward_dx_winograd(&l, &p, &x, &dy, &dx, &ws) == 0, "%s: dx", what);
+    const float *wt = p.value + l.w, *bias = p.value + l.b;
+    double worst_y = 0.0, worst_dx = 0.0;
+    for (int b = 0; b < n; b++) {
+        for (int co = 0; co < cout; co++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    double acc = bias[co], mag = fabs(bias[co]);
+                    for (int ci = 0; ci < cin; ci++)
+                        for (int ky = 0; ky < 5; ky++)
+                            for (int kx = 0; kx < 5; kx++) {
+                                int iy = 2 * oy - 2 + ky, ix = 2 * ox - 2 + kx;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                double t = (double)wt[((co * cin + ci) * 5 + ky) * 5 + kx] *
+                                           x.data[((size_t)(b * cin + ci) * h + iy) * w + ix];
+                                acc += t;
+                                mag += fabs(t);
+                            }
+                    double got = y.data[((size_t)(b * cout + co) * oh + oy) * ow + ox];
+                    double e = fabs(got - acc) / (mag + 1.0);
+                    if (!(e <= worst_y)) worst_y = e;
+                }
+        for (int ci = 0; ci < cin; ci++)
+            for (int iy = 0; iy < h; iy++)
+                for (int ix = 0; ix < w; ix++) {
+                    double acc = 0.0, mag = 0.0;
+                    for (int co = 0; co < cout; co++)
+                        for (int ky = 0; ky < 5; ky++) {
+                            if ((iy + 2 - ky) % 2 || iy + 2 - ky < 0 || (iy + 2 - ky) / 2 >= oh) continue;
+                            for (int kx = 0; kx < 5; kx++) {
+                                if ((ix + 2 - kx) % 2 || ix + 2 - kx < 0 || (ix + 2 - kx) / 2 >= ow)
+                                    continue;
+                                double t = (double)wt[((co * cin + ci) * 5 + ky) * 5 + kx] *
+                                           dy.data[((size_t)(b * cout + co) * oh + (iy + 2 - ky) / 2) * ow +
+                                                   (ix + 2 - kx) / 2];
+                                acc += t;
+                                mag += fabs(t);
+                            }
+                        }
+                    double got = dx.data[((size_t)(b * cin + ci) * h + iy) * w + ix];
+                    double e = fabs(got - acc) / (mag + 1.0);
+                    if (!(e <= worst_dx)) worst_dx = e;
+                }
+    }
+    CHECK(worst_y <= 2e-5, "%s: forward relative error %g", what, worst_y);
+    CHECK(worst_dx <= 2e-5, "%s: dx relative error %g", what, worst_dx);
+    if (cap >= 2 << 20)
+        CHECK(ws.cap * sizeof(float) <= cap, "%s: workspace of %zu bytes over the cap", what,
+              ws.cap * sizeof(float));
+    nn_tensor_free(&x);
+    nn_tensor_free(&y);
+    nn_tensor_free(&dy);
+    nn_tensor_free(&dx);
+    nn_workspace_free(&ws);
+    nn_params_free(&p);
+}
+
+/* convolutions it does not take (kernel 3, replicate padding, an odd size,
+ * 3 input channels): the plain passes' results exactly */
+static void test_conv_fallbacks(void)
+{
+    static const int cases[][5] = {/* k, pad_mode, cin, h, w */
+                                   {3, NN_PAD_ZERO, 16, 8, 8},
+                                   {5, NN_PAD_REPLICATE, 16, 8, 8},
+                                   {5, NN_PAD_ZERO, 16, 9, 8},
+                                   {5, NN_PAD_ZERO, 3, 8, 8}};
+    for (int i = 0; i < 4; i++) {
+        nn_rng rng;
+        nn_rng_seed(&rng, 60 + i);
+        nn_params p;
+        nn_params_init(&p);
+        nn_conv2d l;
+        if (nn_conv2d_declare(&l, &p, "l", cases[i][2], 5, cases[i][0], 2, cases[i][1]) != 0 ||
+            nn_params_alloc(&p) != 0)
+            abort();
+        fill_uniform(p.value, p.count, &rng);
+        nn_tensor x = {0}, y1 = {0}, y2 = {0}, dx1 = {0}, dx2 = {0};
+        nn_workspace ws = {0};
+        if (nn_tensor_alloc(&x, 2, cases[i][2], cases[i][3], cases[i][4]) != 0) abort();
+        fill_uniform(x.data, nn_tensor_numel(&x), &rng);
+        int r1 = nn_conv2d_forward(&l, &p, &x, &y1, &ws);
+        int r2 = nn_conv2d_forward_winograd(&l, &p, &x, &y2, &ws);
+        CHECK(r1 == 0 && r2 == 0 && nn_tensor_numel(&y1) == nn_tensor_numel(&y2) &&
+                  memcmp(y1.data, y2.data, nn_tensor_numel(&y1) * sizeof(float)) == 0,
+              "conv case %d: not nn_conv2d_forward's result", i);
+        for (size_t k = 0; k < nn_tensor_numel(&y1); k++) y1.data[k] = 0.5f - (float)(k % 5) * 0.2f;
+        nn_params view = p;
+        view.grad = NULL;
+        r1 = nn_conv2d_backward(&l, &view, &x, &y1, &dx1, &ws);
+        r2 = nn_conv2d_backward_dx_winograd(&l, &p, &x, &y1, &dx2, &ws);
+        CHECK(r1 == 0 && r2 == 0 && nn_tensor_numel(&dx1) == nn_tensor_numel(&dx2) &&
+                  memcmp(dx1.data, dx2.data, nn_tensor_numel(&dx1) * sizeof(float)) == 0,
+              "conv case %d: dx not nn_conv2d_backward's", i);
+        /* and the backward pass without parameter gradients gives the dx
+         * of the one with them */
+        r2 = nn_conv2d_backward(&l, &p, &x, &y1, &dx2, &ws);
+        CHECK(r2 == 0 && memcmp(dx1.data, dx2.data, nn_tensor_numel(&dx1) * sizeof(float)) == 0,
+              "conv case %d: dx with and without the parameter gradients differ", i);
+        nn_tensor_free(&x);
+        nn_tensor_free(&y1);
+        nn_tensor_free(&y2);
+        nn_tensor_free(&dx1);
+        nn_tensor_free(&dx2);
+        nn_workspace_free(&ws);
+        nn_params_free(&p);
+    }
+}
+
 /* kernel 3, stride 1 or 3 output channels: handed to nn_deconv2d_forward,
  * the same result */
 static void test_other_shapes(void)
@@ -220,5 +354,12 @@ int main(void)
     uint64_t seed = 7;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_shape(&shapes[i], seed++);
     test_other_shapes();
+    static const int conv_shapes[][5] = {/* n, cin, cout, h, w */
+                                         {1, 16, 3, 8, 8},   {2, 16, 5, 6, 10}, {1, 20, 7, 2, 2},
+                                         {1, 17, 4, 26, 18}, {1, 16, 8, 36, 140}};
+    for (int i = 0; i < 5; i++)
+        test_conv_shape(conv_shapes[i][0], conv_shapes[i][1], conv_shapes[i][2], conv_shapes[i][3],
+                        conv_shapes[i][4], i == 4 ? (size_t)2 << 20 : 0, 100 + i);
+    test_conv_fallbacks();
     return check_report("test_deconv_winograd");
 }

@@ -267,6 +267,25 @@ static void input_tiles(const tile_grid *g, long t0, int count, float *v, size_t
     }
 }
 
+/* o[i][j][q] = (A^T M A)[i][j] of product row r for tiles tl0 + q of the
+ * chunk, q < lanes (M: the 36 points of that row and tile) */
+static void product_row_outputs(const float *mo, int r, size_t span, int tl0, int lanes,
+                                float o[4][4][LANES])
+{
+    float m[6][6][LANES], t[4][6][LANES];
+    for (size_t pt = 0; pt < POINTS; pt++) {
+        const float *src = mo + ((size_t)r * POINTS + pt) * span + tl0;
+        float *mp = m[pt / 6][pt % 6];
+        if (lanes == LANES) {
+            for (int q = 0; q < LANES; q++) mp[q] = src[q];
+        } else {
+            for (int q = 0; q < LANES; q++) mp[q] = q < lanes ? src[q] : 0.0f;
+        }
+    }
+    for (int j = 0; j < 6; j++) output_line(m[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
+    for (int i = 0; i < 4; i++) output_line(t[i][0], LANES, o[i][0], LANES);         /* rows */
+}
+
 /* y's pixels of tiles t0 .. t0 + count - 1: (A^T M A) of each phase row, plus
  * the bias (if not NULL), written where they fall inside the output. A job is LANES tiles
  * of one output channel, all four phases: the 8x8 output pixels of a tile
@@ -283,20 +302,7 @@ static void output_tiles(const tile_grid *g, int cout, const float *mo, const fl
         const int co = (int)(job / blocks), tl0 = (int)(job % blocks) * LANES;
         const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
         float o[4][4][4][LANES]; /* [phase][i][j][tile] */
-        for (int ph = 0; ph < 4; ph++) {
-            float m[6][6][LANES], t[4][6][LANES];
-            for (size_t pt = 0; pt < POINTS; pt++) {
-                const float *src = mo + ((size_t)(4 * co + ph) * POINTS + pt) * span + tl0;
-                float *mp = m[pt / 6][pt % 6];
-                if (lanes == LANES) {
-                    for (int q = 0; q < LANES; q++) mp[q] = src[q];
-                } else {
-                    for (int q = 0; q < LANES; q++) mp[q] = q < lanes ? src[q] : 0.0f;
-                }
-            }
-            for (int j = 0; j < 6; j++) output_line(m[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
-            for (int i = 0; i < 4; i++) output_line(t[i][0], LANES, o[ph][i][0], LANES);     /* rows */
-        }
+        for (int ph = 0; ph < 4; ph++) product_row_outputs(mo, 4 * co + ph, span, tl0, lanes, o[ph]);
         const float bc = bias ? bias[co] : 0.0f;
         for (int q = 0; q < lanes; q++) {
             int n, y0, x0;
@@ -328,18 +334,8 @@ static void output_tiles_plain(const tile_grid *g, int rows, const float *mo, co
     for (long job = 0; job < jobs; job++) {
         const int r = (int)(job / blocks), tl0 = (int)(job % blocks) * LANES;
         const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
-        float m[6][6][LANES], t[4][6][LANES], o[4][4][LANES];
-        for (size_t pt = 0; pt < POINTS; pt++) {
-            const float *src = mo + ((size_t)r * POINTS + pt) * span + tl0;
-            float *mp = m[pt / 6][pt % 6];
-            if (lanes == LANES) {
-                for (int q = 0; q < LANES; q++) mp[q] = src[q];
-            } else {
-                for (int q = 0; q < LANES; q++) mp[q] = q < lanes ? src[q] : 0.0f;
-            }
-        }
-        for (int j = 0; j < 6; j++) output_line(m[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
-        for (int i = 0; i < 4; i++) output_line(t[i][0], LANES, o[i][0], LANES);         /* rows */
+        float o[4][4][LANES];
+        product_row_outputs(mo, r, span, tl0, lanes, o);
         for (int q = 0; q < lanes; q++) {
             int n, y0, x0;
             tile_origin(g, t0 + tl0 + q, &n, &y0, &x0);

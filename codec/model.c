@@ -446,20 +446,39 @@ static int entropy_params_backward(aec_model *m, aec_train_state *s, nn_tensor *
     return 0;
 }
 
-/* Synthesis g_s: gs_in[0] -> x_hat. winograd: the transposed convolutions
- * by nn/deconv_winograd (the decoder's arithmetic, and faster; the
- * activations kept are the same) instead of the training passes' own. */
-static int synthesis_forward(const aec_model *m, aec_train_state *s, int winograd)
+/* Synthesis g_s: gs_in[0] -> x_hat (its transposed convolutions by
+ * nn/deconv_winograd where it applies). */
+static int synthesis_forward(const aec_model *m, aec_train_state *s)
 {
     for (int i = 0; i < 4; i++) {
         nn_tensor *out = i < 3 ? &s->gs_pre[i] : &s->x_hat;
-        if ((winograd ? nn_deconv2d_forward_winograd : nn_deconv2d_forward)(&m->gs[i], &m->p,
-                                                                             &s->gs_in[i], out, &s->ws))
-            return -1;
+        if (nn_deconv2d_forward_winograd(&m->gs[i], &m->p, &s->gs_in[i], out, &s->ws)) return -1;
         if (i == 3) break;
         if (nn_gdn_forward(&m->gs_igdn[i], &m->p, out, &s->gs_in[i + 1], &s->ws)) return -1;
     }
     return 0;
+}
+
+/* A layer's backward pass: the weights' gradients by the plain pass, the
+ * input's by Winograd where it applies (else both in one plain call). */
+static int deconv_backward(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
+                           const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+{
+    if (!dx || !nn_deconv2d_winograd_applies(l)) return nn_deconv2d_backward(l, p, x, dy, dx, ws);
+    return nn_deconv2d_backward(l, p, x, dy, NULL, ws) ||
+                   nn_deconv2d_backward_dx_winograd(l, p, x, dy, dx, ws)
+               ? -1
+               : 0;
+}
+
+static int conv_backward(const nn_conv2d *l, nn_params *p, const nn_tensor *x, const nn_tensor *dy,
+                         nn_tensor *dx, nn_workspace *ws)
+{
+    if (!dx || !nn_conv2d_winograd_applies(l, x)) return nn_conv2d_backward(l, p, x, dy, dx, ws);
+    return nn_conv2d_backward(l, p, x, dy, NULL, ws) ||
+                   nn_conv2d_backward_dx_winograd(l, p, x, dy, dx, ws)
+               ? -1
+               : 0;
 }
 
 static void item_gains(const aec_model *m, const aec_train_state *s, const float **g,
@@ -514,7 +533,7 @@ int aec_model_train_forward(aec_model *m, aec_train_state *s)
     nn_round(s->y_hat.data, s->y_hat.data, ny);
     for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
     scale_items(&s->y_hat, &s->gs_in[0], ig);
-    if (synthesis_forward(m, s, 1)) return -1;
+    if (synthesis_forward(m, s)) return -1;
 
     size_t per = (size_t)3 * s->h * s->w;
     double dist = 0;
@@ -556,10 +575,7 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
     /* synthesis */
     for (int i = 3; i >= 0; i--) {
         if (resize_like(dnext, &s->gs_in[i])) return -1;
-        /* the weights' gradient directly, the input's by Winograd */
-        if (nn_deconv2d_backward(&m->gs[i], p, &s->gs_in[i], dcur, NULL, ws) ||
-            nn_deconv2d_backward_dx_winograd(&m->gs[i], p, &s->gs_in[i], dcur, dnext, ws))
-            return -1;
+        if (deconv_backward(&m->gs[i], p, &s->gs_in[i], dcur, dnext, ws)) return -1;
         tmp = dcur; dcur = dnext; dnext = tmp;
         if (i == 0) break;
         if (resize_like(dnext, &s->gs_pre[i - 1])) return -1;
@@ -625,10 +641,7 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
             if (resize_like(dnext, in)) return -1;
             dx = dnext;
         }
-        /* the weights' gradient directly, the input's by Winograd */
-        if (nn_conv2d_backward(&m->ga[i], p, in, dcur, NULL, ws) ||
-            (dx && nn_conv2d_backward_dx_winograd(&m->ga[i], p, in, dcur, dx, ws)))
-            return -1;
+        if (conv_backward(&m->ga[i], p, in, dcur, dx, ws)) return -1;
         if (i == 0) break;
         tmp = dcur; dcur = dnext; dnext = tmp;
         if (resize_like(dnext, &s->ga_pre[i - 1])) return -1;
@@ -678,7 +691,7 @@ double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x
     if (resize_like(&s->gs_in[0], &s->y) || round_as_coded(m, s)) return -1;
     bits += nn_gaussian_bits(&s->y_hat, &s->mu, &s->scale);
     scale_items(&s->y_hat, &s->gs_in[0], igp);
-    if (synthesis_forward(m, s, 1)) return -1;
+    if (synthesis_forward(m, s)) return -1;
     if (resize_like(x_hat, &s->x_hat)) return -1;
     size_t nx = nn_tensor_numel(&s->x_hat);
     for (size_t k = 0; k < nx; k++) {
@@ -755,7 +768,7 @@ static int refine_forward(const aec_model *m, aec_train_state *s, const nn_tenso
         s->y_hat.data[k] = mu->data[k] + floorf(y_g->data[k] - mu->data[k] + 0.5f);
     const float *igp[1] = {ig};
     scale_items(&s->y_hat, &s->gs_in[0], igp);
-    if (synthesis_forward(m, s, 1)) return -1;
+    if (synthesis_forward(m, s)) return -1;
     const size_t plane = (size_t)x->h * x->w;
     double se = 0;
     for (int c = 0; c < 3; c++)

@@ -30,8 +30,9 @@
 /* below this many floats touched a loop is not worth a parallel region */
 #define PAR_MIN_WORK 32768
 /* A chunk holds at least this many tiles even above the workspace cap: the
- * 36 products' width is the tile count, and narrower ones run far below the
- * GEMM's speed (it packs all of U[pt] for every product). */
+ * 36 products' width is the tile count, and narrower ones run below the
+ * GEMM's speed (each product packs its B, and its edge slivers are
+ * partial). */
 #define MIN_CHUNK_TILES 64
 /* fewer output channels than this go to nn_deconv2d_forward */
 #define MIN_COUT 16
@@ -414,7 +415,7 @@ static int winograd_run(const nn_deconv2d *l, const float *weights, const float 
 /* few output channels (the synthesis' last layer, 3): the input transform
  * of cin channels costs more than the 2.8x fewer products save (measured
  * 2x slower at 128 -> 3) */
-static int winograd_applies(const nn_deconv2d *l)
+int nn_deconv2d_winograd_applies(const nn_deconv2d *l)
 {
     return l->k == 5 && l->stride == 2 && l->cout >= MIN_COUT;
 }
@@ -422,7 +423,7 @@ static int winograd_applies(const nn_deconv2d *l)
 int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
                                  nn_tensor *y, nn_workspace *ws)
 {
-    if (!winograd_applies(l)) return nn_deconv2d_forward(l, p, x, y, ws);
+    if (!nn_deconv2d_winograd_applies(l)) return nn_deconv2d_forward(l, p, x, y, ws);
     if (x->c != l->cin) return -1;
     if (nn_tensor_resize(y, x->n, l->cout, 2 * x->h, 2 * x->w) != 0) return -1;
     const tile_grid g = {x->n, l->cin, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4, x->data, 0};
@@ -432,7 +433,7 @@ int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const
 int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
                                      const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
 {
-    if (!winograd_applies(l)) {
+    if (!nn_deconv2d_winograd_applies(l)) {
         nn_params view = *p;
         view.grad = NULL;
         return nn_deconv2d_backward(l, &view, x, dy, dx, ws);
@@ -450,7 +451,7 @@ int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, c
  * cin and cout swapped and the same weight array ([co][ci] is that layer's
  * [cin][cout]); its input gradient is that layer's forward pass. Even input
  * sizes only (the phases must tile x exactly). */
-static int conv_applies(const nn_conv2d *l, const nn_tensor *x)
+int nn_conv2d_winograd_applies(const nn_conv2d *l, const nn_tensor *x)
 {
     return l->k == 5 && l->stride == 2 && l->pad_mode == NN_PAD_ZERO && l->cin >= MIN_COUT &&
            x->h % 2 == 0 && x->w % 2 == 0;
@@ -465,7 +466,7 @@ static nn_deconv2d conv_as_deconv(const nn_conv2d *l)
 int nn_conv2d_forward_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
                                nn_tensor *y, nn_workspace *ws)
 {
-    if (!conv_applies(l, x)) return nn_conv2d_forward(l, p, x, y, ws);
+    if (!nn_conv2d_winograd_applies(l, x)) return nn_conv2d_forward(l, p, x, y, ws);
     if (x->c != l->cin) return -1;
     if (nn_tensor_resize(y, x->n, l->cout, x->h / 2, x->w / 2) != 0) return -1;
     const nn_deconv2d d = conv_as_deconv(l);
@@ -477,7 +478,7 @@ int nn_conv2d_forward_winograd(const nn_conv2d *l, const nn_params *p, const nn_
 int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
                                    const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
 {
-    if (!conv_applies(l, x)) {
+    if (!nn_conv2d_winograd_applies(l, x)) {
         nn_params view = *p;
         view.grad = NULL;
         return nn_conv2d_backward(l, &view, x, dy, dx, ws);

@@ -1,5 +1,5 @@
-/* nn/deconv_winograd.h - the inference forward pass of the synthesis'
- * transposed convolutions (kernel 5, stride 2) with 2.8x fewer multiplies.
+/* nn/deconv_winograd.h - 5x5 stride-2 transposed convolutions and
+ * convolutions, forward and input gradient, with 2.8x fewer multiplies.
  *
  * A 5x5 stride-2 transposed convolution is four 3x3 stride-1 convolutions
  * of its input, one per output phase (row parity a, column parity b): output
@@ -13,12 +13,19 @@
  *
  * The result equals nn_deconv2d_forward's up to float rounding (the
  * transforms add and scale; tests/test_deconv_winograd.c bounds the
- * difference against a direct double-precision reference). It is a forward
- * pass only: training keeps nn_deconv2d_forward/backward, whose activations
- * its backward pass reads; the decoder and the encoder's reconstructions use
- * this one. Its scratch: the transformed weights (36 * 4 cout * cin floats,
- * independent of the image; allocated for the call) and, from the workspace,
- * the tiles in chunks under its cap (at least 64 tiles a chunk). */
+ * difference against a direct double-precision reference). The weights'
+ * gradients are not here: training computes them with the plain backward
+ * passes (p->grad set, dx NULL) and the input gradients here. The decoder,
+ * the encoder and training all use these passes (codec/model.c).
+ *
+ * Scratch: allocated for the call, the transformed weights packed for the
+ * GEMM (36 * 4 cout * cin floats, independent of the image) and, while they
+ * are made, a reordered copy of the weights and 6 points' worth of
+ * transformed ones; from the workspace, the tiles in chunks under its cap
+ * (at least 64 tiles a chunk).
+ *
+ * Threads: OpenMP over channels and tiles, and over the 36 products, each
+ * of which runs single-threaded (nn_sgemm inside a parallel region). */
 #ifndef NN_DECONV_WINOGRAD_H
 #define NN_DECONV_WINOGRAD_H
 
@@ -49,5 +56,11 @@ int nn_conv2d_forward_winograd(const nn_conv2d *l, const nn_params *p, const nn_
                                nn_tensor *y, nn_workspace *ws);
 int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
                                    const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
+
+/* Whether the passes above take the layer (for an input x, for a
+ * convolution) or hand it to the plain ones: a caller that needs the
+ * weights' gradient too then makes one plain backward call instead of two. */
+int nn_deconv2d_winograd_applies(const nn_deconv2d *l);
+int nn_conv2d_winograd_applies(const nn_conv2d *l, const nn_tensor *x);
 
 #endif

@@ -364,7 +364,9 @@ static int sgemm_driver(const kernel_desc *kd, int transA, int transB, int M, in
         free(bpack);
         return -1;
     }
-    const int parallel = 2.0 * M * N * K >= PARALLEL_MIN_FLOPS;
+    /* serial when called from a parallel region (the Winograd products run
+     * one per thread), even where the user enabled nested parallelism */
+    const int parallel = 2.0 * M * N * K >= PARALLEL_MIN_FLOPS && !omp_in_parallel();
 
     /* Every thread walks the same K blocks and N panels, packing its share
      * of A and B; the barrier after packing B and the one at the end of the
@@ -450,7 +452,8 @@ void nn_sgemm_apack_free(nn_sgemm_apack *pa)
 int nn_sgemm_packed(const nn_sgemm_apack *pa, int transB, int N, float alpha, const float *B,
                     int ldb, float beta, float *C, int ldc)
 {
-    if (!pa->data || N <= 0) return 0;
+    if (!pa->data) return -1;
+    if (N <= 0) return 0;
     if (alpha == 0.0f) {
         scale_c(pa->m, N, beta, C, (size_t)ldc);
         return 0;

@@ -16,7 +16,8 @@
  * for products large enough to pay for waking them. Each element of C is
  * summed in the same order whatever the thread count, so results do not
  * depend on it; they do differ slightly between the two kernels (FMA rounds
- * once per step). */
+ * once per step). Called from inside an OpenMP parallel region, a product
+ * runs on the calling thread alone. */
 #ifndef NN_GEMM_H
 #define NN_GEMM_H
 
@@ -31,7 +32,8 @@ void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
  * exactly as nn_sgemm would (same sums in the same order), without packing A
  * again. The pack remembers its kernel, so a later nn_gemm_use_kernel does
  * not mix layouts. pack_a returns 0, or -1 (nothing allocated) for an empty
- * A or when out of memory; packed returns 0, or -1 when out of memory (C
+ * A or when out of memory; pa must not hold a pack already (free it first).
+ * packed returns 0, or -1 when out of memory or pa holds no pack (C
  * untouched). */
 typedef struct {
     int m, k;

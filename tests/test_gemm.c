@@ -220,8 +220,24 @@ static void thread_independence(const char *kernel, int sanitized)
     nn_sgemm(t.ta, t.tb, t.m, t.n, t.k, t.alpha, x.a, x.lda, x.b, x.ldb, t.beta, one, x.ldc);
     omp_set_num_threads(2);
     nn_sgemm(t.ta, t.tb, t.m, t.n, t.k, t.alpha, x.a, x.lda, x.b, x.ldb, t.beta, x.c, x.ldc);
-    omp_set_num_threads(saved);
     CHECK(memcmp(one, x.c, x.c_len * sizeof(float)) == 0, "%s: 1 and 2 threads differ", kernel);
+    /* called from a parallel region with nesting allowed: each call runs on
+     * its own thread, the same bits */
+    float *nested = malloc(2 * x.c_len * sizeof(float));
+    if (!nested) { CHECK(0, "out of memory"); free(one); mats_free(&x); return; }
+    const int saved_levels = omp_get_max_active_levels();
+    omp_set_max_active_levels(2);
+#pragma omp parallel num_threads(2)
+    {
+        float *c = nested + (size_t)omp_get_thread_num() * x.c_len;
+        nn_sgemm(t.ta, t.tb, t.m, t.n, t.k, t.alpha, x.a, x.lda, x.b, x.ldb, t.beta, c, x.ldc);
+    }
+    omp_set_max_active_levels(saved_levels);
+    omp_set_num_threads(saved);
+    CHECK(memcmp(one, nested, x.c_len * sizeof(float)) == 0 &&
+              memcmp(one, nested + x.c_len, x.c_len * sizeof(float)) == 0,
+          "%s: a call inside a (nested) parallel region differs", kernel);
+    free(nested);
     free(one);
     mats_free(&x);
 }
@@ -268,6 +284,9 @@ static void packed_a_cases(const char *kernel, nn_gemm_kernel id, int sanitized)
     nn_sgemm_apack pa;
     float one = 1.0f;
     CHECK(nn_sgemm_pack_a(&pa, 0, 0, 1, &one, 1) == -1 && pa.data == NULL, "an empty A is refused");
+    float c = 5.0f;
+    CHECK(nn_sgemm_packed(&pa, 0, 1, 1.0f, &one, 1, 0.0f, &c, 1) == -1 && c == 5.0f,
+          "a product with no pack is refused, C untouched");
 }
 
 int main(void)

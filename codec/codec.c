@@ -243,9 +243,8 @@ int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, c
         failed = aec_model_analysis(&c->model, &x, &y_ga, &s.ws);
         for (int l = 0; l < a->levels && !failed; l++) {
             const float *hinv = c->model.p.value + c->model.hinv_gain + (size_t)l * a->n;
-            failed = nn_tensor_resize(&y, y_ga.n, y_ga.c, y_ga.h, y_ga.w);
+            failed = nn_tensor_copy(&y, &y_ga);
             if (failed) break;
-            memcpy(y.data, y_ga.data, nn_tensor_numel(&y_ga) * sizeof(float));
             failed = aec_model_analyze_y(&c->model, &s, &y, (float)l) ||
                      aec_hs_int_calibrate(&cal, &c->model, &s.z_hat, hinv) ||
                      (a->context &&
@@ -722,10 +721,8 @@ static int encoder_latents(const aec_codec *c, const uint8_t *rgb, int w, int h,
     if (!keep_y) {
         y = *y_ga;
         memset(y_ga, 0, sizeof *y_ga);
-    } else if (nn_tensor_resize(&y, y_ga->n, y_ga->c, y_ga->h, y_ga->w)) {
+    } else if (nn_tensor_copy(&y, y_ga)) {
         goto done;
-    } else {
-        memcpy(y.data, y_ga->data, nn_tensor_numel(y_ga) * sizeof(float));
     }
     if (aec_model_analyze_y(m, &s, &y, t)) goto done;
     const size_t nz = (size_t)m->arch.n * ls.zh * ls.zw, ny = (size_t)m->arch.m * ls.yh * ls.yw;

@@ -100,8 +100,8 @@ int aec_container_write(const aec_container *c, uint8_t **out, size_t *len)
         if (c->stream_len[i]) memcpy(buf + n, c->stream[i], c->stream_len[i]);
         n += c->stream_len[i];
     }
-    uint32_t crc = aec_crc32(buf, n);
-    for (int i = 0; i < CRC_SIZE; i++) buf[n++] = (uint8_t)(crc >> (8 * i));
+    aec_put_le32(buf + n, aec_crc32(buf, n));
+    n += CRC_SIZE;
     *out = buf;
     *len = n;
     return AEC_CONTAINER_OK;
@@ -173,8 +173,7 @@ static int parse(const uint8_t *buf, size_t len, const uint8_t *expected_model_i
                     "%llu unexpected bytes after the end of the .aec file (%llu bytes)",
                     (unsigned long long)(len - total), (unsigned long long)total);
     size_t crc_at = len - CRC_SIZE;
-    uint32_t stored = 0;
-    for (int i = 0; i < CRC_SIZE; i++) stored |= (uint32_t)buf[crc_at + i] << (8 * i);
+    uint32_t stored = aec_get_le32(buf + crc_at);
     uint32_t computed = aec_crc32(buf, crc_at);
     if (stored != computed)
         return fail(AEC_CONTAINER_ERR_CRC, err, errlen,

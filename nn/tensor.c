@@ -44,6 +44,13 @@ void nn_tensor_zero(nn_tensor *t)
     if (t->data) memset(t->data, 0, nn_tensor_numel(t) * sizeof(float));
 }
 
+int nn_tensor_copy(nn_tensor *dst, const nn_tensor *src)
+{
+    if (nn_tensor_resize(dst, src->n, src->c, src->h, src->w) != 0) return -1;
+    if (src->data) memcpy(dst->data, src->data, nn_tensor_numel(src) * sizeof(float));
+    return 0;
+}
+
 float *nn_workspace_get(nn_workspace *ws, size_t count)
 {
     if (count > ws->cap) {

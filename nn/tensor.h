@@ -22,6 +22,9 @@ int nn_tensor_resize(nn_tensor *t, int n, int c, int h, int w);
 void nn_tensor_free(nn_tensor *t);
 size_t nn_tensor_numel(const nn_tensor *t);
 void nn_tensor_zero(nn_tensor *t);
+/* dst = a copy of src (shape and values); dst's old contents are dropped.
+ * -1 (dst unchanged) when out of memory. */
+int nn_tensor_copy(nn_tensor *dst, const nn_tensor *src);
 
 /* Scratch memory that layers borrow for one call (im2col buffers and the
  * like). nn_workspace_get returns at least count floats, growing the buffer

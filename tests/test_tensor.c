@@ -20,6 +20,19 @@ int main(void)
     nn_tensor_free(&t);
     CHECK(t.data == NULL, "free empties");
 
+    /* a copy: shape and values, into an empty tensor and over a bigger one */
+    nn_tensor src = {0}, dst = {0};
+    CHECK(nn_tensor_alloc(&src, 1, 2, 3, 4) == 0, "alloc src");
+    for (size_t i = 0; i < nn_tensor_numel(&src); i++) src.data[i] = (float)i * 0.5f;
+    for (int rep = 0; rep < 2; rep++) {
+        if (rep) CHECK(nn_tensor_resize(&dst, 2, 5, 6, 7) == 0, "grow dst");
+        CHECK(nn_tensor_copy(&dst, &src) == 0 && dst.n == 1 && dst.c == 2 && dst.h == 3 && dst.w == 4 &&
+                  memcmp(dst.data, src.data, nn_tensor_numel(&src) * sizeof(float)) == 0,
+              "copy %d", rep);
+    }
+    nn_tensor_free(&src);
+    nn_tensor_free(&dst);
+
     nn_params p;
     nn_params_init(&p);
     size_t a = nn_params_declare(&p, "a.weight", 3, 2, 1, 1);

@@ -401,6 +401,33 @@ static void test_average(void)
               "--lambdas", "0.01,0.005") == 2, "decreasing lambdas refused");
 }
 
+/* --patch-first: the first part of a run on smaller patches (named in the
+ * metadata), then --patch; --snapshot-every keeps numbered weights beside
+ * MODEL, one per step at this tiny interval */
+static void test_train_schedule(void)
+{
+    const char *out = path_in("sched.aecm");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", out, "--steps", "2", "--batch", "2",
+              "--patch-first", "64:1h", "--snapshot-every", "0.000001s", "--n", "8", "--m", "12") == 0 &&
+              strstr(out_text, "patches of 64x64 for the first 3600 s") &&
+              !strstr(out_text, "from now on"),
+          "train with --patch-first and --snapshot-every: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "info", path_in("sched-step1.aecm")) == 0 && strstr(out_text, "steps=1\n") &&
+              strstr(out_text, "patch=128\n") && strstr(out_text, "patch_first=64:3600s\n"),
+          "the first snapshot, its schedule in the metadata: %s", out_text);
+    CHECK(access(path_in("sched-step2.aecm"), F_OK) == 0, "the second snapshot");
+    CHECK(access(path_in("sched-step3.aecm"), F_OK) != 0, "no third snapshot of a 2-step run");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", out, "--steps", "2", "--batch", "2",
+              "--patch-first", "64:0.000001s", "--n", "8", "--m", "12") == 0 &&
+              strstr(out_text, ": patches of 128x128 from now on"),
+          "--patch-first's time over at once: %s %s", out_text, err_text);
+    const char *bad[] = {"100:1m", "64", "64:", "64:0s", "32:1m", "x:1m"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", out, "--steps", "1",
+                  "--patch-first", bad[i]) == 2 && strstr(err_text, "--patch-first"),
+              "--patch-first %s refused: %s", bad[i], err_text);
+}
+
 /* --context: added to a plain model by --init (not by --resume), shown by
  * aec info, exported, coded by aec and by a standalone decoder made for it */
 static void test_context(const char *plain_trained, const char *image)
@@ -474,6 +501,7 @@ int main(void)
     }
     CHECK(strlen(id) == 16, "model id from export: '%s'", out_text);
     test_average();
+    test_train_schedule();
     test_context(path_in("m0.aecm"), path_in("tree/a.png"));
 
     /* ---- one file: encode, decode, and the same through stdin/stdout ---- */

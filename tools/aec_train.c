@@ -72,6 +72,8 @@ static void usage(FILE *f)
             "  --steps N             stop after N steps (counting resumed ones)\n"
             "  --batch B             patches per step (default 8)\n"
             "  --patch P             patch side, multiple of 64 (default 128)\n"
+            "  --patch-first P:T     patches of side P for the first T of this run, then\n"
+            "                        --patch (cheaper steps early: e.g. 64:10m)\n"
             "  --lr R                peak learning rate (default 1e-4)\n"
             "  --threads T           threads (default: all cores)\n"
             "  --seed S              random seed (default 1)\n"
@@ -87,14 +89,18 @@ static void usage(FILE *f)
             "                        when the run is interrupted (a finished run, its lr\n"
             "                        decayed, writes the weights themselves)\n"
             "  --checkpoint FILE     checkpoint path (default MODEL.ckpt)\n"
-            "  --checkpoint-every T  (default 5m)   --val-every T (default 15m)\n");
+            "  --checkpoint-every T  (default 5m)   --val-every T (default 15m)\n"
+            "  --snapshot-every T    also keep the weights every T of this run, as\n"
+            "                        MODEL-stepN.aecm (for training curves)\n");
 }
 
 typedef struct {
     const char *data, *val, *out, *init, *resume, *ckpt;
-    double time_limit, ckpt_every, val_every;
+    double time_limit, ckpt_every, val_every, snapshot_every;  /* 0: no snapshots */
     long steps;
     int batch, patch, threads, n, m;
+    int first_patch;           /* --patch-first P:T; 0: none */
+    double first_patch_time;
     float lr, average;
     unsigned long seed;
     int n_lambdas;   /* 0: not given */
@@ -128,7 +134,20 @@ static int parse_options(int argc, char **argv, train_options *o)
         else if (!strcmp(a, "--init")) { NEED_VALUE o->init = v; }
         else if (!strcmp(a, "--resume")) { NEED_VALUE o->resume = v; }
         else if (!strcmp(a, "--checkpoint")) { NEED_VALUE o->ckpt = v; }
-        else if (!strcmp(a, "--time") || !strcmp(a, "--checkpoint-every") || !strcmp(a, "--val-every")) {
+        else if (!strcmp(a, "--patch-first")) {
+            NEED_VALUE
+            char *end;
+            long p = strtol(v, &end, 10);
+            double d = *end == ':' ? parse_duration(end + 1) : -1;
+            if (end == v || p < 64 || p > 4096 || p % 64 || d <= 0) {
+                fprintf(stderr, "aec train: --patch-first: '%s' is not SIDE:TIME (a multiple of 64, "
+                        "a duration such as 10m)\n", v);
+                return -1;
+            }
+            o->first_patch = (int)p;
+            o->first_patch_time = d;
+        } else if (!strcmp(a, "--time") || !strcmp(a, "--checkpoint-every") || !strcmp(a, "--val-every") ||
+                   !strcmp(a, "--snapshot-every")) {
             NEED_VALUE
             double d = parse_duration(v);
             if (d < 0) {
@@ -137,6 +156,7 @@ static int parse_options(int argc, char **argv, train_options *o)
             }
             if (!strcmp(a, "--time")) o->time_limit = d;
             else if (!strcmp(a, "--val-every")) o->val_every = d;
+            else if (!strcmp(a, "--snapshot-every")) o->snapshot_every = d;
             else o->ckpt_every = d;
         } else if (!strcmp(a, "--steps") || !strcmp(a, "--batch") || !strcmp(a, "--patch") ||
                    !strcmp(a, "--threads") || !strcmp(a, "--seed") || !strcmp(a, "--n") ||
@@ -303,6 +323,14 @@ static void validate_coded(const aec_model *m, aec_train_state *s, const aec_dat
     aec_codec_free(&codec);
 }
 
+/* MODEL-stepN.aecm beside MODEL (its .aecm, if any, moved to the end) */
+static void snapshot_path(char *path, size_t len, const char *out, long step)
+{
+    size_t n = strlen(out);
+    int ext = n >= 5 && !strcmp(out + n - 5, ".aecm");
+    snprintf(path, len, "%.*s-step%ld.aecm", (int)(ext ? n - 5 : n), out, step);
+}
+
 /* warm-up over the first 200 steps of a fresh run, hold, then cosine decay
  * to a tenth over the last 15% of the budget (by steps or by time) */
 static float learning_rate(const train_options *o, long step, long first_step, double elapsed)
@@ -326,10 +354,13 @@ static float learning_rate(const train_options *o, long step, long first_step, d
 static void format_meta(char *buf, size_t len, const train_options *o, long steps,
                         double wall, const aec_dataset *d, const char *history)
 {
+    char first[64] = "";
+    if (o->first_patch)
+        snprintf(first, sizeof first, "patch_first=%d:%.0fs\n", o->first_patch, o->first_patch_time);
     snprintf(buf, len,
-             "data=%s\nimages=%d\nsteps=%ld\nbatch=%d\npatch=%d\nlr=%g\nseed=%lu\n"
+             "data=%s\nimages=%d\nsteps=%ld\nbatch=%d\npatch=%d\n%slr=%g\nseed=%lu\n"
              "average=%g\nwall_seconds=%.0f\n%s",
-             o->data, d->count, steps, o->batch, o->patch, o->lr, o->seed, o->average, wall,
+             o->data, d->count, steps, o->batch, o->patch, first, o->lr, o->seed, o->average, wall,
              history);
 }
 
@@ -478,7 +509,8 @@ int aec_cmd_train(int argc, char **argv)
     }
 
     aec_dataset data, val = {0};
-    if (aec_dataset_load(&data, o.data, o.patch, err, sizeof err)) {
+    int min_side = o.first_patch > o.patch ? o.first_patch : o.patch;
+    if (aec_dataset_load(&data, o.data, min_side, err, sizeof err)) {
         fprintf(stderr, "aec train: %s\n", err);
         return AEC_EXIT_DATA;
     }
@@ -538,7 +570,8 @@ int aec_cmd_train(int argc, char **argv)
 
     aec_train_state st;
     aec_train_state_init(&st, o.seed * 7919 + (unsigned long)adam.step);
-    if (nn_tensor_alloc(&st.x, o.batch, 3, o.patch, o.patch)) {
+    int patch = o.first_patch ? o.first_patch : o.patch;
+    if (nn_tensor_alloc(&st.x, o.batch, 3, patch, patch)) {
         fprintf(stderr, "aec train: out of memory\n");
         return AEC_EXIT_SYSTEM;
     }
@@ -551,21 +584,34 @@ int aec_cmd_train(int argc, char **argv)
            data.count, o.data, val.count, arch->n, arch->m, arch->levels, model.p.count,
            arch->context ? ", context model" : "",
            o.batch, o.patch, o.patch, nn_blas_corename(), adam.step);
+    if (o.first_patch)
+        printf("aec train: patches of %dx%d for the first %.0f s\n", o.first_patch, o.first_patch,
+               o.first_patch_time);
     fflush(stdout);
 
     int tty = isatty(fileno(stdout));
     long first_step = adam.step;
-    double t0 = now_seconds(), last_print = t0, last_ckpt = t0, last_val = t0;
+    double t0 = now_seconds(), last_print = t0, last_ckpt = t0, last_val = t0, last_snap = t0;
     double ema_loss = 0, ema_bpp = 0, ema_psnr = 0;
-    size_t per = (size_t)3 * o.patch * o.patch;
     char meta[8192];
     for (;;) {
         double elapsed = now_seconds() - t0;
         int done = (o.steps && adam.step >= o.steps) || (o.time_limit && elapsed >= o.time_limit);
         if (done || stop_requested) break;
+        if (patch != o.patch && elapsed >= o.first_patch_time) {
+            patch = o.patch;
+            if (nn_tensor_resize(&st.x, o.batch, 3, patch, patch)) {
+                fprintf(stderr, "aec train: out of memory\n");
+                rc = AEC_EXIT_SYSTEM;
+                break;
+            }
+            printf("%saec train: step %ld: patches of %dx%d from now on\n", tty ? "\n" : "", adam.step,
+                   patch, patch);
+        }
+        size_t per = (size_t)3 * patch * patch;
 
         for (int i = 0; i < o.batch; i++) {
-            aec_dataset_random_crop(&data, &st.rng, o.patch, st.x.data + per * i);
+            aec_dataset_random_crop(&data, &st.rng, patch, st.x.data + per * i);
             st.level[i] = (int)nn_rng_below(&st.rng, (uint32_t)arch->levels);
         }
         nn_params_zero_grad(&model.p);
@@ -584,7 +630,7 @@ int aec_cmd_train(int argc, char **argv)
         nn_adam_step(&adam, &model.p, lr);
         if (avg) nn_average_update(avg->p.value, model.p.value, model.p.count, o.average);
 
-        double bpp = (st.bits_y + st.bits_z) / ((double)o.batch * o.patch * o.patch), psnr = 0;
+        double bpp = (st.bits_y + st.bits_z) / ((double)o.batch * patch * patch), psnr = 0;
         for (int i = 0; i < o.batch; i++) psnr += 10 * log10(1.0 / fmax(st.mse[i], 1e-10));
         psnr /= o.batch;
         double k = ema_loss == 0 ? 1.0 : 0.02;
@@ -611,6 +657,14 @@ int aec_cmd_train(int argc, char **argv)
             validate_coded(avg ? avg : &model, &st, &val, &data, adam.step, tty, "val  ");
             if (avg) validate_coded(&model, &st, &val, &data, adam.step, 0, "val live");
             last_val = now_seconds();
+        }
+        if (o.snapshot_every > 0 && t - last_snap >= o.snapshot_every) {
+            char path[4096];
+            format_meta(meta, sizeof meta, &o, adam.step, wall_before + (t - t0), &data, history);
+            snapshot_path(path, sizeof path, o.out, adam.step);
+            if (aec_model_save(path, &model, meta, NULL, NULL, 0, err, sizeof err))
+                fprintf(stderr, "aec train: snapshot failed: %s\n", err);
+            last_snap = now_seconds();
         }
         if (t - last_ckpt >= o.ckpt_every) {
             format_meta(meta, sizeof meta, &o, adam.step, wall_before + (t - t0), &data, history);

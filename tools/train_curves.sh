@@ -1,0 +1,146 @@
+#!/bin/sh
+# tools/train_curves.sh - training recipes compared by how fast they learn.
+#
+#   tools/train_curves.sh [-o DIR] [--time T] [--every T] [--jobs J]
+#                         [--data DIR] [--val DIR] [RECIPE...]
+#
+# Trains each recipe from scratch for --time (same seed, one thread each,
+# J runs side by side), keeping the weights every --every (aec train
+# --snapshot-every), then exports every snapshot with tables fitted on the
+# training data and codes the validation folder with it (aec bench
+# --refine 0). DIR/curves.md gets one row per snapshot: training minutes,
+# steps, BD-rate against JPEG and the PSNR at 0.25, 0.5 and 1.0 bpp (the
+# mean curve, interpolated in log bpp), so a recipe's rise per CPU-hour
+# reads down its rows. Runs sharing the machine slow each other a little
+# (memory bandwidth); compare rows of one invocation.
+#
+# Recipes (name: aec train options); default: all of them.
+set -eu
+
+recipe_args() {
+    case "$1" in
+        lr5e-4)      echo "--lr 5e-4" ;;
+        lr1e-3)      echo "--lr 1e-3" ;;
+        lr2e-4)      echo "--lr 2e-4" ;;
+        patch64)     echo "--lr 5e-4 --patch-first 64:$FIRST" ;;
+        small)       echo "--lr 5e-4 --n 64 --m 96" ;;
+        small-lr1e-3) echo "--lr 1e-3 --n 64 --m 96" ;;
+        *) return 1 ;;
+    esac
+}
+ALL="lr5e-4 lr1e-3 patch64 small"
+
+OUT=runs/curves
+TIME=30m
+EVERY=5m
+JOBS=2
+DATA=../shared/data/butterflies/train
+VAL=../shared/data/butterflies/val
+AEC=${AEC:-bin/aec}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -o) OUT=$2; shift 2 ;;
+        --time) TIME=$2; shift 2 ;;
+        --every) EVERY=$2; shift 2 ;;
+        --jobs) JOBS=$2; shift 2 ;;
+        --data) DATA=$2; shift 2 ;;
+        --val) VAL=$2; shift 2 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "train_curves.sh: unknown option $1" >&2; exit 2 ;;
+        *) break ;;
+    esac
+done
+RECIPES=${*:-$ALL}
+
+seconds() {   # 90s / 20m / 3h -> seconds
+    case "$1" in
+        *h) echo $(( ${1%h} * 3600 )) ;;
+        *m) echo $(( ${1%m} * 60 )) ;;
+        *s) echo "${1%s}" ;;
+        *) echo "$1" ;;
+    esac
+}
+# patch64: the first third of the budget on 64x64 patches
+FIRST=$(( $(seconds "$TIME") / 3 ))s
+
+for r in $RECIPES; do
+    recipe_args "$r" >/dev/null || { echo "train_curves.sh: unknown recipe '$r' (known: lr5e-4 lr1e-3 lr2e-4 patch64 small small-lr1e-3)" >&2; exit 2; }
+done
+[ -x "$AEC" ] || { echo "train_curves.sh: $AEC not built (run make)" >&2; exit 2; }
+[ -d "$DATA" ] || { echo "train_curves.sh: $DATA: no such folder" >&2; exit 2; }
+[ -d "$VAL" ] || { echo "train_curves.sh: $VAL: no such folder" >&2; exit 2; }
+mkdir -p "$OUT"
+
+# ---- training, J at a time ----------------------------------------------------
+running=0
+for r in $RECIPES; do
+    mkdir -p "$OUT/$r"
+    if ls "$OUT/$r"/model-step*.aecm >/dev/null 2>&1; then
+        echo "$r: snapshots already in $OUT/$r, not trained again"
+        continue
+    fi
+    echo "$r: training for $TIME ($(recipe_args "$r")), log $OUT/$r/train.log"
+    # shellcheck disable=SC2046
+    "$AEC" train --data "$DATA" -o "$OUT/$r/model.aecm" --time "$TIME" --snapshot-every "$EVERY" \
+        --checkpoint-every 100h --threads 1 --seed 1 $(recipe_args "$r") >"$OUT/$r/train.log" 2>&1 &
+    running=$((running + 1))
+    if [ "$running" -ge "$JOBS" ]; then wait; running=0; fi
+done
+wait
+
+# ---- evaluation -----------------------------------------------------------------
+# psnr_at BPP SUMMARY: the aec mean curve's PSNR at BPP (linear in log bpp), or -
+psnr_at() {
+    awk -v want="$1" '
+        /^## aec \(means per quality\)/ { on = 1; next }
+        /^## / { on = 0 }
+        on && /^\| [0-9]/ { split($0, f, "|"); n++; b[n] = f[3] + 0; p[n] = f[4] + 0 }
+        END {
+            for (i = 1; i < n; i++)
+                if (b[i] <= want && want <= b[i + 1] && b[i + 1] > b[i]) {
+                    t = (log(want) - log(b[i])) / (log(b[i + 1]) - log(b[i]))
+                    printf "%.2f", p[i] + t * (p[i + 1] - p[i]); exit
+                }
+            printf "-"
+        }' "$2"
+}
+bd_of() {
+    awk '/^\| BD-rate PSNR/ { getline; getline; split($0, f, "|"); gsub(/ /, "", f[2]); print f[2]; exit }' "$1"
+}
+meta_of() {   # KEY MODEL
+    "$AEC" info "$2" | sed -n "s/^ *$1=//p" | head -1
+}
+
+{
+    echo "# Training curves: $RECIPES"
+    echo
+    echo "From scratch, $TIME each, one thread per run, $JOBS runs side by side; weights kept every $EVERY;"
+    echo "each snapshot exported with tables fitted on $DATA and coded on $VAL"
+    echo "(\`aec bench --refine 0 --qualities 0,25,50,75,100\`). PSNR at a rate: the mean curve, linear in log bpp."
+    echo
+    echo "| recipe | options | minutes | steps | BD-rate PSNR vs JPEG % | PSNR at 0.25 bpp | at 0.5 bpp | at 1.0 bpp |"
+    echo "|---|---|---|---|---|---|---|---|"
+} >"$OUT/curves.md.tmp"
+for r in $RECIPES; do
+    for snap in $(ls "$OUT/$r"/model-step*.aecm 2>/dev/null |
+                  sed 's/.*-step\([0-9]*\)\.aecm$/\1 &/' | sort -n | cut -d' ' -f2); do
+        step=$(meta_of steps "$snap")
+        wall=$(meta_of wall_seconds "$snap")
+        bench="$OUT/$r/bench-step$step"
+        ready="$bench.aecm"
+        if [ ! -f "$bench/summary.md" ]; then
+            if ! "$AEC" export -m "$snap" --calib "$DATA" -o "$ready" -f >"$bench.log" 2>&1 ||
+               ! "$AEC" bench "$VAL" -m "$ready" -o "$bench" -j "$JOBS" --refine 0 \
+                   --qualities 0,25,50,75,100 >>"$bench.log" 2>&1; then
+                echo "| $r | $(recipe_args "$r") | $((wall / 60)) | $step | (failed: $bench.log) | | | |" >>"$OUT/curves.md.tmp"
+                continue
+            fi
+            rm -f "$ready"
+        fi
+        s="$bench/summary.md"
+        echo "| $r | $(recipe_args "$r") | $(awk -v w="$wall" 'BEGIN { printf "%.1f", w / 60 }') | $step | $(bd_of "$s") | $(psnr_at 0.25 "$s") | $(psnr_at 0.5 "$s") | $(psnr_at 1.0 "$s") |" >>"$OUT/curves.md.tmp"
+        echo "$r step $step: done"
+    done
+done
+mv "$OUT/curves.md.tmp" "$OUT/curves.md"
+echo "wrote $OUT/curves.md"

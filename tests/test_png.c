@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <omp.h>
 #include <png.h>
 #include <stdint.h>
 #include <string.h>
@@ -477,6 +478,114 @@ static void check_round_trip(const char *dir)
     }
 }
 
+/* Content that makes each of the five filters win somewhere: noise,
+ * horizontal and vertical ramps, a smooth 2-D field, flat rows. */
+static void fill_patterned(uint8_t *rgb, uint8_t *alpha, int w, int h)
+{
+    uint32_t s = 777;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * (size_t)w + (size_t)x;
+            for (int c = 0; c < 3; c++) {
+                s = s * 1664525u + 1013904223u;
+                int v;
+                switch (y / 5 % 5) {
+                case 0: v = (int)(s >> 24); break;
+                case 1: v = x * 3 + c * 40; break;
+                case 2: v = y * 2 + c * 17 + (x & 1); break;
+                case 3: v = (x * x / 64 + y * 3 + c * 9) ^ (int)(s >> 30); break;
+                default: v = 100 + c; break;
+                }
+                rgb[3 * i + (size_t)c] = (uint8_t)v;
+            }
+            if (alpha) alpha[i] = (uint8_t)(x + 2 * y);
+        }
+}
+
+/* The filter type byte of every row of a PNG written by aec_png_write
+ * (8-bit RGB or RGBA, no interlace): counts[type]++; -1 if unreadable. */
+static int count_filters(const uint8_t *png, size_t n, size_t row_bytes, size_t rows, size_t counts[5])
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK) return -1;
+    uint8_t *row = malloc(row_bytes);
+    size_t at = 8, got = 0, r = 0;
+    int status = Z_OK;
+    while (row && at + 12 <= n && status == Z_OK) {
+        size_t len = (size_t)png[at] << 24 | (size_t)png[at + 1] << 16 | (size_t)png[at + 2] << 8 | png[at + 3];
+        if (!memcmp(png + at + 4, "IDAT", 4)) {
+            z.next_in = (Bytef *)png + at + 8;
+            z.avail_in = (uInt)len;
+            while (z.avail_in && status == Z_OK) {
+                z.next_out = row + got;
+                z.avail_out = (uInt)(row_bytes - got);
+                status = inflate(&z, Z_NO_FLUSH);
+                got = row_bytes - z.avail_out;
+                if (got == row_bytes) {
+                    if (row[0] > 4 || r == rows) status = Z_DATA_ERROR;
+                    else counts[row[0]]++, r++;
+                    got = 0;
+                }
+            }
+        }
+        at += 12 + len;
+    }
+    inflateEnd(&z);
+    free(row);
+    return status == Z_STREAM_END && r == rows ? 0 : -1;
+}
+
+/* The encoder deflates pieces of about 256 KiB in parallel, 8 per band:
+ * images of several pieces and bands, RGB and RGBA, rows wider than a
+ * piece, a single pixel; the same bytes with 1 and 2 threads. */
+static void check_parallel_writer(const char *dir)
+{
+    static const struct { int w, h, alpha; } sizes[] = {
+        {1, 1, 0}, {1, 1, 1}, {3, 200, 0}, {1000, 800, 0}, {700, 900, 1}, {65535, 3, 1}, {40000, 5, 0}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const int w = sizes[k].w, h = sizes[k].h;
+        const size_t n = (size_t)w * (size_t)h;
+        uint8_t *rgb = malloc(n * 3), *alpha = sizes[k].alpha ? malloc(n) : NULL;
+        if (!rgb || (sizes[k].alpha && !alpha)) {
+            CHECK(0, "out of memory");
+            free(rgb);
+            free(alpha);
+            return;
+        }
+        fill_patterned(rgb, alpha, w, h);
+        char p1[512], p2[512], err[512];
+        snprintf(p1, sizeof p1, "%s/par1.png", dir);
+        snprintf(p2, sizeof p2, "%s/par2.png", dir);
+        omp_set_num_threads(1);
+        CHECK(aec_png_write(p1, rgb, alpha, w, h, err, sizeof err) == 0, "%dx%d, 1 thread: %s", w, h, err);
+        omp_set_num_threads(2);
+        CHECK(aec_png_write(p2, rgb, alpha, w, h, err, sizeof err) == 0, "%dx%d, 2 threads: %s", w, h, err);
+        size_t n1 = 0, n2 = 0;
+        uint8_t *b1 = read_bytes(p1, &n1), *b2 = read_bytes(p2, &n2);
+        CHECK(b1 && b2 && n1 == n2 && !memcmp(b1, b2, n1), "%dx%d: the same bytes at 1 and 2 threads", w, h);
+        size_t counts[5] = {0};
+        const size_t row_bytes = (size_t)w * (alpha ? 4 : 3) + 1;
+        CHECK(b1 && count_filters(b1, n1, row_bytes, (size_t)h, counts) == 0,
+              "%dx%d: zlib inflates IDAT to %d filtered rows", w, h, h);
+        if (w == 1000)
+            CHECK(counts[0] && counts[1] && counts[2] && counts[3] && counts[4],
+                  "every filter chosen somewhere: %zu %zu %zu %zu %zu", counts[0], counts[1], counts[2],
+                  counts[3], counts[4]);
+        aec_image img;
+        CHECK(aec_png_read(p2, &img, 0, err, sizeof err) == 0, "%dx%d read back: %s", w, h, err);
+        CHECK(img.width == w && img.height == h && img.rgb && !memcmp(img.rgb, rgb, n * 3) &&
+                  (!alpha || (img.alpha && !memcmp(img.alpha, alpha, n))),
+              "%dx%d%s round trip", w, h, alpha ? " RGBA" : "");
+        aec_image_free(&img);
+        free(b1);
+        free(b2);
+        free(rgb);
+        free(alpha);
+    }
+    omp_set_num_threads(omp_get_num_procs());
+}
+
 static void check_bad_input(const char *dir)
 {
     char path[512], good[512], err[512];
@@ -658,6 +767,7 @@ int main(void)
     }
     check_every_kind(dir);
     check_round_trip(dir);
+    check_parallel_writer(dir);
     check_bad_input(dir);
     check_bad_output(dir);
     remove_tree(dir);

@@ -3,6 +3,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -647,6 +648,44 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
         if (resize_like(dnext, &s->ga_pre[i - 1])) return -1;
         if (nn_gdn_backward(&m->ga_gdn[i - 1], p, &s->ga_pre[i - 1], dcur, dnext, ws)) return -1;
         tmp = dcur; dcur = dnext; dnext = tmp;
+    }
+    return 0;
+}
+
+int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *const *grads)
+{
+    if (workers < 1 || workers > AEC_MAX_WORKERS) return -1;
+    int total = 0, failed = 0;
+    for (int w = 0; w < workers; w++) total += s[w].x.n;
+    if (total < 1) return -1;
+    /* Each worker is one thread: its OpenMP loops run serially inside
+     * (omp_set_num_threads(1) for the regions it meets, whatever nesting the
+     * user allows) and nn_gemm multiplies in the calling thread. Splitting
+     * the batch this way keeps both cores busy through the many small
+     * loops that do not scale across threads. */
+#pragma omp parallel num_threads(workers) reduction(| : failed)
+    {
+        const int w = omp_get_thread_num();
+        omp_set_num_threads(1);
+        if (w < workers && s[w].x.n > 0) {
+            aec_model view = *m;   /* the same weights, its own gradient buffer */
+            view.p.grad = grads[w];
+            memset(grads[w], 0, m->p.count * sizeof(float));
+            failed |= aec_model_train_forward(&view, &s[w]) != 0 ||
+                      aec_model_train_backward(&view, &s[w]) != 0;
+        }
+    }
+    if (failed) return -1;
+    /* the loss is a mean over the batch: weigh each worker by its share */
+    float share[AEC_MAX_WORKERS];
+    for (int w = 0; w < workers; w++) share[w] = (float)s[w].x.n / (float)total;
+    float *g = m->p.grad;
+    const size_t n = m->p.count;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float v = 0;
+        for (int w = 0; w < workers; w++) v += share[w] * grads[w][i];
+        g[i] = v;
     }
     return 0;
 }

@@ -123,6 +123,16 @@ int aec_model_train_forward(aec_model *m, aec_train_state *s);
 /* Backward of the last forward: accumulates into m->p.grad. */
 int aec_model_train_backward(aec_model *m, aec_train_state *s);
 
+/* Forward and backward of one batch split over `workers` states run in
+ * parallel, one thread each: worker w's items are s[w].x (levels
+ * s[w].level, noise from s[w].rng; an empty x is an idle worker), its
+ * gradient goes to grads[w] (m->p.count floats each, none of them
+ * m->p.grad). Then m->p.grad = the gradient of the whole batch's loss,
+ * sum over w of (items_w / items) grads[w] (overwritten, not accumulated),
+ * and each state holds its own bits, mse and loss. 0, or -1. */
+#define AEC_MAX_WORKERS 16
+int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *const *grads);
+
 /* (s->scale, s->mu) from s->hs_params (h_s's output, [B][2M][h][w]) and,
  * for a context model, the anchors of ctx_src [B][M][h][w], the latents
  * whose residuals against h_s's mean the context reads (its non-anchors

@@ -7,9 +7,8 @@
  * usable and map that to the best kernel that is safe to run. */
 #include "blas.h"
 
-#ifdef NN_OWN_GEMM
 #include "gemm.h"
-#else
+#ifndef NN_OWN_GEMM
 #include <cblas.h>
 #endif
 #include <cpuid.h>
@@ -103,6 +102,13 @@ void nn_blas_set_threads(int n) { omp_set_num_threads(n < 1 ? 1 : n); }
 void nn_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc)
 {
+    /* Inside a parallel region (the training's workers, one thread each)
+     * the calling thread multiplies alone, with our kernel: OpenBLAS would
+     * start a pool of its own threads for every caller. */
+    if (omp_in_parallel()) {
+        nn_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

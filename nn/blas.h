@@ -46,7 +46,9 @@ void nn_blas_set_threads(int n);
 
 /* The matrix product of the nn library, row-major with cblas_sgemm's meaning
  * (transA/transB 0 or 1; lda, ldb, ldc the stored row strides): OpenBLAS's
- * cblas_sgemm, or nn_sgemm (nn/gemm.h) when built with -DNN_OWN_GEMM. That
+ * cblas_sgemm, except inside an OpenMP parallel region, where nn_sgemm
+ * (nn/gemm.h) runs in the calling thread; nn_sgemm always when built with
+ * -DNN_OWN_GEMM. That
  * build is aecd's: a static decoder without OpenBLAS. In it the functions
  * above do no OpenBLAS work: nn_blas_setup re-executes only for
  * OMP_WAIT_POLICY=passive (with spinning threads a decode took twice as long

@@ -21,8 +21,11 @@
  * Threads: OpenBLAS runs its own thread pool inside cblas_sgemm; the loops
  * here (im2col, col2im, layout changes, bias) use OpenMP. The two never
  * overlap: sgemm is only ever called from the serial part of a function,
- * never inside an OpenMP region (that would start one OpenBLAS pool per
- * OpenMP thread and oversubscribe the cores), nn_blas_set_threads gives
+ * never inside an OpenMP region of ours (that would start one OpenBLAS pool
+ * per OpenMP thread and oversubscribe the cores; when a caller runs these
+ * functions inside its own parallel region, as the training's workers do,
+ * the loops here run serially and nn_gemm multiplies in the calling
+ * thread with nn_sgemm), nn_blas_set_threads gives
  * both the same count, and nn_blas_setup makes idle OpenMP threads sleep
  * instead of spinning into the next sgemm (OMP_WAIT_POLICY=passive). Small
  * loops stay serial (see PAR_MIN_WORK): waking threads costs more there.

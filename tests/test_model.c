@@ -120,6 +120,75 @@ static void test_context(const aec_model *m, aec_train_state *s)
     aec_model_free(&c);
 }
 
+/* aec_model_train_split: two workers (2 items and 1) in parallel give the
+ * item-weighted mean of the gradients and losses the same states give run
+ * one after the other (up to float rounding: the workers multiply with
+ * nn_sgemm, the sequential runs with OpenBLAS); an idle worker counts for
+ * nothing. */
+static void test_train_split(aec_model *m)
+{
+    const size_t n = m->p.count;
+    aec_train_state w[2], r[2];
+    float *g0 = malloc(n * sizeof(float)), *g1 = malloc(n * sizeof(float));
+    float *want = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
+    const int items[2] = {2, 1};
+    int ok = g0 && g1 && want && got;
+    for (int k = 0; k < 2; k++) {
+        aec_train_state_init(&w[k], 40 + (uint64_t)k);
+        aec_train_state_init(&r[k], 40 + (uint64_t)k);
+        ok &= nn_tensor_alloc(&w[k].x, items[k], 3, 64, 64) == 0 &&
+              nn_tensor_alloc(&r[k].x, items[k], 3, 64, 64) == 0;
+        if (!ok) break;
+        fill_batch(&w[k].x, 11 + (unsigned)k);
+        fill_batch(&r[k].x, 11 + (unsigned)k);
+        for (int i = 0; i < items[k]; i++) w[k].level[i] = r[k].level[i] = (i + k) % m->arch.levels;
+    }
+    CHECK(ok, "allocations");
+    if (ok) {
+        float *grads[2] = {g0, g1};
+        CHECK(aec_model_train_split(m, w, 2, grads) == 0, "split step");
+        memcpy(got, m->p.grad, n * sizeof(float));
+        for (int k = 0; k < 2; k++) {
+            nn_params_zero_grad(&m->p);
+            CHECK(aec_model_train_forward(m, &r[k]) == 0 && aec_model_train_backward(m, &r[k]) == 0,
+                  "sequential step %d", k);
+            for (size_t i = 0; i < n; i++)
+                want[i] = (k ? want[i] : 0) + (float)items[k] / 3.0f * m->p.grad[i];
+        }
+        double scale = 0, worst = 0;
+        for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
+        for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(got[i] - want[i]));
+        CHECK(scale > 0 && worst <= 1e-4 * scale, "split gradient vs weighted sequential: %g of %g",
+              worst, scale);
+        for (int k = 0; k < 2; k++)
+            CHECK(fabs(w[k].loss - r[k].loss) <= 1e-5 * fabs(r[k].loss) && w[k].bits_y > 0,
+                  "worker %d's loss %g vs %g", k, w[k].loss, r[k].loss);
+
+        /* worker 1 idle: the gradient is worker 0's alone */
+        nn_tensor_free(&w[1].x);
+        nn_rng_seed(&w[0].rng, 40);
+        nn_rng_seed(&r[0].rng, 40);
+        CHECK(aec_model_train_split(m, w, 2, grads) == 0, "split step with an idle worker");
+        nn_params_zero_grad(&m->p);
+        aec_model_train_forward(m, &r[0]);
+        aec_model_train_backward(m, &r[0]);
+        worst = 0;
+        for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(g0[i] - m->p.grad[i]));
+        CHECK(worst <= 1e-4 * scale, "idle worker: worker 0's gradient (%g)", worst);
+        CHECK(aec_model_train_split(m, w, 0, grads) == -1 &&
+                  aec_model_train_split(m, w, AEC_MAX_WORKERS + 1, grads) == -1,
+              "worker counts out of range refused");
+    }
+    for (int k = 0; k < 2; k++) {
+        aec_train_state_free(&w[k]);
+        aec_train_state_free(&r[k]);
+    }
+    free(g0);
+    free(g1);
+    free(want);
+    free(got);
+}
+
 int main(void)
 {
     aec_arch arch;
@@ -274,6 +343,7 @@ int main(void)
     }
 
     test_context(&m, &s);
+    test_train_split(&m);
 
     nn_tensor_free(&xh);
     nn_adam_free(&adam);

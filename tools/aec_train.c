@@ -76,6 +76,9 @@ static void usage(FILE *f)
             "                        --patch (cheaper steps early: e.g. 64:10m)\n"
             "  --lr R                peak learning rate (default 1e-4)\n"
             "  --threads T           threads (default: all cores)\n"
+            "  --workers W           the batch split over W workers of one thread each\n"
+            "                        (default: the threads, at most the batch); 1: one\n"
+            "                        batch whose loops use every thread\n"
             "  --seed S              random seed (default 1)\n"
             "  --n N --m M           channels of a new model (default 128, 192)\n"
             "  --lambdas L1,L2,...   the rate levels' lambdas, increasing (default 0.0003,\n"
@@ -100,6 +103,7 @@ typedef struct {
     long steps;
     int batch, patch, threads, n, m;
     int first_patch;           /* --patch-first P:T; 0: none */
+    int workers;               /* --workers; 0: the thread count */
     double first_patch_time;
     float lr, average;
     unsigned long seed;
@@ -160,6 +164,7 @@ static int parse_options(int argc, char **argv, train_options *o)
             else o->ckpt_every = d;
         } else if (!strcmp(a, "--steps") || !strcmp(a, "--batch") || !strcmp(a, "--patch") ||
                    !strcmp(a, "--threads") || !strcmp(a, "--seed") || !strcmp(a, "--n") ||
+                   !strcmp(a, "--workers") ||
                    !strcmp(a, "--m")) {
             NEED_VALUE
             char *end;
@@ -173,6 +178,7 @@ static int parse_options(int argc, char **argv, train_options *o)
             else if (!strcmp(a, "--batch")) o->batch = (int)n;
             else if (!strcmp(a, "--patch")) o->patch = (int)n;
             else if (!strcmp(a, "--threads")) o->threads = (int)n;
+            else if (!strcmp(a, "--workers")) o->workers = (int)n;
             else if (!strcmp(a, "--seed")) o->seed = (unsigned long)n;
             else if (!strcmp(a, "--n")) o->n = (int)n;
             else o->m = (int)n;
@@ -496,6 +502,80 @@ static int change_levels(const train_options *o, aec_model *model, aec_model *av
     return AEC_EXIT_OK;
 }
 
+/* The states of one batch: a single one whose loops use every thread, or
+ * one per worker, each a thread with its share of the batch
+ * (aec_model_train_split). Crops and levels are drawn from st[0]'s
+ * generator; each worker's noise from its own. */
+typedef struct {
+    int workers;
+    aec_train_state st[AEC_MAX_WORKERS];
+    float *grads[AEC_MAX_WORKERS];
+} trainer;
+
+static int trainer_shape(trainer *t, int batch, int patch)
+{
+    for (int w = 0; w < t->workers; w++) {
+        int n = batch / t->workers + (w < batch % t->workers);
+        if (nn_tensor_resize(&t->st[w].x, n, 3, patch, patch)) return -1;
+    }
+    return 0;
+}
+
+static void trainer_free(trainer *t)
+{
+    for (int w = 0; w < t->workers; w++) {
+        aec_train_state_free(&t->st[w]);
+        free(t->grads[w]);
+    }
+    memset(t, 0, sizeof *t);
+}
+
+static int trainer_init(trainer *t, int workers, int batch, int patch, size_t n_params, uint64_t seed)
+{
+    memset(t, 0, sizeof *t);
+    t->workers = workers;
+    int err = 0;
+    for (int w = 0; w < workers; w++) {
+        aec_train_state_init(&t->st[w], seed + (uint64_t)w * 0x9E3779B97F4A7C15ULL);
+        if (workers > 1 && !(t->grads[w] = malloc(n_params * sizeof(float)))) err = 1;
+    }
+    if (err || trainer_shape(t, batch, patch)) {
+        trainer_free(t);
+        return -1;
+    }
+    return 0;
+}
+
+/* Draws the batch and runs forward and backward: model.p.grad is the
+ * batch's gradient; *loss the batch's loss, *bits its bits, psnr_sum the
+ * sum of its items' PSNRs. 0, or -1 (out of memory). */
+static int trainer_step(trainer *t, aec_model *m, const aec_dataset *d, int patch, double *loss,
+                        double *bits, double *psnr_sum)
+{
+    const size_t per = (size_t)3 * patch * patch;
+    nn_rng *rng = &t->st[0].rng;
+    int items = 0;
+    for (int w = 0; w < t->workers; w++)
+        for (int i = 0; i < t->st[w].x.n; i++, items++) {
+            aec_dataset_random_crop(d, rng, patch, t->st[w].x.data + per * (size_t)i);
+            t->st[w].level[i] = (int)nn_rng_below(rng, (uint32_t)m->arch.levels);
+        }
+    if (t->workers == 1) {
+        nn_params_zero_grad(&m->p);
+        if (aec_model_train_forward(m, &t->st[0]) || aec_model_train_backward(m, &t->st[0])) return -1;
+    } else if (aec_model_train_split(m, t->st, t->workers, t->grads)) {
+        return -1;
+    }
+    *loss = *bits = *psnr_sum = 0;
+    for (int w = 0; w < t->workers; w++) {
+        const aec_train_state *s = &t->st[w];
+        *loss += s->loss * s->x.n / items;
+        *bits += s->bits_y + s->bits_z;
+        for (int i = 0; i < s->x.n; i++) *psnr_sum += 10 * log10(1.0 / fmax(s->mse[i], 1e-10));
+    }
+    return 0;
+}
+
 int aec_cmd_train(int argc, char **argv)
 {
     train_options o;
@@ -568,22 +648,27 @@ int aec_cmd_train(int argc, char **argv)
     }
     adam.clip_norm = 1.0f;
 
-    aec_train_state st;
-    aec_train_state_init(&st, o.seed * 7919 + (unsigned long)adam.step);
+    int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
+    int workers = o.workers > 0 ? o.workers : threads;
+    if (workers > o.batch) workers = o.batch;
+    if (workers > AEC_MAX_WORKERS) workers = AEC_MAX_WORKERS;
+    trainer tr;
     int patch = o.first_patch ? o.first_patch : o.patch;
-    if (nn_tensor_alloc(&st.x, o.batch, 3, patch, patch)) {
+    if (trainer_init(&tr, workers, o.batch, patch, model.p.count, o.seed * 7919 + (unsigned long)adam.step)) {
         fprintf(stderr, "aec train: out of memory\n");
         return AEC_EXIT_SYSTEM;
     }
+    aec_train_state *st = &tr.st[0];   /* validation's state */
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
     const aec_arch *arch = &model.arch;
     printf("aec train: %d images from %s, %d validation; model N=%d M=%d, %d levels, "
-           "%zu parameters%s; batch %d of %dx%d; BLAS kernel %s; start at step %ld\n",
+           "%zu parameters%s; batch %d of %dx%d; %d worker%s; BLAS kernel %s; start at step %ld\n",
            data.count, o.data, val.count, arch->n, arch->m, arch->levels, model.p.count,
            arch->context ? ", context model" : "",
-           o.batch, o.patch, o.patch, nn_blas_corename(), adam.step);
+           o.batch, o.patch, o.patch, workers, workers > 1 ? "s (one thread each)" : "", nn_blas_corename(),
+           adam.step);
     if (o.first_patch)
         printf("aec train: patches of %dx%d for the first %.0f s\n", o.first_patch, o.first_patch,
                o.first_patch_time);
@@ -600,7 +685,7 @@ int aec_cmd_train(int argc, char **argv)
         if (done || stop_requested) break;
         if (patch != o.patch && elapsed >= o.first_patch_time) {
             patch = o.patch;
-            if (nn_tensor_resize(&st.x, o.batch, 3, patch, patch)) {
+            if (trainer_shape(&tr, o.batch, patch)) {
                 fprintf(stderr, "aec train: out of memory\n");
                 rc = AEC_EXIT_SYSTEM;
                 break;
@@ -608,19 +693,13 @@ int aec_cmd_train(int argc, char **argv)
             printf("%saec train: step %ld: patches of %dx%d from now on\n", tty ? "\n" : "", adam.step,
                    patch, patch);
         }
-        size_t per = (size_t)3 * patch * patch;
-
-        for (int i = 0; i < o.batch; i++) {
-            aec_dataset_random_crop(&data, &st.rng, patch, st.x.data + per * i);
-            st.level[i] = (int)nn_rng_below(&st.rng, (uint32_t)arch->levels);
-        }
-        nn_params_zero_grad(&model.p);
-        if (aec_model_train_forward(&model, &st) || aec_model_train_backward(&model, &st)) {
+        double loss, bits, psnr;
+        if (trainer_step(&tr, &model, &data, patch, &loss, &bits, &psnr)) {
             fprintf(stderr, "aec train: out of memory\n");
             rc = AEC_EXIT_SYSTEM;
             break;
         }
-        if (!isfinite(st.loss)) {
+        if (!isfinite(loss)) {
             fprintf(stderr, "aec train: loss is not finite at step %ld; stopping (last checkpoint kept)\n",
                     adam.step);
             rc = AEC_EXIT_DATA;
@@ -630,11 +709,10 @@ int aec_cmd_train(int argc, char **argv)
         nn_adam_step(&adam, &model.p, lr);
         if (avg) nn_average_update(avg->p.value, model.p.value, model.p.count, o.average);
 
-        double bpp = (st.bits_y + st.bits_z) / ((double)o.batch * patch * patch), psnr = 0;
-        for (int i = 0; i < o.batch; i++) psnr += 10 * log10(1.0 / fmax(st.mse[i], 1e-10));
+        double bpp = bits / ((double)o.batch * patch * patch);
         psnr /= o.batch;
         double k = ema_loss == 0 ? 1.0 : 0.02;
-        ema_loss += k * (st.loss - ema_loss);
+        ema_loss += k * (loss - ema_loss);
         ema_bpp += k * (bpp - ema_bpp);
         ema_psnr += k * (psnr - ema_psnr);
 
@@ -654,8 +732,8 @@ int aec_cmd_train(int argc, char **argv)
             last_print = t;
         }
         if (val.count && t - last_val >= o.val_every) {
-            validate_coded(avg ? avg : &model, &st, &val, &data, adam.step, tty, "val  ");
-            if (avg) validate_coded(&model, &st, &val, &data, adam.step, 0, "val live");
+            validate_coded(avg ? avg : &model, st, &val, &data, adam.step, tty, "val  ");
+            if (avg) validate_coded(&model, st, &val, &data, adam.step, 0, "val live");
             last_val = now_seconds();
         }
         if (o.snapshot_every > 0 && t - last_snap >= o.snapshot_every) {
@@ -675,8 +753,8 @@ int aec_cmd_train(int argc, char **argv)
     }
     if (tty) printf("\n");
     if (val.count && rc == AEC_EXIT_OK && !stop_requested) {
-        validate_coded(avg ? avg : &model, &st, &val, &data, adam.step, 0, "val  ");
-        if (avg) validate_coded(&model, &st, &val, &data, adam.step, 0, "val live");
+        validate_coded(avg ? avg : &model, st, &val, &data, adam.step, 0, "val  ");
+        if (avg) validate_coded(&model, st, &val, &data, adam.step, 0, "val live");
     }
     double wall = wall_before + (now_seconds() - t0);
     format_meta(meta, sizeof meta, &o, adam.step, wall, &data, history);
@@ -700,7 +778,7 @@ int aec_cmd_train(int argc, char **argv)
                    adam.step, now_seconds() - t0, stop_requested ? ", interrupted" : "", ckpt_path);
         }
     }
-    aec_train_state_free(&st);
+    trainer_free(&tr);
     nn_adam_free(&adam);
     aec_model_free(&model);
     if (avg) aec_model_free(avg);

@@ -189,11 +189,18 @@ int aec_hs_int_create(aec_hs_int *q, int n, int m, int levels)
 static int check_layer(const aec_hs_int_layer *L, int li, char *err, size_t errlen)
 {
     size_t nw = layer_wcount(L), kk = (size_t)L->k * L->k;
-    for (size_t i = 0; i < nw; i++)
-        if (L->w[i] < -AEC_HS_W_MAX || L->w[i] > AEC_HS_W_MAX) {
-            aec_int_error(err, errlen, "layer %d: weight %zu out of range", li, i);
-            return -1;
-        }
+    /* the range as one branch-free pass (it vectorises), the index only on failure */
+    int16_t lo = 0, hi = 0;
+    for (size_t i = 0; i < nw; i++) {
+        lo = L->w[i] < lo ? L->w[i] : lo;
+        hi = L->w[i] > hi ? L->w[i] : hi;
+    }
+    if (lo < -AEC_HS_W_MAX || hi > AEC_HS_W_MAX)
+        for (size_t i = 0; i < nw; i++)
+            if (L->w[i] < -AEC_HS_W_MAX || L->w[i] > AEC_HS_W_MAX) {
+                aec_int_error(err, errlen, "layer %d: weight %zu out of range", li, i);
+                return -1;
+            }
     /* sum |w| per output channel, <= 4096 * 25 * 127, in one pass over the
      * weights in their stored order (this runs at every model load) */
     int64_t *sum = calloc((size_t)L->cout, sizeof *sum);
@@ -820,7 +827,8 @@ const uint8_t *aec_int_layer_read(aec_hs_int_layer *L, const uint8_t *p)
         return NULL;
     p += 16;
     size_t nw = layer_wcount(L);
-    for (size_t i = 0; i < nw; i++, p++) L->w[i] = (int16_t)(p[0] < 0x80u ? p[0] : p[0] - 256);
+    for (size_t i = 0; i < nw; i++) L->w[i] = (int16_t)(p[i] < 0x80u ? p[i] : p[i] - 256);
+    p += nw;
     for (int c = 0; c < L->cout; c++, p += 4) L->b[c] = aec_int_i32(aec_get_le32(p));
     for (int c = 0; c < L->cout; c++, p += 4) L->mult[c] = aec_int_i32(aec_get_le32(p));
     for (int c = 0; c < L->cout; c++) L->shift[c] = *p++;

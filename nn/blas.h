@@ -36,7 +36,9 @@ void nn_cpu_detect(nn_cpu_features *f);
 const char *nn_blas_better_coretype(const char *live_corename, const nn_cpu_features *f);
 /* See above. Returns only if no re-exec was needed (or it failed, which is
  * reported on stderr once and otherwise harmless). Also gives the OpenMP
- * loops the same thread count as OpenBLAS. Call it before any thread starts:
+ * loops the same thread count as OpenBLAS, and (glibc) has freed memory
+ * kept for reuse instead of returned to the kernel, which hands it back as
+ * pages to zero again (see blas.c). Call it before any thread starts:
  * execv replaces the whole process. */
 void nn_blas_setup(char **argv);
 /* The live kernel's name, e.g. "Haswell", "SkylakeX", "Zen". */

@@ -519,8 +519,9 @@ static void kernel_sse2(const int16_t *wp, const int16_t *xp, size_t row_pix, in
     }
 }
 
-/* a weight pair as one int32 (memcpy: the pack is int16-aligned only) */
-static inline int32_t load_i32(const int32_t *p)
+/* a weight pair (two int16) as one int32 (memcpy: the pack is
+ * int16-aligned only) */
+static inline int32_t load_i32(const int16_t *p)
 {
     int32_t v;
     memcpy(&v, p, sizeof v);
@@ -549,17 +550,17 @@ __attribute__((target("avx2"))) static void kernel_avx2(const int16_t *wp, const
             __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + 16));
             /* each channel's weight pair broadcast from memory as one
              * 32-bit value (no shuffles: fewer live registers) */
-            const int32_t *w = (const int32_t *)(const void *)(wp + (size_t)kp * 2 * CO_BLOCK);
+            const int16_t *w = wp + (size_t)kp * 2 * CO_BLOCK;
             __m256i w0 = _mm256_set1_epi32(load_i32(w + 0));
             a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(x0, w0));
             a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(x1, w0));
-            __m256i w1 = _mm256_set1_epi32(load_i32(w + 1));
+            __m256i w1 = _mm256_set1_epi32(load_i32(w + 2));
             a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(x0, w1));
             a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(x1, w1));
-            __m256i w2 = _mm256_set1_epi32(load_i32(w + 2));
+            __m256i w2 = _mm256_set1_epi32(load_i32(w + 4));
             a4 = _mm256_add_epi32(a4, _mm256_madd_epi16(x0, w2));
             a5 = _mm256_add_epi32(a5, _mm256_madd_epi16(x1, w2));
-            __m256i w3 = _mm256_set1_epi32(load_i32(w + 3));
+            __m256i w3 = _mm256_set1_epi32(load_i32(w + 6));
             a6 = _mm256_add_epi32(a6, _mm256_madd_epi16(x0, w3));
             a7 = _mm256_add_epi32(a7, _mm256_madd_epi16(x1, w3));
             /* keeps the eight sums in registers: without it GCC 12 moved

@@ -665,9 +665,11 @@ int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *
      * loops that do not scale across threads. */
 #pragma omp parallel num_threads(workers) reduction(| : failed)
     {
-        const int w = omp_get_thread_num();
         omp_set_num_threads(1);
-        if (w < workers && s[w].x.n > 0) {
+        /* a team smaller than asked for (OMP_DYNAMIC, a thread limit)
+         * still runs every worker */
+        for (int w = omp_get_thread_num(); w < workers; w += omp_get_num_threads()) {
+            if (s[w].x.n == 0) continue;
             aec_model view = *m;   /* the same weights, its own gradient buffer */
             view.p.grad = grads[w];
             memset(grads[w], 0, m->p.count * sizeof(float));
@@ -676,15 +678,22 @@ int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *
         }
     }
     if (failed) return -1;
-    /* the loss is a mean over the batch: weigh each worker by its share */
+    /* the loss is a mean over the batch: weigh each worker by its share
+     * (idle workers' buffers are not read: they hold whatever they held) */
     float share[AEC_MAX_WORKERS];
-    for (int w = 0; w < workers; w++) share[w] = (float)s[w].x.n / (float)total;
+    const float *busy[AEC_MAX_WORKERS];
+    int nb = 0;
+    for (int w = 0; w < workers; w++)
+        if (s[w].x.n > 0) {
+            share[nb] = (float)s[w].x.n / (float)total;
+            busy[nb++] = grads[w];
+        }
     float *g = m->p.grad;
     const size_t n = m->p.count;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float v = 0;
-        for (int w = 0; w < workers; w++) v += share[w] * grads[w][i];
+        for (int w = 0; w < nb; w++) v += share[w] * busy[w][i];
         g[i] = v;
     }
     return 0;

@@ -145,7 +145,10 @@ static void deflate_piece(const uint8_t *in, size_t len, size_t dict_len, int fi
     z.next_out = pc->out;
     z.avail_out = (uInt)pc->cap;
     int r = deflate(&z, final ? Z_FINISH : Z_SYNC_FLUSH);
-    if ((final && r != Z_STREAM_END) || (!final && r != Z_OK) || z.avail_in != 0) pc->failed = 2;
+    /* a sync flush that filled the buffer may not have finished its block
+     * (the margin above makes that unreachable; a check costs nothing) */
+    if ((final && r != Z_STREAM_END) || (!final && (r != Z_OK || z.avail_out == 0)) || z.avail_in != 0)
+        pc->failed = 2;
     pc->len = pc->cap - z.avail_out;
     deflateEnd(&z);
 }
@@ -153,6 +156,10 @@ static void deflate_piece(const uint8_t *in, size_t len, size_t dict_len, int fi
 int aec_png_encode(FILE *f, const uint8_t *rgb, const uint8_t *alpha, int width, int height,
                    char *problem, size_t plen)
 {
+    if (!f || !rgb || width < 1 || height < 1) {
+        snprintf(problem, plen, "cannot write a %dx%d image", width, height);
+        return -1;
+    }
     const int bpp = alpha ? 4 : 3;
     const size_t w = (size_t)width, h = (size_t)height, stride = w * (size_t)bpp, row_bytes = stride + 1;
     const size_t piece_rows = row_bytes >= PIECE_BYTES ? 1 : PIECE_BYTES / row_bytes;

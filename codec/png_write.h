@@ -3,7 +3,8 @@
  * Writes width x height 8-bit RGB (alpha == NULL) or RGBA to f: the rows
  * filtered and deflated in parallel (OpenMP), the bytes the same for any
  * thread count. Returns 0, or -1 with the problem ("out of memory",
- * "write error: ...") in problem. f is not flushed. */
+ * "write error: ...", "cannot compress the image (zlib error)", "cannot
+ * write a WxH image") in problem. f is not flushed. */
 #ifndef AEC_PNG_WRITE_H
 #define AEC_PNG_WRITE_H
 

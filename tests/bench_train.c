@@ -8,6 +8,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "adam.h"
@@ -34,6 +35,7 @@ static double time_step(int n, int m, int workers, int reps)
     nn_adam adam;
     aec_train_state s[AEC_MAX_WORKERS];
     float *grads[AEC_MAX_WORKERS] = {0};
+    memset(s, 0, sizeof s);
     if (aec_model_create(&model, &arch) || nn_adam_init(&adam, model.p.count)) return -1;
     aec_model_init(&model, 1);
     nn_rng fill;
@@ -77,7 +79,9 @@ int main(int argc, char **argv)
     nn_blas_setup(argv);
     printf("== training step, batch 8 of 128x128 (BLAS kernel %s; best of 3)\n", nn_blas_corename());
     const int shapes[2][2] = {{128, 192}, {64, 96}};
-    const int threads = omp_get_max_threads();
+    /* at most one worker per patch of the batch of 8 */
+    int threads = omp_get_max_threads();
+    if (threads > 8) threads = 8;
     for (int i = 0; i < 2; i++) {
         /* one batch on every thread (aec train --workers 1), then the batch
          * split over one worker per thread (the default) */

@@ -537,8 +537,8 @@ static int count_filters(const uint8_t *png, size_t n, size_t row_bytes, size_t 
 }
 
 /* The encoder deflates pieces of about 256 KiB in parallel, 8 per band:
- * images of several pieces and bands, RGB and RGBA, rows wider than a
- * piece, a single pixel; the same bytes with 1 and 2 threads. */
+ * images of several pieces and bands, RGB and RGBA, the widest rows (one
+ * row a piece), a single pixel; the same bytes with 1 and 2 threads. */
 static void check_parallel_writer(const char *dir)
 {
     static const struct { int w, h, alpha; } sizes[] = {

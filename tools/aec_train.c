@@ -63,7 +63,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: aec train --data DIR -o MODEL [options]\n"
-            "  --data DIR            training images (*.png, at least --patch pixels a side)\n"
+            "  --data DIR            training images (*.png, at least --patch and\n"
+            "                        --patch-first pixels a side)\n"
             "  --val DIR             validation images, evaluated every --val-every\n"
             "  -o MODEL              where the trained model goes (.aecm)\n"
             "  --init MODEL          start from this model's weights (fine-tuning)\n"
@@ -77,8 +78,8 @@ static void usage(FILE *f)
             "  --lr R                peak learning rate (default 1e-4)\n"
             "  --threads T           threads (default: all cores)\n"
             "  --workers W           the batch split over W workers of one thread each\n"
-            "                        (default: the threads, at most the batch); 1: one\n"
-            "                        batch whose loops use every thread\n"
+            "                        (default and most: the threads, the batch, 16); 1:\n"
+            "                        one batch whose loops use every thread\n"
             "  --seed S              random seed (default 1)\n"
             "  --n N --m M           channels of a new model (default 128, 192)\n"
             "  --lambdas L1,L2,...   the rate levels' lambdas, increasing (default 0.0003,\n"
@@ -93,8 +94,9 @@ static void usage(FILE *f)
             "                        decayed, writes the weights themselves)\n"
             "  --checkpoint FILE     checkpoint path (default MODEL.ckpt)\n"
             "  --checkpoint-every T  (default 5m)   --val-every T (default 15m)\n"
-            "  --snapshot-every T    also keep the weights every T of this run, as\n"
-            "                        MODEL-stepN.aecm (for training curves)\n");
+            "  --snapshot-every T    also keep the weights (the live ones, not the\n"
+            "                        average) every T of this run, as MODEL-stepN.aecm\n"
+            "                        (for training curves)\n");
 }
 
 typedef struct {
@@ -649,7 +651,7 @@ int aec_cmd_train(int argc, char **argv)
     adam.clip_norm = 1.0f;
 
     int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
-    int workers = o.workers > 0 ? o.workers : threads;
+    int workers = o.workers > 0 && o.workers < threads ? o.workers : threads;
     if (workers > o.batch) workers = o.batch;
     if (workers > AEC_MAX_WORKERS) workers = AEC_MAX_WORKERS;
     trainer tr;

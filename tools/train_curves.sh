@@ -52,16 +52,12 @@ while [ $# -gt 0 ]; do
 done
 RECIPES=${*:-$ALL}
 
-seconds() {   # 90s / 20m / 3h -> seconds
-    case "$1" in
-        *h) echo $(( ${1%h} * 3600 )) ;;
-        *m) echo $(( ${1%m} * 60 )) ;;
-        *s) echo "${1%s}" ;;
-        *) echo "$1" ;;
-    esac
+seconds() {   # 90s / 20m / 1.5h -> seconds (aec train's durations)
+    awk -v t="$1" 'BEGIN { u = substr(t, length(t)); v = t + 0
+        print (u == "h" ? v * 3600 : u == "m" ? v * 60 : v) }'
 }
 # patch64: the first third of the budget on 64x64 patches
-FIRST=$(( $(seconds "$TIME") / 3 ))s
+FIRST=$(awk -v s="$(seconds "$TIME")" 'BEGIN { f = s / 3; printf "%.3fs", (f > 0.001 ? f : 0.001) }')
 
 for r in $RECIPES; do
     recipe_args "$r" >/dev/null || { echo "train_curves.sh: unknown recipe '$r' (known: lr5e-4 lr1e-3 lr2e-4 patch64 small small-lr1e-3)" >&2; exit 2; }
@@ -69,9 +65,18 @@ done
 [ -x "$AEC" ] || { echo "train_curves.sh: $AEC not built (run make)" >&2; exit 2; }
 [ -d "$DATA" ] || { echo "train_curves.sh: $DATA: no such folder" >&2; exit 2; }
 [ -d "$VAL" ] || { echo "train_curves.sh: $VAL: no such folder" >&2; exit 2; }
+case "$OUT" in *" "*) echo "train_curves.sh: -o $OUT: no spaces, please" >&2; exit 2 ;; esac
 mkdir -p "$OUT"
 
 # ---- training, J at a time ----------------------------------------------------
+# waits for the runs started; a run that failed stops the script
+pids=""
+wait_runs() {
+    for p in $pids; do
+        wait "${p%%:*}" || { echo "train_curves.sh: ${p#*:} failed (see $OUT/${p#*:}/train.log)" >&2; exit 1; }
+    done
+    pids=""
+}
 running=0
 for r in $RECIPES; do
     mkdir -p "$OUT/$r"
@@ -83,10 +88,11 @@ for r in $RECIPES; do
     # shellcheck disable=SC2046
     "$AEC" train --data "$DATA" -o "$OUT/$r/model.aecm" --time "$TIME" --snapshot-every "$EVERY" \
         --checkpoint-every 100h --threads 1 --seed 1 $(recipe_args "$r") >"$OUT/$r/train.log" 2>&1 &
+    pids="$pids $!:$r"
     running=$((running + 1))
-    if [ "$running" -ge "$JOBS" ]; then wait; running=0; fi
+    if [ "$running" -ge "$JOBS" ]; then wait_runs; running=0; fi
 done
-wait
+wait_runs
 
 # ---- evaluation -----------------------------------------------------------------
 # psnr_at BPP SUMMARY: the aec mean curve's PSNR at BPP (linear in log bpp), or -
@@ -122,6 +128,7 @@ meta_of() {   # KEY MODEL
     echo "|---|---|---|---|---|---|---|---|"
 } >"$OUT/curves.md.tmp"
 for r in $RECIPES; do
+    # (OUT may not contain spaces: the list below is split on them)
     for snap in $(ls "$OUT/$r"/model-step*.aecm 2>/dev/null |
                   sed 's/.*-step\([0-9]*\)\.aecm$/\1 &/' | sort -n | cut -d' ' -f2); do
         step=$(meta_of steps "$snap")

@@ -252,9 +252,11 @@ static int pack_layer(aec_hs_int_layer *L)
         if (!L->pack[f]) return -1;
         /* written in order (this runs at every model load): within a block
          * of CO_BLOCK output channels, pairs of k = (ci * ny + ty) * nx + tx,
-         * each pair as CO_BLOCK (k even, k odd) couples; the blocks on
-         * every thread (the packing was 1.5% of a 1-thread decode) */
-#pragma omp parallel for schedule(static)
+         * each pair as CO_BLOCK (k even, k odd) couples. Serial on
+         * purpose, like everything of model loading: aec encode/decode -j
+         * load the model once and then fork their workers, and a child
+         * forked after libgomp started its threads waits forever in its
+         * first parallel region (test_cli hung so). */
         for (int b = 0; b < cout_blocks(L); b++) {
             int16_t *dst = L->pack[f] + (size_t)b * kp * 2 * CO_BLOCK;
             int k = 0, cend = L->cout - b * CO_BLOCK < CO_BLOCK ? L->cout - b * CO_BLOCK : CO_BLOCK;

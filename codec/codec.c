@@ -181,6 +181,30 @@ static int set_identity(aec_codec *c)
     return 0;
 }
 
+/* c->id of a loaded model: the parameters as the float32 blob the hash
+ * covers, the coding chunks as stored (what the hash covers; re-serialising
+ * them would give the same bytes, a load later) */
+static int set_identity_stored(aec_codec *c, const aec_chunk *hs, const aec_chunk *z,
+                               const aec_chunk *y, const aec_chunk *cx)
+{
+    decoder_blobs b;
+    memset(&b, 0, sizeof b);
+    if (decoder_params_blob(&c->model, &b.parm, &b.parm_len)) return -1;
+    b.hs = (uint8_t *)hs->data;
+    b.hs_len = hs->len;
+    b.z = (uint8_t *)z->data;
+    b.z_len = z->len;
+    b.y = (uint8_t *)y->data;
+    b.y_len = y->len;
+    if (cx) {
+        b.ctx = (uint8_t *)cx->data;
+        b.ctx_len = cx->len;
+    }
+    compute_id(c, &b);
+    free(b.parm);
+    return 0;
+}
+
 /* ---- building, saving, loading ------------------------------------------ */
 
 void aec_codec_free(aec_codec *c)
@@ -353,7 +377,7 @@ int aec_codec_parse(aec_codec *c, const uint8_t *buf, size_t len, const char *na
         snprintf(err, errlen, "%s: coding chunks do not match the architecture", name);
         goto fail;
     }
-    if (set_identity(c)) {
+    if (set_identity_stored(c, hs, z, y, a->context ? cx : NULL)) {
         snprintf(err, errlen, "%s: out of memory", name);
         goto fail;
     }

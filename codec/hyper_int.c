@@ -125,13 +125,6 @@ static size_t layer_wcount(const aec_hs_int_layer *L)
     return (size_t)L->cin * L->cout * L->k * L->k;
 }
 
-static int16_t layer_weight(const aec_hs_int_layer *L, int ci, int co, int ky, int kx)
-{
-    size_t i = L->stride == 1 ? (((size_t)co * L->cin + ci) * L->k + ky) * L->k + kx
-                              : (((size_t)ci * L->cout + co) * L->k + ky) * L->k + kx;
-    return L->w[i];
-}
-
 static int cout_blocks(const aec_hs_int_layer *L) { return (L->cout + CO_BLOCK - 1) / CO_BLOCK; }
 
 /* ---- construction -------------------------------------------------------- */
@@ -189,13 +182,23 @@ int aec_hs_int_create(aec_hs_int *q, int n, int m, int levels)
 static int check_layer(const aec_hs_int_layer *L, int li, char *err, size_t errlen)
 {
     size_t nw = layer_wcount(L), kk = (size_t)L->k * L->k;
-    /* the range as one branch-free pass (it vectorises), the index only on failure */
-    int16_t lo = 0, hi = 0;
-    for (size_t i = 0; i < nw; i++) {
-        lo = L->w[i] < lo ? L->w[i] : lo;
-        hi = L->w[i] > hi ? L->w[i] : hi;
+    /* the range in one branch-free pass, the index only on failure; in
+     * blocks of 16 so that GCC's -O2 vectorises it (this runs at every
+     * model load) */
+    int16_t lo[16] = {0}, hi[16] = {0};
+    size_t i0 = 0;
+    for (; i0 + 16 <= nw; i0 += 16)
+        for (int u = 0; u < 16; u++) {
+            lo[u] = L->w[i0 + u] < lo[u] ? L->w[i0 + u] : lo[u];
+            hi[u] = L->w[i0 + u] > hi[u] ? L->w[i0 + u] : hi[u];
+        }
+    for (; i0 < nw; i0++) {
+        lo[0] = L->w[i0] < lo[0] ? L->w[i0] : lo[0];
+        hi[0] = L->w[i0] > hi[0] ? L->w[i0] : hi[0];
     }
-    if (lo < -AEC_HS_W_MAX || hi > AEC_HS_W_MAX)
+    int range_ok = 1;
+    for (int u = 0; u < 16; u++) range_ok &= lo[u] >= -AEC_HS_W_MAX && hi[u] <= AEC_HS_W_MAX;
+    if (!range_ok)
         for (size_t i = 0; i < nw; i++)
             if (L->w[i] < -AEC_HS_W_MAX || L->w[i] > AEC_HS_W_MAX) {
                 aec_int_error(err, errlen, "layer %d: weight %zu out of range", li, i);
@@ -216,9 +219,12 @@ static int check_layer(const aec_hs_int_layer *L, int li, char *err, size_t errl
         for (int co = 0; co < L->cout; co++, w += run) {
             /* <= 4096 * 9 * 127 for h_s, 8192 * 127 for the context model's
              * 1x1 layers (branch-free: the signs are random) */
-            int32_t s = 0;
-            for (size_t j = 0; j < run; j++) s += abs(w[j]);
-            sum[co] += s;
+            int32_t s[8] = {0};
+            size_t j = 0;
+            for (; j + 8 <= run; j += 8)
+                for (int u = 0; u < 8; u++) s[u] += abs(w[j + u]);
+            for (; j < run; j++) s[0] += abs(w[j]);
+            sum[co] += s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
         }
     for (int co = 0; co < L->cout; co++) {
         if (L->mult[co] < 0 || L->mult[co] > 65535 || L->shift[co] > 62) {
@@ -257,16 +263,26 @@ static int pack_layer(aec_hs_int_layer *L)
          * load the model once and then fork their workers, and a child
          * forked after libgomp started its threads waits forever in its
          * first parallel region (test_cli hung so). */
+        int off[64];   /* the phase's taps as offsets into one k x k kernel */
+        for (int ty = 0; ty < ny; ty++)
+            for (int tx = 0; tx < nx; tx++) off[ty * nx + tx] = kyi[ty] * L->k + kxi[tx];
+        const size_t kk = (size_t)L->k * L->k;
+        /* from one input channel's kernel of output channel co to the next */
+        const size_t ci_step = L->stride == 1 ? kk : (size_t)L->cout * kk;
         for (int b = 0; b < cout_blocks(L); b++) {
             int16_t *dst = L->pack[f] + (size_t)b * kp * 2 * CO_BLOCK;
             int k = 0, cend = L->cout - b * CO_BLOCK < CO_BLOCK ? L->cout - b * CO_BLOCK : CO_BLOCK;
-            for (int ci = 0; ci < L->cin; ci++)
-                for (int ty = 0; ty < ny; ty++)
-                    for (int tx = 0; tx < nx; tx++, k++) {
-                        int16_t *d = dst + (size_t)(k / 2) * 2 * CO_BLOCK + k % 2;
-                        for (int c = 0; c < cend; c++)
-                            d[2 * c] = layer_weight(L, ci, b * CO_BLOCK + c, kyi[ty], kxi[tx]);
-                    }
+            const int16_t *src[CO_BLOCK];   /* (ci, co) = (0, b * CO_BLOCK + c)'s kernel */
+            for (int c = 0; c < cend; c++)
+                src[c] = &L->w[0] + (L->stride == 1 ? (size_t)(b * CO_BLOCK + c) * L->cin * kk
+                                                    : (size_t)(b * CO_BLOCK + c) * kk);
+            for (int ci = 0; ci < L->cin; ci++) {
+                for (int t = 0; t < ny * nx; t++, k++) {
+                    int16_t *d = dst + (size_t)(k / 2) * 2 * CO_BLOCK + k % 2;
+                    for (int c = 0; c < cend; c++) d[2 * c] = src[c][off[t]];
+                }
+                for (int c = 0; c < cend; c++) src[c] += ci_step;
+            }
         }
     }
     return 0;
@@ -830,7 +846,13 @@ const uint8_t *aec_int_layer_read(aec_hs_int_layer *L, const uint8_t *p)
         return NULL;
     p += 16;
     size_t nw = layer_wcount(L);
-    for (size_t i = 0; i < nw; i++) L->w[i] = (int16_t)(p[i] < 0x80u ? p[i] : p[i] - 256);
+    /* blocks of 16 through restrict pointers: GCC's -O2 vectorises those */
+    int16_t *restrict dst = L->w;
+    const uint8_t *restrict src = p;
+    size_t i = 0;
+    for (; i + 16 <= nw; i += 16)
+        for (int u = 0; u < 16; u++) dst[i + u] = (int8_t)src[i + u];
+    for (; i < nw; i++) dst[i] = (int8_t)src[i];
     p += nw;
     for (int c = 0; c < L->cout; c++, p += 4) L->b[c] = aec_int_i32(aec_get_le32(p));
     for (int c = 0; c < L->cout; c++, p += 4) L->mult[c] = aec_int_i32(aec_get_le32(p));

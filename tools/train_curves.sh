@@ -1,14 +1,15 @@
 #!/bin/sh
 # tools/train_curves.sh - training recipes compared by how fast they learn.
 #
-#   tools/train_curves.sh [-o DIR] [--time T] [--every T] [--jobs J]
-#                         [--data DIR] [--val DIR] [RECIPE...]
+#   tools/train_curves.sh [-o DIR] [--time T] [--every T] [--stride K]
+#                         [--jobs J] [--data DIR] [--val DIR] [RECIPE...]
 #
 # Trains each recipe from scratch for --time (same seed, one thread each,
 # J runs side by side), keeping the weights every --every (aec train
-# --snapshot-every), then exports every snapshot with tables fitted on the
-# training data and codes the validation folder with it (aec bench
-# --refine 0). DIR/curves.md gets one row per snapshot: training minutes,
+# --snapshot-every), then exports every K-th snapshot (--stride, default 1)
+# and the run's final model (after its learning-rate decay) with tables
+# fitted on the training data and codes the validation folder with each
+# (aec bench --refine 0). DIR/curves.md gets one row per model: training minutes,
 # steps, BD-rate against JPEG and the PSNR at 0.25, 0.5 and 1.0 bpp (the
 # mean curve, interpolated in log bpp), so a recipe's rise per CPU-hour
 # reads down its rows. Runs sharing the machine slow each other a little
@@ -33,6 +34,7 @@ ALL="lr5e-4 lr1e-3 patch64 small"
 OUT=runs/curves
 TIME=30m
 EVERY=5m
+STRIDE=1
 JOBS=2
 DATA=../shared/data/butterflies/train
 VAL=../shared/data/butterflies/val
@@ -45,7 +47,8 @@ while [ $# -gt 0 ]; do
         --jobs) JOBS=$2; shift 2 ;;
         --data) DATA=$2; shift 2 ;;
         --val) VAL=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --stride) STRIDE=$2; shift 2 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "train_curves.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -124,13 +127,17 @@ meta_of() {   # KEY MODEL
     echo "each snapshot exported with tables fitted on $DATA and coded on $VAL"
     echo "(\`aec bench --refine 0 --qualities 0,25,50,75,100\`). PSNR at a rate: the mean curve, linear in log bpp."
     echo
-    echo "| recipe | options | minutes | steps | BD-rate PSNR vs JPEG % | PSNR at 0.25 bpp | at 0.5 bpp | at 1.0 bpp |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| recipe | options | minutes | steps | weights | BD-rate PSNR vs JPEG % | PSNR at 0.25 bpp | at 0.5 bpp | at 1.0 bpp |"
+    echo "|---|---|---|---|---|---|---|---|---|"
 } >"$OUT/curves.md.tmp"
 for r in $RECIPES; do
     # (OUT may not contain spaces: the list below is split on them)
-    for snap in $(ls "$OUT/$r"/model-step*.aecm 2>/dev/null |
-                  sed 's/.*-step\([0-9]*\)\.aecm$/\1 &/' | sort -n | cut -d' ' -f2); do
+    list=$(ls "$OUT/$r"/model-step*.aecm 2>/dev/null |
+           sed 's/.*-step\([0-9]*\)\.aecm$/\1 &/' | sort -n | cut -d' ' -f2 | awk -v k="$STRIDE" 'NR % k == 0')
+    [ -f "$OUT/$r/model.aecm" ] && list="$list $OUT/$r/model.aecm"
+    for snap in $list; do
+        kind="snapshot"
+        [ "$snap" = "$OUT/$r/model.aecm" ] && kind="end of run"
         step=$(meta_of steps "$snap")
         wall=$(meta_of wall_seconds "$snap")
         bench="$OUT/$r/bench-step$step"
@@ -139,13 +146,13 @@ for r in $RECIPES; do
             if ! "$AEC" export -m "$snap" --calib "$DATA" -o "$ready" -f >"$bench.log" 2>&1 ||
                ! "$AEC" bench "$VAL" -m "$ready" -o "$bench" -j "$JOBS" --refine 0 \
                    --qualities 0,25,50,75,100 >>"$bench.log" 2>&1; then
-                echo "| $r | $(recipe_args "$r") | $((wall / 60)) | $step | (failed: $bench.log) | | | |" >>"$OUT/curves.md.tmp"
+                echo "| $r | $(recipe_args "$r") | $((wall / 60)) | $step | $kind | (failed: $bench.log) | | | |" >>"$OUT/curves.md.tmp"
                 continue
             fi
             rm -f "$ready"
         fi
         s="$bench/summary.md"
-        echo "| $r | $(recipe_args "$r") | $(awk -v w="$wall" 'BEGIN { printf "%.1f", w / 60 }') | $step | $(bd_of "$s") | $(psnr_at 0.25 "$s") | $(psnr_at 0.5 "$s") | $(psnr_at 1.0 "$s") |" >>"$OUT/curves.md.tmp"
+        echo "| $r | $(recipe_args "$r") | $(awk -v w="$wall" 'BEGIN { printf "%.1f", w / 60 }') | $step | $kind | $(bd_of "$s") | $(psnr_at 0.25 "$s") | $(psnr_at 0.5 "$s") | $(psnr_at 1.0 "$s") |" >>"$OUT/curves.md.tmp"
         echo "$r step $step: done"
     done
 done

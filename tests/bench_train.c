@@ -1,8 +1,8 @@
 /* One training step (forward, loss, backward, Adam) of the default
  * architecture and of a half-width one, batch 8 of 128x128 patches, timed
  * after a warm-up step, first with the batch on every thread, then split
- * over one single-threaded worker per thread (what aec train does by
- * default). Reference, same batch on this 2-core machine:
+ * over one single-threaded worker per thread (aec train --workers).
+ * Reference, same batch on this 2-core machine:
  * PyTorch 1.13 with 2 threads, CompressAI's scale hyperprior: 1.38 s
  * (N=128, M=192) and 0.67 s (N=64, M=96) per step (issue 4). */
 #include <omp.h>
@@ -83,8 +83,8 @@ int main(int argc, char **argv)
     int threads = omp_get_max_threads();
     if (threads > 8) threads = 8;
     for (int i = 0; i < 2; i++) {
-        /* one batch on every thread (aec train --workers 1), then the batch
-         * split over one worker per thread (the default) */
+        /* one batch on every thread (aec train's default), then the batch
+         * split over one worker per thread (--workers) */
         double t1 = time_step(shapes[i][0], shapes[i][1], 1, 3);
         double tw = threads > 1 ? time_step(shapes[i][0], shapes[i][1], threads, 3) : -2;
         if (t1 < 0 || tw == -1) {

@@ -499,6 +499,15 @@ static void kernel_generic(const int16_t *wp, const int16_t *xp, size_t row_pix,
 }
 
 #if HS_X86
+/* a weight pair (two int16) as one int32 (memcpy: the pack is
+ * int16-aligned only) */
+static inline int32_t load_i32(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 static inline void flush_sse(__m128i v, int64_t *dst)
 {
     __m128i sign = _mm_srai_epi32(v, 31);
@@ -518,32 +527,27 @@ static void kernel_sse2(const int16_t *wp, const int16_t *xp, size_t row_pix, in
             const int16_t *x = xp + (size_t)kp * row_pix * 2;
             __m128i x0 = _mm_loadu_si128((const __m128i *)x);
             __m128i x1 = _mm_loadu_si128((const __m128i *)(x + 8));
-            __m128i w = _mm_loadu_si128((const __m128i *)(wp + (size_t)kp * 2 * CO_BLOCK));
-            __m128i w0 = _mm_shuffle_epi32(w, 0x00), w1 = _mm_shuffle_epi32(w, 0x55);
-            __m128i w2 = _mm_shuffle_epi32(w, 0xaa), w3 = _mm_shuffle_epi32(w, 0xff);
+            /* as in kernel_avx2: pairs broadcast one at a time, sums pinned */
+            const int16_t *w = wp + (size_t)kp * 2 * CO_BLOCK;
+            __m128i w0 = _mm_set1_epi32(load_i32(w + 0));
             a0 = _mm_add_epi32(a0, _mm_madd_epi16(x0, w0));
             a1 = _mm_add_epi32(a1, _mm_madd_epi16(x1, w0));
+            __m128i w1 = _mm_set1_epi32(load_i32(w + 2));
             a2 = _mm_add_epi32(a2, _mm_madd_epi16(x0, w1));
             a3 = _mm_add_epi32(a3, _mm_madd_epi16(x1, w1));
+            __m128i w2 = _mm_set1_epi32(load_i32(w + 4));
             a4 = _mm_add_epi32(a4, _mm_madd_epi16(x0, w2));
             a5 = _mm_add_epi32(a5, _mm_madd_epi16(x1, w2));
+            __m128i w3 = _mm_set1_epi32(load_i32(w + 6));
             a6 = _mm_add_epi32(a6, _mm_madd_epi16(x0, w3));
             a7 = _mm_add_epi32(a7, _mm_madd_epi16(x1, w3));
+            __asm__("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7));
         }
         flush_sse(a0, acc[0]); flush_sse(a1, acc[0] + 4);
         flush_sse(a2, acc[1]); flush_sse(a3, acc[1] + 4);
         flush_sse(a4, acc[2]); flush_sse(a5, acc[2] + 4);
         flush_sse(a6, acc[3]); flush_sse(a7, acc[3] + 4);
     }
-}
-
-/* a weight pair (two int16) as one int32 (memcpy: the pack is
- * int16-aligned only) */
-static inline int32_t load_i32(const int16_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
 }
 
 __attribute__((target("avx2"))) static inline void flush_avx2(__m256i v, int64_t *dst)

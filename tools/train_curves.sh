@@ -12,7 +12,8 @@
 # (aec bench --refine 0). DIR/curves.md gets one row per model: training minutes,
 # steps, BD-rate against JPEG and the PSNR at 0.25, 0.5 and 1.0 bpp (the
 # mean curve, interpolated in log bpp), so a recipe's rise per CPU-hour
-# reads down its rows. Runs sharing the machine slow each other a little
+# reads down its rows; DIR/curves.svg plots the 0.5 bpp column. Runs
+# sharing the machine slow each other a little
 # (memory bandwidth); compare rows of one invocation.
 #
 # Recipes (name: aec train options); default: all of them.
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
         --data) DATA=$2; shift 2 ;;
         --val) VAL=$2; shift 2 ;;
         --stride) STRIDE=$2; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "train_curves.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -157,4 +158,44 @@ for r in $RECIPES; do
     done
 done
 mv "$OUT/curves.md.tmp" "$OUT/curves.md"
-echo "wrote $OUT/curves.md"
+
+# ---- the plot: PSNR at 0.5 bpp against training minutes, a line per recipe ----
+awk -F'|' '
+    $4 ~ /^ *[0-9.]+ *$/ {
+        r = $2; gsub(/ /, "", r); m = $4 + 0; v = $9; gsub(/ /, "", v)
+        if (v == "-" || v == "") next
+        if (!(r in seen)) { seen[r] = 1; order[++nr] = r }
+        n[r]++; X[r, n[r]] = m; Y[r, n[r]] = v + 0
+        if (m > xmax) xmax = m
+        if (!ymin_set || v + 0 < ymin) { ymin = v + 0; ymin_set = 1 }
+        if (v + 0 > ymax) ymax = v + 0
+    }
+    function px(x) { return 60 + 520 * x / xmax }
+    function py(y) { return 330 - 290 * (y - lo) / (hi - lo) }
+    END {
+        if (!nr) exit
+        lo = int(ymin) - 1; hi = int(ymax) + 2
+        split("#1f77b4 #d62728 #2ca02c #9467bd #ff7f0e #8c564b", col, " ")
+        printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"380\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        printf "<rect width=\"720\" height=\"380\" fill=\"white\"/>\n"
+        for (y = lo; y <= hi; y++) {
+            printf "<line x1=\"60\" y1=\"%.1f\" x2=\"580\" y2=\"%.1f\" stroke=\"#ddd\"/>", py(y), py(y)
+            printf "<text x=\"54\" y=\"%.1f\" text-anchor=\"end\">%d</text>\n", py(y) + 4, y
+        }
+        for (x = 0; x <= xmax; x += 10) {
+            printf "<line x1=\"%.1f\" y1=\"40\" x2=\"%.1f\" y2=\"330\" stroke=\"#ddd\"/>", px(x), px(x)
+            printf "<text x=\"%.1f\" y=\"346\" text-anchor=\"middle\">%d</text>\n", px(x), x
+        }
+        printf "<text x=\"320\" y=\"370\" text-anchor=\"middle\">training minutes (one core each)</text>\n"
+        printf "<text x=\"16\" y=\"185\" transform=\"rotate(-90 16 185)\" text-anchor=\"middle\">PSNR dB at 0.5 bpp (validation)</text>\n"
+        for (i = 1; i <= nr; i++) {
+            r = order[i]; c = col[(i - 1) % 6 + 1]; pts = ""
+            for (k = 1; k <= n[r]; k++) pts = pts sprintf("%.1f,%.1f ", px(X[r, k]), py(Y[r, k]))
+            printf "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%s\"/>\n", c, pts
+            for (k = 1; k <= n[r]; k++) printf "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>", px(X[r, k]), py(Y[r, k]), c
+            printf "\n<line x1=\"595\" y1=\"%d\" x2=\"615\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>", 50 + 18 * i, 50 + 18 * i, c
+            printf "<text x=\"620\" y=\"%d\">%s</text>\n", 54 + 18 * i, r
+        }
+        printf "</svg>\n"
+    }' "$OUT/curves.md" >"$OUT/curves.svg.tmp" && mv "$OUT/curves.svg.tmp" "$OUT/curves.svg"
+echo "wrote $OUT/curves.md and $OUT/curves.svg"

@@ -107,6 +107,7 @@ static void filter_row(const uint8_t *cur, const uint8_t *prev, size_t n, int bp
 typedef struct {
     uint8_t *out;       /* deflated bytes */
     size_t len, cap;
+    size_t in_len;      /* filtered bytes it holds */
     uLong adler;        /* Adler-32 of the piece's filtered bytes */
     int failed;         /* 1: out of memory, 2: zlib error */
 } piece;
@@ -118,6 +119,7 @@ static void deflate_piece(const uint8_t *in, size_t len, size_t dict_len, int fi
     z_stream z;
     memset(&z, 0, sizeof z);
     pc->len = 0;
+    pc->in_len = len;
     pc->failed = 0;
     pc->adler = adler32(adler32(0L, Z_NULL, 0), in, (uInt)len);
     if (deflateInit2(&z, LEVEL, Z_DEFLATED, -15, 8, Z_FILTERED) != Z_OK) {
@@ -218,13 +220,12 @@ int aec_png_encode(FILE *f, const uint8_t *rgb, const uint8_t *alpha, int width,
                           &pieces[p]);
         }
         for (int p = 0; p < n && !oom && !zerr && !io; p++) {
-            const size_t len = ((size_t)p + 1 == (size_t)n ? rows - (size_t)p * piece_rows : piece_rows) * row_bytes;
             if (pieces[p].failed) {
                 oom = pieces[p].failed == 1;
                 zerr = pieces[p].failed == 2;
                 break;
             }
-            adler = adler32_combine(adler, pieces[p].adler, (z_off_t)len);
+            adler = adler32_combine(adler, pieces[p].adler, (z_off_t)pieces[p].in_len);
             const int first = y0 == 0 && p == 0, last = last_band && p == n - 1;
             uint8_t ztail[4];
             put_be32(ztail, (uint32_t)adler);

@@ -175,6 +175,9 @@ typedef struct {
     int n, chans, h, w, th, tw;
     const float *src;
     int phases;
+    int ty0;    /* tile row 0 is the grid's tile row ty0: a band of rows */
+    int out_h;  /* forward: the output's rows per channel (2 h, or a band's) */
+    int out_at; /* forward: the output row that grid output row 8 ty0 goes to */
 } tile_grid;
 
 /* Where channel k of image n starts in g->src, and its row and column
@@ -192,12 +195,14 @@ static const float *channel_origin(const tile_grid *g, int n, int k, size_t *rs,
     return g->src + ((size_t)n * (g->chans / 4) + c) * 4 * g->h * g->w + (size_t)a * 2 * g->w + b;
 }
 
+/* image n of tile t, and the grid position (y0, x0) of its first input:
+ * the tile's place in the whole grid, a band's tiles counted from ty0 */
 static void tile_origin(const tile_grid *g, long t, int *n, int *y0, int *x0)
 {
     const long per_image = (long)g->th * g->tw;
     *n = (int)(t / per_image);
     const long rest = t % per_image;
-    *y0 = (int)(rest / g->tw) * 4;
+    *y0 = (int)(rest / g->tw + g->ty0) * 4;
     *x0 = (int)(rest % g->tw) * 4;
 }
 
@@ -295,7 +300,8 @@ static void output_tiles(const tile_grid *g, int cout, const float *mo, const fl
                          int count, size_t span, float *y)
 {
     const int ow = 2 * g->w;
-    const size_t oplane = (size_t)2 * g->h * ow;
+    const size_t oplane = (size_t)g->out_h * ow;
+    const int shift = g->out_at - 8 * g->ty0; /* grid output row -> row of y */
     const int blocks = (count + LANES - 1) / LANES;
     const long jobs = (long)cout * blocks;
 #pragma omp parallel for schedule(static) if ((size_t)jobs * 4 * LANES * POINTS > PAR_MIN_WORK)
@@ -312,7 +318,7 @@ static void output_tiles(const tile_grid *g, int cout, const float *mo, const fl
             const int ni = g->h - y0 < 4 ? g->h - y0 : 4, nj = g->w - x0 < 4 ? g->w - x0 : 4;
             for (int i = 0; i < ni; i++)
                 for (int a = 0; a < 2; a++) {
-                    float *row = dst + (size_t)(2 * (y0 + i) + a) * ow + 2 * x0;
+                    float *row = dst + (size_t)(2 * (y0 + i) + a + shift) * ow + 2 * x0;
                     for (int j = 0; j < nj; j++) {
                         row[2 * j] = o[2 * a][i][j][q] + bc;
                         row[2 * j + 1] = o[2 * a + 1][i][j][q] + bc;
@@ -351,14 +357,55 @@ static void output_tiles_plain(const tile_grid *g, int rows, const float *mo, co
     }
 }
 
+/* The plan of the transposed convolution l with the given weights
+ * ([cin][cout][5][5]): U for each of the 36 points, transformed and packed
+ * for the GEMM kernel, a row of 6 points at a time. The transform gives
+ * [4 cout][cin] matrices: the forward products use them as they are, the
+ * backward ones transposed. */
+static int plan_make(const nn_deconv2d *l, const float *weights, int backward, nn_winograd_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    plan->cin = l->cin;
+    plan->cout = l->cout;
+    plan->backward = backward;
+    const int rows = backward ? l->cin : 4 * l->cout, kch = backward ? 4 * l->cout : l->cin;
+    const size_t ustride = point_stride((size_t)4 * l->cout * l->cin);
+    float *wt = malloc((size_t)l->cout * 25 * weights_cin_pad(l->cin) * sizeof(float));
+    float *u = malloc(6 * ustride * sizeof(float));
+    int failed = !u || !wt;
+    if (!failed) reorder_weights(l, weights, wt);
+    for (int i = 0; i < 6 && !failed; i++) {
+        transform_weights_row(l, wt, backward ? tap_dx : tap_of, i, u, ustride);
+        for (int j = 0; j < 6 && !failed; j++)
+            failed = nn_sgemm_pack_a(&plan->packed[6 * i + j], backward, rows, kch,
+                                     u + (size_t)j * ustride, l->cin) != 0;
+    }
+    free(wt);
+    free(u);
+    if (failed) nn_winograd_plan_free(plan);
+    return failed ? -1 : 0;
+}
+
+void nn_winograd_plan_free(nn_winograd_plan *plan)
+{
+    for (int pt = 0; pt < POINTS; pt++) nn_sgemm_apack_free(&plan->packed[pt]);
+    memset(plan, 0, sizeof *plan);
+}
+
+static int plan_fits(const nn_winograd_plan *plan, const nn_deconv2d *l, int backward)
+{
+    return plan->cin == l->cin && plan->cout == l->cout && plan->backward == backward &&
+           plan->packed[0].data;
+}
+
 /* The one driver of both directions, for the transposed convolution l with
- * the given weights ([cin][cout][5][5]). Forward (backward == 0): the grid
- * is x's channels, the products have 4 cout rows (phase rows), out = y plus
+ * its weights made into `plan`. Forward (backward == 0): the grid is x's
+ * channels, the products have 4 cout rows (phase rows), out = y plus
  * bias[cout]. Backward: the grid is dy's phases (4 cout channels), the
  * products have cin rows, out = dx (plus bias[cin] if not NULL: a stride-2
  * convolution is this direction of the transposed one, see below). */
-static int winograd_run(const nn_deconv2d *l, const float *weights, const float *bias, int backward,
-                        const tile_grid *g, float *out, nn_workspace *ws)
+static int winograd_run(const nn_deconv2d *l, const nn_winograd_plan *plan, const float *bias,
+                        int backward, const tile_grid *g, float *out, nn_workspace *ws)
 {
     const long total = (long)g->n * g->th * g->tw;
     if (total == 0) return 0;
@@ -370,28 +417,9 @@ static int winograd_run(const nn_deconv2d *l, const float *weights, const float 
     while (chunk > MIN_CHUNK_TILES && point_span(chunk) * per_tile > cap) chunk -= 16;
     if (chunk < MIN_CHUNK_TILES) chunk = MIN_CHUNK_TILES;
     if (chunk > (size_t)total) chunk = (size_t)total;
-    const size_t ustride = point_stride((size_t)4 * l->cout * l->cin);
     const size_t span = point_span(chunk);
-
-    /* U, transformed and packed for the GEMM kernel once per point (the
-     * chunks all multiply by it), a row of 6 points at a time; not in the
-     * workspace, which keeps its largest size for the next layers. The
-     * transform gives [4 cout][cin] matrices: the forward products use
-     * them as they are, the backward ones transposed. */
-    nn_sgemm_apack packed[POINTS] = {{0}};
-    float *wt = malloc((size_t)l->cout * 25 * weights_cin_pad(l->cin) * sizeof(float));
-    float *u = malloc(6 * ustride * sizeof(float));
-    int failed = !u || !wt;
-    if (!failed) reorder_weights(l, weights, wt);
-    for (int i = 0; i < 6 && !failed; i++) {
-        transform_weights_row(l, wt, backward ? tap_dx : tap_of, i, u, ustride);
-        for (int j = 0; j < 6 && !failed; j++)
-            failed = nn_sgemm_pack_a(&packed[6 * i + j], backward, rows, kch, u + (size_t)j * ustride,
-                                     l->cin) != 0;
-    }
-    free(wt);
-    free(u);
-    float *v = failed ? NULL : nn_workspace_get(ws, per_tile * span);
+    int failed = 0;
+    float *v = nn_workspace_get(ws, per_tile * span);
     float *mo = v ? v + POINTS * (size_t)kch * span : NULL;
     for (long t0 = 0; t0 < total && v && !failed; t0 += (long)chunk) {
         const int count = total - t0 < (long)chunk ? (int)(total - t0) : (int)chunk;
@@ -401,15 +429,26 @@ static int winograd_run(const nn_deconv2d *l, const float *weights, const float 
          * splitting each product between the threads */
 #pragma omp parallel for schedule(dynamic) reduction(| : failed)
         for (int pt = 0; pt < POINTS; pt++)
-            failed |= nn_sgemm_packed(&packed[pt], 0, count, 1.0f, v + (size_t)pt * span,
+            failed |= nn_sgemm_packed(&plan->packed[pt], 0, count, 1.0f, v + (size_t)pt * span,
                                       (int)(POINTS * span), 0.0f, mo + (size_t)pt * span,
                                       (int)(POINTS * span)) != 0;
         if (failed) break;
         if (backward) output_tiles_plain(g, rows, mo, bias, t0, count, span, out);
         else output_tiles(g, l->cout, mo, bias, t0, count, span, out);
     }
-    for (int pt = 0; pt < POINTS; pt++) nn_sgemm_apack_free(&packed[pt]);
     return failed || !v ? -1 : 0;
+}
+
+/* winograd_run with a plan made for the call */
+static int winograd_run_once(const nn_deconv2d *l, const float *weights, const float *bias,
+                             int backward, const tile_grid *g, float *out, nn_workspace *ws)
+{
+    if ((long)g->n * g->th * g->tw == 0) return 0;
+    nn_winograd_plan plan;
+    if (plan_make(l, weights, backward, &plan)) return -1;
+    int ret = winograd_run(l, &plan, bias, backward, g, out, ws);
+    nn_winograd_plan_free(&plan);
+    return ret;
 }
 
 /* few output channels (the synthesis' last layer, 3): the input transform
@@ -420,18 +459,51 @@ int nn_deconv2d_winograd_applies(const nn_deconv2d *l)
     return l->k == 5 && l->stride == 2 && l->cout >= MIN_COUT;
 }
 
+int nn_deconv2d_winograd_plan(const nn_deconv2d *l, const nn_params *p, int backward,
+                              nn_winograd_plan *plan)
+{
+    if (!nn_deconv2d_winograd_applies(l)) {
+        memset(plan, 0, sizeof *plan);
+        return 0;
+    }
+    return plan_make(l, p->value + l->w, backward != 0, plan);
+}
+
+int nn_deconv2d_forward_winograd_planned(const nn_deconv2d *l, const nn_params *p,
+                                         const nn_winograd_plan *plan, const nn_tensor *x,
+                                         nn_tensor *y, nn_workspace *ws)
+{
+    if (!nn_deconv2d_winograd_applies(l)) return nn_deconv2d_forward(l, p, x, y, ws);
+    if (x->c != l->cin || (plan && !plan_fits(plan, l, 0))) return -1;
+    if (nn_tensor_resize(y, x->n, l->cout, 2 * x->h, 2 * x->w) != 0) return -1;
+    const tile_grid g = {x->n, l->cin, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4, x->data, 0,
+                         0, 2 * x->h, 0};
+    if (!plan) return winograd_run_once(l, p->value + l->w, p->value + l->b, 0, &g, y->data, ws);
+    return winograd_run(l, plan, p->value + l->b, 0, &g, y->data, ws);
+}
+
 int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
                                  nn_tensor *y, nn_workspace *ws)
 {
-    if (!nn_deconv2d_winograd_applies(l)) return nn_deconv2d_forward(l, p, x, y, ws);
-    if (x->c != l->cin) return -1;
-    if (nn_tensor_resize(y, x->n, l->cout, 2 * x->h, 2 * x->w) != 0) return -1;
-    const tile_grid g = {x->n, l->cin, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4, x->data, 0};
-    return winograd_run(l, p->value + l->w, p->value + l->b, 0, &g, y->data, ws);
+    return nn_deconv2d_forward_winograd_planned(l, p, NULL, x, y, ws);
 }
 
-int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
-                                     const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+int nn_deconv2d_forward_winograd_rows(const nn_deconv2d *l, const nn_params *p,
+                                      const nn_winograd_plan *plan, const nn_tensor *x, int r0,
+                                      int r1, nn_tensor *y, int at, nn_workspace *ws)
+{
+    if (!nn_deconv2d_winograd_applies(l) || !plan || !plan_fits(plan, l, 0) || x->c != l->cin ||
+        r0 < 0 || r0 % 8 != 0 || r1 <= r0 || r1 > 2 * x->h || (r1 % 8 != 0 && r1 != 2 * x->h) ||
+        y->n != x->n || y->c != l->cout || y->w != 2 * x->w || at < 0 || at + (r1 - r0) > y->h)
+        return -1;
+    const tile_grid g = {x->n, l->cin, x->h, x->w, (r1 + 7) / 8 - r0 / 8, (x->w + 3) / 4, x->data,
+                         0, r0 / 8, y->h, at};
+    return winograd_run(l, plan, p->value + l->b, 0, &g, y->data, ws);
+}
+
+int nn_deconv2d_backward_dx_winograd_planned(const nn_deconv2d *l, const nn_params *p,
+                                             const nn_winograd_plan *plan, const nn_tensor *x,
+                                             const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
 {
     if (!nn_deconv2d_winograd_applies(l)) {
         nn_params view = *p;
@@ -439,11 +511,19 @@ int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, c
         return nn_deconv2d_backward(l, &view, x, dy, dx, ws);
     }
     if (x->c != l->cin || dy->n != x->n || dy->c != l->cout || dy->h != 2 * x->h ||
-        dy->w != 2 * x->w)
+        dy->w != 2 * x->w || (plan && !plan_fits(plan, l, 1)))
         return -1;
     if (nn_tensor_resize(dx, x->n, l->cin, x->h, x->w) != 0) return -1;
-    const tile_grid g = {x->n, 4 * l->cout, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4, dy->data, 1};
-    return winograd_run(l, p->value + l->w, NULL, 1, &g, dx->data, ws);
+    const tile_grid g = {x->n, 4 * l->cout, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4, dy->data, 1,
+                         0, 0, 0};
+    if (!plan) return winograd_run_once(l, p->value + l->w, NULL, 1, &g, dx->data, ws);
+    return winograd_run(l, plan, NULL, 1, &g, dx->data, ws);
+}
+
+int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
+                                     const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+{
+    return nn_deconv2d_backward_dx_winograd_planned(l, p, NULL, x, dy, dx, ws);
 }
 
 /* A 5x5 stride-2 convolution with zero padding, y[o] = sum W[co][ci][k]
@@ -471,8 +551,8 @@ int nn_conv2d_forward_winograd(const nn_conv2d *l, const nn_params *p, const nn_
     if (nn_tensor_resize(y, x->n, l->cout, x->h / 2, x->w / 2) != 0) return -1;
     const nn_deconv2d d = conv_as_deconv(l);
     const tile_grid g = {x->n, 4 * l->cin, x->h / 2, x->w / 2, (x->h / 2 + 3) / 4, (x->w / 2 + 3) / 4,
-                         x->data, 1};
-    return winograd_run(&d, p->value + l->w, p->value + l->b, 1, &g, y->data, ws);
+                         x->data, 1, 0, 0, 0};
+    return winograd_run_once(&d, p->value + l->w, p->value + l->b, 1, &g, y->data, ws);
 }
 
 int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
@@ -488,7 +568,8 @@ int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const
         return -1;
     if (nn_tensor_resize(dx, x->n, l->cin, x->h, x->w) != 0) return -1;
     const nn_deconv2d d = conv_as_deconv(l);
-    const tile_grid g = {x->n, l->cout, dy->h, dy->w, (dy->h + 3) / 4, (dy->w + 3) / 4, dy->data, 0};
+    const tile_grid g = {x->n, l->cout, dy->h, dy->w, (dy->h + 3) / 4, (dy->w + 3) / 4, dy->data, 0,
+                         0, 2 * dy->h, 0};
     /* the transposed layer's forward pass, without its bias */
-    return winograd_run(&d, p->value + l->w, NULL, 0, &g, dx->data, ws);
+    return winograd_run_once(&d, p->value + l->w, NULL, 0, &g, dx->data, ws);
 }

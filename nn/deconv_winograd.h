@@ -18,11 +18,12 @@
  * passes (p->grad set, dx NULL) and the input gradients here. The decoder,
  * the encoder and training all use these passes (codec/model.c).
  *
- * Scratch: allocated for the call, the transformed weights packed for the
- * GEMM (36 * 4 cout * cin floats, independent of the image) and, while they
- * are made, a reordered copy of the weights and 6 points' worth of
- * transformed ones; from the workspace, the tiles in chunks under its cap
- * (at least 64 tiles a chunk).
+ * Scratch: the transformed weights packed for the GEMM (36 * 4 cout * cin
+ * floats, independent of the image; while they are made, a reordered copy
+ * of the weights and 6 points' worth of transformed ones): a plan, made by
+ * the caller once for many passes (nn_deconv2d_winograd_plan) or for the
+ * call; from the workspace, the tiles in chunks under its cap (at least 64
+ * tiles a chunk).
  *
  * Threads: OpenMP over channels and tiles, and over the 36 products, each
  * of which runs single-threaded (nn_sgemm inside a parallel region). */
@@ -30,12 +31,48 @@
 #define NN_DECONV_WINOGRAD_H
 
 #include "conv2d.h"
+#include "gemm.h"
+
+/* One layer's weights, transformed to the 36 Winograd points and packed
+ * for the GEMM kernel, for one direction. Making it costs about as much as
+ * a pass over a few hundred tiles, so callers that run a layer many times
+ * (the decoder's bands and tiles, the encoder's refinement steps) make it
+ * once. Read-only while passes use it. */
+typedef struct {
+    int cin, cout, backward;
+    nn_sgemm_apack packed[36];
+} nn_winograd_plan;
+
+/* The plan of transposed convolution l for its forward pass (backward 0) or
+ * its input gradient (1), from p's current weights (a plan does not follow
+ * later changes of them). For a layer the Winograd passes do not take
+ * (nn_deconv2d_winograd_applies) the plan is empty, and the passes below
+ * accept it. 0, or -1 when out of memory. */
+int nn_deconv2d_winograd_plan(const nn_deconv2d *l, const nn_params *p, int backward,
+                              nn_winograd_plan *plan);
+void nn_winograd_plan_free(nn_winograd_plan *plan);
 
 /* y = the transposed convolution of x, as nn_deconv2d_forward. Layers with
  * another kernel size or stride, or under 16 output channels, go to
  * nn_deconv2d_forward. */
 int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
                                  nn_tensor *y, nn_workspace *ws);
+/* The same with a plan made for this layer's forward pass (NULL: made for
+ * the call). */
+int nn_deconv2d_forward_winograd_planned(const nn_deconv2d *l, const nn_params *p,
+                                         const nn_winograd_plan *plan, const nn_tensor *x,
+                                         nn_tensor *y, nn_workspace *ws);
+
+/* Rows r0 .. r1 - 1 of the same y, written to rows at .. at + r1 - r0 - 1 of
+ * a y the caller has shaped [x->n][cout][rows][2 x->w], its other rows left
+ * as they are: a band of the output, for a caller that streams the layers
+ * after this one over bands (codec/model.c). r0 must be a multiple of 8 and
+ * r1 one too or 2 x->h (a band is whole rows of the 4x4 input tiles, whose
+ * outputs are 8 rows); the values are the whole pass's exactly. Needs a plan
+ * for the forward pass and a layer the Winograd passes take; -1 otherwise. */
+int nn_deconv2d_forward_winograd_rows(const nn_deconv2d *l, const nn_params *p,
+                                      const nn_winograd_plan *plan, const nn_tensor *x, int r0,
+                                      int r1, nn_tensor *y, int at, nn_workspace *ws);
 
 /* dx = the gradient of a loss with respect to x given dy (the gradient with
  * respect to y), OVERWRITTEN, as nn_deconv2d_backward computes it with no
@@ -45,6 +82,9 @@ int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const
  * cin outputs). x gives the shape only (and the fallback's arguments). */
 int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
                                      const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
+int nn_deconv2d_backward_dx_winograd_planned(const nn_deconv2d *l, const nn_params *p,
+                                             const nn_winograd_plan *plan, const nn_tensor *x,
+                                             const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
 
 /* The same arithmetic for the 5x5 stride-2 convolution with zero padding
  * (the analysis transform's layers), which is the transposed layer's

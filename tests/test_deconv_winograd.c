@@ -7,7 +7,8 @@
  * synthesis' last layer) and a shape big enough for the parallel loops.
  * The tolerance scales with the sum of |terms| at each pixel, as float
  * rounding does. Other kernels/strides must give nn_deconv2d_forward's
- * result exactly (they are passed on to it). */
+ * result exactly (they are passed on to it). Plans made once and bands of
+ * output rows must give the per-call whole passes' results exactly. */
 #include <stdint.h>
 #include <string.h>
 
@@ -341,6 +342,94 @@ static void test_other_shapes(void)
     nn_params_free(&p);
 }
 
+/* A plan made once gives the per-call passes' results exactly, pass after
+ * pass; a band of rows (nn_deconv2d_forward_winograd_rows) gives the whole
+ * pass's rows exactly and leaves the rest of its output alone; plans for
+ * the other direction or another layer, and bands off the 8-row grid, are
+ * refused. Shapes: n, cin, cout, h, w (odd h: a last band shorter than 8
+ * rows; w past a block of 8 tiles). */
+static void test_plans_and_bands(int n, int cin, int cout, int h, int w, uint64_t seed)
+{
+    char what[96];
+    snprintf(what, sizeof what, "plan/bands n%d %d->%d %dx%d", n, cin, cout, h, w);
+    nn_rng rng;
+    nn_rng_seed(&rng, seed);
+    nn_params p;
+    nn_params_init(&p);
+    nn_deconv2d l, other;
+    if (nn_deconv2d_declare(&l, &p, "l", cin, cout, 5, 2) != 0 ||
+        nn_deconv2d_declare(&other, &p, "o", cin, cout + 1, 5, 2) != 0 || nn_params_alloc(&p) != 0)
+        abort();
+    fill_uniform(p.value, p.count, &rng);
+    nn_tensor x = {0}, y = {0}, yp = {0}, dy = {0}, dx = {0}, dxp = {0}, band = {0};
+    nn_workspace ws = {.max_bytes = (size_t)1 << 20};
+    if (nn_tensor_alloc(&x, n, cin, h, w) != 0 || nn_tensor_alloc(&dy, n, cout, 2 * h, 2 * w) != 0)
+        abort();
+    fill_uniform(x.data, nn_tensor_numel(&x), &rng);
+    fill_uniform(dy.data, nn_tensor_numel(&dy), &rng);
+    nn_winograd_plan fwd, bwd;
+    CHECK(nn_deconv2d_winograd_plan(&l, &p, 0, &fwd) == 0 && nn_deconv2d_winograd_plan(&l, &p, 1, &bwd) == 0,
+          "%s: plans", what);
+    CHECK(nn_deconv2d_forward_winograd(&l, &p, &x, &y, &ws) == 0 &&
+              nn_deconv2d_backward_dx_winograd(&l, &p, &x, &dy, &dx, &ws) == 0,
+          "%s: per-call passes", what);
+    for (int pass = 0; pass < 2; pass++) {
+        CHECK(nn_deconv2d_forward_winograd_planned(&l, &p, &fwd, &x, &yp, &ws) == 0 &&
+                  memcmp(y.data, yp.data, nn_tensor_numel(&y) * sizeof(float)) == 0,
+              "%s: planned forward, pass %d", what, pass);
+        CHECK(nn_deconv2d_backward_dx_winograd_planned(&l, &p, &bwd, &x, &dy, &dxp, &ws) == 0 &&
+                  memcmp(dx.data, dxp.data, nn_tensor_numel(&dx) * sizeof(float)) == 0,
+              "%s: planned dx, pass %d", what, pass);
+    }
+    /* bands of 8 and 16 rows, each written 3 rows down into a band tensor
+     * of sentinels */
+    const int rows = 2 * h, ow = 2 * w;
+    for (int step = 8; step <= 16; step += 8)
+        for (int r0 = 0; r0 < rows; r0 += step) {
+            const int r1 = r0 + step < rows ? r0 + step : rows, at = 3;
+            if (nn_tensor_resize(&band, n, cout, at + (r1 - r0) + 2, ow) != 0) abort();
+            for (size_t k = 0; k < nn_tensor_numel(&band); k++) band.data[k] = 1234.5f;
+            CHECK(nn_deconv2d_forward_winograd_rows(&l, &p, &fwd, &x, r0, r1, &band, at, &ws) == 0,
+                  "%s: band %d..%d", what, r0, r1);
+            int same = 1, untouched = 1;
+            for (int i = 0; i < n * cout; i++)
+                for (int r = 0; r < band.h; r++) {
+                    const float *b = band.data + ((size_t)i * band.h + r) * ow;
+                    if (r >= at && r < at + r1 - r0) {
+                        const float *a = y.data + ((size_t)i * rows + r0 + r - at) * ow;
+                        same &= memcmp(a, b, (size_t)ow * sizeof(float)) == 0;
+                    } else {
+                        for (int c = 0; c < ow; c++) untouched &= b[c] == 1234.5f;
+                    }
+                }
+            CHECK(same, "%s: band %d..%d differs from the whole pass", what, r0, r1);
+            CHECK(untouched, "%s: band %d..%d wrote outside its rows", what, r0, r1);
+        }
+    /* refusals */
+    if (nn_tensor_resize(&band, n, cout, rows, ow) != 0) abort();
+    CHECK(nn_deconv2d_forward_winograd_rows(&l, &p, &bwd, &x, 0, rows, &band, 0, &ws) != 0,
+          "%s: a dx plan for a forward band", what);
+    CHECK(nn_deconv2d_forward_winograd_rows(&l, &p, NULL, &x, 0, rows, &band, 0, &ws) != 0,
+          "%s: a band without a plan", what);
+    CHECK(nn_deconv2d_forward_winograd_rows(&l, &p, &fwd, &x, 4, rows, &band, 0, &ws) != 0,
+          "%s: a band starting off the 8-row grid", what);
+    CHECK(nn_deconv2d_forward_winograd_rows(&l, &p, &fwd, &x, 0, rows, &band, 1, &ws) != 0,
+          "%s: a band past the output's rows", what);
+    CHECK(nn_deconv2d_forward_winograd_planned(&other, &p, &fwd, &x, &yp, &ws) != 0,
+          "%s: another layer's plan", what);
+    nn_winograd_plan_free(&fwd);
+    nn_winograd_plan_free(&bwd);
+    nn_tensor_free(&x);
+    nn_tensor_free(&y);
+    nn_tensor_free(&yp);
+    nn_tensor_free(&dy);
+    nn_tensor_free(&dx);
+    nn_tensor_free(&dxp);
+    nn_tensor_free(&band);
+    nn_workspace_free(&ws);
+    nn_params_free(&p);
+}
+
 int main(void)
 {
     static const shape shapes[] = {
@@ -361,5 +450,8 @@ int main(void)
         test_conv_shape(conv_shapes[i][0], conv_shapes[i][1], conv_shapes[i][2], conv_shapes[i][3],
                         conv_shapes[i][4], i == 4 ? (size_t)2 << 20 : 0, 100 + i);
     test_conv_fallbacks();
+    test_plans_and_bands(1, 16, 16, 13, 40, 200);
+    test_plans_and_bands(2, 20, 17, 16, 9, 201);
+    test_plans_and_bands(1, 32, 24, 37, 70, 202); /* several chunks, parallel loops */
     return check_report("test_deconv_winograd");
 }

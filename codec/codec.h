@@ -36,8 +36,10 @@
 #define AEC_DECODE_MAX_PIXELS_DEFAULT ((uint64_t)1 << 28)
 
 /* Tiling. The float transforms (g_a when encoding, g_s when decoding) keep
- * a few 128-channel activations at a quarter of the image's resolution, so
- * on an image of more than AEC_TILE_MIN_PIXELS padded pixels they run on
+ * a few 128-channel activations at a quarter of the image's resolution
+ * (g_s streams its last layers over bands of rows and never holds the one
+ * at half resolution, codec/model.c), so on an image of more than
+ * AEC_TILE_MIN_PIXELS padded pixels they run on
  * tiles: cores of AEC_TILE_LATENTS x AEC_TILE_LATENTS latents (512 x 512
  * pixels), each computed with a margin of 2 latents around it
  * that covers the transform's receptive field (codec.c), so a tile's core
@@ -45,7 +47,7 @@
  * show. The integer hyper-synthesis runs in tiles of z^ whatever the size
  * (exactly the whole run's integers); the entropy coder sees the whole
  * latent array. */
-#define AEC_TILE_MIN_PIXELS ((uint64_t)512 * 512)
+#define AEC_TILE_MIN_PIXELS ((uint64_t)768 * 768)
 #define AEC_TILE_LATENTS 32
 
 typedef struct {

@@ -448,12 +448,15 @@ static int entropy_params_backward(aec_model *m, aec_train_state *s, nn_tensor *
 }
 
 /* Synthesis g_s: gs_in[0] -> x_hat (its transposed convolutions by
- * nn/deconv_winograd where it applies). */
-static int synthesis_forward(const aec_model *m, aec_train_state *s)
+ * nn/deconv_winograd where it applies, with the layers' plans when given,
+ * else plans made for the call). */
+static int synthesis_forward(const aec_model *m, aec_train_state *s, const nn_winograd_plan *plans)
 {
     for (int i = 0; i < 4; i++) {
         nn_tensor *out = i < 3 ? &s->gs_pre[i] : &s->x_hat;
-        if (nn_deconv2d_forward_winograd(&m->gs[i], &m->p, &s->gs_in[i], out, &s->ws)) return -1;
+        if (nn_deconv2d_forward_winograd_planned(&m->gs[i], &m->p, plans ? &plans[i] : NULL,
+                                                 &s->gs_in[i], out, &s->ws))
+            return -1;
         if (i == 3) break;
         if (nn_gdn_forward(&m->gs_igdn[i], &m->p, out, &s->gs_in[i + 1], &s->ws)) return -1;
     }
@@ -534,7 +537,7 @@ int aec_model_train_forward(aec_model *m, aec_train_state *s)
     nn_round(s->y_hat.data, s->y_hat.data, ny);
     for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
     scale_items(&s->y_hat, &s->gs_in[0], ig);
-    if (synthesis_forward(m, s)) return -1;
+    if (synthesis_forward(m, s, NULL)) return -1;
 
     size_t per = (size_t)3 * s->h * s->w;
     double dist = 0;
@@ -739,7 +742,7 @@ double aec_model_eval(const aec_model *m, aec_train_state *s, const nn_tensor *x
     if (resize_like(&s->gs_in[0], &s->y) || round_as_coded(m, s)) return -1;
     bits += nn_gaussian_bits(&s->y_hat, &s->mu, &s->scale);
     scale_items(&s->y_hat, &s->gs_in[0], igp);
-    if (synthesis_forward(m, s)) return -1;
+    if (synthesis_forward(m, s, NULL)) return -1;
     if (resize_like(x_hat, &s->x_hat)) return -1;
     size_t nx = nn_tensor_numel(&s->x_hat);
     for (size_t k = 0; k < nx; k++) {
@@ -808,7 +811,8 @@ static double lambda_at(const aec_arch *a, float t)
  * leaves g_s's activations in s for the backward pass */
 static int refine_forward(const aec_model *m, aec_train_state *s, const nn_tensor *x, int w,
                           int h, const nn_tensor *y_g, const nn_tensor *mu,
-                          const nn_tensor *scale, const float *ig, double lambda, double *loss)
+                          const nn_tensor *scale, const float *ig, double lambda,
+                          const nn_winograd_plan *plans, double *loss)
 {
     size_t ny = nn_tensor_numel(y_g);
     if (resize_like(&s->y_hat, y_g) || resize_like(&s->gs_in[0], y_g)) return -1;
@@ -816,7 +820,7 @@ static int refine_forward(const aec_model *m, aec_train_state *s, const nn_tenso
         s->y_hat.data[k] = mu->data[k] + floorf(y_g->data[k] - mu->data[k] + 0.5f);
     const float *igp[1] = {ig};
     scale_items(&s->y_hat, &s->gs_in[0], igp);
-    if (synthesis_forward(m, s)) return -1;
+    if (synthesis_forward(m, s, plans)) return -1;
     const size_t plane = (size_t)x->h * x->w;
     double se = 0;
     for (int c = 0; c < 3; c++)
@@ -848,12 +852,18 @@ int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_ten
     view.grad = NULL;
     float *best = malloc(ny * sizeof *best), *m1 = calloc(ny, sizeof *m1), *v1 = calloc(ny, sizeof *v1);
     int ret = -1;
+    /* the synthesis' weights transformed once for all the steps' passes,
+     * forward [0..3] and backward [4..7] (each costs about as much as a
+     * tenth of a pass over a 768x512 image) */
+    nn_winograd_plan plans[8] = {{0}};
     if (!best || !m1 || !v1) goto done;
+    for (int i = 0; i < 8; i++)
+        if (nn_deconv2d_winograd_plan(&m->gs[i % 4], &m->p, i / 4, &plans[i])) goto done;
     memcpy(best, y_g->data, ny * sizeof *best);
     double first = 0, best_loss = 0;
     for (int it = 0; it <= iters; it++) {
         double loss;
-        if (refine_forward(m, s, x, w, h, y_g, mu, scale, ig, lambda, &loss)) goto done;
+        if (refine_forward(m, s, x, w, h, y_g, mu, scale, ig, lambda, plans, &loss)) goto done;
         if (it == 0) first = best_loss = loss;
         else if (loss < best_loss) {
             best_loss = loss;
@@ -874,7 +884,8 @@ int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_ten
             }
         for (int i = 3; i >= 0; i--) {
             if (resize_like(dnext, &s->gs_in[i])) goto done;
-            if (nn_deconv2d_backward_dx_winograd(&m->gs[i], &m->p, &s->gs_in[i], dcur, dnext, &s->ws))
+            if (nn_deconv2d_backward_dx_winograd_planned(&m->gs[i], &m->p, &plans[4 + i], &s->gs_in[i],
+                                                         dcur, dnext, &s->ws))
                 goto done;
             tmp = dcur; dcur = dnext; dnext = tmp;
             if (i == 0) break;
@@ -906,6 +917,7 @@ int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_ten
     if (gain) *gain = first > 0 ? 1.0 - best_loss / first : 0;
     ret = 0;
 done:
+    for (int i = 0; i < 8; i++) nn_winograd_plan_free(&plans[i]);
     free(best);
     free(m1);
     free(v1);
@@ -926,14 +938,16 @@ done:
  * whole activation. */
 #define GDN_BAND_BYTES ((size_t)2 << 20)
 
-/* t = GDN(t), in place, band by band. GDN mixes the channels of one pixel
- * and never neighbouring pixels, so any split by rows gives the same values. */
-static int gdn_in_place(const nn_gdn *l, const nn_params *p, nn_tensor *t, nn_workspace *ws)
+/* Rows row0 .. row1 - 1 of t = GDN(t), in place, band by band. GDN mixes
+ * the channels of one pixel and never neighbouring pixels, so any split by
+ * rows gives the same values. */
+static int gdn_rows_in_place(const nn_gdn *l, const nn_params *p, nn_tensor *t, int row0,
+                             int row1, nn_workspace *ws)
 {
     const size_t row = (size_t)t->c * t->w; /* floats of one row, all channels */
-    if (row == 0 || t->h == 0) return 0;
+    if (row == 0 || row1 <= row0) return 0;
     size_t fit = GDN_BAND_BYTES / sizeof(float) / row;
-    const int rows = fit < 1 ? 1 : fit > (size_t)t->h ? t->h : (int)fit;
+    const int rows = fit < 1 ? 1 : fit > (size_t)(row1 - row0) ? row1 - row0 : (int)fit;
     const size_t plane = (size_t)t->h * t->w;
     nn_tensor in = {0}, out = {0};
     int ret = -1;
@@ -941,8 +955,8 @@ static int gdn_in_place(const nn_gdn *l, const nn_params *p, nn_tensor *t, nn_wo
         goto done;
     for (int n = 0; n < t->n; n++) {
         float *image = t->data + (size_t)n * t->c * plane;
-        for (int y0 = 0; y0 < t->h; y0 += rows) {
-            const int h = t->h - y0 < rows ? t->h - y0 : rows;
+        for (int y0 = row0; y0 < row1; y0 += rows) {
+            const int h = row1 - y0 < rows ? row1 - y0 : rows;
             const size_t band = (size_t)h * t->w;
             in.h = h; /* smaller than allocated: a reshape, no allocation */
             for (int c = 0; c < t->c; c++)
@@ -959,8 +973,82 @@ done:
     return ret;
 }
 
+static int gdn_in_place(const nn_gdn *l, const nn_params *p, nn_tensor *t, nn_workspace *ws)
+{
+    return gdn_rows_in_place(l, p, t, 0, t->h, ws);
+}
+
+/* g_s's last layers, streamed over bands of rows: x_hat = deconv3(IGDN2(
+ * deconv2(in))), without deconv2's output (the synthesis' biggest
+ * activation, 4x the size of `in`) ever existing whole.
+ *
+ * Band by band, deconv2 writes its output rows r0 .. r1 - 1 exactly as the
+ * whole pass would (nn_deconv2d_forward_winograd_rows; r0 on the 8-row
+ * grid of its tiles) into d, after the 2 rows kept from the band before,
+ * and IGDN2 runs on them. deconv3 then runs on d as an image of its own:
+ * output row o of a 5x5 stride-2 transposed convolution takes input rows
+ * ceil((o - 2) / 2) .. floor((o + 2) / 2), so d (rows r0 - 2 .. r1 - 1)
+ * holds all that rows 2 r0 - 2 .. 2 r1 - 3 of x_hat take (from the image's
+ * top, and to its bottom, at the first and last band, where the zero
+ * padding is the image's own); those rows are kept. The values are the
+ * whole pass's up to the order of float additions (tests/test_model.c). */
+static int synthesis_tail(const aec_model *m, const nn_tensor *in, nn_tensor *x_hat,
+                          nn_workspace *ws)
+{
+    const nn_deconv2d *l2 = &m->gs[2], *l3 = &m->gs[3];
+    const int n = in->n, c2 = l2->cout, c3 = l3->cout, R = 2 * in->h, w2 = 2 * in->w;
+    /* a band of deconv2's output is at most the size of the convolutions'
+     * workspace cap (8 MB when coding: 128 channels of a 768-pixel-wide
+     * image take 196 KB a row, so ~40 rows, instead of the whole 50 MB
+     * activation of a 768x512 image), and 8 rows at least */
+    const size_t row_bytes = (size_t)n * c2 * w2 * sizeof(float);
+    size_t fit = row_bytes ? nn_conv_workspace_cap(ws) / row_bytes : 0;
+    const int band = fit < 10 ? 8 : (int)(fit - 2) / 8 * 8; /* deconv2 rows a band */
+    nn_winograd_plan plan;
+    nn_tensor d = {0}, o = {0}, carry = {0};
+    int ret = -1;
+    if (nn_deconv2d_winograd_plan(l2, &m->p, 0, &plan)) return -1;
+    if (nn_tensor_resize(x_hat, n, c3, 2 * R, 2 * w2) || nn_tensor_resize(&d, n, c2, band + 2, w2) ||
+        nn_tensor_resize(&carry, n, c2, 2, w2))
+        goto done;
+    int kept = 0; /* rows at d's top from the band before */
+    for (int r0 = 0; r0 < R; r0 += band) {
+        const int r1 = r0 + band < R ? r0 + band : R;
+        d.h = kept + r1 - r0; /* a reshape within the allocation */
+        for (int i = 0; i < n * c2 && kept; i++)
+            memcpy(d.data + (size_t)i * d.h * w2, carry.data + (size_t)i * 2 * w2,
+                   (size_t)2 * w2 * sizeof(float));
+        if (nn_deconv2d_forward_winograd_rows(l2, &m->p, &plan, in, r0, r1, &d, kept, ws) ||
+            gdn_rows_in_place(&m->gs_igdn[2], &m->p, &d, kept, d.h, ws) ||
+            nn_deconv2d_forward_winograd(l3, &m->p, &d, &o, ws))
+            goto done;
+        /* o's row j is x_hat's row 2 (r0 - kept) + j */
+        const int f0 = r0 == 0 ? 0 : 2 * r0 - 2, f1 = r1 == R ? 2 * R : 2 * r1 - 2;
+        const int from = f0 - 2 * (r0 - kept), ow = 2 * w2;
+        for (int i = 0; i < n * c3; i++)
+            memcpy(x_hat->data + ((size_t)i * 2 * R + f0) * ow, o.data + ((size_t)i * o.h + from) * ow,
+                   (size_t)(f1 - f0) * ow * sizeof(float));
+        if (r1 < R) {
+            if (d.h < 2) goto done; /* bands are 8 rows or more: cannot happen */
+            for (int i = 0; i < n * c2; i++)
+                memcpy(carry.data + (size_t)i * 2 * w2, d.data + ((size_t)i * d.h + d.h - 2) * w2,
+                       (size_t)2 * w2 * sizeof(float));
+            kept = 2;
+        }
+    }
+    ret = 0;
+done:
+    nn_winograd_plan_free(&plan);
+    nn_tensor_free(&d);
+    nn_tensor_free(&o);
+    nn_tensor_free(&carry);
+    return ret;
+}
+
 /* g_a (convolutions, GDN) or g_s (transposed convolutions, inverse GDN):
- * four layers, a GDN after each of the first three, two activations alive */
+ * four layers, a GDN after each of the first three, two activations alive;
+ * g_s's last two layers streamed over bands (synthesis_tail) when its
+ * third takes the Winograd passes (the default architecture's does) */
 static int transform(const aec_model *m, int synthesis, const nn_tensor *x, nn_tensor *y,
                      nn_workspace *ws)
 {
@@ -968,6 +1056,11 @@ static int transform(const aec_model *m, int synthesis, const nn_tensor *x, nn_t
     const nn_tensor *in = x;
     int ret = -1;
     for (int i = 0; i < 4; i++) {
+        if (synthesis && i == 2 && nn_deconv2d_winograd_applies(&m->gs[2])) {
+            nn_tensor_free(&act[0]); /* layer 0's output: read */
+            if (synthesis_tail(m, in, y, ws)) goto done;
+            break;
+        }
         /* act[i % 2] holds layer i-2's output, which layer i-1 has read */
         nn_tensor_free(&act[i % 2]);
         nn_tensor *out = i < 3 ? &act[i % 2] : y;

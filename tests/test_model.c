@@ -7,6 +7,8 @@
 
 #include "adam.h"
 #include "check.h"
+#include "deconv_winograd.h"
+#include "gdn.h"
 #include "model.h"
 
 static void fill_batch(nn_tensor *x, unsigned seed)
@@ -196,6 +198,73 @@ static void test_train_split(aec_model *m)
     free(got);
 }
 
+/* The inference synthesis (aec_model_synthesis) streams its last layers
+ * over bands of rows (synthesis_tail in codec/model.c); its output must be
+ * the layers run one after the other on whole tensors, up to float
+ * rounding, for bands forced small by the workspace cap (several bands, a
+ * short last one, a batch of two) and for one band. N = 16: the third
+ * transposed convolution must take the Winograd passes for the bands to
+ * be used. */
+static void test_banded_synthesis(void)
+{
+    aec_arch arch;
+    aec_arch_default(&arch);
+    arch.n = 16;
+    arch.m = 8;
+    arch.levels = 2;
+    aec_model m;
+    CHECK(aec_model_create(&m, &arch) == 0, "banded synthesis: create");
+    aec_model_init(&m, 11);
+    /* weights away from their initial values, so every tap matters */
+    nn_rng r;
+    nn_rng_seed(&r, 12);
+    for (int i = 0; i < 4; i++) {
+        float *w = m.p.value + m.gs[i].w;
+        for (size_t k = 0; k < (size_t)m.gs[i].cin * m.gs[i].cout * 25; k++)
+            w[k] += 0.05f * (nn_rng_uniform(&r) - 0.5f);
+    }
+    static const int shapes[][4] = {{1, 6, 5, 30 << 10}, {2, 7, 3, 40 << 10}, {1, 5, 4, 0}};
+    for (int t = 0; t < 3; t++) {
+        const int n = shapes[t][0], h = shapes[t][1], w = shapes[t][2];
+        nn_tensor y = {0}, a = {0}, b = {0}, x1 = {0}, x2 = {0};
+        if (nn_tensor_alloc(&y, n, 8, h, w)) abort();
+        for (size_t k = 0; k < nn_tensor_numel(&y); k++) y.data[k] = 4.0f * (nn_rng_uniform(&r) - 0.5f);
+        nn_workspace banded = {.max_bytes = (size_t)shapes[t][3]}, whole = {0};
+        CHECK(aec_model_synthesis(&m, &y, &x1, &banded) == 0, "banded synthesis %d: runs", t);
+        /* the same layers on whole tensors */
+        const nn_tensor *in = &y;
+        int ok = 1;
+        for (int i = 0; i < 4 && ok; i++) {
+            nn_tensor *out = i == 3 ? &x2 : i % 2 ? &b : &a;
+            ok = nn_deconv2d_forward_winograd(&m.gs[i], &m.p, in, out, &whole) == 0;
+            if (ok && i < 3) {
+                nn_tensor g = {0};
+                ok = nn_gdn_forward(&m.gs_igdn[i], &m.p, out, &g, &whole) == 0;
+                nn_tensor_free(out);
+                *out = g;
+            }
+            in = out;
+        }
+        CHECK(ok && x1.n == x2.n && x1.c == 3 && x1.h == x2.h && x1.w == x2.w && x1.h == 16 * h,
+              "banded synthesis %d: shapes", t);
+        double worst = 0, top = 0;
+        for (size_t k = 0; ok && k < nn_tensor_numel(&x1); k++) {
+            worst = fmax(worst, fabs((double)x1.data[k] - x2.data[k]));
+            top = fmax(top, fabs((double)x2.data[k]));
+        }
+        CHECK(ok && worst <= 1e-5 * fmax(1.0, top), "banded synthesis %d: differs by %g (values to %g)", t,
+              worst, top);
+        nn_tensor_free(&y);
+        nn_tensor_free(&a);
+        nn_tensor_free(&b);
+        nn_tensor_free(&x1);
+        nn_tensor_free(&x2);
+        nn_workspace_free(&banded);
+        nn_workspace_free(&whole);
+    }
+    aec_model_free(&m);
+}
+
 int main(void)
 {
     aec_arch arch;
@@ -351,6 +420,7 @@ int main(void)
 
     test_context(&m, &s);
     test_train_split(&m);
+    test_banded_synthesis();
 
     nn_tensor_free(&xh);
     nn_adam_free(&adam);

@@ -12,6 +12,7 @@
 #include "codec.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,26 +184,37 @@ static int set_identity(aec_codec *c)
 
 /* c->id of a loaded model: the parameters as the float32 blob the hash
  * covers, the coding chunks as stored (what the hash covers; re-serialising
- * them would give the same bytes, a load later) */
-static int set_identity_stored(aec_codec *c, const aec_chunk *hs, const aec_chunk *z,
-                               const aec_chunk *y, const aec_chunk *cx)
+ * them would give the same bytes, a load later). Reads c->model only and
+ * writes c->id only, so it can run beside the coding chunks' parsing
+ * (stored_identity_thread). */
+typedef struct {
+    aec_codec *c;
+    const aec_chunk *hs, *z, *y, *cx;
+    int failed;
+} stored_identity;
+
+static void *set_identity_stored(void *arg)
 {
+    stored_identity *si = arg;
     decoder_blobs b;
     memset(&b, 0, sizeof b);
-    if (decoder_params_blob(&c->model, &b.parm, &b.parm_len)) return -1;
-    b.hs = (uint8_t *)hs->data;
-    b.hs_len = hs->len;
-    b.z = (uint8_t *)z->data;
-    b.z_len = z->len;
-    b.y = (uint8_t *)y->data;
-    b.y_len = y->len;
-    if (cx) {
-        b.ctx = (uint8_t *)cx->data;
-        b.ctx_len = cx->len;
+    if (decoder_params_blob(&si->c->model, &b.parm, &b.parm_len)) {
+        si->failed = 1;
+        return NULL;
     }
-    compute_id(c, &b);
+    b.hs = (uint8_t *)si->hs->data;
+    b.hs_len = si->hs->len;
+    b.z = (uint8_t *)si->z->data;
+    b.z_len = si->z->len;
+    b.y = (uint8_t *)si->y->data;
+    b.y_len = si->y->len;
+    if (si->cx) {
+        b.ctx = (uint8_t *)si->cx->data;
+        b.ctx_len = si->cx->len;
+    }
+    compute_id(si->c, &b);
     free(b.parm);
-    return 0;
+    return NULL;
 }
 
 /* ---- building, saving, loading ------------------------------------------ */
@@ -363,10 +375,21 @@ int aec_codec_parse(aec_codec *c, const uint8_t *buf, size_t len, const char *na
                  !hs ? "HSIQ" : !z ? "ZCDF" : !y ? "YCDF" : "CTXQ");
         goto fail;
     }
-    if (aec_hs_int_deserialize(&c->hs, hs->data, hs->len, inner, sizeof inner) ||
-        aec_cdf_set_deserialize(&c->z_tables, z->data, z->len, inner, sizeof inner) ||
-        aec_cdf_set_deserialize(&c->y_tables, y->data, y->len, inner, sizeof inner) ||
-        (a->context && aec_ctx_int_deserialize(&c->ctx, cx->data, cx->len, inner, sizeof inner))) {
+    /* The model id (a serial hash of ~6 MB, ~10 ms) on a thread of its own
+     * while this one reads the coding chunks (about as long). A plain
+     * thread, joined before returning, not an OpenMP region: aec forks
+     * its workers after loading the model, and libgomp's thread pool does
+     * not survive a fork. */
+    stored_identity si = {c, hs, z, y, a->context ? cx : NULL, 0};
+    pthread_t id_thread;
+    const int threaded = pthread_create(&id_thread, NULL, set_identity_stored, &si) == 0;
+    if (!threaded) set_identity_stored(&si);
+    int bad = aec_hs_int_deserialize(&c->hs, hs->data, hs->len, inner, sizeof inner) ||
+              aec_cdf_set_deserialize(&c->z_tables, z->data, z->len, inner, sizeof inner) ||
+              aec_cdf_set_deserialize(&c->y_tables, y->data, y->len, inner, sizeof inner) ||
+              (a->context && aec_ctx_int_deserialize(&c->ctx, cx->data, cx->len, inner, sizeof inner));
+    if (threaded) pthread_join(id_thread, NULL);
+    if (bad) {
         snprintf(err, errlen, "%s: %s", name, inner);
         goto fail;
     }
@@ -377,7 +400,7 @@ int aec_codec_parse(aec_codec *c, const uint8_t *buf, size_t len, const char *na
         snprintf(err, errlen, "%s: coding chunks do not match the architecture", name);
         goto fail;
     }
-    if (set_identity_stored(c, hs, z, y, a->context ? cx : NULL)) {
+    if (si.failed) {
         snprintf(err, errlen, "%s: out of memory", name);
         goto fail;
     }

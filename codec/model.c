@@ -933,44 +933,19 @@ done:
  * bands below. On a 768x512 image the biggest activation (128 channels at
  * 384x256) is 50 MB; all of training's tensors together were ~350 MB. */
 
-/* GDN runs on bands of rows of this size at most: its workspace is two
- * band-sized matrices (x^2 and the denominators), instead of two of the
- * whole activation. */
-#define GDN_BAND_BYTES ((size_t)2 << 20)
-
-/* Rows row0 .. row1 - 1 of t = GDN(t), in place, band by band. GDN mixes
- * the channels of one pixel and never neighbouring pixels, so any split by
- * rows gives the same values. */
+/* Rows row0 .. row1 - 1 of t = GDN(t), in place (nn_gdn_forward_inplace:
+ * GDN mixes the channels of one pixel and never neighbouring pixels, so
+ * any rows can go on their own; each channel's slice of the rows is
+ * contiguous, the channels a plane apart). */
 static int gdn_rows_in_place(const nn_gdn *l, const nn_params *p, nn_tensor *t, int row0,
                              int row1, nn_workspace *ws)
 {
-    const size_t row = (size_t)t->c * t->w; /* floats of one row, all channels */
-    if (row == 0 || row1 <= row0) return 0;
-    size_t fit = GDN_BAND_BYTES / sizeof(float) / row;
-    const int rows = fit < 1 ? 1 : fit > (size_t)(row1 - row0) ? row1 - row0 : (int)fit;
     const size_t plane = (size_t)t->h * t->w;
-    nn_tensor in = {0}, out = {0};
-    int ret = -1;
-    if (nn_tensor_resize(&in, 1, t->c, rows, t->w) || nn_tensor_resize(&out, 1, t->c, rows, t->w))
-        goto done;
-    for (int n = 0; n < t->n; n++) {
-        float *image = t->data + (size_t)n * t->c * plane;
-        for (int y0 = row0; y0 < row1; y0 += rows) {
-            const int h = row1 - y0 < rows ? row1 - y0 : rows;
-            const size_t band = (size_t)h * t->w;
-            in.h = h; /* smaller than allocated: a reshape, no allocation */
-            for (int c = 0; c < t->c; c++)
-                memcpy(in.data + c * band, image + c * plane + (size_t)y0 * t->w, band * sizeof(float));
-            if (nn_gdn_forward(l, p, &in, &out, ws)) goto done;
-            for (int c = 0; c < t->c; c++)
-                memcpy(image + c * plane + (size_t)y0 * t->w, out.data + c * band, band * sizeof(float));
-        }
-    }
-    ret = 0;
-done:
-    nn_tensor_free(&in);
-    nn_tensor_free(&out);
-    return ret;
+    for (int n = 0; n < t->n && row1 > row0; n++)
+        if (nn_gdn_forward_inplace(l, p, t->data + (size_t)n * t->c * plane + (size_t)row0 * t->w,
+                                   (size_t)(row1 - row0) * t->w, plane, ws))
+            return -1;
+    return 0;
 }
 
 static int gdn_in_place(const nn_gdn *l, const nn_params *p, nn_tensor *t, nn_workspace *ws)

@@ -36,6 +36,16 @@ int nn_gdn_forward(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
 /* accumulates into p->grad (skipped when p->grad is NULL), overwrites dx (dx must not be NULL; it is
  * resized to x's shape); dy must have x's shape. Recomputes the forward
  * denominators rather than keeping them. */
+/* Inference: the same values, in place, on `pixels` pixels whose channel
+ * k lies at data + k * ld (a band of rows of a [c][h][w] image: ld = h w),
+ * a block of pixels at a time on every thread, each block's squares and
+ * denominators kept in cache instead of three passes over whole
+ * activations. The denominators come from our GEMM kernel (nn_sgemm), so
+ * they may differ from nn_gdn_forward's in the last bits where that one
+ * calls OpenBLAS. 0, or -1 (ld < pixels, out of memory). */
+int nn_gdn_forward_inplace(const nn_gdn *l, const nn_params *p, float *data, size_t pixels,
+                           size_t ld, nn_workspace *ws);
+
 int nn_gdn_backward(const nn_gdn *l, nn_params *p, const nn_tensor *x,
                     const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
 

@@ -260,6 +260,36 @@ static void test_errors(void)
     nn_params_free(&p);
 }
 
+/* nn_gdn_forward_inplace on rows r0 .. r1 - 1 of every image (channels a
+ * plane apart) gives nn_gdn_forward's values there, up to the last bits
+ * of the denominators' sums, and leaves the other rows alone. */
+static void test_inplace(int inverse, int n, int c, int h, int w, int r0, int r1, nn_rng *rng)
+{
+    rig g;
+    if (rig_setup(&g, inverse, n, c, h, w, rng) != 0) { CHECK(0, "setup"); rig_free(&g); return; }
+    nn_tensor t = {0};
+    int ok = nn_gdn_forward(&g.layer, &g.p, &g.x, &g.y, &g.ws) == 0 && nn_tensor_copy(&t, &g.x) == 0;
+    const size_t plane = (size_t)h * w;
+    for (int b = 0; ok && b < n; b++)
+        ok = nn_gdn_forward_inplace(&g.layer, &g.p, t.data + (size_t)b * c * plane + (size_t)r0 * w,
+                                    (size_t)(r1 - r0) * w, plane, &g.ws) == 0;
+    CHECK(ok, "in-place %dx%dx%dx%d rows %d..%d runs", n, c, h, w, r0, r1);
+    double worst = 0;
+    int untouched = 1;
+    for (size_t k = 0; ok && k < nn_tensor_numel(&t); k++) {
+        const int row = (int)(k % plane / (size_t)w);
+        if (row >= r0 && row < r1)
+            worst = fmax(worst, fabs((double)t.data[k] - g.y.data[k]) / fmax(1.0, fabs(g.y.data[k])));
+        else
+            untouched &= t.data[k] == g.x.data[k];
+    }
+    CHECK(worst < 2e-6, "%s in place %dx%dx%dx%d rows %d..%d vs nn_gdn_forward: worst error %g",
+          inverse ? "IGDN" : "GDN", n, c, h, w, r0, r1, worst);
+    CHECK(untouched, "in place: rows outside %d..%d changed", r0, r1);
+    nn_tensor_free(&t);
+    rig_free(&g);
+}
+
 int main(void)
 {
     nn_rng rng;
@@ -273,6 +303,9 @@ int main(void)
         test_gradients(inverse, 3, 12, 7, 9, 40, &rng);
         test_gradients(inverse, 2, 16, 32, 32, 12, &rng);
         test_bound_gradient(inverse, &rng);
+        test_inplace(inverse, 1, 5, 7, 9, 0, 7, &rng);       /* one short block */
+        test_inplace(inverse, 2, 16, 40, 33, 3, 37, &rng);  /* blocks of 256 and a rest, parallel */
+        test_inplace(inverse, 1, 128, 20, 64, 8, 20, &rng); /* the decoder's channel count */
     }
     test_errors();
     return check_report("test_gdn");

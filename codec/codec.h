@@ -44,7 +44,9 @@
  * pixels), each computed with a margin of 2 latents around it
  * that covers the transform's receptive field (codec.c), so a tile's core
  * is what the whole image gives up to float rounding and the seams do not
- * show. The integer hyper-synthesis runs in tiles of z^ whatever the size
+ * show. Below the threshold g_a runs whole too (its biggest activation is
+ * 128 channels at half resolution: 75 MB at 768 x 768; the encoder's
+ * refinement holds more). The integer hyper-synthesis runs in tiles of z^ whatever the size
  * (exactly the whole run's integers); the entropy coder sees the whole
  * latent array. */
 #define AEC_TILE_MIN_PIXELS ((uint64_t)768 * 768)

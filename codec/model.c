@@ -854,7 +854,8 @@ int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_ten
     int ret = -1;
     /* the synthesis' weights transformed once for all the steps' passes,
      * forward [0..3] and backward [4..7] (each costs about as much as a
-     * tenth of a pass over a 768x512 image) */
+     * tenth of a pass over a 768x512 image; together they hold ~66 MB for
+     * the default architecture, where one at a time held ~14 MB) */
     nn_winograd_plan plans[8] = {{0}};
     if (!best || !m1 || !v1) goto done;
     for (int i = 0; i < 8; i++)
@@ -940,6 +941,7 @@ done:
 static int gdn_rows_in_place(const nn_gdn *l, const nn_params *p, nn_tensor *t, int row0,
                              int row1, nn_workspace *ws)
 {
+    if (t->c != l->c) return -1;
     const size_t plane = (size_t)t->h * t->w;
     for (int n = 0; n < t->n && row1 > row0; n++)
         if (nn_gdn_forward_inplace(l, p, t->data + (size_t)n * t->c * plane + (size_t)row0 * t->w,
@@ -978,7 +980,10 @@ static int synthesis_tail(const aec_model *m, const nn_tensor *in, nn_tensor *x_
      * activation of a 768x512 image), and 8 rows at least */
     const size_t row_bytes = (size_t)n * c2 * w2 * sizeof(float);
     size_t fit = row_bytes ? nn_conv_workspace_cap(ws) / row_bytes : 0;
-    const int band = fit < 10 ? 8 : (int)(fit - 2) / 8 * 8; /* deconv2 rows a band */
+    /* deconv2 rows a band: from the cap, at most the image's (rounded up
+     * to the 8-row grid) */
+    const size_t whole = ((size_t)R + 7) / 8 * 8;
+    const int band = fit < 10 ? 8 : (fit - 2) / 8 * 8 >= whole ? (int)whole : (int)((fit - 2) / 8 * 8);
     nn_winograd_plan plan;
     nn_tensor d = {0}, o = {0}, carry = {0};
     int ret = -1;

@@ -368,6 +368,7 @@ static int plan_make(const nn_deconv2d *l, const float *weights, int backward, n
     plan->cin = l->cin;
     plan->cout = l->cout;
     plan->backward = backward;
+    plan->weights = l->w;
     const int rows = backward ? l->cin : 4 * l->cout, kch = backward ? 4 * l->cout : l->cin;
     const size_t ustride = point_stride((size_t)4 * l->cout * l->cin);
     float *wt = malloc((size_t)l->cout * 25 * weights_cin_pad(l->cin) * sizeof(float));
@@ -395,7 +396,7 @@ void nn_winograd_plan_free(nn_winograd_plan *plan)
 static int plan_fits(const nn_winograd_plan *plan, const nn_deconv2d *l, int backward)
 {
     return plan->cin == l->cin && plan->cout == l->cout && plan->backward == backward &&
-           plan->packed[0].data;
+           plan->weights == l->w && plan->packed[0].data;
 }
 
 /* The one driver of both directions, for the transposed convolution l with

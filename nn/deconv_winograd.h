@@ -40,12 +40,15 @@
  * once. Read-only while passes use it. */
 typedef struct {
     int cin, cout, backward;
+    size_t weights; /* the layer's weight offset in its parameters: which layer */
     nn_sgemm_apack packed[36];
 } nn_winograd_plan;
 
 /* The plan of transposed convolution l for its forward pass (backward 0) or
  * its input gradient (1), from p's current weights (a plan does not follow
- * later changes of them). For a layer the Winograd passes do not take
+ * later changes of them; the passes check that a plan is for their layer
+ * and direction, not that the weights are unchanged). For a layer the
+ * Winograd passes do not take
  * (nn_deconv2d_winograd_applies) the plan is empty, and the passes below
  * accept it. 0, or -1 when out of memory. */
 int nn_deconv2d_winograd_plan(const nn_deconv2d *l, const nn_params *p, int backward,

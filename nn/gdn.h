@@ -33,9 +33,6 @@ void nn_gdn_effective(const nn_gdn *l, const nn_params *p, float *beta, float *g
  * Returns -1 when x->c != l->c or out of memory. */
 int nn_gdn_forward(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
                    nn_tensor *y, nn_workspace *ws);
-/* accumulates into p->grad (skipped when p->grad is NULL), overwrites dx (dx must not be NULL; it is
- * resized to x's shape); dy must have x's shape. Recomputes the forward
- * denominators rather than keeping them. */
 /* Inference: the same values, in place, on `pixels` pixels whose channel
  * k lies at data + k * ld (a band of rows of a [c][h][w] image: ld = h w),
  * a block of pixels at a time on every thread, each block's squares and
@@ -46,6 +43,9 @@ int nn_gdn_forward(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
 int nn_gdn_forward_inplace(const nn_gdn *l, const nn_params *p, float *data, size_t pixels,
                            size_t ld, nn_workspace *ws);
 
+/* accumulates into p->grad (skipped when p->grad is NULL), overwrites dx (dx must not be NULL; it is
+ * resized to x's shape); dy must have x's shape. Recomputes the forward
+ * denominators rather than keeping them. */
 int nn_gdn_backward(const nn_gdn *l, nn_params *p, const nn_tensor *x,
                     const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
 

@@ -356,9 +356,10 @@ static void test_plans_and_bands(int n, int cin, int cout, int h, int w, uint64_
     nn_rng_seed(&rng, seed);
     nn_params p;
     nn_params_init(&p);
-    nn_deconv2d l, other;
+    nn_deconv2d l, other, twin;
     if (nn_deconv2d_declare(&l, &p, "l", cin, cout, 5, 2) != 0 ||
-        nn_deconv2d_declare(&other, &p, "o", cin, cout + 1, 5, 2) != 0 || nn_params_alloc(&p) != 0)
+        nn_deconv2d_declare(&other, &p, "o", cin, cout + 1, 5, 2) != 0 ||
+        nn_deconv2d_declare(&twin, &p, "t", cin, cout, 5, 2) != 0 || nn_params_alloc(&p) != 0)
         abort();
     fill_uniform(p.value, p.count, &rng);
     nn_tensor x = {0}, y = {0}, yp = {0}, dy = {0}, dx = {0}, dxp = {0}, band = {0};
@@ -417,6 +418,8 @@ static void test_plans_and_bands(int n, int cin, int cout, int h, int w, uint64_
           "%s: a band past the output's rows", what);
     CHECK(nn_deconv2d_forward_winograd_planned(&other, &p, &fwd, &x, &yp, &ws) != 0,
           "%s: another layer's plan", what);
+    CHECK(nn_deconv2d_forward_winograd_planned(&twin, &p, &fwd, &x, &yp, &ws) != 0,
+          "%s: the plan of another layer of the same shape", what);
     nn_winograd_plan_free(&fwd);
     nn_winograd_plan_free(&bwd);
     nn_tensor_free(&x);
@@ -453,5 +456,6 @@ int main(void)
     test_plans_and_bands(1, 16, 16, 13, 40, 200);
     test_plans_and_bands(2, 20, 17, 16, 9, 201);
     test_plans_and_bands(1, 32, 24, 37, 70, 202); /* several chunks, parallel loops */
+    test_plans_and_bands(1, 16, 16, 20, 300, 203); /* a band's tiles in chunks across tile rows */
     return check_report("test_deconv_winograd");
 }

@@ -304,7 +304,7 @@ int main(void)
         test_gradients(inverse, 2, 16, 32, 32, 12, &rng);
         test_bound_gradient(inverse, &rng);
         test_inplace(inverse, 1, 5, 7, 9, 0, 7, &rng);       /* one short block */
-        test_inplace(inverse, 2, 16, 40, 33, 3, 37, &rng);  /* blocks of 256 and a rest, parallel */
+        test_inplace(inverse, 2, 32, 40, 33, 3, 37, &rng);  /* blocks of 256 and a rest, parallel */
         test_inplace(inverse, 1, 128, 20, 64, 8, 20, &rng); /* the decoder's channel count */
     }
     test_errors();

@@ -10,6 +10,7 @@
 #include "deconv_winograd.h"
 #include "gdn.h"
 #include "model.h"
+#include "small_model.h"
 
 static void fill_batch(nn_tensor *x, unsigned seed)
 {
@@ -207,14 +208,11 @@ static void test_train_split(aec_model *m)
  * be used. */
 static void test_banded_synthesis(void)
 {
-    aec_arch arch;
-    aec_arch_default(&arch);
-    arch.n = 16;
-    arch.m = 8;
-    arch.levels = 2;
     aec_model m;
-    CHECK(aec_model_create(&m, &arch) == 0, "banded synthesis: create");
-    aec_model_init(&m, 11);
+    if (small_model_create(&m, 16, 8, 2, 11)) {
+        CHECK(0, "banded synthesis: create");
+        return;
+    }
     /* weights away from their initial values, so every tap matters */
     nn_rng r;
     nn_rng_seed(&r, 12);
@@ -272,14 +270,11 @@ static void test_banded_synthesis(void)
 
 int main(void)
 {
-    aec_arch arch;
-    aec_arch_default(&arch);
-    arch.n = 6;
-    arch.m = 8;
-    arch.levels = 3;
     aec_model m;
-    CHECK(aec_model_create(&m, &arch) == 0, "create");
-    aec_model_init(&m, 5);
+    if (small_model_create(&m, 6, 8, 3, 5)) {
+        CHECK(0, "create");
+        return check_report("test_model");
+    }
     CHECK(nn_params_find(&m.p, "g_s.deconv3.weight") != NULL, "synthesis weight named");
     CHECK(nn_params_find(&m.p, "gain") && nn_params_find(&m.p, "gain")->count == 3 * 8, "gain shape");
 

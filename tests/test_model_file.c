@@ -8,17 +8,12 @@
 
 #include "check.h"
 #include "model_file.h"
+#include "small_model.h"
 
 static aec_model small_model(void)
 {
-    aec_arch arch;
-    aec_arch_default(&arch);
-    arch.n = 4;
-    arch.m = 6;
-    arch.levels = 2;
     aec_model m;
-    if (aec_model_create(&m, &arch)) abort();
-    aec_model_init(&m, 3);
+    if (small_model_create(&m, 4, 6, 2, 3)) abort();
     return m;
 }
 

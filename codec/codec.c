@@ -185,8 +185,8 @@ static int set_identity(aec_codec *c)
 /* c->id of a loaded model: the parameters as the float32 blob the hash
  * covers, the coding chunks as stored (what the hash covers; re-serialising
  * them would give the same bytes, a load later). Reads c->model only and
- * writes c->id only, so it can run beside the coding chunks' parsing
- * (stored_identity_thread). */
+ * writes c->id and si->failed only, so it can run on a thread of its own
+ * beside the coding chunks' parsing (aec_codec_parse). */
 typedef struct {
     aec_codec *c;
     const aec_chunk *hs, *z, *y, *cx;

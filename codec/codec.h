@@ -46,9 +46,9 @@
  * is what the whole image gives up to float rounding and the seams do not
  * show. Below the threshold g_a runs whole too (its biggest activation is
  * 128 channels at half resolution: 75 MB at 768 x 768; the encoder's
- * refinement holds more). The integer hyper-synthesis runs in tiles of z^ whatever the size
- * (exactly the whole run's integers); the entropy coder sees the whole
- * latent array. */
+ * refinement holds more). The integer hyper-synthesis runs in tiles of z^
+ * whatever the size (exactly the whole run's integers); the entropy coder
+ * sees the whole latent array. */
 #define AEC_TILE_MIN_PIXELS ((uint64_t)768 * 768)
 #define AEC_TILE_LATENTS 32
 

@@ -983,7 +983,8 @@ static int synthesis_tail(const aec_model *m, const nn_tensor *in, nn_tensor *x_
     /* deconv2 rows a band: from the cap, at most the image's (rounded up
      * to the 8-row grid) */
     const size_t whole = ((size_t)R + 7) / 8 * 8;
-    const int band = fit < 10 ? 8 : (fit - 2) / 8 * 8 >= whole ? (int)whole : (int)((fit - 2) / 8 * 8);
+    size_t rows = fit < 10 ? 8 : (fit - 2) / 8 * 8;
+    const int band = (int)(rows < whole ? rows : whole);
     nn_winograd_plan plan;
     nn_tensor d = {0}, o = {0}, carry = {0};
     int ret = -1;
@@ -1008,8 +1009,7 @@ static int synthesis_tail(const aec_model *m, const nn_tensor *in, nn_tensor *x_
         for (int i = 0; i < n * c3; i++)
             memcpy(x_hat->data + ((size_t)i * 2 * R + f0) * ow, o.data + ((size_t)i * o.h + from) * ow,
                    (size_t)(f1 - f0) * ow * sizeof(float));
-        if (r1 < R) {
-            if (d.h < 2) goto done; /* bands are 8 rows or more: cannot happen */
+        if (r1 < R) { /* d.h >= 8: bands are whole 8-row tiles */
             for (int i = 0; i < n * c2; i++)
                 memcpy(carry.data + (size_t)i * 2 * w2, d.data + ((size_t)i * d.h + d.h - 2) * w2,
                        (size_t)2 * w2 * sizeof(float));

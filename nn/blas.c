@@ -140,8 +140,7 @@ void nn_blas_set_threads(int n)
 /* What nn_blas_setup puts into the environment before re-executing. */
 typedef struct {
     const char *coretype;  /* OPENBLAS_CORETYPE, or NULL */
-    int passive_wait;      /* set OMP_WAIT_POLICY=passive (OpenBLAS builds) or
-                            * GOMP_SPINCOUNT=OWN_GEMM_SPIN (NN_OWN_GEMM builds) */
+    int passive_wait;      /* set OMP_WAIT_VAR=OMP_WAIT_VALUE (below) */
     int short_blas_spin;   /* set OPENBLAS_THREAD_TIMEOUT=4 */
 } env_plan;
 
@@ -157,7 +156,13 @@ typedef struct {
  * spin a little (about a third of the default) before they sleep: aecd on
  * kodim23 at two threads, six runs of each alternating, 0.32-0.41 s
  * against 0.41-0.45 s passive. */
-#define OWN_GEMM_SPIN "100000"
+#ifdef NN_OWN_GEMM
+#define OMP_WAIT_VAR "GOMP_SPINCOUNT"
+#define OMP_WAIT_VALUE "100000"
+#else
+#define OMP_WAIT_VAR "OMP_WAIT_POLICY"
+#define OMP_WAIT_VALUE "passive"
+#endif
 static int wants_passive_wait(void)
 {
     return !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT");
@@ -184,11 +189,7 @@ static void undo_env(const env_plan *plan)
 {
     if (plan->short_blas_spin) unsetenv("OPENBLAS_THREAD_TIMEOUT");
     if (plan->coretype) unsetenv("OPENBLAS_CORETYPE");
-#ifdef NN_OWN_GEMM
-    if (plan->passive_wait) unsetenv("GOMP_SPINCOUNT");
-#else
-    if (plan->passive_wait) unsetenv("OMP_WAIT_POLICY");
-#endif
+    if (plan->passive_wait) unsetenv(OMP_WAIT_VAR);
 }
 
 /* Freed scratch stays with the process. glibc gives blocks above its
@@ -238,13 +239,8 @@ void nn_blas_setup(char **argv)
                 live);
         return;
     }
-#ifdef NN_OWN_GEMM
-    const char *wait_var = "GOMP_SPINCOUNT", *wait_value = OWN_GEMM_SPIN;
-#else
-    const char *wait_var = "OMP_WAIT_POLICY", *wait_value = "passive";
-#endif
     if ((plan.coretype && setenv("OPENBLAS_CORETYPE", plan.coretype, 1) != 0) ||
-        (plan.passive_wait && setenv(wait_var, wait_value, 1) != 0) ||
+        (plan.passive_wait && setenv(OMP_WAIT_VAR, OMP_WAIT_VALUE, 1) != 0) ||
         (plan.short_blas_spin && setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) != 0)) {
         fprintf(stderr, "warning: nn_blas_setup: setenv failed (%s); " SETUP_NOT_DONE "\n",
                 strerror(errno), live);

@@ -440,15 +440,18 @@ static int winograd_run(const nn_deconv2d *l, const nn_winograd_plan *plan, cons
     return failed || !v ? -1 : 0;
 }
 
-/* winograd_run with a plan made for the call */
-static int winograd_run_once(const nn_deconv2d *l, const float *weights, const float *bias,
-                             int backward, const tile_grid *g, float *out, nn_workspace *ws)
+/* winograd_run with the caller's plan, or (plan NULL) one made from
+ * `weights` for the call */
+static int winograd_run_any(const nn_deconv2d *l, const nn_winograd_plan *plan, const float *weights,
+                            const float *bias, int backward, const tile_grid *g, float *out,
+                            nn_workspace *ws)
 {
+    if (plan) return winograd_run(l, plan, bias, backward, g, out, ws);
     if ((long)g->n * g->th * g->tw == 0) return 0;
-    nn_winograd_plan plan;
-    if (plan_make(l, weights, backward, &plan)) return -1;
-    int ret = winograd_run(l, &plan, bias, backward, g, out, ws);
-    nn_winograd_plan_free(&plan);
+    nn_winograd_plan own;
+    if (plan_make(l, weights, backward, &own)) return -1;
+    int ret = winograd_run(l, &own, bias, backward, g, out, ws);
+    nn_winograd_plan_free(&own);
     return ret;
 }
 
@@ -479,8 +482,7 @@ int nn_deconv2d_forward_winograd_planned(const nn_deconv2d *l, const nn_params *
     if (nn_tensor_resize(y, x->n, l->cout, 2 * x->h, 2 * x->w) != 0) return -1;
     const tile_grid g = {x->n, l->cin, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4, x->data, 0,
                          0, 2 * x->h, 0};
-    if (!plan) return winograd_run_once(l, p->value + l->w, p->value + l->b, 0, &g, y->data, ws);
-    return winograd_run(l, plan, p->value + l->b, 0, &g, y->data, ws);
+    return winograd_run_any(l, plan, p->value + l->w, p->value + l->b, 0, &g, y->data, ws);
 }
 
 int nn_deconv2d_forward_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
@@ -517,8 +519,7 @@ int nn_deconv2d_backward_dx_winograd_planned(const nn_deconv2d *l, const nn_para
     if (nn_tensor_resize(dx, x->n, l->cin, x->h, x->w) != 0) return -1;
     const tile_grid g = {x->n, 4 * l->cout, x->h, x->w, (x->h + 3) / 4, (x->w + 3) / 4, dy->data, 1,
                          0, 0, 0};
-    if (!plan) return winograd_run_once(l, p->value + l->w, NULL, 1, &g, dx->data, ws);
-    return winograd_run(l, plan, NULL, 1, &g, dx->data, ws);
+    return winograd_run_any(l, plan, p->value + l->w, NULL, 1, &g, dx->data, ws);
 }
 
 int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, const nn_tensor *x,
@@ -553,7 +554,7 @@ int nn_conv2d_forward_winograd(const nn_conv2d *l, const nn_params *p, const nn_
     const nn_deconv2d d = conv_as_deconv(l);
     const tile_grid g = {x->n, 4 * l->cin, x->h / 2, x->w / 2, (x->h / 2 + 3) / 4, (x->w / 2 + 3) / 4,
                          x->data, 1, 0, 0, 0};
-    return winograd_run_once(&d, p->value + l->w, p->value + l->b, 1, &g, y->data, ws);
+    return winograd_run_any(&d, NULL, p->value + l->w, p->value + l->b, 1, &g, y->data, ws);
 }
 
 int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
@@ -572,5 +573,5 @@ int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const
     const tile_grid g = {x->n, l->cout, dy->h, dy->w, (dy->h + 3) / 4, (dy->w + 3) / 4, dy->data, 0,
                          0, 2 * dy->h, 0};
     /* the transposed layer's forward pass, without its bias */
-    return winograd_run_once(&d, p->value + l->w, NULL, 0, &g, dx->data, ws);
+    return winograd_run_any(&d, NULL, p->value + l->w, NULL, 0, &g, dx->data, ws);
 }

@@ -128,6 +128,17 @@ static int gdn_prepare(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
     return 0;
 }
 
+/* y = x D^s over n values of one channel: D = d + b, s = +1/2 (IGDN) or
+ * -1/2 (GDN); y may be x. Stays scalar where gcc keeps sqrtf's errno
+ * branch (without -fno-math-errno), which blocks vectorisation. */
+static void gdn_scale(const float *x, const float *d, float b, size_t n, int inverse, float *y)
+{
+    if (inverse)
+        for (size_t i = 0; i < n; i++) y[i] = x[i] * sqrtf(d[i] + b);
+    else
+        for (size_t i = 0; i < n; i++) y[i] = x[i] / sqrtf(d[i] + b);
+}
+
 int nn_gdn_forward(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
                    nn_tensor *y, nn_workspace *ws)
 {
@@ -143,14 +154,8 @@ int nn_gdn_forward(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
     for (int c = 0; c < channels; c++)
         for (int n = 0; n < batch; n++) {
             size_t at = ((size_t)n * channels + c) * plane;
-            const float *dp = denom + (size_t)c * cols + (size_t)n * plane;
-            float b = beta[c];
-            /* stays scalar: without -fno-math-errno gcc keeps sqrtf's errno
-             * branch, which blocks vectorisation */
-            if (inverse)
-                for (size_t i = 0; i < plane; i++) yd[at + i] = xd[at + i] * sqrtf(dp[i] + b);
-            else
-                for (size_t i = 0; i < plane; i++) yd[at + i] = xd[at + i] / sqrtf(dp[i] + b);
+            gdn_scale(xd + at, denom + (size_t)c * cols + (size_t)n * plane, beta[c], plane, inverse,
+                      yd + at);
         }
     return 0;
 }
@@ -264,14 +269,9 @@ int nn_gdn_forward_inplace(const nn_gdn *l, const nn_params *p, float *data, siz
         }
         /* den[i][px] = sum_j gamma[i][j] sq[j][px], as nn_gdn_forward */
         failed |= nn_sgemm_packed(&packed, 0, np, 1.0f, sq, np, 0.0f, den, np) != 0;
-        for (size_t c = 0; c < C; c++) {
-            float *x = data + c * ld + p0;
-            const float *d = den + c * (size_t)np, bc = beta[c];
-            if (inverse)
-                for (int i = 0; i < np; i++) x[i] = x[i] * sqrtf(d[i] + bc);
-            else
-                for (int i = 0; i < np; i++) x[i] = x[i] / sqrtf(d[i] + bc);
-        }
+        for (size_t c = 0; c < C; c++)
+            gdn_scale(data + c * ld + p0, den + c * (size_t)np, beta[c], (size_t)np, inverse,
+                      data + c * ld + p0);
     }
     nn_sgemm_apack_free(&packed);
     return failed ? -1 : 0;

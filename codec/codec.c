@@ -99,33 +99,67 @@ static void fnv(uint64_t *h, const void *data, size_t len)
     }
 }
 
-/* the decoder's float parameters, picked by name from either kind of model */
-static int decoder_params_blob(const aec_model *m, uint8_t **blob, size_t *len)
+/* d = a decoder-only model holding m's decoder parameters, picked by name */
+static int decoder_copy(const aec_model *m, aec_model *d)
 {
-    if (m->decoder_only) return nn_params_serialize(&m->p, blob, len);
-    aec_model d;
-    if (aec_model_create_decoder(&d, &m->arch)) return -1;
-    for (int i = 0; i < d.p.n_entries; i++) {
-        const nn_param_entry *e = &d.p.entries[i], *src = nn_params_find(&m->p, e->name);
+    if (aec_model_create_decoder(d, &m->arch)) return -1;
+    for (int i = 0; i < d->p.n_entries; i++) {
+        const nn_param_entry *e = &d->p.entries[i], *src = nn_params_find(&m->p, e->name);
         if (!src || src->count != e->count) {
-            aec_model_free(&d);
+            aec_model_free(d);
             return -1;
         }
-        memcpy(d.p.value + e->offset, m->p.value + src->offset, e->count * sizeof(float));
+        memcpy(d->p.value + e->offset, m->p.value + src->offset, e->count * sizeof(float));
     }
-    int r = nn_params_serialize(&d.p, blob, len);
+    return 0;
+}
+
+static void fnv_sink(void *h, const uint8_t *data, size_t len)
+{
+    fnv(h, data, len);
+}
+
+/* Hashes the decoder's parameters as the float32 blob a decoder-only model
+ * would serialise to, streamed (nn_params_serialize_stream), never the
+ * 6 MB blob itself: of a full model through a view of its values laid out
+ * as the decoder's entries (names, shapes and order). */
+static int hash_decoder_params(const aec_model *m, uint64_t *h)
+{
+    if (m->decoder_only) return nn_params_serialize_stream(&m->p, 0, fnv_sink, h);
+    aec_model d; /* its layout only: its zeroed values are never touched */
+    if (aec_model_create_decoder(&d, &m->arch)) return -1;
+    nn_params view = d.p;
+    int r = -1;
+    view.value = m->p.value;
+    view.grad = NULL;
+    view.entries = malloc((size_t)d.p.n_entries * sizeof *view.entries);
+    if (!view.entries) goto done;
+    for (int i = 0; i < d.p.n_entries; i++) {
+        const nn_param_entry *e = &d.p.entries[i], *src = nn_params_find(&m->p, e->name);
+        if (!src || src->count != e->count) goto done;
+        view.entries[i] = *e;
+        view.entries[i].offset = src->offset;
+    }
+    r = nn_params_serialize_stream(&view, 0, fnv_sink, h);
+done:
+    free(view.entries);
     aec_model_free(&d);
     return r;
 }
 
+/* The coding chunks' bytes, as stored (a loaded model) or serialised. */
 typedef struct {
-    uint8_t *parm, *hs, *z, *y, *ctx;   /* ctx: context models only */
-    size_t parm_len, hs_len, z_len, y_len, ctx_len;
-} decoder_blobs;
+    const uint8_t *hs, *z, *y, *ctx;   /* ctx: context models only */
+    size_t hs_len, z_len, y_len, ctx_len;
+} coding_bytes;
 
-static void free_blobs(decoder_blobs *b)
+typedef struct {
+    uint8_t *hs, *z, *y, *ctx;
+    size_t hs_len, z_len, y_len, ctx_len;
+} coding_blobs;
+
+static void free_blobs(coding_blobs *b)
 {
-    free(b->parm);
     free(b->hs);
     free(b->ctx);
     free(b->z);
@@ -133,11 +167,10 @@ static void free_blobs(decoder_blobs *b)
     memset(b, 0, sizeof *b);
 }
 
-static int make_blobs(const aec_codec *c, decoder_blobs *b)
+static int make_blobs(const aec_codec *c, coding_blobs *b)
 {
     memset(b, 0, sizeof *b);
-    if (decoder_params_blob(&c->model, &b->parm, &b->parm_len) ||
-        aec_hs_int_serialize(&c->hs, &b->hs, &b->hs_len) ||
+    if (aec_hs_int_serialize(&c->hs, &b->hs, &b->hs_len) ||
         aec_cdf_set_serialize(&c->z_tables, &b->z, &b->z_len) ||
         aec_cdf_set_serialize(&c->y_tables, &b->y, &b->y_len) ||
         (c->model.arch.context && aec_ctx_int_serialize(&c->ctx, &b->ctx, &b->ctx_len))) {
@@ -147,7 +180,16 @@ static int make_blobs(const aec_codec *c, decoder_blobs *b)
     return 0;
 }
 
-static void compute_id(aec_codec *c, const decoder_blobs *b)
+static coding_bytes bytes_of(const coding_blobs *b)
+{
+    coding_bytes v = {b->hs, b->z, b->y, b->ctx, b->hs_len, b->z_len, b->y_len, b->ctx_len};
+    return v;
+}
+
+/* c->id from the model's decoder parameters and the coding chunks' bytes;
+ * reads c->model only, so it can run beside the chunks' parsing. 0, or -1
+ * when out of memory. */
+static int compute_id(aec_codec *c, const coding_bytes *b)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     const aec_arch *a = &c->model.arch;
@@ -160,7 +202,7 @@ static void compute_id(aec_codec *c, const decoder_blobs *b)
                          (uint8_t)(words[i] >> 24)};
         fnv(&h, le, sizeof le);
     }
-    fnv(&h, b->parm, b->parm_len);
+    if (hash_decoder_params(&c->model, &h)) return -1;
     fnv(&h, b->hs, b->hs_len);
     fnv(&h, b->z, b->z_len);
     fnv(&h, b->y, b->y_len);
@@ -170,51 +212,18 @@ static void compute_id(aec_codec *c, const decoder_blobs *b)
         fnv(&h, b->ctx, b->ctx_len);
     }
     for (int i = 0; i < AEC_MODEL_ID_SIZE; i++) c->id[i] = (uint8_t)(h >> (56 - 8 * i));
+    return 0;
 }
 
 /* c->id from the decoder half as it would be stored */
 static int set_identity(aec_codec *c)
 {
-    decoder_blobs b;
+    coding_blobs b;
     if (make_blobs(c, &b)) return -1;
-    compute_id(c, &b);
+    coding_bytes v = bytes_of(&b);
+    int r = compute_id(c, &v);
     free_blobs(&b);
-    return 0;
-}
-
-/* c->id of a loaded model: the parameters as the float32 blob the hash
- * covers, the coding chunks as stored (what the hash covers; re-serialising
- * them would give the same bytes, a load later). Reads c->model only and
- * writes c->id and si->failed only, so it can run on a thread of its own
- * beside the coding chunks' parsing (aec_codec_parse). */
-typedef struct {
-    aec_codec *c;
-    const aec_chunk *hs, *z, *y, *cx;
-    int failed;
-} stored_identity;
-
-static void *set_identity_stored(void *arg)
-{
-    stored_identity *si = arg;
-    decoder_blobs b;
-    memset(&b, 0, sizeof b);
-    if (decoder_params_blob(&si->c->model, &b.parm, &b.parm_len)) {
-        si->failed = 1;
-        return NULL;
-    }
-    b.hs = (uint8_t *)si->hs->data;
-    b.hs_len = si->hs->len;
-    b.z = (uint8_t *)si->z->data;
-    b.z_len = si->z->len;
-    b.y = (uint8_t *)si->y->data;
-    b.y_len = si->y->len;
-    if (si->cx) {
-        b.ctx = (uint8_t *)si->cx->data;
-        b.ctx_len = si->cx->len;
-    }
-    compute_id(si->c, &b);
-    free(b.parm);
-    return NULL;
+    return r;
 }
 
 /* ---- building, saving, loading ------------------------------------------ */
@@ -314,7 +323,7 @@ fail:
 int aec_codec_serialize(const aec_codec *c, int decoder_only, const char *meta, uint8_t **out,
                         size_t *len)
 {
-    decoder_blobs b;
+    coding_blobs b;
     if (make_blobs(c, &b)) return -1;
     aec_chunk extra[4] = {{{'H', 'S', 'I', 'Q'}, b.hs, b.hs_len},
                           {{'Z', 'C', 'D', 'F'}, b.z, b.z_len},
@@ -324,10 +333,8 @@ int aec_codec_serialize(const aec_codec *c, int decoder_only, const char *meta, 
     int r = -1;
     if (decoder_only && !c->model.decoder_only) {
         aec_model d;
-        char e2[256];
-        if (aec_model_create_decoder(&d, &c->model.arch) == 0) {
-            if (nn_params_deserialize_subset(&d.p, b.parm, b.parm_len, e2, sizeof e2) == 0)
-                r = aec_model_serialize_f16(&d, meta, extra, n_extra, out, len);
+        if (decoder_copy(&c->model, &d) == 0) {
+            r = aec_model_serialize_f16(&d, meta, extra, n_extra, out, len);
             aec_model_free(&d);
         }
     } else {
@@ -351,46 +358,70 @@ int aec_codec_save(const aec_codec *c, const char *path, int decoder_only, const
     return r;
 }
 
+/* The coding chunks h_s, z and y tables (which validate themselves, CRC
+ * included) parsed into c->hs, c->z_tables and c->y_tables: on a thread of
+ * its own while the model file is checked and its parameters read, which
+ * takes about as long. A plain thread, joined before aec_codec_parse
+ * returns, not an OpenMP region: aec forks its workers after loading the
+ * model, and libgomp's thread pool does not survive a fork. */
+typedef struct {
+    aec_codec *c;
+    const uint8_t *hs, *z, *y;
+    size_t hs_len, z_len, y_len;
+    int bad;
+    char why[256];
+} coding_parse;
+
+static void *parse_coding_chunks(void *arg)
+{
+    coding_parse *cp = arg;
+    aec_codec *c = cp->c;
+    cp->bad = aec_hs_int_deserialize(&c->hs, cp->hs, cp->hs_len, cp->why, sizeof cp->why) ||
+              aec_cdf_set_deserialize(&c->z_tables, cp->z, cp->z_len, cp->why, sizeof cp->why) ||
+              aec_cdf_set_deserialize(&c->y_tables, cp->y, cp->y_len, cp->why, sizeof cp->why);
+    return NULL;
+}
+
 int aec_codec_parse(aec_codec *c, const uint8_t *buf, size_t len, const char *name,
                     int decoder_only, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
+    coding_parse cp;
+    memset(&cp, 0, sizeof cp);
+    cp.c = c;
+    cp.hs = aec_model_find_chunk(buf, len, "HSIQ", &cp.hs_len);
+    cp.z = aec_model_find_chunk(buf, len, "ZCDF", &cp.z_len);
+    cp.y = aec_model_find_chunk(buf, len, "YCDF", &cp.y_len);
+    pthread_t thread;
+    const int have = cp.hs && cp.z && cp.y;
+    const int threaded = have && pthread_create(&thread, NULL, parse_coding_chunks, &cp) == 0;
     aec_chunk extra[AEC_MODEL_MAX_EXTRA];
-    int n_extra = 0;
-    if (aec_model_parse(buf, len, name, decoder_only, &c->model, NULL, NULL, NULL, extra, &n_extra,
-                        err, errlen))
-        return -1;
-    c->can_encode = !c->model.decoder_only;
-    const aec_chunk *hs = NULL, *z = NULL, *y = NULL, *cx = NULL;
-    for (int i = 0; i < n_extra; i++) {
-        if (!memcmp(extra[i].tag, "HSIQ", 4)) hs = &extra[i];
-        if (!memcmp(extra[i].tag, "ZCDF", 4)) z = &extra[i];
-        if (!memcmp(extra[i].tag, "YCDF", 4)) y = &extra[i];
-        if (!memcmp(extra[i].tag, "CTXQ", 4)) cx = &extra[i];
-    }
+    int n_extra = 0, failed = 0;
     const aec_arch *a = &c->model.arch;
-    char inner[256];
-    if (!hs || !z || !y || (a->context && !cx)) {
-        snprintf(err, errlen, "%s: not exported for coding (no %s chunk; run aec export)", name,
-                 !hs ? "HSIQ" : !z ? "ZCDF" : !y ? "YCDF" : "CTXQ");
-        goto fail;
+    const aec_chunk *cx = NULL;
+    if (aec_model_parse(buf, len, name, decoder_only, &c->model, NULL, NULL, NULL, extra, &n_extra,
+                        err, errlen)) {
+        failed = 1;
+    } else {
+        cx = aec_chunk_find(extra, n_extra, "CTXQ");
+        if (!have || (a->context && !cx)) {
+            snprintf(err, errlen, "%s: not exported for coding (no %s chunk; run aec export)", name,
+                     !cp.hs ? "HSIQ" : !cp.z ? "ZCDF" : !cp.y ? "YCDF" : "CTXQ");
+            failed = 1;
+        }
     }
-    /* The model id (a serial hash of ~6 MB, ~10 ms) on a thread of its own
-     * while this one reads the coding chunks (about as long). A plain
-     * thread, joined before returning, not an OpenMP region: aec forks
-     * its workers after loading the model, and libgomp's thread pool does
-     * not survive a fork. */
-    stored_identity si = {c, hs, z, y, a->context ? cx : NULL, 0};
-    pthread_t id_thread;
-    const int threaded = pthread_create(&id_thread, NULL, set_identity_stored, &si) == 0;
-    if (!threaded) set_identity_stored(&si);
-    int bad = aec_hs_int_deserialize(&c->hs, hs->data, hs->len, inner, sizeof inner) ||
-              aec_cdf_set_deserialize(&c->z_tables, z->data, z->len, inner, sizeof inner) ||
-              aec_cdf_set_deserialize(&c->y_tables, y->data, y->len, inner, sizeof inner) ||
-              (a->context && aec_ctx_int_deserialize(&c->ctx, cx->data, cx->len, inner, sizeof inner));
-    if (threaded) pthread_join(id_thread, NULL);
-    if (bad) {
-        snprintf(err, errlen, "%s: %s", name, inner);
+    /* the model id (a serial hash of the ~6 MB parameters, ~10 ms) here
+     * while the thread reads the coding chunks */
+    coding_bytes stored = {cp.hs, cp.z, cp.y, cx ? cx->data : NULL, cp.hs_len, cp.z_len, cp.y_len,
+                           cx ? cx->len : 0};
+    int no_id = !failed && compute_id(c, &stored);
+    if (threaded) pthread_join(thread, NULL);
+    else if (have && !failed) parse_coding_chunks(&cp);
+    if (failed) goto fail;
+    c->can_encode = !c->model.decoder_only;
+    char inner[256];
+    if (cp.bad || (a->context && aec_ctx_int_deserialize(&c->ctx, cx->data, cx->len, inner, sizeof inner))) {
+        snprintf(err, errlen, "%s: %s", name, cp.bad ? cp.why : inner);
         goto fail;
     }
     if ((a->context && c->ctx.m != a->m) ||
@@ -400,7 +431,7 @@ int aec_codec_parse(aec_codec *c, const uint8_t *buf, size_t len, const char *na
         snprintf(err, errlen, "%s: coding chunks do not match the architecture", name);
         goto fail;
     }
-    if (si.failed) {
+    if (no_id) {
         snprintf(err, errlen, "%s: out of memory", name);
         goto fail;
     }

@@ -215,6 +215,34 @@ uint8_t *aec_read_file(const char *path, size_t max_len, size_t *len, char *err,
     return buf;
 }
 
+/* The chunk at *p (the file's chunks end at end, before its CRC): 1 and
+ * *p moved past it, 0 at the end, -1 when its header or payload runs past
+ * the end. */
+static int next_chunk(const uint8_t **p, const uint8_t *end, aec_chunk *c)
+{
+    const uint8_t *at = *p;
+    if (at >= end) return 0;
+    if (end - at < 8 || aec_get_le32(at + 4) > (size_t)(end - at - 8)) return -1;
+    memcpy(c->tag, at, 4);
+    c->len = aec_get_le32(at + 4);
+    c->data = at + 8;
+    *p = c->data + c->len;
+    return 1;
+}
+
+const uint8_t *aec_model_find_chunk(const uint8_t *buf, size_t len, const char *tag, size_t *chunk_len)
+{
+    if (len < sizeof signature + 4 || memcmp(buf, signature, sizeof signature) != 0) return NULL;
+    const uint8_t *p = buf + sizeof signature, *end = buf + len - 4;
+    aec_chunk c;
+    while (next_chunk(&p, end, &c) > 0)
+        if (memcmp(c.tag, tag, 4) == 0) {
+            *chunk_len = c.len;
+            return c.data;
+        }
+    return NULL;
+}
+
 const aec_chunk *aec_chunk_find(const aec_chunk *extra, int n, const char *tag)
 {
     for (int i = 0; i < n; i++)
@@ -255,14 +283,12 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decode
     size_t parm_len = 0, adam_len = 0;
     aec_arch arch;
     int have_arch = 0;
-    while (p < end) {
-        if (end - p < 8 || aec_get_le32(p + 4) > (size_t)(end - p - 8)) {
-            snprintf(err, errlen, "%s: truncated chunk", path);
-            goto done;
-        }
-        const uint8_t *data = p + 8;
-        uint32_t n = aec_get_le32(p + 4);
-        if (memcmp(p, "ARCH", 4) == 0) {
+    aec_chunk ch;
+    int more;
+    while ((more = next_chunk(&p, end, &ch)) > 0) {
+        const uint8_t *data = ch.data;
+        uint32_t n = (uint32_t)ch.len;
+        if (memcmp(ch.tag, "ARCH", 4) == 0) {
             memset(&arch, 0, sizeof arch);
             if (n < 12) goto bad_arch;
             arch.n = (int)aec_get_le32(data);
@@ -282,24 +308,24 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decode
                 arch.context = (flags & AEC_ARCH_CONTEXT) != 0;
             }
             have_arch = 1;
-        } else if (memcmp(p, "META", 4) == 0) {
+        } else if (memcmp(ch.tag, "META", 4) == 0) {
             if (meta && !*meta && (*meta = malloc(n + 1))) {
                 memcpy(*meta, data, n);
                 (*meta)[n] = 0;
             }
-        } else if (memcmp(p, "PARM", 4) == 0) {
+        } else if (memcmp(ch.tag, "PARM", 4) == 0) {
             parm = data;
             parm_len = n;
-        } else if (memcmp(p, "ADAM", 4) == 0) {
+        } else if (memcmp(ch.tag, "ADAM", 4) == 0) {
             adam = data;
             adam_len = n;
         } else if (extra && n_extra && *n_extra < AEC_MODEL_MAX_EXTRA) {
-            aec_chunk *c = &extra[(*n_extra)++];
-            memcpy(c->tag, p, 4);
-            c->data = data;
-            c->len = n;
+            extra[(*n_extra)++] = ch;
         }
-        p = data + n;
+    }
+    if (more < 0) {
+        snprintf(err, errlen, "%s: truncated chunk", path);
+        goto done;
     }
     if (!have_arch || !parm) {
         snprintf(err, errlen, "%s: missing %s chunk", path, have_arch ? "PARM" : "ARCH");

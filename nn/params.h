@@ -52,6 +52,12 @@ int nn_params_serialize(const nn_params *p, uint8_t **buf, size_t *len);
 /* The same with every value rounded to IEEE binary16 (blob version 2):
  * half the size, for shipped models; loading widens back to float32. */
 int nn_params_serialize_f16(const nn_params *p, uint8_t **buf, size_t *len);
+/* The same bytes (f16: as nn_params_serialize_f16), handed to sink in
+ * pieces of at most 16 KiB, in order, instead of into one buffer: for a
+ * caller that hashes or writes them (the model identity hashes a 6 MB
+ * blob). 0, or -1 when p has no values. */
+typedef void (*nn_params_sink)(void *ctx, const uint8_t *data, size_t len);
+int nn_params_serialize_stream(const nn_params *p, int f16, nn_params_sink sink, void *ctx);
 /* Rounds every value to the nearest binary16, as a version-2 blob stores it. */
 void nn_params_round_f16(nn_params *p);
 int nn_params_deserialize(nn_params *p, const uint8_t *buf, size_t len, char *err, size_t errlen);

@@ -121,47 +121,103 @@ int nn_params_serialize_f16(const nn_params *p, uint8_t **buf, size_t *len)
     return serialize(p, 1, buf, len);
 }
 
+/* The blob's bytes go out through a small staging buffer, so a caller that
+ * only hashes them (the model identity, codec/codec.c) never holds the
+ * whole blob. */
+typedef struct {
+    uint8_t buf[16384];
+    size_t used;
+    uLong crc;
+    nn_params_sink sink;
+    void *ctx;
+} stream;
+
+static void stream_flush(stream *s)
+{
+    if (!s->used) return;
+    s->crc = crc32_z(s->crc, s->buf, s->used);
+    s->sink(s->ctx, s->buf, s->used);
+    s->used = 0;
+}
+
+/* room for n more bytes (n <= sizeof buf) */
+static uint8_t *stream_room(stream *s, size_t n)
+{
+    if (s->used + n > sizeof s->buf) stream_flush(s);
+    uint8_t *at = s->buf + s->used;
+    s->used += n;
+    return at;
+}
+
+static size_t blob_size(const nn_params *p, int f16)
+{
+    size_t size = BLOB_HEADER + BLOB_CRC;
+    for (int e = 0; e < p->n_entries; e++)
+        size += 4 + strlen(p->entries[e].name) + 16 + (f16 ? 2 : 4) * p->entries[e].count;
+    return size;
+}
+
+int nn_params_serialize_stream(const nn_params *p, int f16, nn_params_sink sink, void *ctx)
+{
+    if (!p->value) return -1;
+    stream s;
+    s.used = 0;
+    s.crc = crc32_z(0, Z_NULL, 0);
+    s.sink = sink;
+    s.ctx = ctx;
+    uint8_t *at = stream_room(&s, BLOB_HEADER);
+    memcpy(at, BLOB_MAGIC, 4);
+    put_u32(at + 4, f16 ? BLOB_VERSION_F16 : BLOB_VERSION);
+    put_u64(at + 8, (uint64_t)blob_size(p, f16));
+    put_u32(at + 16, (uint32_t)p->n_entries);
+    for (int e = 0; e < p->n_entries; e++) {
+        const nn_param_entry *entry = &p->entries[e];
+        size_t name_len = strlen(entry->name);   /* < NN_PARAM_NAME_MAX */
+        at = stream_room(&s, 4 + name_len + 16);
+        put_u32(at, (uint32_t)name_len);
+        memcpy(at + 4, entry->name, name_len);
+        for (int d = 0; d < 4; d++) put_u32(at + 4 + name_len + 4 * d, (uint32_t)entry->shape[d]);
+        const float *v = p->value + entry->offset;
+        for (size_t i = 0; i < entry->count; i++) {
+            if (f16) {
+                uint16_t h = f32_to_f16(v[i]);
+                at = stream_room(&s, 2);
+                at[0] = (uint8_t)h;
+                at[1] = (uint8_t)(h >> 8);
+                continue;
+            }
+            uint32_t bits;
+            memcpy(&bits, &v[i], 4);
+            put_u32(stream_room(&s, 4), bits);
+        }
+    }
+    stream_flush(&s);
+    put_u32(s.buf, (uint32_t)s.crc);
+    sink(ctx, s.buf, BLOB_CRC);
+    return 0;
+}
+
+typedef struct {
+    uint8_t *at;
+} memory_sink;
+
+static void to_memory(void *ctx, const uint8_t *data, size_t len)
+{
+    memory_sink *m = ctx;
+    memcpy(m->at, data, len);
+    m->at += len;
+}
+
 static int serialize(const nn_params *p, int f16, uint8_t **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
     if (!p->value) return -1;
-    size_t value_bytes = f16 ? 2 : 4;
-    size_t size = BLOB_HEADER + BLOB_CRC;
-    for (int e = 0; e < p->n_entries; e++)
-        size += 4 + strlen(p->entries[e].name) + 16 + value_bytes * p->entries[e].count;
+    size_t size = blob_size(p, f16);
     uint8_t *out = malloc(size);
     if (!out) return -1;
-
-    memcpy(out, BLOB_MAGIC, 4);
-    put_u32(out + 4, f16 ? BLOB_VERSION_F16 : BLOB_VERSION);
-    put_u64(out + 8, (uint64_t)size);
-    put_u32(out + 16, (uint32_t)p->n_entries);
-    uint8_t *at = out + BLOB_HEADER;
-    for (int e = 0; e < p->n_entries; e++) {
-        const nn_param_entry *entry = &p->entries[e];
-        size_t name_len = strlen(entry->name);
-        put_u32(at, (uint32_t)name_len);
-        memcpy(at + 4, entry->name, name_len);
-        at += 4 + name_len;
-        for (int d = 0; d < 4; d++) put_u32(at + 4 * d, (uint32_t)entry->shape[d]);
-        at += 16;
-        const float *v = p->value + entry->offset;
-        for (size_t i = 0; i < entry->count; i++) {
-            if (f16) {
-                uint16_t h = f32_to_f16(v[i]);
-                at[0] = (uint8_t)h;
-                at[1] = (uint8_t)(h >> 8);
-                at += 2;
-                continue;
-            }
-            uint32_t bits;
-            memcpy(&bits, &v[i], 4);
-            put_u32(at, bits);
-            at += 4;
-        }
-    }
-    put_u32(at, crc32_of(out, size - BLOB_CRC));
+    memory_sink m = {out};
+    nn_params_serialize_stream(p, f16, to_memory, &m);
     *buf = out;
     *len = size;
     return 0;

@@ -293,9 +293,125 @@ static void test_empty(void)
     nn_params_free(&q);
 }
 
+/* ---- streaming -----------------------------------------------------------
+ * nn_params_serialize_stream hands out the bytes nn_params_serialize
+ * writes, in pieces of at most 16 KiB; both checked against a blob built
+ * here from the layout in spec/model-format.md. */
+
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap, pieces, largest;
+} collected;
+
+static void collect(void *ctx, const uint8_t *data, size_t len)
+{
+    collected *c = ctx;
+    if (c->len + len > c->cap) {
+        size_t cap = (c->len + len) * 2;
+        uint8_t *b = realloc(c->buf, cap);
+        if (!b) return;
+        c->buf = b;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, data, len);
+    c->len += len;
+    c->pieces++;
+    if (len > c->largest) c->largest = len;
+}
+
+/* the spec's blob: "AECP", version, u64 size, u32 count, entries (u32 name
+ * length, name, four u32 dims, values little-endian), CRC-32 of the rest */
+static uint8_t *reference_blob(const nn_params *p, int f16, size_t *len)
+{
+    const uint8_t *b16 = NULL;
+    size_t l16 = 0;
+    uint8_t *f16_blob = NULL;
+    if (f16) { /* the binary16 values themselves from the library's own blob */
+        if (nn_params_serialize_f16(p, &f16_blob, &l16)) return NULL;
+        b16 = f16_blob + 20;
+    }
+    size_t size = 24;
+    for (int e = 0; e < p->n_entries; e++)
+        size += 4 + strlen(p->entries[e].name) + 16 + (f16 ? 2 : 4) * p->entries[e].count;
+    uint8_t *out = malloc(size), *at = out;
+    if (!out) { free(f16_blob); return NULL; }
+    memcpy(at, "AECP", 4);
+    put_u32(at + 4, f16 ? 2 : 1);
+    put_u32(at + 8, (uint32_t)size);
+    put_u32(at + 12, 0);
+    put_u32(at + 16, (uint32_t)p->n_entries);
+    at += 20;
+    for (int e = 0; e < p->n_entries; e++) {
+        const nn_param_entry *en = &p->entries[e];
+        size_t n = strlen(en->name);
+        put_u32(at, (uint32_t)n);
+        memcpy(at + 4, en->name, n);
+        at += 4 + n;
+        for (int d = 0; d < 4; d++, at += 4) put_u32(at, (uint32_t)en->shape[d]);
+        if (f16) b16 += 4 + n + 16;
+        for (size_t i = 0; i < en->count; i++) {
+            if (f16) {
+                memcpy(at, b16, 2);
+                at += 2;
+                b16 += 2;
+            } else {
+                uint32_t bits;
+                memcpy(&bits, &p->value[en->offset + i], 4);
+                put_u32(at, bits);
+                at += 4;
+            }
+        }
+    }
+    put_u32(at, (uint32_t)crc32(0L, out, (uInt)(size - 4)));
+    free(f16_blob);
+    *len = size;
+    return out;
+}
+
+static void test_stream(void)
+{
+    nn_params p;
+    nn_params_init(&p);
+    /* 40,000-byte and 2,000-byte blocks around small ones: pieces end
+     * inside blocks and between them */
+    int ok = nn_params_declare(&p, "g_s.deconv0.weight", 10, 10, 10, 10) != (size_t)-1 &&
+             nn_params_declare(&p, "b", 3, 1, 1, 1) != (size_t)-1 &&
+             nn_params_declare(&p, "a_rather_long_name_for_a_small_block", 500, 1, 1, 1) != (size_t)-1 &&
+             nn_params_alloc(&p) == 0;
+    CHECK(ok, "stream: setup");
+    if (!ok) { nn_params_free(&p); return; }
+    fill_values(&p, 7);
+    for (int f16 = 0; f16 < 2; f16++) {
+        size_t ref_len = 0, lib_len = 0;
+        uint8_t *ref = reference_blob(&p, f16, &ref_len), *lib = NULL;
+        CHECK(ref != NULL, "stream: reference blob");
+        CHECK((f16 ? nn_params_serialize_f16 : nn_params_serialize)(&p, &lib, &lib_len) == 0,
+              "stream: serialise");
+        CHECK(ref && lib && lib_len == ref_len && memcmp(lib, ref, ref_len) == 0,
+              "f16 %d: nn_params_serialize writes the spec's blob (%zu bytes, want %zu)", f16,
+              lib_len, ref_len);
+        collected c = {0};
+        CHECK(nn_params_serialize_stream(&p, f16, collect, &c) == 0, "f16 %d: stream", f16);
+        CHECK(ref && c.len == ref_len && memcmp(c.buf, ref, ref_len) == 0,
+              "f16 %d: the streamed pieces are the blob (%zu bytes, want %zu)", f16, c.len, ref_len);
+        CHECK(c.pieces >= 2 && c.largest <= 16384, "f16 %d: %zu pieces, the largest %zu bytes", f16,
+              c.pieces, c.largest);
+        free(c.buf);
+        free(ref);
+        free(lib);
+    }
+    nn_params q;
+    nn_params_init(&q);
+    collected none = {0};
+    CHECK(nn_params_serialize_stream(&q, 0, collect, &none) == -1 && none.len == 0,
+          "stream of unallocated parameters: -1, nothing handed out");
+    nn_params_free(&p);
+}
+
 int main(void)
 {
     test_empty();
+    test_stream();
     test_blob();
     test_files();
         {

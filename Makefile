@@ -94,9 +94,17 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBS)
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES = $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
-test-plain: $(TESTS) all
+test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub
 	@echo "== tests (-O2)"
 	@tests/run.sh $(TESTS)
+
+# A second standalone decoder, unoptimised and with only the baseline copy
+# of the vectorised loops (nn/vector_clones.h): test_cli checks that it
+# decodes to the same pixels, +-1, as the -O2 one (issue 5: the same result
+# everywhere).
+$(BUILD)/o0/aecd-stub: $(NN_SRC) $(CODEC_SRC) $(AECD_SRC) $(wildcard nn/*.h codec/*.h tools/*.h) | $(BUILD)/.deps-ok
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/o0 CFLAGS="-O0 -g -fno-math-errno -DNN_VECTOR_BASELINE" \
+	  $(BUILD)/o0/aecd-stub >/dev/null
 
 # The sanitised build lives in build/asan and runs the same unit tests.
 test-asan:

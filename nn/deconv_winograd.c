@@ -22,6 +22,7 @@
 #include "deconv_winograd.h"
 
 #include "gemm.h"
+#include "vector_clones.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,54 +230,64 @@ static void load_patch(const tile_grid *g, int ci, long t, float d[6][6][LANES],
     }
 }
 
+/* One job of input_tiles: LANES tiles from tl0 of channel ci. The
+ * transforms are most of the Winograd passes' time besides the products:
+ * built for AVX2 too (vector_clones.h). */
+NN_VECTOR_CLONES static void input_job(const tile_grid *g, long t0, int count, float *v, size_t span,
+                                       int ci, int tl0)
+{
+    const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
+    float d[6][6][LANES], t[6][6][LANES], o[6][6][LANES];
+    int n, y0, x0;
+    tile_origin(g, t0 + tl0, &n, &y0, &x0);
+    if (lanes == LANES && x0 >= 1 && x0 + 4 * LANES + 1 <= g->w && y0 >= 1 && y0 + 5 <= g->h) {
+        /* the usual case: LANES tiles side by side in one tile row, all
+         * inside the image: one strided read per value */
+        size_t rs, cs;
+        const float *src = channel_origin(g, n, ci, &rs, &cs) + (y0 - 1) * rs + (x0 - 1) * cs;
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 6; j++)
+                for (int q = 0; q < LANES; q++) d[i][j][q] = src[i * rs + (size_t)(4 * q + j) * cs];
+    } else {
+        for (int q = 0; q < LANES; q++) {
+            if (q < lanes) {
+                load_patch(g, ci, t0 + tl0 + q, d, q);
+            } else {
+                for (int i = 0; i < 36; i++) d[i / 6][i % 6][q] = 0.0f;
+            }
+        }
+    }
+    for (int j = 0; j < 6; j++) input_line(d[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
+    for (int i = 0; i < 6; i++) input_line(t[i][0], LANES, o[i][0], LANES);         /* rows */
+    float *dst = v + (size_t)ci * POINTS * span + tl0;
+    for (size_t pt = 0; pt < POINTS; pt++) {
+        float *vp = dst + pt * span;
+        const float *op = o[pt / 6][pt % 6];
+        if (lanes == LANES) {
+            for (int q = 0; q < LANES; q++) vp[q] = op[q];
+        } else {
+            for (int q = 0; q < lanes; q++) vp[q] = op[q];
+        }
+    }
+}
+
 /* v[ci][pt][tl] = (B^T d B)[pt] of tile t0 + tl of channel ci, tl < count */
 static void input_tiles(const tile_grid *g, long t0, int count, float *v, size_t span)
 {
     const int blocks = (count + LANES - 1) / LANES;
     const long jobs = (long)g->chans * blocks;
 #pragma omp parallel for schedule(static) if ((size_t)jobs * LANES * POINTS > PAR_MIN_WORK)
-    for (long job = 0; job < jobs; job++) {
-        const int ci = (int)(job / blocks), tl0 = (int)(job % blocks) * LANES;
-        const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
-        float d[6][6][LANES], t[6][6][LANES], o[6][6][LANES];
-        int n, y0, x0;
-        tile_origin(g, t0 + tl0, &n, &y0, &x0);
-        if (lanes == LANES && x0 >= 1 && x0 + 4 * LANES + 1 <= g->w && y0 >= 1 && y0 + 5 <= g->h) {
-            /* the usual case: LANES tiles side by side in one tile row, all
-             * inside the image: one strided read per value */
-            size_t rs, cs;
-            const float *src = channel_origin(g, n, ci, &rs, &cs) + (y0 - 1) * rs + (x0 - 1) * cs;
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++)
-                    for (int q = 0; q < LANES; q++) d[i][j][q] = src[i * rs + (size_t)(4 * q + j) * cs];
-        } else {
-            for (int q = 0; q < LANES; q++) {
-                if (q < lanes) {
-                    load_patch(g, ci, t0 + tl0 + q, d, q);
-                } else {
-                    for (int i = 0; i < 36; i++) d[i / 6][i % 6][q] = 0.0f;
-                }
-            }
-        }
-        for (int j = 0; j < 6; j++) input_line(d[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
-        for (int i = 0; i < 6; i++) input_line(t[i][0], LANES, o[i][0], LANES);         /* rows */
-        float *dst = v + (size_t)ci * POINTS * span + tl0;
-        for (size_t pt = 0; pt < POINTS; pt++) {
-            float *vp = dst + pt * span;
-            const float *op = o[pt / 6][pt % 6];
-            if (lanes == LANES) {
-                for (int q = 0; q < LANES; q++) vp[q] = op[q];
-            } else {
-                for (int q = 0; q < lanes; q++) vp[q] = op[q];
-            }
-        }
-    }
+    for (long job = 0; job < jobs; job++)
+        input_job(g, t0, count, v, span, (int)(job / blocks), (int)(job % blocks) * LANES);
 }
 
 /* o[i][j][q] = (A^T M A)[i][j] of product row r for tiles tl0 + q of the
  * chunk, q < lanes (M: the 36 points of that row and tile) */
-static void product_row_outputs(const float *mo, int r, size_t span, int tl0, int lanes,
-                                float o[4][4][LANES])
+/* inlined into the jobs that call it, and so into their AVX2 copies */
+static inline __attribute__((always_inline)) void product_row_outputs(const float *mo, int r,
+                                                                      size_t span, int tl0,
+                                                                      int lanes,
+                                                                      float o[4][4][LANES])
 {
     float m[6][6][LANES], t[4][6][LANES];
     for (size_t pt = 0; pt < POINTS; pt++) {
@@ -296,65 +307,77 @@ static void product_row_outputs(const float *mo, int r, size_t span, int tl0, in
  * the bias (if not NULL), written where they fall inside the output. A job is LANES tiles
  * of one output channel, all four phases: the 8x8 output pixels of a tile
  * are written row by row. */
-static void output_tiles(const tile_grid *g, int cout, const float *mo, const float *bias, long t0,
-                         int count, size_t span, float *y)
+NN_VECTOR_CLONES static void output_job(const tile_grid *g, int cout, const float *mo,
+                                        const float *bias, long t0, int count, size_t span,
+                                        float *y, int co, int tl0)
 {
     const int ow = 2 * g->w;
     const size_t oplane = (size_t)g->out_h * ow;
     const int shift = g->out_at - 8 * g->ty0; /* grid output row -> row of y */
+    const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
+    float o[4][4][4][LANES]; /* [phase][i][j][tile] */
+    for (int ph = 0; ph < 4; ph++) product_row_outputs(mo, 4 * co + ph, span, tl0, lanes, o[ph]);
+    const float bc = bias ? bias[co] : 0.0f;
+    for (int q = 0; q < lanes; q++) {
+        int n, y0, x0;
+        tile_origin(g, t0 + tl0 + q, &n, &y0, &x0);
+        float *dst = y + ((size_t)n * cout + co) * oplane;
+        const int ni = g->h - y0 < 4 ? g->h - y0 : 4, nj = g->w - x0 < 4 ? g->w - x0 : 4;
+        for (int i = 0; i < ni; i++)
+            for (int a = 0; a < 2; a++) {
+                float *row = dst + (size_t)(2 * (y0 + i) + a + shift) * ow + 2 * x0;
+                for (int j = 0; j < nj; j++) {
+                    row[2 * j] = o[2 * a][i][j][q] + bc;
+                    row[2 * j + 1] = o[2 * a + 1][i][j][q] + bc;
+                }
+            }
+    }
+}
+
+static void output_tiles(const tile_grid *g, int cout, const float *mo, const float *bias, long t0,
+                         int count, size_t span, float *y)
+{
     const int blocks = (count + LANES - 1) / LANES;
     const long jobs = (long)cout * blocks;
 #pragma omp parallel for schedule(static) if ((size_t)jobs * 4 * LANES * POINTS > PAR_MIN_WORK)
-    for (long job = 0; job < jobs; job++) {
-        const int co = (int)(job / blocks), tl0 = (int)(job % blocks) * LANES;
-        const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
-        float o[4][4][4][LANES]; /* [phase][i][j][tile] */
-        for (int ph = 0; ph < 4; ph++) product_row_outputs(mo, 4 * co + ph, span, tl0, lanes, o[ph]);
-        const float bc = bias ? bias[co] : 0.0f;
-        for (int q = 0; q < lanes; q++) {
-            int n, y0, x0;
-            tile_origin(g, t0 + tl0 + q, &n, &y0, &x0);
-            float *dst = y + ((size_t)n * cout + co) * oplane;
-            const int ni = g->h - y0 < 4 ? g->h - y0 : 4, nj = g->w - x0 < 4 ? g->w - x0 : 4;
-            for (int i = 0; i < ni; i++)
-                for (int a = 0; a < 2; a++) {
-                    float *row = dst + (size_t)(2 * (y0 + i) + a + shift) * ow + 2 * x0;
-                    for (int j = 0; j < nj; j++) {
-                        row[2 * j] = o[2 * a][i][j][q] + bc;
-                        row[2 * j + 1] = o[2 * a + 1][i][j][q] + bc;
-                    }
-                }
-        }
-    }
+    for (long job = 0; job < jobs; job++)
+        output_job(g, cout, mo, bias, t0, count, span, y, (int)(job / blocks),
+                   (int)(job % blocks) * LANES);
 }
 
 /* dx's pixels of tiles t0 .. t0 + count - 1: (A^T M A) of each row (an input
  * channel of the layer), plus bias[row] when there is one, written where
  * they fall inside the h x w grid */
+NN_VECTOR_CLONES static void output_plain_job(const tile_grid *g, int rows, const float *mo,
+                                              const float *bias, long t0, int count, size_t span,
+                                              float *dx, int r, int tl0)
+{
+    const size_t plane = (size_t)g->h * g->w;
+    const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
+    float o[4][4][LANES];
+    product_row_outputs(mo, r, span, tl0, lanes, o);
+    for (int q = 0; q < lanes; q++) {
+        int n, y0, x0;
+        tile_origin(g, t0 + tl0 + q, &n, &y0, &x0);
+        float *dst = dx + ((size_t)n * rows + r) * plane;
+        const int ni = g->h - y0 < 4 ? g->h - y0 : 4, nj = g->w - x0 < 4 ? g->w - x0 : 4;
+        const float br = bias ? bias[r] : 0.0f;
+        for (int i = 0; i < ni; i++) {
+            float *row = dst + (size_t)(y0 + i) * g->w + x0;
+            for (int j = 0; j < nj; j++) row[j] = o[i][j][q] + br;
+        }
+    }
+}
+
 static void output_tiles_plain(const tile_grid *g, int rows, const float *mo, const float *bias,
                                long t0, int count, size_t span, float *dx)
 {
-    const size_t plane = (size_t)g->h * g->w;
     const int blocks = (count + LANES - 1) / LANES;
     const long jobs = (long)rows * blocks;
 #pragma omp parallel for schedule(static) if ((size_t)jobs * LANES * POINTS > PAR_MIN_WORK)
-    for (long job = 0; job < jobs; job++) {
-        const int r = (int)(job / blocks), tl0 = (int)(job % blocks) * LANES;
-        const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
-        float o[4][4][LANES];
-        product_row_outputs(mo, r, span, tl0, lanes, o);
-        for (int q = 0; q < lanes; q++) {
-            int n, y0, x0;
-            tile_origin(g, t0 + tl0 + q, &n, &y0, &x0);
-            float *dst = dx + ((size_t)n * rows + r) * plane;
-            const int ni = g->h - y0 < 4 ? g->h - y0 : 4, nj = g->w - x0 < 4 ? g->w - x0 : 4;
-            const float br = bias ? bias[r] : 0.0f;
-            for (int i = 0; i < ni; i++) {
-                float *row = dst + (size_t)(y0 + i) * g->w + x0;
-                for (int j = 0; j < nj; j++) row[j] = o[i][j][q] + br;
-            }
-        }
-    }
+    for (long job = 0; job < jobs; job++)
+        output_plain_job(g, rows, mo, bias, t0, count, span, dx, (int)(job / blocks),
+                         (int)(job % blocks) * LANES);
 }
 
 /* The plan of the transposed convolution l with the given weights

@@ -684,6 +684,18 @@ int main(void)
             CHECK(d <= 1, "%s: pixels differ by %d", envs[i][0], d);
         }
     }
+    /* and from an unoptimised build with only the baseline copies of the
+     * vectorised loops (Makefile: build/o0/aecd-stub) */
+    {
+        char o0_stub[PATH_MAX + 32];
+        snprintf(o0_stub, sizeof o0_stub, "%s/build/o0/aecd-stub", root);
+        const char *o0_dec = path_in("mydec-o0"), *out = path_in("o0.png");
+        CHECK(RUN(aec_bin, "export-decoder", "-m", M, "--stub", o0_stub, "-o", o0_dec) == 0,
+              "export-decoder with the -O0 stub (make build/o0/aecd-stub): %s", err_text);
+        CHECK(RUN(o0_dec, A_aec, out) == 0, "-O0 aecd: %s", err_text);
+        int d = max_pixel_diff(out, A_png);
+        CHECK(d >= 0 && d <= 1, "-O0 aecd: pixels differ by %d", d);
+    }
     /* a file of another model */
     if (make_model(path_in("train"), path_in("other0.aecm"), path_in("other.aecm"), 20, id2) == 0) {
         CHECK(strcmp(id, id2) != 0, "two models, two ids");

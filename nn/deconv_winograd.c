@@ -99,42 +99,49 @@ static void reorder_weights(const nn_deconv2d *l, const float *w, float *wt)
  * phase row r = 4 co + 2a + b and input channel ci, g[dd][ee] the tap
  * (taps[a][dd], taps[b][ee]) or 0; over a block of input channels at once:
  * t = row i of G g (1x3), then t G^T (1x6). wt: reorder_weights'. */
-static void transform_weights_row(const nn_deconv2d *l, const float *wt, const int taps[2][3],
-                                  int i, float *u, size_t ustride)
+NN_VECTOR_CLONES static void transform_weights_co(const nn_deconv2d *l, const float *wt,
+                                                  const int taps[2][3], const float gf[6][3],
+                                                  int i, float *u, size_t ustride, int co)
 {
-    const int cin = l->cin, cout = l->cout;
+    const int cin = l->cin;
     const size_t cin_pad = weights_cin_pad(cin);
-    float gf[6][3];
-    for (int a = 0; a < 6; a++)
-        for (int b = 0; b < 3; b++) gf[a][b] = (float)wino_g[a][b];
-#pragma omp parallel for schedule(static) if ((size_t)cout * cin * 4 * 6 > PAR_MIN_WORK)
-    for (int co = 0; co < cout; co++) {
-        float t[3][WEIGHT_BLOCK], uu[WEIGHT_BLOCK];
-        for (int c0 = 0; c0 < cin; c0 += WEIGHT_BLOCK) {
-            const int nb = cin - c0 < WEIGHT_BLOCK ? cin - c0 : WEIGHT_BLOCK;
-            for (int ph = 0; ph < 4; ph++) {
-                const int r = 4 * co + ph, a = ph >> 1, b = ph & 1;
-                /* t[ee] = sum_dd G[i][dd] g[dd][ee] */
-                for (int ee = 0; ee < 3; ee++) {
-                    float *acc = t[ee];
-                    for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] = 0.0f;
-                    if (taps[b][ee] < 0) continue;
-                    for (int dd = 0; dd < 3; dd++) {
-                        const float cf = gf[i][dd];
-                        if (taps[a][dd] < 0 || cf == 0.0f) continue;
-                        const float *kt =
-                            wt + ((size_t)co * 25 + taps[a][dd] * 5 + taps[b][ee]) * cin_pad + c0;
-                        for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] += cf * kt[c];
-                    }
+    float t[3][WEIGHT_BLOCK], uu[WEIGHT_BLOCK];
+    for (int c0 = 0; c0 < cin; c0 += WEIGHT_BLOCK) {
+        const int nb = cin - c0 < WEIGHT_BLOCK ? cin - c0 : WEIGHT_BLOCK;
+        for (int ph = 0; ph < 4; ph++) {
+            const int r = 4 * co + ph, a = ph >> 1, b = ph & 1;
+            /* t[ee] = sum_dd G[i][dd] g[dd][ee] */
+            for (int ee = 0; ee < 3; ee++) {
+                float *acc = t[ee];
+                for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] = 0.0f;
+                if (taps[b][ee] < 0) continue;
+                for (int dd = 0; dd < 3; dd++) {
+                    const float cf = gf[i][dd];
+                    if (taps[a][dd] < 0 || cf == 0.0f) continue;
+                    const float *kt =
+                        wt + ((size_t)co * 25 + taps[a][dd] * 5 + taps[b][ee]) * cin_pad + c0;
+                    for (int c = 0; c < WEIGHT_BLOCK; c++) acc[c] += cf * kt[c];
                 }
-                for (int j = 0; j < 6; j++) {
-                    for (int c = 0; c < WEIGHT_BLOCK; c++)
-                        uu[c] = gf[j][0] * t[0][c] + gf[j][1] * t[1][c] + gf[j][2] * t[2][c];
-                    memcpy(u + (size_t)j * ustride + (size_t)r * cin + c0, uu, (size_t)nb * sizeof(float));
-                }
+            }
+            for (int j = 0; j < 6; j++) {
+                for (int c = 0; c < WEIGHT_BLOCK; c++)
+                    uu[c] = gf[j][0] * t[0][c] + gf[j][1] * t[1][c] + gf[j][2] * t[2][c];
+                memcpy(u + (size_t)j * ustride + (size_t)r * cin + c0, uu, (size_t)nb * sizeof(float));
             }
         }
     }
+}
+
+/* u[j][r][ci] for every output channel (transform_weights_co, built for
+ * AVX2 too: training makes its plans again at every step) */
+static void transform_weights_row(const nn_deconv2d *l, const float *wt, const int taps[2][3],
+                                  int i, float *u, size_t ustride)
+{
+    float gf[6][3];
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 3; b++) gf[a][b] = (float)wino_g[a][b];
+#pragma omp parallel for schedule(static) if ((size_t)l->cout * l->cin * 4 * 6 > PAR_MIN_WORK)
+    for (int co = 0; co < l->cout; co++) transform_weights_co(l, wt, taps, gf, i, u, ustride, co);
 }
 
 /* o = B^T d for one line of 6, LANES tiles at once (d[k * s + lane]) */
@@ -207,15 +214,31 @@ static void tile_origin(const tile_grid *g, long t, int *n, int *y0, int *x0)
     *x0 = (int)(rest % g->tw) * 4;
 }
 
-/* d[i][j][q] = the 6x6 input patch of tile t (rows y0 - 1 .. y0 + 4), zero
- * outside the image */
-static void load_patch(const tile_grid *g, int ci, long t, float d[6][6][LANES], int q)
+/* the tile after the one at (n, y0, x0), in tile_origin's numbering */
+static void next_tile(const tile_grid *g, int *n, int *y0, int *x0)
 {
-    int n, y0, x0;
-    tile_origin(g, t, &n, &y0, &x0);
+    if ((*x0 += 4) < 4 * g->tw) return;
+    *x0 = 0;
+    if ((*y0 += 4) < 4 * (g->ty0 + g->th)) return;
+    *y0 = 4 * g->ty0;
+    ++*n;
+}
+
+/* d[i][j][q] = the 6x6 input patch of channel ci of the tile at (n, y0,
+ * x0) (rows y0 - 1 .. y0 + 4), zero outside the image */
+static inline __attribute__((always_inline)) void load_patch(const tile_grid *g, int ci, int n,
+                                                             int y0, int x0,
+                                                             float d[6][6][LANES], int q)
+{
     size_t rs, cs;
     const float *src = channel_origin(g, n, ci, &rs, &cs);
     const int inside_x = x0 >= 1 && x0 + 5 <= g->w;
+    if (inside_x && y0 >= 1 && y0 + 5 <= g->h) { /* most tiles of a big enough image */
+        src += (size_t)(y0 - 1) * rs + (size_t)(x0 - 1) * cs;
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 6; j++) d[i][j][q] = src[(size_t)i * rs + (size_t)j * cs];
+        return;
+    }
     for (int i = 0; i < 6; i++) {
         const int iy = y0 - 1 + i;
         if (iy < 0 || iy >= g->h) {
@@ -249,9 +272,13 @@ NN_VECTOR_CLONES static void input_job(const tile_grid *g, long t0, int count, f
             for (int j = 0; j < 6; j++)
                 for (int q = 0; q < LANES; q++) d[i][j][q] = src[i * rs + (size_t)(4 * q + j) * cs];
     } else {
+        /* tiles on the image's edges, or in narrow images (all of a
+         * training patch's small layers): one at a time, each tile's
+         * position stepped from the one before (no divisions) */
         for (int q = 0; q < LANES; q++) {
             if (q < lanes) {
-                load_patch(g, ci, t0 + tl0 + q, d, q);
+                load_patch(g, ci, n, y0, x0, d, q);
+                next_tile(g, &n, &y0, &x0);
             } else {
                 for (int i = 0; i < 36; i++) d[i / 6][i % 6][q] = 0.0f;
             }
@@ -318,9 +345,9 @@ NN_VECTOR_CLONES static void output_job(const tile_grid *g, int cout, const floa
     float o[4][4][4][LANES]; /* [phase][i][j][tile] */
     for (int ph = 0; ph < 4; ph++) product_row_outputs(mo, 4 * co + ph, span, tl0, lanes, o[ph]);
     const float bc = bias ? bias[co] : 0.0f;
-    for (int q = 0; q < lanes; q++) {
-        int n, y0, x0;
-        tile_origin(g, t0 + tl0 + q, &n, &y0, &x0);
+    int n, y0, x0;
+    tile_origin(g, t0 + tl0, &n, &y0, &x0);
+    for (int q = 0; q < lanes; q++, next_tile(g, &n, &y0, &x0)) {
         float *dst = y + ((size_t)n * cout + co) * oplane;
         const int ni = g->h - y0 < 4 ? g->h - y0 : 4, nj = g->w - x0 < 4 ? g->w - x0 : 4;
         for (int i = 0; i < ni; i++)
@@ -356,9 +383,9 @@ NN_VECTOR_CLONES static void output_plain_job(const tile_grid *g, int rows, cons
     const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
     float o[4][4][LANES];
     product_row_outputs(mo, r, span, tl0, lanes, o);
-    for (int q = 0; q < lanes; q++) {
-        int n, y0, x0;
-        tile_origin(g, t0 + tl0 + q, &n, &y0, &x0);
+    int n, y0, x0;
+    tile_origin(g, t0 + tl0, &n, &y0, &x0);
+    for (int q = 0; q < lanes; q++, next_tile(g, &n, &y0, &x0)) {
         float *dst = dx + ((size_t)n * rows + r) * plane;
         const int ni = g->h - y0 < 4 ? g->h - y0 : 4, nj = g->w - x0 < 4 ? g->w - x0 : 4;
         const float br = bias ? bias[r] : 0.0f;

@@ -248,18 +248,19 @@ fail:
 uint32_t aec_scale_index(const aec_cdf_set *set, int32_t scale_q16)
 {
     if (set->kind != AEC_CDF_KIND_GAUSSIAN || set->n_tables == 0) return 0;
-    /* binary search for the first table scale >= scale_q16 */
-    uint32_t lo = 0, hi = set->n_tables - 1;
+    /* the first table scale >= scale_q16, by a binary search without
+     * branches (the decoder runs it once per latent, and the comparisons
+     * are as good as random: a branchy search mispredicted half of them) */
+    const uint32_t last = set->n_tables - 1, x = (uint32_t)scale_q16;
     if (scale_q16 < 0) return 0;
-    if ((uint32_t)scale_q16 > set->tables[hi].scale_q16) return hi;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (set->tables[mid].scale_q16 >= (uint32_t)scale_q16)
-            hi = mid;
-        else
-            lo = mid + 1;
+    if (x > set->tables[last].scale_q16) return last;
+    uint32_t base = 0, len = set->n_tables; /* the answer is in [base, base + len) */
+    while (len > 1) {
+        const uint32_t half = len / 2;
+        base += half & (0u - (uint32_t)(set->tables[base + half - 1].scale_q16 < x));
+        len -= half;
     }
-    return lo;
+    return base;
 }
 
 /* ---- validation and storage ------------------------------------------------ */

@@ -26,6 +26,9 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #define POINTS 36
 /* below this many floats touched a loop is not worth a parallel region */
@@ -347,6 +350,34 @@ NN_VECTOR_CLONES static void output_job(const tile_grid *g, int cout, const floa
     const float bc = bias ? bias[co] : 0.0f;
     int n, y0, x0;
     tile_origin(g, t0 + tl0, &n, &y0, &x0);
+#if defined(__SSE2__)
+    if (lanes == LANES && x0 / 4 + LANES <= g->tw && x0 + 4 * LANES <= g->w && y0 + 4 <= g->h) {
+        /* the usual case: the LANES tiles side by side in one tile row, all
+         * inside the output, so that each output row they reach is 8 x LANES
+         * pixels in a row: its pixel 8 q + 2 j + b (row i, a of the tiles) is
+         * o[2a+b][i][j][q], a transpose of o's lanes, done in 4x4 blocks
+         * (one pixel at a time this was the largest of the transforms) */
+        float *dst = y + ((size_t)n * cout + co) * oplane;
+        const __m128 b4 = _mm_set1_ps(bc);
+        for (int i = 0; i < 4; i++)
+            for (int a = 0; a < 2; a++) {
+                float *row = dst + (size_t)(2 * (y0 + i) + a + shift) * ow + 2 * x0;
+                for (int jh = 0; jh < 4; jh += 2)
+                    for (int qh = 0; qh < LANES; qh += 4) {
+                        __m128 r0 = _mm_loadu_ps(&o[2 * a][i][jh][qh]),
+                               r1 = _mm_loadu_ps(&o[2 * a + 1][i][jh][qh]),
+                               r2 = _mm_loadu_ps(&o[2 * a][i][jh + 1][qh]),
+                               r3 = _mm_loadu_ps(&o[2 * a + 1][i][jh + 1][qh]);
+                        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                        _mm_storeu_ps(row + 8 * qh + 2 * jh, _mm_add_ps(r0, b4));
+                        _mm_storeu_ps(row + 8 * (qh + 1) + 2 * jh, _mm_add_ps(r1, b4));
+                        _mm_storeu_ps(row + 8 * (qh + 2) + 2 * jh, _mm_add_ps(r2, b4));
+                        _mm_storeu_ps(row + 8 * (qh + 3) + 2 * jh, _mm_add_ps(r3, b4));
+                    }
+            }
+        return;
+    }
+#endif
     for (int q = 0; q < lanes; q++, next_tile(g, &n, &y0, &x0)) {
         float *dst = y + ((size_t)n * cout + co) * oplane;
         const int ni = g->h - y0 < 4 ? g->h - y0 : 4, nj = g->w - x0 < 4 ? g->w - x0 : 4;

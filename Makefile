@@ -102,9 +102,11 @@ test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub
 # of the vectorised loops (nn/vector_clones.h): test_cli checks that it
 # decodes to the same pixels, +-1, as the -O2 one (issue 5: the same result
 # everywhere).
-$(BUILD)/o0/aecd-stub: $(NN_SRC) $(CODEC_SRC) $(AECD_SRC) $(wildcard nn/*.h codec/*.h tools/*.h) | $(BUILD)/.deps-ok
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/o0 CFLAGS="-O0 -g -fno-math-errno -DNN_VECTOR_BASELINE" \
-	  $(BUILD)/o0/aecd-stub >/dev/null
+$(BUILD)/o0/aecd-stub: $(NN_SRC) $(CODEC_SRC) $(AECD_SRC) $(wildcard nn/*.h codec/*.h) tools/cli.h \
+                       tools/tools.h Makefile | $(BUILD)/.deps-ok
+	@mkdir -p $(BUILD)/o0; $(MAKE) --no-print-directory BUILD=$(BUILD)/o0 \
+	  CFLAGS="-O0 -g -fno-math-errno -DNN_VECTOR_BASELINE" $(BUILD)/o0/aecd-stub \
+	  > $(BUILD)/o0/build.log 2>&1 || { cat $(BUILD)/o0/build.log; exit 1; }
 
 # The sanitised build lives in build/asan and runs the same unit tests.
 test-asan:

@@ -358,10 +358,10 @@ int aec_codec_save(const aec_codec *c, const char *path, int decoder_only, const
     return r;
 }
 
-/* The coding chunks h_s, z and y tables (which validate themselves, CRC
- * included) parsed into c->hs, c->z_tables and c->y_tables: on a thread of
- * its own while the model file is checked and its parameters read, which
- * takes about as long. A plain thread, joined before aec_codec_parse
+/* The coding chunks h_s, z and y tables (each checked on its own: HSIQ's
+ * CRC, every field's range) parsed into c->hs, c->z_tables and
+ * c->y_tables: on a thread of its own while the model file is checked (its
+ * CRC covers them too) and its parameters read, which takes about as long. A plain thread, joined before aec_codec_parse
  * returns, not an OpenMP region: aec forks its workers after loading the
  * model, and libgomp's thread pool does not survive a fork. */
 typedef struct {
@@ -392,35 +392,31 @@ int aec_codec_parse(aec_codec *c, const uint8_t *buf, size_t len, const char *na
     cp.hs = aec_model_find_chunk(buf, len, "HSIQ", &cp.hs_len);
     cp.z = aec_model_find_chunk(buf, len, "ZCDF", &cp.z_len);
     cp.y = aec_model_find_chunk(buf, len, "YCDF", &cp.y_len);
+    size_t cx_len = 0;
+    const uint8_t *cx = aec_model_find_chunk(buf, len, "CTXQ", &cx_len);
     pthread_t thread;
     const int have = cp.hs && cp.z && cp.y;
     const int threaded = have && pthread_create(&thread, NULL, parse_coding_chunks, &cp) == 0;
-    aec_chunk extra[AEC_MODEL_MAX_EXTRA];
-    int n_extra = 0, failed = 0;
+    int failed = 0;
     const aec_arch *a = &c->model.arch;
-    const aec_chunk *cx = NULL;
-    if (aec_model_parse(buf, len, name, decoder_only, &c->model, NULL, NULL, NULL, extra, &n_extra,
-                        err, errlen)) {
+    if (aec_model_parse(buf, len, name, decoder_only, &c->model, NULL, NULL, NULL, NULL, NULL, err,
+                        errlen)) {
         failed = 1;
-    } else {
-        cx = aec_chunk_find(extra, n_extra, "CTXQ");
-        if (!have || (a->context && !cx)) {
-            snprintf(err, errlen, "%s: not exported for coding (no %s chunk; run aec export)", name,
-                     !cp.hs ? "HSIQ" : !cp.z ? "ZCDF" : !cp.y ? "YCDF" : "CTXQ");
-            failed = 1;
-        }
+    } else if (!have || (a->context && !cx)) {
+        snprintf(err, errlen, "%s: not exported for coding (no %s chunk; run aec export)", name,
+                 !cp.hs ? "HSIQ" : !cp.z ? "ZCDF" : !cp.y ? "YCDF" : "CTXQ");
+        failed = 1;
     }
     /* the model id (a serial hash of the ~6 MB parameters, ~10 ms) here
      * while the thread reads the coding chunks */
-    coding_bytes stored = {cp.hs, cp.z, cp.y, cx ? cx->data : NULL, cp.hs_len, cp.z_len, cp.y_len,
-                           cx ? cx->len : 0};
+    coding_bytes stored = {cp.hs, cp.z, cp.y, cx, cp.hs_len, cp.z_len, cp.y_len, cx_len};
     int no_id = !failed && compute_id(c, &stored);
     if (threaded) pthread_join(thread, NULL);
     else if (have && !failed) parse_coding_chunks(&cp);
     if (failed) goto fail;
     c->can_encode = !c->model.decoder_only;
     char inner[256];
-    if (cp.bad || (a->context && aec_ctx_int_deserialize(&c->ctx, cx->data, cx->len, inner, sizeof inner))) {
+    if (cp.bad || (a->context && aec_ctx_int_deserialize(&c->ctx, cx, cx_len, inner, sizeof inner))) {
         snprintf(err, errlen, "%s: %s", name, cp.bad ? cp.why : inner);
         goto fail;
     }

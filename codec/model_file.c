@@ -233,19 +233,21 @@ static int next_chunk(const uint8_t **p, const uint8_t *end, aec_chunk *c)
 const uint8_t *aec_model_find_chunk(const uint8_t *buf, size_t len, const char *tag, size_t *chunk_len)
 {
     if (len < sizeof signature + 4 || memcmp(buf, signature, sizeof signature) != 0) return NULL;
-    const uint8_t *p = buf + sizeof signature, *end = buf + len - 4;
+    const uint8_t *p = buf + sizeof signature, *end = buf + len - 4, *found = NULL;
     aec_chunk c;
-    while (next_chunk(&p, end, &c) > 0)
+    int more;
+    /* the last one: a later chunk replaces an earlier one (spec) */
+    while ((more = next_chunk(&p, end, &c)) > 0)
         if (memcmp(c.tag, tag, 4) == 0) {
+            found = c.data;
             *chunk_len = c.len;
-            return c.data;
         }
-    return NULL;
+    return more < 0 ? NULL : found;
 }
 
 const aec_chunk *aec_chunk_find(const aec_chunk *extra, int n, const char *tag)
 {
-    for (int i = 0; i < n; i++)
+    for (int i = n - 1; i >= 0; i--) /* a later chunk replaces an earlier one */
         if (!memcmp(extra[i].tag, tag, 4)) return &extra[i];
     return NULL;
 }

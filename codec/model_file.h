@@ -59,15 +59,16 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *name, int decode
                     aec_model *m, char **meta, nn_adam *opt, int *has_opt,
                     aec_chunk *extra, int *n_extra, char *err, size_t errlen);
 
-/* The payload of the first chunk tagged tag (4 bytes) in a model file held
- * in memory, its length in *chunk_len; NULL when buf is not a model file or
- * has no such chunk before its end or a badly framed one. Checks neither
- * the CRC nor anything else (aec_model_parse does): for a caller that
- * starts on a chunk that validates itself while the file is parsed. */
+/* The payload of the chunk tagged tag (4 bytes) in a model file held in
+ * memory, the last if there are several (a later chunk replaces an earlier
+ * one), its length in *chunk_len; NULL when buf is not a model file, has
+ * no such chunk or a badly framed one. Checks neither the CRC nor anything
+ * else (aec_model_parse does): for a caller that starts on a chunk that
+ * validates itself while the file is parsed. */
 const uint8_t *aec_model_find_chunk(const uint8_t *buf, size_t len, const char *tag,
                                     size_t *chunk_len);
 
-/* The first of extra[0..n-1] tagged tag (4 bytes), or NULL. */
+/* The last of extra[0..n-1] tagged tag (4 bytes), or NULL. */
 const aec_chunk *aec_chunk_find(const aec_chunk *extra, int n, const char *tag);
 
 /* Reads a whole file into memory (malloc'd); NULL with err on failure. */

@@ -351,9 +351,9 @@ NN_VECTOR_CLONES static void output_job(const tile_grid *g, int cout, const floa
     int n, y0, x0;
     tile_origin(g, t0 + tl0, &n, &y0, &x0);
 #if defined(__SSE2__)
-    if (lanes == LANES && x0 / 4 + LANES <= g->tw && x0 + 4 * LANES <= g->w && y0 + 4 <= g->h) {
-        /* the usual case: the LANES tiles side by side in one tile row, all
-         * inside the output, so that each output row they reach is 8 x LANES
+    if (lanes == LANES && x0 + 4 * LANES <= g->w && y0 + 4 <= g->h) {
+        /* the usual case: the LANES tiles side by side in one tile row (the
+         * row has room for them), all inside the output, so that each output row they reach is 8 x LANES
          * pixels in a row: its pixel 8 q + 2 j + b (row i, a of the tiles) is
          * o[2a+b][i][j][q], a transpose of o's lanes, done in 4x4 blocks
          * (one pixel at a time this was the largest of the transforms) */

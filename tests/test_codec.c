@@ -391,6 +391,33 @@ static void test_model_files(const aec_codec *c)
     CHECK(!memcmp(a, b, (size_t)130 * 97 * 3) && !memcmp(a, d, (size_t)130 * 97 * 3),
           "a decoder-only codec decodes the full codec's file to identical pixels");
 
+    /* a repeated chunk replaces the one before it (spec/model-format.md):
+     * a bad HSIQ before the file's own is overruled, one after it is not */
+    {
+        static const uint8_t bad_hs[12] = {'H', 'S', 'I', 'Q', 4, 0, 0, 0, 'j', 'u', 'n', 'k'};
+        uint8_t *two = malloc(dec_len + sizeof bad_hs);
+        for (int after = 0; two && after < 2; after++) {
+            const size_t at = after ? dec_len - 4 : 8; /* after the signature, or before the CRC */
+            memcpy(two, dec_only, at);
+            memcpy(two + at, bad_hs, sizeof bad_hs);
+            memcpy(two + at + sizeof bad_hs, dec_only + at, dec_len - 4 - at);
+            const size_t two_len = dec_len + sizeof bad_hs;
+            const uLong crc = crc32(0L, two, (uInt)(two_len - 4));
+            for (int i = 0; i < 4; i++) two[two_len - 4 + i] = (uint8_t)(crc >> (8 * i));
+            aec_codec p2;
+            int r = aec_codec_parse(&p2, two, two_len, "two", 1, err, sizeof err);
+            if (!after)
+                CHECK(r == 0 && !memcmp(p2.id, c->id, 8), "a bad HSIQ before the good one: loads, same id (%s)",
+                      r ? err : "ok");
+            else
+                CHECK(r != 0 && strstr(err, "integer h_s"), "a bad HSIQ after the good one: refused (%s)",
+                      r ? err : "loaded");
+            if (r == 0) aec_codec_free(&p2);
+        }
+        CHECK(two != NULL, "repeated chunks: memory");
+        free(two);
+    }
+
     /* (d) a decoder-only codec refuses to encode */
     uint8_t *none = (uint8_t *)1;
     size_t none_len = 1;

@@ -41,13 +41,14 @@
 /* fewer output channels than this go to nn_deconv2d_forward */
 #define MIN_COUT 16
 
-/* The transforms touch all 36 points of a tile at once, so V and M keep
- * them close: V is [ci][pt][tile] and M [r][pt][tile], each point's row
- * `span` floats from the next (the chunk's tile count rounded up to 16, plus
- * 16: rows a power-of-two apart would share L1 sets). The product of point
- * pt then reads and writes rows 36 * span apart. U is [pt][r][ci], its
- * points' matrices `ustride` apart (a multiple of 4 KiB plus a line, for
- * the same reason). */
+/* The input transform writes V straight into the GEMM's packed form of
+ * each point's right operand (nn_sgemm_b_at: slivers of tiles, a channel a
+ * row), the points `vstride` apart, so that no product packs its B. The
+ * output transform reads all 36 points of a tile at once, so M keeps them
+ * close: [r][pt][tile], each point's row `span` floats from the next (the
+ * chunk's tile count rounded up to 16, plus 16: rows a power-of-two apart
+ * would share L1 sets). U is [pt][r][ci], its points' matrices `ustride`
+ * apart (a multiple of 4 KiB plus a line, for the same reason), as are V's. */
 static size_t point_span(size_t count)
 {
     return (count + 15) / 16 * 16 + 16;
@@ -259,8 +260,8 @@ static inline __attribute__((always_inline)) void load_patch(const tile_grid *g,
 /* One job of input_tiles: LANES tiles from tl0 of channel ci. The
  * transforms are most of the Winograd passes' time besides the products:
  * built for AVX2 too (vector_clones.h). */
-NN_VECTOR_CLONES static void input_job(const tile_grid *g, long t0, int count, float *v, size_t span,
-                                       int ci, int tl0)
+NN_VECTOR_CLONES static void input_job(const tile_grid *g, long t0, int count, float *v,
+                                       const nn_sgemm_blayout *lay, size_t vstride, int ci, int tl0)
 {
     const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
     float d[6][6][LANES], t[6][6][LANES], o[6][6][LANES];
@@ -289,26 +290,27 @@ NN_VECTOR_CLONES static void input_job(const tile_grid *g, long t0, int count, f
     }
     for (int j = 0; j < 6; j++) input_line(d[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
     for (int i = 0; i < 6; i++) input_line(t[i][0], LANES, o[i][0], LANES);         /* rows */
-    float *dst = v + (size_t)ci * POINTS * span + tl0;
+    /* every lane, zeros past the last tile: the slivers' spare columns */
+    float *dst = v + nn_sgemm_b_at(lay, ci, tl0);
     for (size_t pt = 0; pt < POINTS; pt++) {
-        float *vp = dst + pt * span;
+        float *vp = dst + pt * vstride;
         const float *op = o[pt / 6][pt % 6];
-        if (lanes == LANES) {
-            for (int q = 0; q < LANES; q++) vp[q] = op[q];
-        } else {
-            for (int q = 0; q < lanes; q++) vp[q] = op[q];
-        }
+        for (int q = 0; q < LANES; q++) vp[q] = op[q];
     }
 }
 
-/* v[ci][pt][tl] = (B^T d B)[pt] of tile t0 + tl of channel ci, tl < count */
-static void input_tiles(const tile_grid *g, long t0, int count, float *v, size_t span)
+/* V: point pt's (B^T d B) of tile t0 + tl of channel ci, tl < count, as
+ * row ci, column tl of the GEMM's packed B (nn_sgemm_b_at) of that point's
+ * product, the points vstride floats apart; the slivers' columns from
+ * count on zero */
+static void input_tiles(const tile_grid *g, long t0, int count, float *v,
+                        const nn_sgemm_blayout *lay, size_t vstride)
 {
-    const int blocks = (count + LANES - 1) / LANES;
+    const int blocks = (count + lay->nr - 1) / lay->nr * lay->nr / LANES;
     const long jobs = (long)g->chans * blocks;
 #pragma omp parallel for schedule(static) if ((size_t)jobs * LANES * POINTS > PAR_MIN_WORK)
     for (long job = 0; job < jobs; job++)
-        input_job(g, t0, count, v, span, (int)(job / blocks), (int)(job % blocks) * LANES);
+        input_job(g, t0, count, v, lay, vstride, (int)(job / blocks), (int)(job % blocks) * LANES);
 }
 
 /* o[i][j][q] = (A^T M A)[i][j] of product row r for tiles tl0 + q of the
@@ -480,6 +482,14 @@ static int plan_fits(const nn_winograd_plan *plan, const nn_deconv2d *l, int bac
            plan->weights == l->w && plan->packed[0].data;
 }
 
+/* Floats of workspace for a chunk of `chunk` tiles: V, each point's B
+ * packed for its product (nn_sgemm_b_at), and M, [r][pt][tile] */
+static size_t chunk_floats(const nn_winograd_plan *plan, int rows, size_t chunk)
+{
+    const nn_sgemm_blayout lay = nn_sgemm_b_layout(&plan->packed[0], (int)chunk);
+    return POINTS * point_stride(nn_sgemm_b_floats(&lay)) + (size_t)rows * POINTS * point_span(chunk);
+}
+
 /* The one driver of both directions, for the transposed convolution l with
  * its weights made into `plan`. Forward (backward == 0): the grid is x's
  * channels, the products have 4 cout rows (phase rows), out = y plus
@@ -492,28 +502,32 @@ static int winograd_run(const nn_deconv2d *l, const nn_winograd_plan *plan, cons
     const long total = (long)g->n * g->th * g->tw;
     if (total == 0) return 0;
     const int kch = g->chans, rows = backward ? l->cin : 4 * l->cout;
-    /* per tile: its transformed input (kch) and products (rows) at 36 points */
-    const size_t per_tile = (size_t)POINTS * ((size_t)kch + rows);
     const size_t cap = nn_conv_workspace_cap(ws) / sizeof(float);
-    size_t chunk = cap / per_tile; /* then made smaller for the row padding */
-    while (chunk > MIN_CHUNK_TILES && point_span(chunk) * per_tile > cap) chunk -= 16;
+    /* per tile: its transformed input (kch) and products (rows) at 36
+     * points, the tile count then made smaller for the rows' padding */
+    size_t chunk = cap / ((size_t)POINTS * ((size_t)kch + rows));
+    while (chunk > MIN_CHUNK_TILES && chunk_floats(plan, rows, chunk) > cap) chunk -= 16;
     if (chunk < MIN_CHUNK_TILES) chunk = MIN_CHUNK_TILES;
     if (chunk > (size_t)total) chunk = (size_t)total;
     const size_t span = point_span(chunk);
+    const nn_sgemm_blayout whole = nn_sgemm_b_layout(&plan->packed[0], (int)chunk);
+    const size_t vstride = point_stride(nn_sgemm_b_floats(&whole));
+    /* a job writes LANES columns of one sliver (both kernels' are 8 or 16) */
+    if (whole.nr % LANES) return -1;
     int failed = 0;
-    float *v = nn_workspace_get(ws, per_tile * span);
-    float *mo = v ? v + POINTS * (size_t)kch * span : NULL;
+    float *v = nn_workspace_get(ws, chunk_floats(plan, rows, chunk));
+    float *mo = v ? v + POINTS * vstride : NULL;
     for (long t0 = 0; t0 < total && v && !failed; t0 += (long)chunk) {
         const int count = total - t0 < (long)chunk ? (int)(total - t0) : (int)chunk;
-        input_tiles(g, t0, count, v, span);
+        const nn_sgemm_blayout lay = nn_sgemm_b_layout(&plan->packed[0], count);
+        input_tiles(g, t0, count, v, &lay, vstride);
         /* one product per thread at a time (the GEMM runs single-threaded
          * inside this parallel loop): at these widths that is faster than
          * splitting each product between the threads */
 #pragma omp parallel for schedule(dynamic) reduction(| : failed)
         for (int pt = 0; pt < POINTS; pt++)
-            failed |= nn_sgemm_packed(&plan->packed[pt], 0, count, 1.0f, v + (size_t)pt * span,
-                                      (int)(POINTS * span), 0.0f, mo + (size_t)pt * span,
-                                      (int)(POINTS * span)) != 0;
+            failed |= nn_sgemm_packed_b(&plan->packed[pt], &lay, v + (size_t)pt * vstride,
+                                        mo + (size_t)pt * span, (int)(POINTS * span)) != 0;
         if (failed) break;
         if (backward) output_tiles_plain(g, rows, mo, bias, t0, count, span, out);
         else output_tiles(g, l->cout, mo, bias, t0, count, span, out);

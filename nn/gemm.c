@@ -371,7 +371,8 @@ static int k_block(int K) { return ceil_div(K, ceil_div(K, KC_MAX)); }
  * buffers cannot be allocated (C untouched). */
 static int sgemm_driver(const kernel_desc *kd, int transA, int transB, int M, int N, int K,
                          float alpha, const float *A, int lda, const float *prepacked,
-                         const float *B, int ldb, float beta, float *C, int ldc)
+                         const float *B, int ldb, const float *b_prepacked, float beta, float *C,
+                         int ldc)
 {
     const int mr = kd->mr, nr = kd->nr;
     const int kc = k_block(K);
@@ -382,8 +383,9 @@ static int sgemm_driver(const kernel_desc *kd, int transA, int transB, int M, in
 
     float *apack = prepacked ? NULL
                              : aligned_alloc(64, ((size_t)m_slivers * mr * kc * sizeof(float) + 63) & ~(size_t)63);
-    float *bpack = aligned_alloc(64, ((size_t)nc * kc * sizeof(float) + 63) & ~(size_t)63);
-    if ((!prepacked && !apack) || !bpack) {
+    float *bpack = b_prepacked ? NULL
+                               : aligned_alloc(64, ((size_t)nc * kc * sizeof(float) + 63) & ~(size_t)63);
+    if ((!prepacked && !apack) || (!b_prepacked && !bpack)) {
         free(apack);
         free(bpack);
         return -1;
@@ -409,8 +411,15 @@ static int sgemm_driver(const kernel_desc *kd, int transA, int transB, int M, in
         for (int j0 = 0; j0 < N; j0 += nc) {
             const int jn = min_int(nc, N - j0);
             const int n_slivers = ceil_div(jn, nr);
-            thread_share(n_slivers, &lo, &hi);
-            pack_slivers(B, (size_t)ldb, !transB, j0, j0 + jn, p0, kb, nr, lo, hi, bpack);
+            /* the panel's slivers: packed here, or where nn_sgemm_b_at
+             * put them */
+            const float *bpanel = b_prepacked ? b_prepacked + (size_t)p0 * ceil_div(N, nr) * nr +
+                                                    (size_t)(j0 / nr) * kb * nr
+                                              : bpack;
+            if (!b_prepacked) {
+                thread_share(n_slivers, &lo, &hi);
+                pack_slivers(B, (size_t)ldb, !transB, j0, j0 + jn, p0, kb, nr, lo, hi, bpack);
+            }
 #pragma omp barrier
             /* Narrower tasks when there are few row blocks (M of 75 or 128
              * is one block), so that every thread gets at least two. */
@@ -424,7 +433,7 @@ static int sgemm_driver(const kernel_desc *kd, int transA, int transB, int M, in
             for (int t = 0; t < tasks; t++) {
                 const int i0 = (t / nt_count) * mc, jb = (t % nt_count) * nt;
                 if (i0 >= M) continue;
-                run_task(kd, kb, ablock, bpack, i0, min_int(mc, M - i0), jb, min_int(nt, jn - jb),
+                run_task(kd, kb, ablock, bpanel, i0, min_int(mc, M - i0), jb, min_int(nt, jn - jb),
                          C + (size_t)i0 * ldc + j0 + jb, (size_t)ldc, alpha, beta_k);
             }
         }
@@ -442,8 +451,8 @@ void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
         scale_c(M, N, beta, C, (size_t)ldc);
         return;
     }
-    if (sgemm_driver(active_kernel(), transA, transB, M, N, K, alpha, A, lda, NULL, B, ldb, beta,
-                     C, ldc))
+    if (sgemm_driver(active_kernel(), transA, transB, M, N, K, alpha, A, lda, NULL, B, ldb, NULL,
+                     beta, C, ldc))
         sgemm_unpacked(transA, transB, M, N, K, alpha, A, (size_t)lda, B, (size_t)ldb, beta, C,
                        (size_t)ldc);
 }
@@ -483,5 +492,30 @@ int nn_sgemm_packed(const nn_sgemm_apack *pa, int transB, int N, float alpha, co
         return 0;
     }
     return sgemm_driver(pa->kernel, 0, transB, pa->m, N, pa->k, alpha, NULL, 0, pa->data, B, ldb,
-                        beta, C, ldc);
+                        NULL, beta, C, ldc);
+}
+
+/* ---- a prepacked B ---------------------------------------------------------- */
+
+nn_sgemm_blayout nn_sgemm_b_layout(const nn_sgemm_apack *pa, int N)
+{
+    const kernel_desc *kd = pa->kernel;
+    nn_sgemm_blayout l = {pa->k, N, k_block(pa->k), kd ? kd->nr : 1};
+    return l;
+}
+
+size_t nn_sgemm_b_floats(const nn_sgemm_blayout *l)
+{
+    return (size_t)l->k * (size_t)ceil_div(l->n, l->nr) * (size_t)l->nr;
+}
+
+int nn_sgemm_packed_b(const nn_sgemm_apack *pa, const nn_sgemm_blayout *l, const float *b,
+                      float *C, int ldc)
+{
+    if (!pa->data || l->k != pa->k || l->nr != ((const kernel_desc *)pa->kernel)->nr ||
+        l->kc != k_block(pa->k) || (uintptr_t)b % 64)
+        return -1;
+    if (l->n <= 0) return 0;
+    return sgemm_driver(pa->kernel, 0, 0, pa->m, l->n, pa->k, 1.0f, NULL, 0, pa->data, NULL, 0, b,
+                        0.0f, C, ldc);
 }

@@ -21,6 +21,8 @@
 #ifndef NN_GEMM_H
 #define NN_GEMM_H
 
+#include <stddef.h>
+
 void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
@@ -45,6 +47,34 @@ int nn_sgemm_pack_a(nn_sgemm_apack *pa, int transA, int M, int K, const float *A
 int nn_sgemm_packed(const nn_sgemm_apack *pa, int transB, int N, float alpha, const float *B,
                     int ldb, float beta, float *C, int ldc);
 void nn_sgemm_apack_free(nn_sgemm_apack *pa);
+
+/* And B packed by the caller, for a caller that makes B itself (the
+ * Winograd passes transform their input tiles straight into it instead of
+ * into a matrix that each product would then copy into slivers):
+ * nn_sgemm_b_layout says where element (k, j) of the K x N matrix goes for
+ * products with pa (nn_sgemm_b_at, an offset into nn_sgemm_b_floats
+ * floats: column slivers of the kernel's width, K in blocks); the slivers'
+ * columns from N on must hold finite values (zeros), which the kernel
+ * multiplies but no result keeps, and b must be 64-byte aligned (the
+ * kernels load whole slivers aligned). nn_sgemm_packed_b then computes
+ * C = A B as nn_sgemm_packed would with alpha 1 and beta 0, the same sums
+ * in the same order; -1 (C untouched) when l is not pa's layout, b is not
+ * aligned, or out of memory. */
+typedef struct {
+    int k, n, kc, nr; /* K, N, K's block, the sliver width */
+} nn_sgemm_blayout;
+
+nn_sgemm_blayout nn_sgemm_b_layout(const nn_sgemm_apack *pa, int N);
+size_t nn_sgemm_b_floats(const nn_sgemm_blayout *l);
+static inline size_t nn_sgemm_b_at(const nn_sgemm_blayout *l, int k, int j)
+{
+    const int p0 = k / l->kc * l->kc, kb = l->k - p0 < l->kc ? l->k - p0 : l->kc;
+    const size_t slivers = (size_t)((l->n + l->nr - 1) / l->nr);
+    return (size_t)p0 * slivers * (size_t)l->nr + ((size_t)(j / l->nr) * (size_t)kb + (size_t)(k - p0)) * (size_t)l->nr +
+           (size_t)(j % l->nr);
+}
+int nn_sgemm_packed_b(const nn_sgemm_apack *pa, const nn_sgemm_blayout *l, const float *b,
+                      float *C, int ldc);
 
 /* The micro-kernels, for tests and benchmarks. */
 typedef enum {

@@ -289,6 +289,57 @@ static void packed_a_cases(const char *kernel, nn_gemm_kernel id, int sanitized)
           "a product with no pack is refused, C untouched");
 }
 
+/* B packed by the caller at nn_sgemm_b_at (the Winograd passes' input
+ * transform does): nn_sgemm_packed_b gives nn_sgemm_packed's bits (alpha 1,
+ * beta 0) over shapes across the K blocks (K > 256: two), ragged and wide
+ * N (two N panels); a layout of another pack is refused. */
+static void packed_b_cases(const char *kernel)
+{
+    static const int dims[][3] = {{1, 1, 1}, {6, 16, 5}, {7, 17, 300}, {512, 90, 128},
+                                  {13, 2100, 192}, {128, 75, 512}};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+        case_t t = {0, 0, dims[i][0], dims[i][1], dims[i][2], 1.0f, 0.0f, 1};
+        mats x;
+        float *want = NULL, *packed = NULL;
+        nn_sgemm_apack pa;
+        if (mats_make(&t, &x) != 0 || !(want = malloc(x.c_len * sizeof(float))) ||
+            nn_sgemm_pack_a(&pa, 0, t.m, t.k, x.a, x.lda) != 0) {
+            CHECK(0, "out of memory");
+            free(want);
+            mats_free(&x);
+            return;
+        }
+        const nn_sgemm_blayout lay = nn_sgemm_b_layout(&pa, t.n);
+        const size_t floats = nn_sgemm_b_floats(&lay);
+        packed = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+        if (packed) memset(packed, 0, floats * sizeof(float)); /* the spare columns zero */
+        int placed = packed != NULL;
+        for (int k = 0; placed && k < t.k; k++)
+            for (int j = 0; j < t.n; j++) {
+                const size_t at = nn_sgemm_b_at(&lay, k, j);
+                placed &= at < floats;
+                if (at < floats) packed[at] = x.b[(size_t)k * x.ldb + j];
+            }
+        CHECK(placed, "%s packed B N %d K %d: every element inside the layout", kernel, t.n, t.k);
+        memcpy(want, x.c0, x.c_len * sizeof(float));
+        memcpy(x.c, x.c0, x.c_len * sizeof(float));
+        int ok = nn_sgemm_packed(&pa, 0, t.n, 1.0f, x.b, x.ldb, 0.0f, want, x.ldc) == 0 &&
+                 placed && nn_sgemm_packed_b(&pa, &lay, packed, x.c, x.ldc) == 0;
+        CHECK(ok && memcmp(want, x.c, x.c_len * sizeof(float)) == 0,
+              "%s packed B M %d N %d K %d: nn_sgemm_packed's bits", kernel, t.m, t.n, t.k);
+        nn_sgemm_blayout other = lay;
+        other.k++;
+        CHECK(nn_sgemm_packed_b(&pa, &other, packed, x.c, x.ldc) == -1, "%s: a layout for another K is refused",
+              kernel);
+        CHECK(!packed || nn_sgemm_packed_b(&pa, &lay, packed + 1, x.c, x.ldc) == -1,
+              "%s: an unaligned packed B is refused", kernel);
+        free(packed);
+        nn_sgemm_apack_free(&pa);
+        free(want);
+        mats_free(&x);
+    }
+}
+
 int main(void)
 {
     const char *san = getenv("AEC_TEST_SANITIZED");
@@ -313,6 +364,7 @@ int main(void)
         corner_cases(kernels[k].name);
         thread_independence(kernels[k].name, sanitized);
         packed_a_cases(kernels[k].name, kernels[k].id, sanitized);
+        packed_b_cases(kernels[k].name);
     }
     nn_gemm_use_kernel(NN_GEMM_KERNEL_AUTO);
     return check_report("test_gemm");

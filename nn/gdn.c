@@ -269,14 +269,21 @@ int nn_gdn_forward_inplace(const nn_gdn *l, const nn_params *p, float *data, siz
         float *sq = scratch + (size_t)omp_get_thread_num() * per_thread, *den = sq + C * GDN_BLOCK_PIXELS;
         const size_t p0 = (size_t)b * GDN_BLOCK_PIXELS;
         const int np = (int)(pixels - p0 < GDN_BLOCK_PIXELS ? pixels - p0 : GDN_BLOCK_PIXELS);
+        /* sq = x^2, written as the product reads it (nn_sgemm_b_at: no
+         * copy into the GEMM's slivers), the spare columns zero */
+        const nn_sgemm_blayout lay = nn_sgemm_b_layout(&packed, np);
         for (size_t c = 0; c < C; c++) {
             const float *x = data + c * ld + p0;
-            float *s = sq + c * (size_t)np;
-            #pragma omp simd
-            for (int i = 0; i < np; i++) s[i] = x[i] * x[i];
+            for (int j0 = 0; j0 < np; j0 += lay.nr) {
+                float *s = sq + nn_sgemm_b_at(&lay, (int)c, j0);
+                const int n = np - j0 < lay.nr ? np - j0 : lay.nr;
+                #pragma omp simd
+                for (int i = 0; i < n; i++) s[i] = x[j0 + i] * x[j0 + i];
+                for (int i = n; i < lay.nr; i++) s[i] = 0.0f;
+            }
         }
         /* den[i][px] = sum_j gamma[i][j] sq[j][px], as nn_gdn_forward */
-        failed |= nn_sgemm_packed(&packed, 0, np, 1.0f, sq, np, 0.0f, den, np) != 0;
+        failed |= nn_sgemm_packed_b(&packed, &lay, sq, den, np) != 0;
         for (size_t c = 0; c < C; c++)
             gdn_scale(data + c * ld + p0, den + c * (size_t)np, beta[c], (size_t)np, inverse,
                       data + c * ld + p0);

@@ -35,8 +35,8 @@
 #define PAR_MIN_WORK 32768
 /* A chunk holds at least this many tiles even above the workspace cap: the
  * 36 products' width is the tile count, and narrower ones run below the
- * GEMM's speed (each product packs its B, and its edge slivers are
- * partial). */
+ * GEMM's speed (each product walks its whole A for them, and their edge
+ * slivers are partial). */
 #define MIN_CHUNK_TILES 64
 /* fewer output channels than this go to nn_deconv2d_forward */
 #define MIN_COUT 16
@@ -506,13 +506,15 @@ static int winograd_run(const nn_deconv2d *l, const nn_winograd_plan *plan, cons
     /* per tile: its transformed input (kch) and products (rows) at 36
      * points, the tile count then made smaller for the rows' padding */
     size_t chunk = cap / ((size_t)POINTS * ((size_t)kch + rows));
+    if (chunk > (size_t)total) chunk = (size_t)total;
     while (chunk > MIN_CHUNK_TILES && chunk_floats(plan, rows, chunk) > cap) chunk -= 16;
     if (chunk < MIN_CHUNK_TILES) chunk = MIN_CHUNK_TILES;
     if (chunk > (size_t)total) chunk = (size_t)total;
     const size_t span = point_span(chunk);
     const nn_sgemm_blayout whole = nn_sgemm_b_layout(&plan->packed[0], (int)chunk);
     const size_t vstride = point_stride(nn_sgemm_b_floats(&whole));
-    /* a job writes LANES columns of one sliver (both kernels' are 8 or 16) */
+    /* a job writes LANES columns of one sliver (both kernels' slivers are 8
+     * or 16 wide: a kernel of another width would need this rethought) */
     if (whole.nr % LANES) return -1;
     int failed = 0;
     float *v = nn_workspace_get(ws, chunk_floats(plan, rows, chunk));

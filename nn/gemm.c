@@ -43,6 +43,9 @@
 #define MC_MAX 144
 #define NC_MAX 2048
 #define NT 256
+/* a panel starts on a sliver of B (nn_sgemm_b_at's prepacked B is cut into
+ * panels by offset) */
+_Static_assert(NC_MAX % 16 == 0 && NC_MAX % 8 == 0, "NC_MAX: whole slivers of B");
 /* below this many flops one thread is faster than waking the others */
 #define PARALLEL_MIN_FLOPS 4e6
 

@@ -442,9 +442,18 @@ int main(void)
         {1, 16, 20, 60, 64, 2 << 20}, /* chunked by the cap (3 chunks), parallel loops */
         {1, 24, 16, 20, 28, 0},
         {1, 4, 16, 9, 70, 0}, /* blocks of 8 tiles inside the image (tiles 24-31, 40-47) */
+        /* the products' depth over the GEMM's K block of 256 (two blocks, the
+         * last shorter): the input gradient's 4 x 80 = 320, the forward's 257 */
+        {1, 8, 80, 6, 10, 0},   {1, 257, 16, 5, 9, 0},
     };
     uint64_t seed = 7;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_shape(&shapes[i], seed++);
+    /* and with the portable GEMM kernel, whose slivers (8 wide) the input
+     * transform then writes */
+    if (nn_gemm_use_kernel(NN_GEMM_KERNEL_GENERIC) == 0) {
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_shape(&shapes[i], seed++);
+        nn_gemm_use_kernel(NN_GEMM_KERNEL_AUTO);
+    }
     test_other_shapes();
     static const int conv_shapes[][5] = {/* n, cin, cout, h, w */
                                          {1, 16, 3, 8, 8},   {2, 16, 5, 6, 10}, {1, 20, 7, 2, 2},

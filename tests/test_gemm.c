@@ -295,8 +295,8 @@ static void packed_a_cases(const char *kernel, nn_gemm_kernel id, int sanitized)
  * N (two N panels); a layout of another pack is refused. */
 static void packed_b_cases(const char *kernel)
 {
-    static const int dims[][3] = {{1, 1, 1}, {6, 16, 5}, {7, 17, 300}, {512, 90, 128},
-                                  {13, 2100, 192}, {128, 75, 512}};
+    static const int dims[][3] = {{1, 1, 1},      {6, 16, 5},     {7, 17, 300}, {512, 90, 128},
+                                  {13, 2100, 192}, {128, 75, 512}, {7, 2100, 301}, {5, 33, 257}};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
         case_t t = {0, 0, dims[i][0], dims[i][1], dims[i][2], 1.0f, 0.0f, 1};
         mats x;

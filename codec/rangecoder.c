@@ -201,14 +201,15 @@ int aec_rc_decode(aec_rc_decoder *dec, const aec_cdf_table *t, int32_t *v)
     if (t->length == 0 || t->length > AEC_CDF_MAX_LENGTH) return dec->error = AEC_RC_ERR_ARG;
     int64_t target = decode_target(dec);
     if (target < 0) return dec->error = AEC_RC_ERR_CORRUPT;
-    /* the last symbol whose cumulative count is <= target */
-    uint32_t lo = 0, hi = t->length;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo + 1) / 2;
-        if (t->cdf[mid] <= target)
-            lo = mid;
-        else
-            hi = mid - 1;
+    /* the last symbol whose cumulative count is <= target (cdf[0] is 0):
+     * a binary search without branches, the answer in [lo, lo + n) (the
+     * decoder runs it once per latent, and its comparisons are as good as
+     * random) */
+    uint32_t lo = 0, n = t->length + 1;
+    while (n > 1) {
+        const uint32_t half = n / 2;
+        lo += half & (0u - (uint32_t)((int64_t)t->cdf[lo + half] <= target));
+        n -= half;
     }
     uint32_t c0 = t->cdf[lo], c1 = t->cdf[lo + 1];
     /* holds for every table that passed aec_cdf_set_validate */

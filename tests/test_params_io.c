@@ -1,6 +1,7 @@
 /* Checks of the parameter blob and its files: exact round trips, a specific
  * one-line message for each kind of bad input, and atomic saving. */
 #include <dirent.h>
+#include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -408,10 +409,52 @@ static void test_stream(void)
     nn_params_free(&p);
 }
 
+/* Every binary16 value loads as its float: a version-2 blob holding all
+ * 65,536 bit patterns, against values worked out here with ldexp (NaNs
+ * keep their payload in the top mantissa bits). */
+static void test_f16_all(void)
+{
+    nn_params p;
+    nn_params_init(&p);
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    int ok = nn_params_declare(&p, "all", 65536, 1, 1, 1) != (size_t)-1 && nn_params_alloc(&p) == 0 &&
+             nn_params_serialize_f16(&p, &blob, &len) == 0;
+    CHECK(ok, "f16: setup");
+    if (!ok) { free(blob); nn_params_free(&p); return; }
+    uint8_t *values = blob + len - 4 - 2 * 65536;
+    for (uint32_t h = 0; h < 65536; h++) {
+        values[2 * h] = (uint8_t)h;
+        values[2 * h + 1] = (uint8_t)(h >> 8);
+    }
+    reseal(blob, len);
+    char err[256] = "";
+    CHECK(nn_params_deserialize(&p, blob, len, err, sizeof err) == 0, "f16: all patterns load: %s", err);
+    int wrong = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        const uint32_t sign = (h & 0x8000u) << 16, e = (h >> 10) & 31, m = h & 1023;
+        uint32_t want;
+        if (e == 31) {
+            want = sign | 0x7f800000u | m << 13;
+        } else {
+            float f = e == 0 ? (float)ldexp((double)m, -24) : (float)ldexp((double)(1024 + m), (int)e - 25);
+            memcpy(&want, &f, 4);
+            want |= sign;
+        }
+        uint32_t got;
+        memcpy(&got, &p.value[h], 4);
+        if (got != want && wrong++ < 3) printf("f16 %04x: got %08x, want %08x\n", (unsigned)h, got, want);
+    }
+    CHECK(wrong == 0, "f16: every pattern converts exactly (%d wrong)", wrong);
+    free(blob);
+    nn_params_free(&p);
+}
+
 int main(void)
 {
     test_empty();
     test_stream();
+    test_f16_all();
     test_blob();
     test_files();
         {

@@ -99,18 +99,41 @@ static void fnv(uint64_t *h, const void *data, size_t len)
     }
 }
 
-/* d = a decoder-only model holding m's decoder parameters, picked by name */
-static int decoder_copy(const aec_model *m, aec_model *d)
+/* d = an empty decoder-only model of m's architecture (its values zeroed,
+ * untouched) and *view = m's values laid out as d's entries (names,
+ * shapes, order; view->entries malloc'd, the rest shared): the decoder's
+ * parameters picked out of either kind of model by name. 0, or -1 (nothing
+ * left to free) when out of memory or m lacks one. */
+static int decoder_view(const aec_model *m, aec_model *d, nn_params *view)
 {
     if (aec_model_create_decoder(d, &m->arch)) return -1;
-    for (int i = 0; i < d->p.n_entries; i++) {
+    *view = d->p;
+    view->value = m->p.value;
+    view->grad = NULL;
+    view->entries = malloc((size_t)d->p.n_entries * sizeof *view->entries);
+    for (int i = 0; view->entries && i < d->p.n_entries; i++) {
         const nn_param_entry *e = &d->p.entries[i], *src = nn_params_find(&m->p, e->name);
         if (!src || src->count != e->count) {
-            aec_model_free(d);
-            return -1;
+            free(view->entries);
+            view->entries = NULL;
+            break;
         }
-        memcpy(d->p.value + e->offset, m->p.value + src->offset, e->count * sizeof(float));
+        view->entries[i] = *e;
+        view->entries[i].offset = src->offset;
     }
+    if (!view->entries) aec_model_free(d);
+    return view->entries ? 0 : -1;
+}
+
+/* d = a decoder-only model holding m's decoder parameters */
+static int decoder_copy(const aec_model *m, aec_model *d)
+{
+    nn_params view;
+    if (decoder_view(m, d, &view)) return -1;
+    for (int i = 0; i < d->p.n_entries; i++)
+        memcpy(d->p.value + d->p.entries[i].offset, view.value + view.entries[i].offset,
+               d->p.entries[i].count * sizeof(float));
+    free(view.entries);
     return 0;
 }
 
@@ -121,69 +144,49 @@ static void fnv_sink(void *h, const uint8_t *data, size_t len)
 
 /* Hashes the decoder's parameters as the float32 blob a decoder-only model
  * would serialise to, streamed (nn_params_serialize_stream), never the
- * 6 MB blob itself: of a full model through a view of its values laid out
- * as the decoder's entries (names, shapes and order). */
+ * 6 MB blob itself; a full model's through decoder_view, without a copy. */
 static int hash_decoder_params(const aec_model *m, uint64_t *h)
 {
     if (m->decoder_only) return nn_params_serialize_stream(&m->p, 0, fnv_sink, h);
-    aec_model d; /* its layout only: its zeroed values are never touched */
-    if (aec_model_create_decoder(&d, &m->arch)) return -1;
-    nn_params view = d.p;
-    int r = -1;
-    view.value = m->p.value;
-    view.grad = NULL;
-    view.entries = malloc((size_t)d.p.n_entries * sizeof *view.entries);
-    if (!view.entries) goto done;
-    for (int i = 0; i < d.p.n_entries; i++) {
-        const nn_param_entry *e = &d.p.entries[i], *src = nn_params_find(&m->p, e->name);
-        if (!src || src->count != e->count) goto done;
-        view.entries[i] = *e;
-        view.entries[i].offset = src->offset;
-    }
-    r = nn_params_serialize_stream(&view, 0, fnv_sink, h);
-done:
+    aec_model d;
+    nn_params view;
+    if (decoder_view(m, &d, &view)) return -1;
+    int r = nn_params_serialize_stream(&view, 0, fnv_sink, h);
     free(view.entries);
     aec_model_free(&d);
     return r;
 }
 
-/* The coding chunks' bytes, as stored (a loaded model) or serialised. */
+/* The coding chunks' bytes: as stored (a loaded model's, borrowed) or
+ * serialised (make_blobs, freed with free_blobs). */
 typedef struct {
     const uint8_t *hs, *z, *y, *ctx;   /* ctx: context models only */
     size_t hs_len, z_len, y_len, ctx_len;
 } coding_bytes;
 
-typedef struct {
-    uint8_t *hs, *z, *y, *ctx;
-    size_t hs_len, z_len, y_len, ctx_len;
-} coding_blobs;
-
-static void free_blobs(coding_blobs *b)
+static void free_blobs(coding_bytes *b)
 {
-    free(b->hs);
-    free(b->ctx);
-    free(b->z);
-    free(b->y);
+    free((void *)b->hs);
+    free((void *)b->ctx);
+    free((void *)b->z);
+    free((void *)b->y);
     memset(b, 0, sizeof *b);
 }
 
-static int make_blobs(const aec_codec *c, coding_blobs *b)
+static int make_blobs(const aec_codec *c, coding_bytes *b)
 {
     memset(b, 0, sizeof *b);
-    if (aec_hs_int_serialize(&c->hs, &b->hs, &b->hs_len) ||
-        aec_cdf_set_serialize(&c->z_tables, &b->z, &b->z_len) ||
-        aec_cdf_set_serialize(&c->y_tables, &b->y, &b->y_len) ||
-        (c->model.arch.context && aec_ctx_int_serialize(&c->ctx, &b->ctx, &b->ctx_len))) {
-        free_blobs(b);
-        return -1;
-    }
-    return 0;
-}
-
-static coding_bytes bytes_of(const coding_blobs *b)
-{
-    coding_bytes v = {b->hs, b->z, b->y, b->ctx, b->hs_len, b->z_len, b->y_len, b->ctx_len};
-    return v;
+    uint8_t *hs = NULL, *z = NULL, *y = NULL, *ctx = NULL;
+    int bad = aec_hs_int_serialize(&c->hs, &hs, &b->hs_len) ||
+              aec_cdf_set_serialize(&c->z_tables, &z, &b->z_len) ||
+              aec_cdf_set_serialize(&c->y_tables, &y, &b->y_len) ||
+              (c->model.arch.context && aec_ctx_int_serialize(&c->ctx, &ctx, &b->ctx_len));
+    b->hs = hs;
+    b->z = z;
+    b->y = y;
+    b->ctx = ctx;
+    if (bad) free_blobs(b);
+    return bad ? -1 : 0;
 }
 
 /* c->id from the model's decoder parameters and the coding chunks' bytes;
@@ -218,10 +221,9 @@ static int compute_id(aec_codec *c, const coding_bytes *b)
 /* c->id from the decoder half as it would be stored */
 static int set_identity(aec_codec *c)
 {
-    coding_blobs b;
+    coding_bytes b;
     if (make_blobs(c, &b)) return -1;
-    coding_bytes v = bytes_of(&b);
-    int r = compute_id(c, &v);
+    int r = compute_id(c, &b);
     free_blobs(&b);
     return r;
 }
@@ -323,7 +325,7 @@ fail:
 int aec_codec_serialize(const aec_codec *c, int decoder_only, const char *meta, uint8_t **out,
                         size_t *len)
 {
-    coding_blobs b;
+    coding_bytes b;
     if (make_blobs(c, &b)) return -1;
     aec_chunk extra[4] = {{{'H', 'S', 'I', 'Q'}, b.hs, b.hs_len},
                           {{'Z', 'C', 'D', 'F'}, b.z, b.z_len},

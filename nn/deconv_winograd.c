@@ -314,8 +314,8 @@ static void input_tiles(const tile_grid *g, long t0, int count, float *v,
 }
 
 /* o[i][j][q] = (A^T M A)[i][j] of product row r for tiles tl0 + q of the
- * chunk, q < lanes (M: the 36 points of that row and tile) */
-/* inlined into the jobs that call it, and so into their AVX2 copies */
+ * chunk, q < lanes (M: the 36 points of that row and tile); inlined into
+ * the jobs that call it, and so into their AVX2 copies */
 static inline __attribute__((always_inline)) void product_row_outputs(const float *mo, int r,
                                                                       size_t span, int tl0,
                                                                       int lanes,

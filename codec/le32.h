@@ -1,12 +1,13 @@
 /* codec/le32.h - the fixed-size fields every aec byte format shares: u32
- * little-endian values and the CRC-32 that closes a blob (zlib's, over any
- * length: crc32_z takes a size_t). */
+ * little-endian values and the CRC-32 that closes a blob (zlib's,
+ * computed by nn_crc32). */
 #ifndef AEC_LE32_H
 #define AEC_LE32_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <zlib.h>
+
+#include "crc32.h"
 
 static inline void aec_put_le32(uint8_t *p, uint32_t v)
 {
@@ -20,7 +21,7 @@ static inline uint32_t aec_get_le32(const uint8_t *p)
 
 static inline uint32_t aec_crc32(const uint8_t *buf, size_t len)
 {
-    return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), buf, len);
+    return nn_crc32(0, buf, len);
 }
 
 #endif

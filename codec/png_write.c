@@ -24,6 +24,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "crc32.h"
+
 #define PIECE_BYTES (256 * 1024) /* filtered bytes per separately deflated piece */
 #define BAND_PIECES 8            /* pieces per band (filtered, then deflated in parallel) */
 #define WINDOW 32768             /* deflate's window: the dictionary of a piece */
@@ -52,10 +54,10 @@ static int write_chunk(FILE *f, const char type[4], const uint8_t *a, size_t ale
     uint8_t head[8], tail[4];
     put_be32(head, (uint32_t)(alen + blen + clen));
     memcpy(head + 4, type, 4);
-    uLong crc = crc32(0L, head + 4, 4);
-    if (alen) crc = crc32(crc, a, (uInt)alen);
-    if (blen) crc = crc32(crc, b, (uInt)blen);
-    if (clen) crc = crc32(crc, c, (uInt)clen);
+    uint32_t crc = nn_crc32(0, head + 4, 4);
+    if (alen) crc = nn_crc32(crc, a, alen);
+    if (blen) crc = nn_crc32(crc, b, blen);
+    if (clen) crc = nn_crc32(crc, c, clen);
     put_be32(tail, (uint32_t)crc);
     return fwrite(head, 1, 8, f) != 8 || (alen && fwrite(a, 1, alen, f) != alen) ||
                    (blen && fwrite(b, 1, blen, f) != blen) || (clen && fwrite(c, 1, clen, f) != clen) ||

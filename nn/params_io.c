@@ -2,6 +2,7 @@
  * byte layout is specified in spec/model-format.md ("Parameter blob"). */
 #include "params.h"
 
+#include "crc32.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -9,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define BLOB_MAGIC "AECP"
 #define BLOB_VERSION 1u      /* values as float32 */
@@ -50,10 +50,9 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* zlib's CRC-32 over any length (crc32_z takes a size_t) */
 static uint32_t crc32_of(const uint8_t *buf, size_t len)
 {
-    return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), buf, len);
+    return nn_crc32(0, buf, len);
 }
 
 /* ---- binary16 --------------------------------------------------------------- */
@@ -127,7 +126,7 @@ int nn_params_serialize_f16(const nn_params *p, uint8_t **buf, size_t *len)
 typedef struct {
     uint8_t buf[16384];
     size_t used;
-    uLong crc;
+    uint32_t crc;
     nn_params_sink sink;
     void *ctx;
 } stream;
@@ -135,7 +134,7 @@ typedef struct {
 static void stream_flush(stream *s)
 {
     if (!s->used) return;
-    s->crc = crc32_z(s->crc, s->buf, s->used);
+    s->crc = nn_crc32(s->crc, s->buf, s->used);
     s->sink(s->ctx, s->buf, s->used);
     s->used = 0;
 }
@@ -162,7 +161,7 @@ int nn_params_serialize_stream(const nn_params *p, int f16, nn_params_sink sink,
     if (!p->value) return -1;
     stream s;
     s.used = 0;
-    s.crc = crc32_z(0, Z_NULL, 0);
+    s.crc = 0;
     s.sink = sink;
     s.ctx = ctx;
     uint8_t *at = stream_room(&s, BLOB_HEADER);

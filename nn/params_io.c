@@ -101,6 +101,43 @@ static float f16_to_f32(uint16_t h)
     return f;
 }
 
+/* v[i] = the binary16 value at src + 2 i (little-endian), i < n. With
+ * F16C (x86-64 CPUs with AVX2 have it) 8 values an instruction: exact like
+ * the conversion above for every finite or zero value; a group of 8 with
+ * an infinity or NaN among them goes through f16_to_f32, which keeps a
+ * signalling NaN signalling where the instruction would quiet it. Loading
+ * a shipped model converts ~1.5 million values. */
+static void f16_run_plain(const uint8_t *src, size_t n, float *v)
+{
+    for (size_t i = 0; i < n; i++) v[i] = f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+__attribute__((target("avx,f16c"))) static void f16_run_f16c(const uint8_t *src, size_t n, float *v)
+{
+    const __m128i exp_mask = _mm_set1_epi16(0x7c00);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(src + 2 * i));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(h, exp_mask), exp_mask)))
+            f16_run_plain(src + 2 * i, 8, v + i);
+        else
+            _mm256_storeu_ps(v + i, _mm256_cvtph_ps(h));
+    }
+    f16_run_plain(src + 2 * i, n - i, v + i);
+}
+
+static void f16_run(const uint8_t *src, size_t n, float *v)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c")) f16_run_f16c(src, n, v);
+    else f16_run_plain(src, n, v);
+}
+#else
+#define f16_run f16_run_plain
+#endif
+
 void nn_params_round_f16(nn_params *p)
 {
     for (size_t i = 0; i < p->count; i++) p->value[i] = f16_to_f32(f32_to_f16(p->value[i]));
@@ -375,11 +412,11 @@ static int deserialize(nn_params *p, const uint8_t *buf, size_t len, int allow_e
         const nn_param_entry *want = nn_params_find(p, e.name);
         if (!want) continue; /* an extra entry that allow_extra let through */
         float *v = p->value + want->offset;
+        if (value_bytes == 2) {
+            f16_run(e.data, e.count, v);
+            continue;
+        }
         for (size_t i = 0; i < e.count; i++) {
-            if (value_bytes == 2) {
-                v[i] = f16_to_f32((uint16_t)(e.data[2 * i] | e.data[2 * i + 1] << 8));
-                continue;
-            }
             uint32_t bits = get_u32(e.data + 4 * i);
             memcpy(&v[i], &bits, 4);
         }

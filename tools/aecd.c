@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,11 +43,16 @@ static int read_exact_at(int fd, void *buf, size_t len, off_t at)
     return 0;
 }
 
-/* The model appended to this executable (cli.h): only the trailer and the
- * model are read, not the whole program. Returns an AEC_EXIT_* code. */
-static int read_own_model(uint8_t **model, size_t *len, char *err, size_t errlen)
+/* The model appended to this executable (cli.h): the trailer read, the
+ * model mapped rather than read. The program file is in the page cache, so
+ * a mapping with MAP_POPULATE costs neither a copy nor a page fault per
+ * 4 KiB of fresh memory (3-5 ms of a ~0.3 s decode with a 6 MB model).
+ * *map and *map_len are what to unmap; *model points into the mapping.
+ * Returns an AEC_EXIT_* code. */
+static int map_own_model(void **map, size_t *map_len, const uint8_t **model, size_t *len, char *err,
+                         size_t errlen)
 {
-    *model = NULL;
+    *map = NULL;
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     struct stat st;
     uint8_t trailer[CLI_TRAILER_SIZE];
@@ -58,26 +65,26 @@ static int read_own_model(uint8_t **model, size_t *len, char *err, size_t errlen
     }
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | trailer[i];
-    if (st.st_size < CLI_TRAILER_SIZE || memcmp(trailer + 8, CLI_TRAILER_MAGIC, 8) != 0 ||
+    if (st.st_size < CLI_TRAILER_SIZE || memcmp(trailer + 8, CLI_TRAILER_MAGIC, 8) != 0 || n == 0 ||
         n > (uint64_t)st.st_size - CLI_TRAILER_SIZE) {
         snprintf(err, errlen, "no model appended to this decoder (make one with aec export-decoder)");
         close(fd);
         return AEC_EXIT_DATA;
     }
-    *model = malloc(n ? (size_t)n : 1);
-    if (!*model) {
-        snprintf(err, errlen, "out of memory");
-        close(fd);
-        return AEC_EXIT_SYSTEM;
-    }
-    if (read_exact_at(fd, *model, (size_t)n, st.st_size - CLI_TRAILER_SIZE - (off_t)n)) {
-        snprintf(err, errlen, "cannot read its own model from /proc/self/exe: %s", strerror(errno));
-        free(*model);
-        *model = NULL;
+    /* from the page the model starts in */
+    const off_t at = st.st_size - CLI_TRAILER_SIZE - (off_t)n, page = (off_t)sysconf(_SC_PAGESIZE);
+    const off_t from = page > 0 ? at / page * page : 0;
+    const size_t size = (size_t)(st.st_size - CLI_TRAILER_SIZE - from);
+    void *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, from);
+    if (m == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map its own model from /proc/self/exe: %s", strerror(errno));
         close(fd);
         return AEC_EXIT_SYSTEM;
     }
     close(fd);
+    *map = m;
+    *map_len = size;
+    *model = (const uint8_t *)m + (at - from);
     *len = (size_t)n;
     return AEC_EXIT_OK;
 }
@@ -127,19 +134,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "aecd: %s\n", err);
         return rc;
     }
-    uint8_t *model;
-    size_t model_len;
-    if ((rc = read_own_model(&model, &model_len, err, sizeof err))) {
+    void *map;
+    size_t map_len, model_len;
+    const uint8_t *model;
+    if ((rc = map_own_model(&map, &map_len, &model, &model_len, err, sizeof err))) {
         fprintf(stderr, "aecd: %s\n", err);
         return rc;
     }
     aec_codec c;
-    if (aec_codec_parse(&c, model, model_len, "aecd's model", 1, err, sizeof err)) {
+    int bad = aec_codec_parse(&c, model, model_len, "aecd's model", 1, err, sizeof err);
+    munmap(map, map_len);
+    if (bad) {
         fprintf(stderr, "aecd: %s\n", err);
-        free(model);
         return strstr(err, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
     }
-    free(model);
     size_t len;
     uint8_t *data = cli_read_input(in, (size_t)1 << 30, &len, err, sizeof err);
     if (!data) rc = strstr(err, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;

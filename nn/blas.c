@@ -142,6 +142,8 @@ typedef struct {
     const char *coretype;  /* OPENBLAS_CORETYPE, or NULL */
     int passive_wait;      /* set OMP_WAIT_VAR=OMP_WAIT_VALUE (below) */
     int short_blas_spin;   /* set OPENBLAS_THREAD_TIMEOUT=4 */
+    int huge_pages;        /* add HUGE_PAGES_TUNABLE to GLIBC_TUNABLES */
+    char *old_tunables;    /* GLIBC_TUNABLES as it was (malloc'd), or NULL */
 } env_plan;
 
 /* The OpenMP wait policy. libgomp's default lets a thread spin for ~300000
@@ -185,8 +187,51 @@ static int wants_short_blas_spin(void)
 #endif
 }
 
+/* Huge pages for the heap. glibc's malloc, told by this tunable, asks the
+ * kernel (madvise MADV_HUGEPAGE, where transparent huge pages are in
+ * "madvise" mode, as on Debian) for 2 MiB pages as the heap grows and for
+ * its big mappings. A decode touches its memory once: 19,000 first-touch
+ * faults for a 768x512 image at ~2.5 us each in the virtual machines we
+ * measure on, a sixth of its CPU, and its big activations and packed
+ * weights miss the TLB less. aecd on kodim23, two threads, 25 alternating
+ * runs: median 0.341 -> 0.304 s (min 0.301 -> 0.270). No change measured
+ * in a training step, which reuses its memory. A user's own setting of the
+ * tunable wins; other tunables they set are kept. */
+#define HUGE_PAGES_TUNABLE "glibc.malloc.hugetlb=1"
+static int wants_huge_pages(void)
+{
+#if defined(__GLIBC__) && defined(__linux__)
+    const char *t = getenv("GLIBC_TUNABLES");
+    return !t || !strstr(t, "glibc.malloc.hugetlb");
+#else
+    return 0;
+#endif
+}
+
+/* GLIBC_TUNABLES with the huge-pages tunable added; 0, or -1 */
+static int set_huge_pages(env_plan *plan)
+{
+    const char *old = getenv("GLIBC_TUNABLES");
+    if (!old || !*old) return setenv("GLIBC_TUNABLES", HUGE_PAGES_TUNABLE, 1);
+    size_t n = strlen(old) + sizeof ":" HUGE_PAGES_TUNABLE;
+    char *both = malloc(n);
+    plan->old_tunables = strdup(old);
+    if (!both || !plan->old_tunables) {
+        free(both);
+        return -1;
+    }
+    snprintf(both, n, "%s:%s", old, HUGE_PAGES_TUNABLE);
+    int r = setenv("GLIBC_TUNABLES", both, 1);
+    free(both);
+    return r;
+}
+
 static void undo_env(const env_plan *plan)
 {
+    if (plan->huge_pages) {
+        if (plan->old_tunables) setenv("GLIBC_TUNABLES", plan->old_tunables, 1);
+        else unsetenv("GLIBC_TUNABLES");
+    }
     if (plan->short_blas_spin) unsetenv("OPENBLAS_THREAD_TIMEOUT");
     if (plan->coretype) unsetenv("OPENBLAS_CORETYPE");
     if (plan->passive_wait) unsetenv(OMP_WAIT_VAR);
@@ -224,7 +269,7 @@ void nn_blas_setup(char **argv)
      * them takes a re-execution. A user's OPENBLAS_CORETYPE always wins; and
      * since we set the variables before execv, the new copy finds them set
      * and does not re-execute again. */
-    env_plan plan = {NULL, wants_passive_wait(), wants_short_blas_spin()};
+    env_plan plan = {NULL, wants_passive_wait(), wants_short_blas_spin(), wants_huge_pages(), NULL};
     const char *live = nn_blas_corename();
 #ifndef NN_OWN_GEMM
     if (!getenv("OPENBLAS_CORETYPE")) {
@@ -233,7 +278,7 @@ void nn_blas_setup(char **argv)
         plan.coretype = nn_blas_better_coretype(live, &f);
     }
 #endif
-    if (!plan.coretype && !plan.passive_wait && !plan.short_blas_spin) return;
+    if (!plan.coretype && !plan.passive_wait && !plan.short_blas_spin && !plan.huge_pages) return;
     if (!argv || !argv[0]) {
         fprintf(stderr, "warning: nn_blas_setup: no argv to re-execute with; " SETUP_NOT_DONE "\n",
                 live);
@@ -241,10 +286,12 @@ void nn_blas_setup(char **argv)
     }
     if ((plan.coretype && setenv("OPENBLAS_CORETYPE", plan.coretype, 1) != 0) ||
         (plan.passive_wait && setenv(OMP_WAIT_VAR, OMP_WAIT_VALUE, 1) != 0) ||
-        (plan.short_blas_spin && setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) != 0)) {
+        (plan.short_blas_spin && setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) != 0) ||
+        (plan.huge_pages && set_huge_pages(&plan) != 0)) {
         fprintf(stderr, "warning: nn_blas_setup: setenv failed (%s); " SETUP_NOT_DONE "\n",
                 strerror(errno), live);
         undo_env(&plan);
+        free(plan.old_tunables);
         return;
     }
     fflush(stdout);
@@ -253,6 +300,7 @@ void nn_blas_setup(char **argv)
     /* only reached when execv failed */
     int err = errno;
     undo_env(&plan);
+    free(plan.old_tunables);
     fprintf(stderr, "warning: nn_blas_setup: re-executing failed (%s); " SETUP_NOT_DONE "\n",
             strerror(err), live);
 }

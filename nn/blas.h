@@ -15,6 +15,9 @@
  * the speed of the small layers). Likewise OPENBLAS_THREAD_TIMEOUT=4 unless
  * the user set it (or GOTO_THREAD_TIMEOUT): OpenBLAS's idle threads otherwise
  * call sched_yield for ~0.1 s after every sgemm, through our OpenMP loops.
+ * And (glibc on Linux) GLIBC_TUNABLES gets glibc.malloc.hugetlb=1 unless the
+ * user set that tunable: malloc then asks for transparent huge pages, which
+ * made a decode's many first-touch page faults few (blas.c).
  * So a program re-executes once at start unless these are already decided. */
 #ifndef NN_BLAS_H
 #define NN_BLAS_H

@@ -126,9 +126,9 @@ static int child_main(char **argv)
         unsetenv("OPENBLAS_CORETYPE");
     nn_blas_setup(argv);
     const char *env = getenv("OPENBLAS_CORETYPE"), *wait = getenv("OMP_WAIT_POLICY");
-    const char *spin = getenv("OPENBLAS_THREAD_TIMEOUT");
-    printf("kernel=%s env=%s sgemm=%s wait=%s spin=%s\n", nn_blas_corename(), env ? env : "-",
-           sgemm_correct() ? "ok" : "wrong", wait ? wait : "-", spin ? spin : "-");
+    const char *spin = getenv("OPENBLAS_THREAD_TIMEOUT"), *tun = getenv("GLIBC_TUNABLES");
+    printf("kernel=%s env=%s sgemm=%s wait=%s spin=%s tun=%s\n", nn_blas_corename(), env ? env : "-",
+           sgemm_correct() ? "ok" : "wrong", wait ? wait : "-", spin ? spin : "-", tun ? tun : "-");
     return 0;
 }
 
@@ -149,7 +149,8 @@ static int run_child(const char *mode, const char *coretype, const char *extra, 
             strncmp(environ[i], "OMP_WAIT_POLICY=", 16) != 0 &&
             strncmp(environ[i], "GOMP_SPINCOUNT=", 15) != 0 &&
             strncmp(environ[i], "OPENBLAS_THREAD_TIMEOUT=", 24) != 0 &&
-            strncmp(environ[i], "GOTO_THREAD_TIMEOUT=", 20) != 0)
+            strncmp(environ[i], "GOTO_THREAD_TIMEOUT=", 20) != 0 &&
+            strncmp(environ[i], "GLIBC_TUNABLES=", 15) != 0)
             envp[m++] = environ[i];
     if (coretype) {
         snprintf(setting, sizeof setting, "OPENBLAS_CORETYPE=%s", coretype);
@@ -182,6 +183,13 @@ static int run_child(const char *mode, const char *coretype, const char *extra, 
     return 0;
 }
 
+/* what nn_blas_setup adds to GLIBC_TUNABLES where it can */
+#if defined(__GLIBC__) && defined(__linux__)
+#define HUGE "glibc.malloc.hugetlb=1"
+#else
+#define HUGE "-"
+#endif
+
 static void test_setup_in_child(void)
 {
     nn_cpu_features f;
@@ -209,13 +217,13 @@ static void test_setup_in_child(void)
         CHECK(run_child("--child", "Haswell", NULL, line, sizeof line) == 0,
               "child with OPENBLAS_CORETYPE=Haswell ran");
         printf("child, OPENBLAS_CORETYPE=Haswell: %s\n", line);
-        CHECK(strcmp(line, "kernel=Haswell env=Haswell sgemm=ok wait=passive spin=4") == 0,
+        CHECK(strcmp(line, "kernel=Haswell env=Haswell sgemm=ok wait=passive spin=4 tun=" HUGE) == 0,
               "user coretype kept: %s", line);
     }
     /* even a weak one: the user may be debugging */
     CHECK(run_child("--child", "Prescott", "OMP_WAIT_POLICY=active", line, sizeof line) == 0,
           "child with OPENBLAS_CORETYPE=Prescott ran");
-    CHECK(strcmp(line, "kernel=Prescott env=Prescott sgemm=ok wait=active spin=4") == 0,
+    CHECK(strcmp(line, "kernel=Prescott env=Prescott sgemm=ok wait=active spin=4 tun=" HUGE) == 0,
           "Prescott and an active wait policy kept: %s", line);
     CHECK(run_child("--child", NULL, "OPENBLAS_THREAD_TIMEOUT=12", line, sizeof line) == 0,
           "child with OPENBLAS_THREAD_TIMEOUT ran");
@@ -223,11 +231,21 @@ static void test_setup_in_child(void)
     CHECK(run_child("--child", NULL, "GOMP_SPINCOUNT=1000", line, sizeof line) == 0,
           "child with GOMP_SPINCOUNT ran");
     CHECK(strstr(line, "wait=-") != NULL, "GOMP_SPINCOUNT leaves the wait policy alone: %s", line);
+#if defined(__GLIBC__) && defined(__linux__)
+    /* huge pages: a user's other tunables kept, their own choice of this one too */
+    CHECK(run_child("--child", NULL, "GLIBC_TUNABLES=glibc.malloc.perturb=0", line, sizeof line) == 0,
+          "child with GLIBC_TUNABLES ran");
+    CHECK(strstr(line, " tun=glibc.malloc.perturb=0:glibc.malloc.hugetlb=1") != NULL,
+          "the huge-pages tunable added to the user's: %s", line);
+    CHECK(run_child("--child", NULL, "GLIBC_TUNABLES=glibc.malloc.hugetlb=0", line, sizeof line) == 0,
+          "child with hugetlb=0 ran");
+    CHECK(strstr(line, " tun=glibc.malloc.hugetlb=0") != NULL, "a user's hugetlb=0 is kept: %s", line);
+#endif
 
     /* the re-execution itself: a weak live kernel and no user setting */
     const char *want = nn_blas_better_coretype("Prescott", &f);
     char expect[128];
-    snprintf(expect, sizeof expect, "kernel=%s env=%s sgemm=ok wait=passive spin=4",
+    snprintf(expect, sizeof expect, "kernel=%s env=%s sgemm=ok wait=passive spin=4 tun=" HUGE,
              want ? want : "Prescott", want ? want : "-");
     CHECK(run_child("--child-from-prescott", "Prescott", NULL, line, sizeof line) == 0,
           "child re-executing from Prescott ran");

@@ -723,6 +723,19 @@ static int in_pass(size_t k, const latent_shape *ls, int which)
     return (int)((i / (size_t)ls->yw + i % (size_t)ls->yw) & 1) == which;
 }
 
+/* t[k] = the table of latent k, aec_scale_index of its scale, for all n
+ * latents on every thread: the range coder's loop, serial, then only reads
+ * them (the search was a third of that loop's time) */
+static uint16_t *table_indices(const aec_cdf_set *set, const int32_t *scale_q, size_t n,
+                               uint16_t *t)
+{
+    if (!t) t = malloc((n ? n : 1) * sizeof *t);
+    if (!t) return NULL;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t k = 0; k < n; k++) t[k] = (uint16_t)aec_scale_index(set, scale_q[k]);
+    return t;
+}
+
 /* r = round(y_g - mu) for the latents of pass `which` */
 static void symbols(const nn_tensor *y_g, const int32_t *mu_q, const latent_shape *ls, int which,
                     int32_t *r)
@@ -988,12 +1001,14 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
     int ret = -1;
     const size_t nz = (size_t)m->arch.n * ls.zh * ls.zw, ny = (size_t)m->arch.m * ls.yh * ls.yw;
     const size_t plane_z = (size_t)ls.zh * ls.zw;
+    uint16_t *table_of = table_indices(&c->y_tables, cl.scale_q, ny, NULL);
+    if (!table_of) goto oom;
     for (size_t k = 0; k < nz; k++) aec_rc_encode(&enc, &c->z_tables.tables[k / plane_z], cl.z[k]);
     for (int pass = 0; pass < 1 + m->arch.context; pass++)
         for (size_t k = 0; k < ny; k++)
             if (in_pass(k, &ls, m->arch.context ? pass : -1))
-                aec_rc_encode(&enc, &c->y_tables.tables[aec_scale_index(&c->y_tables, cl.scale_q[k])],
-                              cl.r[k]);
+                aec_rc_encode(&enc, &c->y_tables.tables[table_of[k]], cl.r[k]);
+    free(table_of);
     if (aec_rc_encoder_finish(&enc, &stream, &stream_len) != AEC_RC_OK) goto oom;
 
     aec_container con;
@@ -1031,6 +1046,7 @@ int aec_decode_latents(const aec_codec *c, const uint8_t *data, size_t len, aec_
                        char *err, size_t errlen)
 {
     memset(lat, 0, sizeof *lat);
+    uint16_t *table_of = NULL;
     aec_container con;
     if (aec_container_parse(data, len, c->id, &con, err, errlen)) return -1;
     if (con.n_streams != 1) {
@@ -1072,24 +1088,31 @@ int aec_decode_latents(const aec_codec *c, const uint8_t *data, size_t len, aec_
     if (dec.error) goto corrupt;
     if (hyper_params(c, lat->z, &ls, lat->t_q16, &lat->scale_q, &lat->mu_q)) goto oom;
     const int context = m->arch.context;
+    table_of = malloc(ny * sizeof *table_of);
+    if (!table_of) goto oom;
     for (int pass = 0; pass < 1 + context; pass++) {
         int which = context ? pass : -1;
+        /* the context model's pass 1 has scales of its own */
         if (pass == 1 && aec_ctx_int_run(&c->ctx, ls.yh, ls.yw, lat->r, lat->scale_q, lat->mu_q))
             goto oom;
+        table_indices(&c->y_tables, lat->scale_q, ny, table_of);
         for (size_t k = 0; k < ny; k++) {
             if (!in_pass(k, &ls, which)) continue;
-            const aec_cdf_table *t = &c->y_tables.tables[aec_scale_index(&c->y_tables, lat->scale_q[k])];
-            if (aec_rc_decode(&dec, t, &lat->r[k])) goto corrupt;
+            if (aec_rc_decode(&dec, &c->y_tables.tables[table_of[k]], &lat->r[k])) goto corrupt;
         }
     }
+    free(table_of);
+    table_of = NULL;
     if (aec_rc_decoder_finish(&dec) != AEC_RC_OK) goto corrupt;
     return 0;
 corrupt:
+    free(table_of);
     snprintf(err, errlen, "corrupt coded data (%s)",
              aec_rc_strerror(dec.error ? dec.error : AEC_RC_ERR_CORRUPT));
     aec_latents_free(lat);
     return -1;
 oom:
+    free(table_of);
     snprintf(err, errlen, "out of memory");
     aec_latents_free(lat);
     return -1;

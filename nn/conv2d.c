@@ -48,6 +48,7 @@
 #include "conv2d.h"
 
 #include "blas.h"
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -561,11 +562,21 @@ int nn_deconv2d_forward(const nn_deconv2d *l, const nn_params *p, const nn_tenso
     fill_planes(y->data, g.n, g.c, (size_t)g.h * g.w, p->value + l->b);
     conv_chunk ch = {0};
     while (next_chunk(&g, &plan, &ch)) {
-        const size_t cols = chunk_columns(&g, &ch);
-        nchw_to_cm(x->data, &g, &ch, l->cin, xm, NULL);
+        const size_t cols = chunk_columns(&g, &ch), pix = (size_t)g.oh * g.ow;
+        /* x[cin][cols]: one image's rows are already that, a channel's
+         * plane apart (the decoder's last layer, band by band: no copy);
+         * several images' are gathered into xm */
+        const float *xc = xm;
+        size_t ldx = cols;
+        if (ch.count == 1 && pix <= (size_t)INT_MAX) {
+            xc = x->data + (size_t)ch.n0 * l->cin * pix + (size_t)ch.oy0 * g.ow;
+            ldx = pix;
+        } else {
+            nchw_to_cm(x->data, &g, &ch, l->cin, xm, NULL);
+        }
         /* col[K][cols] = W[cin][K]^T x[cin][cols] */
         nn_gemm(1, 0, kk, (int)cols, l->cin,
-                    1.0f, p->value + l->w, kk, xm, (int)cols, 0.0f, col, (int)cols);
+                    1.0f, p->value + l->w, kk, xc, (int)ldx, 0.0f, col, (int)cols);
         col2im(&g, &ch, col, y->data, scratch, per_thread);
     }
     return 0;

@@ -248,6 +248,10 @@ void aec_train_state_free(aec_train_state *s)
                         &s->d0, &s->d1, &s->d_scale, &s->d_mu, &s->d_yg, &s->d_zg};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) nn_tensor_free(all[i]);
     nn_workspace_free(&s->ws);
+    if (s->step_plans) aec_model_free_plans(s->step_plans);
+    free(s->step_plans);
+    s->step_plans = NULL;
+    s->plans = NULL;
 }
 
 static nn_tensor item_view(const nn_tensor *t, int i)
@@ -309,7 +313,9 @@ static int analysis_forward(const aec_model *m, aec_train_state *s, const nn_ten
     const nn_tensor *in = x;
     for (int i = 0; i < 4; i++) {
         nn_tensor *out = i < 3 ? &s->ga_pre[i] : &s->y;
-        if (nn_conv2d_forward_winograd(&m->ga[i], &m->p, in, out, &s->ws)) return -1;
+        if (nn_conv2d_forward_winograd_planned(&m->ga[i], &m->p, s->plans ? &s->plans[i] : NULL, in,
+                                               out, &s->ws))
+            return -1;
         if (i == 3) break;
         if (nn_gdn_forward(&m->ga_gdn[i], &m->p, out, &s->ga_in[i + 1], &s->ws)) return -1;
         in = &s->ga_in[i + 1];
@@ -464,23 +470,24 @@ static int synthesis_forward(const aec_model *m, aec_train_state *s, const nn_wi
 }
 
 /* A layer's backward pass: the weights' gradients by the plain pass, the
- * input's by Winograd where it applies (else both in one plain call). */
-static int deconv_backward(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
-                           const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+ * input's by Winograd where it applies (else both in one plain call), with
+ * the plan given (NULL: one made for the call). */
+static int deconv_backward(const nn_deconv2d *l, nn_params *p, const nn_winograd_plan *plan,
+                           const nn_tensor *x, const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
 {
     if (!dx || !nn_deconv2d_winograd_applies(l)) return nn_deconv2d_backward(l, p, x, dy, dx, ws);
     return nn_deconv2d_backward(l, p, x, dy, NULL, ws) ||
-                   nn_deconv2d_backward_dx_winograd(l, p, x, dy, dx, ws)
+                   nn_deconv2d_backward_dx_winograd_planned(l, p, plan, x, dy, dx, ws)
                ? -1
                : 0;
 }
 
-static int conv_backward(const nn_conv2d *l, nn_params *p, const nn_tensor *x, const nn_tensor *dy,
-                         nn_tensor *dx, nn_workspace *ws)
+static int conv_backward(const nn_conv2d *l, nn_params *p, const nn_winograd_plan *plan,
+                         const nn_tensor *x, const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
 {
     if (!dx || !nn_conv2d_winograd_applies(l, x)) return nn_conv2d_backward(l, p, x, dy, dx, ws);
     return nn_conv2d_backward(l, p, x, dy, NULL, ws) ||
-                   nn_conv2d_backward_dx_winograd(l, p, x, dy, dx, ws)
+                   nn_conv2d_backward_dx_winograd_planned(l, p, plan, x, dy, dx, ws)
                ? -1
                : 0;
 }
@@ -537,7 +544,7 @@ int aec_model_train_forward(aec_model *m, aec_train_state *s)
     nn_round(s->y_hat.data, s->y_hat.data, ny);
     for (size_t k = 0; k < ny; k++) s->y_hat.data[k] += s->mu.data[k];
     scale_items(&s->y_hat, &s->gs_in[0], ig);
-    if (synthesis_forward(m, s, NULL)) return -1;
+    if (synthesis_forward(m, s, s->plans ? s->plans + 8 : NULL)) return -1;
 
     size_t per = (size_t)3 * s->h * s->w;
     double dist = 0;
@@ -579,7 +586,9 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
     /* synthesis */
     for (int i = 3; i >= 0; i--) {
         if (resize_like(dnext, &s->gs_in[i])) return -1;
-        if (deconv_backward(&m->gs[i], p, &s->gs_in[i], dcur, dnext, ws)) return -1;
+        if (deconv_backward(&m->gs[i], p, s->plans ? &s->plans[12 + i] : NULL, &s->gs_in[i], dcur,
+                            dnext, ws))
+            return -1;
         tmp = dcur; dcur = dnext; dnext = tmp;
         if (i == 0) break;
         if (resize_like(dnext, &s->gs_pre[i - 1])) return -1;
@@ -645,7 +654,8 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
             if (resize_like(dnext, in)) return -1;
             dx = dnext;
         }
-        if (conv_backward(&m->ga[i], p, in, dcur, dx, ws)) return -1;
+        if (conv_backward(&m->ga[i], p, s->plans ? &s->plans[4 + i] : NULL, in, dcur, dx, ws))
+            return -1;
         if (i == 0) break;
         tmp = dcur; dcur = dnext; dnext = tmp;
         if (resize_like(dnext, &s->ga_pre[i - 1])) return -1;
@@ -655,12 +665,51 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
     return 0;
 }
 
+int aec_model_make_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PLANS])
+{
+    memset(plans, 0, AEC_MODEL_PLANS * sizeof *plans);
+    return aec_model_remake_plans(m, plans);
+}
+
+int aec_model_remake_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PLANS])
+{
+    if (m->decoder_only) return -1;
+    int failed = 0;
+    /* a plan to a thread: its own loops then run on that thread alone
+     * (as aec_model_train_split's workers do), and the plans' packing,
+     * serial in each, runs side by side */
+#pragma omp parallel reduction(| : failed)
+    {
+        omp_set_num_threads(1);
+#pragma omp for schedule(dynamic)
+        for (int i = 0; i < AEC_MODEL_PLANS; i++) {
+            const int layer = i % 4, backward = i / 4 % 2;
+            failed |= i < 8 ? nn_conv2d_winograd_replan(&m->ga[layer], &m->p, backward, &plans[i])
+                            : nn_deconv2d_winograd_replan(&m->gs[layer], &m->p, backward, &plans[i]);
+        }
+    }
+    if (failed) aec_model_free_plans(plans);
+    return failed ? -1 : 0;
+}
+
+void aec_model_free_plans(nn_winograd_plan plans[AEC_MODEL_PLANS])
+{
+    for (int i = 0; i < AEC_MODEL_PLANS; i++) nn_winograd_plan_free(&plans[i]);
+}
+
 int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *const *grads)
 {
     if (workers < 1 || workers > AEC_MAX_WORKERS) return -1;
     int total = 0, failed = 0;
     for (int w = 0; w < workers; w++) total += s[w].x.n;
     if (total < 1) return -1;
+    /* the step's plans, once for all the workers, in memory kept by the
+     * first state from step to step (without them, when out of memory,
+     * each pass makes its own) */
+    if (!s[0].step_plans) s[0].step_plans = calloc(AEC_MODEL_PLANS, sizeof *s[0].step_plans);
+    const nn_winograd_plan *plans =
+        s[0].step_plans && aec_model_remake_plans(m, s[0].step_plans) == 0 ? s[0].step_plans : NULL;
+    for (int w = 0; w < workers; w++) s[w].plans = plans;
     /* Each worker is one thread: its OpenMP loops run serially inside
      * (omp_set_num_threads(1) for the regions it meets, whatever nesting the
      * user allows) and nn_gemm multiplies in the calling thread. Splitting
@@ -680,6 +729,7 @@ int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *
                       aec_model_train_backward(&view, &s[w]) != 0;
         }
     }
+    for (int w = 0; w < workers; w++) s[w].plans = NULL;
     if (failed) return -1;
     /* the loss is a mean over the batch: weigh each worker by its share
      * (idle workers' buffers are not read: they hold whatever they held) */

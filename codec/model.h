@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "conv2d.h"
+#include "deconv_winograd.h"
 #include "gdn.h"
 #include "likelihood.h"
 #include "params.h"
@@ -106,6 +107,10 @@ typedef struct {
     nn_tensor d0, d1, d_scale, d_mu, d_yg, d_zg;   /* gradients */
     nn_workspace ws;
     nn_rng rng;
+    /* NULL, or plans of the model's current weights (aec_model_make_plans)
+     * that the passes use instead of making their own */
+    const nn_winograd_plan *plans;
+    nn_winograd_plan *step_plans; /* aec_model_train_split's, kept in its first state */
     /* results of the last forward pass */
     double bits_y, bits_z;       /* whole batch */
     double mse[64];              /* per item, on [0,1] scale */
@@ -132,6 +137,20 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s);
  * and each state holds its own bits, mse and loss. 0, or -1. */
 #define AEC_MAX_WORKERS 16
 int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *const *grads);
+
+/* The Winograd plans (deconv_winograd.h) of the model's current weights
+ * for the training passes: [0, 4) g_a's layers forward, [4, 8) their input
+ * gradients, [8, 12) g_s's forward, [12, 16) g_s's input gradients (empty
+ * plans for layers the Winograd passes do not take). A pass makes its
+ * plan at every call otherwise: aec_model_train_split makes them once a
+ * step for all its workers, on all threads, a plan to a thread (one
+ * worker's plans were a quarter of its step). remake: into plans an
+ * earlier call made (or zeroed), reusing their memory. 0, or -1 (out of
+ * memory: then none are left). */
+#define AEC_MODEL_PLANS 16
+int aec_model_make_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PLANS]);
+int aec_model_remake_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PLANS]);
+void aec_model_free_plans(nn_winograd_plan plans[AEC_MODEL_PLANS]);
 
 /* (s->scale, s->mu) from s->hs_params (h_s's output, [B][2M][h][w]) and,
  * for a context model, the anchors of ctx_src [B][M][h][w], the latents

@@ -444,10 +444,11 @@ static void output_tiles_plain(const tile_grid *g, int rows, const float *mo, co
  * ([cin][cout][5][5]): U for each of the 36 points, transformed and packed
  * for the GEMM kernel, a row of 6 points at a time. The transform gives
  * [4 cout][cin] matrices: the forward products use them as they are, the
- * backward ones transposed. */
-static int plan_make(const nn_deconv2d *l, const float *weights, int backward, nn_winograd_plan *plan)
+ * backward ones transposed. *plan is zeroed or holds a plan: its packs are
+ * overwritten where they have the sizes (the same layer's plan remade for
+ * new weights keeps its memory), replaced where not. */
+static int plan_fill(const nn_deconv2d *l, const float *weights, int backward, nn_winograd_plan *plan)
 {
-    memset(plan, 0, sizeof *plan);
     plan->cin = l->cin;
     plan->cout = l->cout;
     plan->backward = backward;
@@ -461,13 +462,19 @@ static int plan_make(const nn_deconv2d *l, const float *weights, int backward, n
     for (int i = 0; i < 6 && !failed; i++) {
         transform_weights_row(l, wt, backward ? tap_dx : tap_of, i, u, ustride);
         for (int j = 0; j < 6 && !failed; j++)
-            failed = nn_sgemm_pack_a(&plan->packed[6 * i + j], backward, rows, kch,
-                                     u + (size_t)j * ustride, l->cin) != 0;
+            failed = nn_sgemm_repack_a(&plan->packed[6 * i + j], backward, rows, kch,
+                                       u + (size_t)j * ustride, l->cin) != 0;
     }
     free(wt);
     free(u);
     if (failed) nn_winograd_plan_free(plan);
     return failed ? -1 : 0;
+}
+
+static int plan_make(const nn_deconv2d *l, const float *weights, int backward, nn_winograd_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    return plan_fill(l, weights, backward, plan);
 }
 
 void nn_winograd_plan_free(nn_winograd_plan *plan)
@@ -570,6 +577,16 @@ int nn_deconv2d_winograd_plan(const nn_deconv2d *l, const nn_params *p, int back
     return plan_make(l, p->value + l->w, backward != 0, plan);
 }
 
+int nn_deconv2d_winograd_replan(const nn_deconv2d *l, const nn_params *p, int backward,
+                                nn_winograd_plan *plan)
+{
+    if (!nn_deconv2d_winograd_applies(l)) {
+        nn_winograd_plan_free(plan);
+        return 0;
+    }
+    return plan_fill(l, p->value + l->w, backward != 0, plan);
+}
+
 int nn_deconv2d_forward_winograd_planned(const nn_deconv2d *l, const nn_params *p,
                                          const nn_winograd_plan *plan, const nn_tensor *x,
                                          nn_tensor *y, nn_workspace *ws)
@@ -642,33 +659,73 @@ static nn_deconv2d conv_as_deconv(const nn_conv2d *l)
     return d;
 }
 
+/* the convolution's layer test without an input (its plan's) */
+static int conv_plannable(const nn_conv2d *l)
+{
+    return l->k == 5 && l->stride == 2 && l->pad_mode == NN_PAD_ZERO && l->cin >= MIN_COUT;
+}
+
+int nn_conv2d_winograd_plan(const nn_conv2d *l, const nn_params *p, int backward,
+                            nn_winograd_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    return nn_conv2d_winograd_replan(l, p, backward, plan);
+}
+
+int nn_conv2d_winograd_replan(const nn_conv2d *l, const nn_params *p, int backward,
+                              nn_winograd_plan *plan)
+{
+    if (!conv_plannable(l)) {
+        nn_winograd_plan_free(plan);
+        return 0;
+    }
+    /* the convolution's forward pass is the transposed layer's input
+     * gradient, and the other way round */
+    const nn_deconv2d d = conv_as_deconv(l);
+    return plan_fill(&d, p->value + l->w, backward == 0, plan);
+}
+
+int nn_conv2d_forward_winograd_planned(const nn_conv2d *l, const nn_params *p,
+                                       const nn_winograd_plan *plan, const nn_tensor *x,
+                                       nn_tensor *y, nn_workspace *ws)
+{
+    if (!nn_conv2d_winograd_applies(l, x)) return nn_conv2d_forward(l, p, x, y, ws);
+    const nn_deconv2d d = conv_as_deconv(l);
+    if (x->c != l->cin || (plan && !plan_fits(plan, &d, 1))) return -1;
+    if (nn_tensor_resize(y, x->n, l->cout, x->h / 2, x->w / 2) != 0) return -1;
+    const tile_grid g = {x->n, 4 * l->cin, x->h / 2, x->w / 2, (x->h / 2 + 3) / 4, (x->w / 2 + 3) / 4,
+                         x->data, 1, 0, 0, 0};
+    return winograd_run_any(&d, plan, p->value + l->w, p->value + l->b, 1, &g, y->data, ws);
+}
+
 int nn_conv2d_forward_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
                                nn_tensor *y, nn_workspace *ws)
 {
-    if (!nn_conv2d_winograd_applies(l, x)) return nn_conv2d_forward(l, p, x, y, ws);
-    if (x->c != l->cin) return -1;
-    if (nn_tensor_resize(y, x->n, l->cout, x->h / 2, x->w / 2) != 0) return -1;
-    const nn_deconv2d d = conv_as_deconv(l);
-    const tile_grid g = {x->n, 4 * l->cin, x->h / 2, x->w / 2, (x->h / 2 + 3) / 4, (x->w / 2 + 3) / 4,
-                         x->data, 1, 0, 0, 0};
-    return winograd_run_any(&d, NULL, p->value + l->w, p->value + l->b, 1, &g, y->data, ws);
+    return nn_conv2d_forward_winograd_planned(l, p, NULL, x, y, ws);
 }
 
-int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
-                                   const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+int nn_conv2d_backward_dx_winograd_planned(const nn_conv2d *l, const nn_params *p,
+                                           const nn_winograd_plan *plan, const nn_tensor *x,
+                                           const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
 {
     if (!nn_conv2d_winograd_applies(l, x)) {
         nn_params view = *p;
         view.grad = NULL;
         return nn_conv2d_backward(l, &view, x, dy, dx, ws);
     }
+    const nn_deconv2d d = conv_as_deconv(l);
     if (x->c != l->cin || dy->n != x->n || dy->c != l->cout || dy->h != x->h / 2 ||
-        dy->w != x->w / 2)
+        dy->w != x->w / 2 || (plan && !plan_fits(plan, &d, 0)))
         return -1;
     if (nn_tensor_resize(dx, x->n, l->cin, x->h, x->w) != 0) return -1;
-    const nn_deconv2d d = conv_as_deconv(l);
     const tile_grid g = {x->n, l->cout, dy->h, dy->w, (dy->h + 3) / 4, (dy->w + 3) / 4, dy->data, 0,
                          0, 2 * dy->h, 0};
     /* the transposed layer's forward pass, without its bias */
-    return winograd_run_any(&d, NULL, p->value + l->w, NULL, 0, &g, dx->data, ws);
+    return winograd_run_any(&d, plan, p->value + l->w, NULL, 0, &g, dx->data, ws);
+}
+
+int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
+                                   const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+{
+    return nn_conv2d_backward_dx_winograd_planned(l, p, NULL, x, dy, dx, ws);
 }

@@ -54,6 +54,11 @@ typedef struct {
 int nn_deconv2d_winograd_plan(const nn_deconv2d *l, const nn_params *p, int backward,
                               nn_winograd_plan *plan);
 void nn_winograd_plan_free(nn_winograd_plan *plan);
+/* The plan made again, for new weights, in a plan that is zeroed or holds
+ * one: the memory of a plan of the same layer and direction is reused (a
+ * trainer remakes its plans at every step). */
+int nn_deconv2d_winograd_replan(const nn_deconv2d *l, const nn_params *p, int backward,
+                                nn_winograd_plan *plan);
 
 /* y = the transposed convolution of x, as nn_deconv2d_forward. Layers with
  * another kernel size or stride, or under 16 output channels, go to
@@ -99,6 +104,20 @@ int nn_conv2d_forward_winograd(const nn_conv2d *l, const nn_params *p, const nn_
                                nn_tensor *y, nn_workspace *ws);
 int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
                                    const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
+/* Their plans (backward 0: the forward pass, 1: the input gradient; an
+ * empty plan for a layer they never take), and the passes with one (NULL:
+ * made for the call). An input they hand to the plain passes (odd sizes)
+ * ignores the plan. */
+int nn_conv2d_winograd_plan(const nn_conv2d *l, const nn_params *p, int backward,
+                            nn_winograd_plan *plan);
+int nn_conv2d_winograd_replan(const nn_conv2d *l, const nn_params *p, int backward,
+                              nn_winograd_plan *plan);
+int nn_conv2d_forward_winograd_planned(const nn_conv2d *l, const nn_params *p,
+                                       const nn_winograd_plan *plan, const nn_tensor *x,
+                                       nn_tensor *y, nn_workspace *ws);
+int nn_conv2d_backward_dx_winograd_planned(const nn_conv2d *l, const nn_params *p,
+                                           const nn_winograd_plan *plan, const nn_tensor *x,
+                                           const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
 
 /* Whether the passes above take the layer (for an input x, for a
  * convolution) or hand it to the plain ones: a caller that needs the

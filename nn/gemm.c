@@ -462,6 +462,20 @@ void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
 
 /* ---- a prepacked A --------------------------------------------------------- */
 
+int nn_sgemm_repack_a(nn_sgemm_apack *pa, int transA, int M, int K, const float *A, int lda)
+{
+    const kernel_desc *kd = active_kernel();
+    if (!pa->data || pa->m != M || pa->k != K || pa->kernel != kd) {
+        nn_sgemm_apack_free(pa);
+        return nn_sgemm_pack_a(pa, transA, M, K, A, lda);
+    }
+    const int m_slivers = ceil_div(M, kd->mr), kc = k_block(K);
+    for (int p0 = 0; p0 < K; p0 += kc)
+        pack_slivers(A, (size_t)lda, transA, 0, M, p0, min_int(kc, K - p0), kd->mr, 0, m_slivers,
+                     pa->data + (size_t)m_slivers * kd->mr * p0);
+    return 0;
+}
+
 int nn_sgemm_pack_a(nn_sgemm_apack *pa, int transA, int M, int K, const float *A, int lda)
 {
     memset(pa, 0, sizeof *pa);

@@ -44,6 +44,11 @@ typedef struct {
 } nn_sgemm_apack;
 
 int nn_sgemm_pack_a(nn_sgemm_apack *pa, int transA, int M, int K, const float *A, int lda);
+/* The same into a pack that may already hold one: of the same size and
+ * kernel it is overwritten in place (no allocation: a caller that packs
+ * new values of the same matrices at every step keeps its memory), else
+ * freed and made anew. */
+int nn_sgemm_repack_a(nn_sgemm_apack *pa, int transA, int M, int K, const float *A, int lda);
 int nn_sgemm_packed(const nn_sgemm_apack *pa, int transB, int N, float alpha, const float *B,
                     int ldb, float beta, float *C, int ldc);
 void nn_sgemm_apack_free(nn_sgemm_apack *pa);

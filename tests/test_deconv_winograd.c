@@ -433,6 +433,88 @@ static void test_plans_and_bands(int n, int cin, int cout, int h, int w, uint64_
     nn_params_free(&p);
 }
 
+/* Plans for the training passes: a convolution's planned passes give its
+ * per-call passes' results exactly; plans remade for new weights
+ * (nn_*_winograd_replan) give the per-call passes' results for those
+ * weights, in the same memory; a plan remade for another layer's shape
+ * too; a convolution the passes never take gets an empty plan. */
+static void test_replans(void)
+{
+    nn_rng rng;
+    nn_rng_seed(&rng, 77);
+    nn_params p;
+    nn_params_init(&p);
+    nn_conv2d c, small;
+    nn_deconv2d d, wide;
+    if (nn_conv2d_declare(&c, &p, "c", 16, 12, 5, 2, NN_PAD_ZERO) != 0 ||
+        nn_conv2d_declare(&small, &p, "s", 3, 16, 5, 2, NN_PAD_ZERO) != 0 ||
+        nn_deconv2d_declare(&d, &p, "d", 12, 16, 5, 2) != 0 ||
+        nn_deconv2d_declare(&wide, &p, "w", 12, 24, 5, 2) != 0 || nn_params_alloc(&p) != 0)
+        abort();
+    nn_tensor x = {0}, dy = {0}, y = {0}, yp = {0}, dx = {0}, dxp = {0}, xd = {0}, dyd = {0};
+    nn_workspace ws = {0};
+    if (nn_tensor_alloc(&x, 2, 16, 12, 10) != 0 || nn_tensor_alloc(&dy, 2, 12, 6, 5) != 0 ||
+        nn_tensor_alloc(&xd, 1, 12, 7, 9) != 0 || nn_tensor_alloc(&dyd, 1, 16, 14, 18) != 0)
+        abort();
+    fill_uniform(x.data, nn_tensor_numel(&x), &rng);
+    fill_uniform(dy.data, nn_tensor_numel(&dy), &rng);
+    fill_uniform(xd.data, nn_tensor_numel(&xd), &rng);
+    fill_uniform(dyd.data, nn_tensor_numel(&dyd), &rng);
+    nn_winograd_plan cf, cb, df, db, empty;
+    memset(&df, 0, sizeof df);
+    memset(&db, 0, sizeof db);
+    CHECK(nn_conv2d_winograd_plan(&small, &p, 0, &empty) == 0 && empty.packed[0].data == NULL,
+          "replan: a convolution the passes do not take gets an empty plan");
+    for (int round = 0; round < 2; round++) {
+        /* new weights every round; the plans remade in place the second time */
+        fill_uniform(p.value, p.count, &rng);
+        const float *mem = round ? cf.packed[0].data : NULL, *dmem = round ? df.packed[0].data : NULL;
+        int ok = round ? nn_conv2d_winograd_replan(&c, &p, 0, &cf) == 0 &&
+                             nn_conv2d_winograd_replan(&c, &p, 1, &cb) == 0
+                       : nn_conv2d_winograd_plan(&c, &p, 0, &cf) == 0 &&
+                             nn_conv2d_winograd_plan(&c, &p, 1, &cb) == 0;
+        ok &= nn_deconv2d_winograd_replan(&d, &p, 0, &df) == 0 &&
+              nn_deconv2d_winograd_replan(&d, &p, 1, &db) == 0;
+        CHECK(ok, "replan: plans, round %d", round);
+        if (round)
+            CHECK(cf.packed[0].data == mem && df.packed[0].data == dmem,
+                  "replan: the same layer's plan keeps its memory");
+        CHECK(nn_conv2d_forward_winograd(&c, &p, &x, &y, &ws) == 0 &&
+                  nn_conv2d_forward_winograd_planned(&c, &p, &cf, &x, &yp, &ws) == 0 &&
+                  memcmp(y.data, yp.data, nn_tensor_numel(&y) * sizeof(float)) == 0,
+              "replan: planned convolution forward, round %d", round);
+        CHECK(nn_conv2d_backward_dx_winograd(&c, &p, &x, &dy, &dx, &ws) == 0 &&
+                  nn_conv2d_backward_dx_winograd_planned(&c, &p, &cb, &x, &dy, &dxp, &ws) == 0 &&
+                  memcmp(dx.data, dxp.data, nn_tensor_numel(&dx) * sizeof(float)) == 0,
+              "replan: planned convolution dx, round %d", round);
+        CHECK(nn_conv2d_forward_winograd_planned(&c, &p, &cb, &x, &yp, &ws) != 0,
+              "replan: a dx plan refused for the forward pass");
+        CHECK(nn_deconv2d_forward_winograd(&d, &p, &xd, &y, &ws) == 0 &&
+                  nn_deconv2d_forward_winograd_planned(&d, &p, &df, &xd, &yp, &ws) == 0 &&
+                  memcmp(y.data, yp.data, nn_tensor_numel(&y) * sizeof(float)) == 0,
+              "replan: planned deconvolution forward, round %d", round);
+        CHECK(nn_deconv2d_backward_dx_winograd(&d, &p, &xd, &dyd, &dx, &ws) == 0 &&
+                  nn_deconv2d_backward_dx_winograd_planned(&d, &p, &db, &xd, &dyd, &dxp, &ws) == 0 &&
+                  memcmp(dx.data, dxp.data, nn_tensor_numel(&dx) * sizeof(float)) == 0,
+              "replan: planned deconvolution dx, round %d", round);
+    }
+    /* the forward plan remade for a layer of another shape */
+    CHECK(nn_deconv2d_winograd_replan(&wide, &p, 0, &df) == 0 &&
+              nn_deconv2d_forward_winograd(&wide, &p, &xd, &y, &ws) == 0 &&
+              nn_deconv2d_forward_winograd_planned(&wide, &p, &df, &xd, &yp, &ws) == 0 &&
+              memcmp(y.data, yp.data, nn_tensor_numel(&y) * sizeof(float)) == 0,
+          "replan: a plan remade for another layer's shape");
+    nn_winograd_plan_free(&cf);
+    nn_winograd_plan_free(&cb);
+    nn_winograd_plan_free(&df);
+    nn_winograd_plan_free(&db);
+    nn_winograd_plan_free(&empty);
+    nn_tensor *all[] = {&x, &dy, &y, &yp, &dx, &dxp, &xd, &dyd};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) nn_tensor_free(all[i]);
+    nn_workspace_free(&ws);
+    nn_params_free(&p);
+}
+
 int main(void)
 {
     static const shape shapes[] = {
@@ -466,5 +548,6 @@ int main(void)
     test_plans_and_bands(2, 20, 17, 16, 9, 201);
     test_plans_and_bands(1, 32, 24, 37, 70, 202); /* several chunks, parallel loops */
     test_plans_and_bands(1, 16, 16, 20, 300, 203); /* a band's tiles in chunks across tile rows */
+    test_replans();
     return check_report("test_deconv_winograd");
 }

@@ -281,6 +281,51 @@ static void packed_a_cases(const char *kernel, nn_gemm_kernel id, int sanitized)
             free(want);
             mats_free(&x);
         }
+    /* repacking: new values of the same shape go into the pack's own
+     * memory, a new shape gets memory of its own; the products as fresh
+     * packs give them */
+    {
+        case_t t1 = {0, 0, 13, 20, 70, 1.0f, 0.0f, 5}, t2 = {1, 0, 40, 20, 70, 1.0f, 0.0f, 6},
+               t3 = {0, 0, 13, 20, 70, 1.0f, 0.0f, 7};
+        mats a, b, c;
+        nn_sgemm_apack pr, fresh;
+        if (mats_make(&t1, &a) == 0 && mats_make(&t2, &b) == 0 && mats_make(&t3, &c) == 0 &&
+            nn_sgemm_pack_a(&pr, 0, t1.m, t1.k, a.a, a.lda) == 0) {
+            const float *mem = pr.data;
+            int ok = nn_sgemm_repack_a(&pr, 0, t3.m, t3.k, c.a, c.lda) == 0 && pr.data == mem &&
+                     nn_sgemm_pack_a(&fresh, 0, t3.m, t3.k, c.a, c.lda) == 0;
+            float *want = malloc(c.c_len * sizeof(float));
+            if (ok && want) {
+                memset(want, 0, c.c_len * sizeof(float));
+                memset(c.c, 0, c.c_len * sizeof(float));
+                ok = nn_sgemm_packed(&fresh, 0, t3.n, 1.0f, c.b, c.ldb, 0.0f, want, c.ldc) == 0 &&
+                     nn_sgemm_packed(&pr, 0, t3.n, 1.0f, c.b, c.ldb, 0.0f, c.c, c.ldc) == 0 &&
+                     memcmp(want, c.c, c.c_len * sizeof(float)) == 0;
+            }
+            CHECK(ok, "%s: a repack of the same shape in place gives a fresh pack's products", kernel);
+            nn_sgemm_apack_free(&fresh);
+            ok = nn_sgemm_repack_a(&pr, 1, t2.m, t2.k, b.a, b.lda) == 0 && pr.m == t2.m &&
+                 nn_sgemm_pack_a(&fresh, 1, t2.m, t2.k, b.a, b.lda) == 0;
+            float *want2 = ok ? malloc(b.c_len * sizeof(float)) : NULL;
+            if (want2) {
+                memset(want2, 0, b.c_len * sizeof(float));
+                memset(b.c, 0, b.c_len * sizeof(float));
+                ok = nn_sgemm_packed(&fresh, 0, t2.n, 1.0f, b.b, b.ldb, 0.0f, want2, b.ldc) == 0 &&
+                     nn_sgemm_packed(&pr, 0, t2.n, 1.0f, b.b, b.ldb, 0.0f, b.c, b.ldc) == 0 &&
+                     memcmp(want2, b.c, b.c_len * sizeof(float)) == 0;
+            }
+            CHECK(ok && want2, "%s: a repack of another shape gives a fresh pack's products", kernel);
+            free(want);
+            free(want2);
+            nn_sgemm_apack_free(&fresh);
+            nn_sgemm_apack_free(&pr);
+            mats_free(&a);
+            mats_free(&b);
+            mats_free(&c);
+        } else {
+            CHECK(0, "out of memory");
+        }
+    }
     nn_sgemm_apack pa;
     float one = 1.0f;
     CHECK(nn_sgemm_pack_a(&pa, 0, 0, 1, &one, 1) == -1 && pa.data == NULL, "an empty A is refused");

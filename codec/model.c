@@ -710,6 +710,13 @@ int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *
     const nn_winograd_plan *plans =
         s[0].step_plans && aec_model_remake_plans(m, s[0].step_plans) == 0 ? s[0].step_plans : NULL;
     for (int w = 0; w < workers; w++) s[w].plans = plans;
+    if (workers == 1) {
+        /* one state whose loops use every thread, straight into m->p.grad */
+        nn_params_zero_grad(&m->p);
+        failed = aec_model_train_forward(m, &s[0]) != 0 || aec_model_train_backward(m, &s[0]) != 0;
+        s[0].plans = NULL;
+        return failed ? -1 : 0;
+    }
     /* Each worker is one thread: its OpenMP loops run serially inside
      * (omp_set_num_threads(1) for the regions it meets, whatever nesting the
      * user allows) and nn_gemm multiplies in the calling thread. Splitting

@@ -134,7 +134,10 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s);
  * gradient goes to grads[w] (m->p.count floats each, none of them
  * m->p.grad). Then m->p.grad = the gradient of the whole batch's loss,
  * sum over w of (items_w / items) grads[w] (overwritten, not accumulated),
- * and each state holds its own bits, mse and loss. 0, or -1. */
+ * and each state holds its own bits, mse and loss. One worker: s[0]'s
+ * loops use every thread and its gradient goes to m->p.grad (grads is not
+ * read). Either way the step's Winograd plans are made once (below). 0,
+ * or -1. */
 #define AEC_MAX_WORKERS 16
 int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *const *grads);
 

@@ -53,12 +53,7 @@ static double time_step(int n, int m, int workers, int reps)
     double best = ok ? 1e30 : -1;
     for (int r = 0; ok && r <= reps; r++) {
         double t0 = now();
-        if (workers == 1) {
-            nn_params_zero_grad(&model.p);
-            if (aec_model_train_forward(&model, &s[0]) || aec_model_train_backward(&model, &s[0])) best = -1;
-        } else if (aec_model_train_split(&model, s, workers, grads)) {
-            best = -1;
-        }
+        if (aec_model_train_split(&model, s, workers, grads)) best = -1;
         if (best < 0) break;
         nn_adam_step(&adam, &model.p, 1e-4f);
         double dt = now() - t0;

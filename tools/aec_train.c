@@ -78,8 +78,8 @@ static void usage(FILE *f)
             "  --lr R                peak learning rate (default 1e-4)\n"
             "  --threads T           threads (default: all cores)\n"
             "  --workers W           the batch split over W workers of one thread each\n"
-            "                        (at most the threads, the batch, 16); default 1: one\n"
-            "                        batch whose loops use every thread\n"
+            "                        (at most the threads, the batch, 16; default: one per\n"
+            "                        thread); 1: one batch whose loops use every thread\n"
             "  --seed S              random seed (default 1)\n"
             "  --n N --m M           channels of a new model (default 128, 192)\n"
             "  --lambdas L1,L2,...   the rate levels' lambdas, increasing (default 0.0003,\n"
@@ -562,12 +562,7 @@ static int trainer_step(trainer *t, aec_model *m, const aec_dataset *d, int patc
             aec_dataset_random_crop(d, rng, patch, t->st[w].x.data + per * (size_t)i);
             t->st[w].level[i] = (int)nn_rng_below(rng, (uint32_t)m->arch.levels);
         }
-    if (t->workers == 1) {
-        nn_params_zero_grad(&m->p);
-        if (aec_model_train_forward(m, &t->st[0]) || aec_model_train_backward(m, &t->st[0])) return -1;
-    } else if (aec_model_train_split(m, t->st, t->workers, t->grads)) {
-        return -1;
-    }
+    if (aec_model_train_split(m, t->st, t->workers, t->grads)) return -1;
     *loss = *bits = *psnr_sum = 0;
     for (int w = 0; w < t->workers; w++) {
         const aec_train_state *s = &t->st[w];
@@ -651,10 +646,11 @@ int aec_cmd_train(int argc, char **argv)
     adam.clip_norm = 1.0f;
 
     int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
-    /* one worker by default: on this project's 2-core machine splitting
-     * the batch of the default model was no faster (bench_train, three
-     * alternating runs: 0.90-1.00x) */
-    int workers = o.workers < 1 ? 1 : o.workers < threads ? o.workers : threads;
+    /* a worker per thread by default: on this project's 2-core machine the
+     * default model's step took 0.50-0.63 s split over two, 0.72-0.80 s as
+     * one batch on both threads (bench_train, session 9, training paused;
+     * they were even before the step's Winograd plans were shared) */
+    int workers = o.workers < 1 ? threads : o.workers < threads ? o.workers : threads;
     if (workers > o.batch) workers = o.batch;
     if (workers > AEC_MAX_WORKERS) workers = AEC_MAX_WORKERS;
     trainer tr;

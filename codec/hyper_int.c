@@ -665,7 +665,8 @@ static inline void tap_values(const int16_t *src, int h, int w, size_t P, size_t
                               int16_t v[TILE_PIX])
 {
     int y = (int)(p0 / (size_t)w), x = (int)(p0 % (size_t)w);
-    if (p0 + TILE_PIX <= P && y + oy >= 0 && y + oy < h && x + ox >= 0 && x + ox + TILE_PIX <= w) {
+    if (p0 + TILE_PIX <= P && x + TILE_PIX <= w && y + oy >= 0 && y + oy < h && x + ox >= 0 &&
+        x + ox + TILE_PIX <= w) {
         memcpy(v, src + (size_t)(y + oy) * w + x + ox, TILE_PIX * sizeof *v);
         return;
     }

@@ -467,6 +467,11 @@ int main(void)
     test_serialize();
     test_golden();
     test_accuracy("small N=8 M=12", 8, 12, 5, 7, 4);
+    /* hyper-latent rows wider than a 16-pixel tile and of odd width: tiles
+     * that cross a row's end, with taps reaching left (the unrolling once
+     * took such a tile for a row of its own) */
+    test_accuracy("N=8 M=12, 4x21", 8, 12, 4, 21, 4);
+    test_accuracy("N=8 M=12, 3x33", 8, 12, 3, 33, 4);
     if (sanitized())
         test_accuracy("default N=128 M=192", 128, 192, 3, 4, 2);
     else

@@ -673,7 +673,10 @@ int aec_model_make_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PL
 
 int aec_model_remake_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PLANS])
 {
-    if (m->decoder_only) return -1;
+    if (m->decoder_only) {
+        aec_model_free_plans(plans);
+        return -1;
+    }
     int failed = 0;
     /* a plan to a thread: its own loops then run on that thread alone
      * (as aec_model_train_split's workers do), and the plans' packing,

@@ -149,7 +149,7 @@ int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *
  * step for all its workers, on all threads, a plan to a thread (one
  * worker's plans were a quarter of its step). remake: into plans an
  * earlier call made (or zeroed), reusing their memory. 0, or -1 (out of
- * memory: then none are left). */
+ * memory, or a decoder-only model: then the plans are freed). */
 #define AEC_MODEL_PLANS 16
 int aec_model_make_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PLANS]);
 int aec_model_remake_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PLANS]);

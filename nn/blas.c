@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#if defined(__GLIBC__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 #include <unistd.h>
 
 /* XCR0 bits: SSE and AVX (YMM upper halves) state, and the three AVX-512
@@ -143,6 +146,7 @@ typedef struct {
     int passive_wait;      /* set OMP_WAIT_VAR=OMP_WAIT_VALUE (below) */
     int short_blas_spin;   /* set OPENBLAS_THREAD_TIMEOUT=4 */
     int huge_pages;        /* add HUGE_PAGES_TUNABLE to GLIBC_TUNABLES */
+    int tunables_set;      /* ... and it was added */
     char *old_tunables;    /* GLIBC_TUNABLES as it was (malloc'd), or NULL */
 } env_plan;
 
@@ -193,14 +197,17 @@ static int wants_short_blas_spin(void)
  * its big mappings. A decode touches its memory once: 19,000 first-touch
  * faults for a 768x512 image at ~2.5 us each in the virtual machines we
  * measure on, a sixth of its CPU, and its big activations and packed
- * weights miss the TLB less. aecd on kodim23, two threads, 25 alternating
- * runs: median 0.341 -> 0.304 s (min 0.301 -> 0.270). No change measured
+ * weights miss the TLB less. aecd on kodim23, two threads, 20 alternating
+ * runs: min 0.326 -> 0.291 s, lower quartile 0.338 -> 0.315 s. No change measured
  * in a training step, which reuses its memory. A user's own setting of the
  * tunable wins; other tunables they set are kept. */
 #define HUGE_PAGES_TUNABLE "glibc.malloc.hugetlb=1"
 static int wants_huge_pages(void)
 {
 #if defined(__GLIBC__) && defined(__linux__)
+    /* not in a setuid program: glibc may drop the tunable there, and the
+     * re-executed copy would then want it again, forever */
+    if (getauxval(AT_SECURE)) return 0;
     const char *t = getenv("GLIBC_TUNABLES");
     return !t || !strstr(t, "glibc.malloc.hugetlb");
 #else
@@ -212,7 +219,11 @@ static int wants_huge_pages(void)
 static int set_huge_pages(env_plan *plan)
 {
     const char *old = getenv("GLIBC_TUNABLES");
-    if (!old || !*old) return setenv("GLIBC_TUNABLES", HUGE_PAGES_TUNABLE, 1);
+    if (!old || !*old) {
+        if (setenv("GLIBC_TUNABLES", HUGE_PAGES_TUNABLE, 1) != 0) return -1;
+        plan->tunables_set = 1;
+        return 0;
+    }
     size_t n = strlen(old) + sizeof ":" HUGE_PAGES_TUNABLE;
     char *both = malloc(n);
     plan->old_tunables = strdup(old);
@@ -223,12 +234,13 @@ static int set_huge_pages(env_plan *plan)
     snprintf(both, n, "%s:%s", old, HUGE_PAGES_TUNABLE);
     int r = setenv("GLIBC_TUNABLES", both, 1);
     free(both);
+    if (r == 0) plan->tunables_set = 1;
     return r;
 }
 
 static void undo_env(const env_plan *plan)
 {
-    if (plan->huge_pages) {
+    if (plan->tunables_set) {
         if (plan->old_tunables) setenv("GLIBC_TUNABLES", plan->old_tunables, 1);
         else unsetenv("GLIBC_TUNABLES");
     }
@@ -269,7 +281,7 @@ void nn_blas_setup(char **argv)
      * them takes a re-execution. A user's OPENBLAS_CORETYPE always wins; and
      * since we set the variables before execv, the new copy finds them set
      * and does not re-execute again. */
-    env_plan plan = {NULL, wants_passive_wait(), wants_short_blas_spin(), wants_huge_pages(), NULL};
+    env_plan plan = {NULL, wants_passive_wait(), wants_short_blas_spin(), wants_huge_pages(), 0, NULL};
     const char *live = nn_blas_corename();
 #ifndef NN_OWN_GEMM
     if (!getenv("OPENBLAS_CORETYPE")) {

@@ -726,14 +726,10 @@ static int in_pass(size_t k, const latent_shape *ls, int which)
 /* t[k] = the table of latent k, aec_scale_index of its scale, for all n
  * latents on every thread: the range coder's loop, serial, then only reads
  * them (the search was a third of that loop's time) */
-static uint16_t *table_indices(const aec_cdf_set *set, const int32_t *scale_q, size_t n,
-                               uint16_t *t)
+static void table_indices(const aec_cdf_set *set, const int32_t *scale_q, size_t n, uint16_t *t)
 {
-    if (!t) t = malloc((n ? n : 1) * sizeof *t);
-    if (!t) return NULL;
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (size_t k = 0; k < n; k++) t[k] = (uint16_t)aec_scale_index(set, scale_q[k]);
-    return t;
 }
 
 /* r = round(y_g - mu) for the latents of pass `which` */
@@ -1001,8 +997,9 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
     int ret = -1;
     const size_t nz = (size_t)m->arch.n * ls.zh * ls.zw, ny = (size_t)m->arch.m * ls.yh * ls.yw;
     const size_t plane_z = (size_t)ls.zh * ls.zw;
-    uint16_t *table_of = table_indices(&c->y_tables, cl.scale_q, ny, NULL);
+    uint16_t *table_of = malloc(ny * sizeof *table_of);
     if (!table_of) goto oom;
+    table_indices(&c->y_tables, cl.scale_q, ny, table_of);
     for (size_t k = 0; k < nz; k++) aec_rc_encode(&enc, &c->z_tables.tables[k / plane_z], cl.z[k]);
     for (int pass = 0; pass < 1 + m->arch.context; pass++)
         for (size_t k = 0; k < ny; k++)

@@ -667,12 +667,6 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
 
 int aec_model_make_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PLANS])
 {
-    memset(plans, 0, AEC_MODEL_PLANS * sizeof *plans);
-    return aec_model_remake_plans(m, plans);
-}
-
-int aec_model_remake_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PLANS])
-{
     if (m->decoder_only) {
         aec_model_free_plans(plans);
         return -1;
@@ -711,7 +705,7 @@ int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *
      * each pass makes its own) */
     if (!s[0].step_plans) s[0].step_plans = calloc(AEC_MODEL_PLANS, sizeof *s[0].step_plans);
     const nn_winograd_plan *plans =
-        s[0].step_plans && aec_model_remake_plans(m, s[0].step_plans) == 0 ? s[0].step_plans : NULL;
+        s[0].step_plans && aec_model_make_plans(m, s[0].step_plans) == 0 ? s[0].step_plans : NULL;
     for (int w = 0; w < workers; w++) s[w].plans = plans;
     if (workers == 1) {
         /* one state whose loops use every thread, straight into m->p.grad */

@@ -147,12 +147,11 @@ int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *
  * plans for layers the Winograd passes do not take). A pass makes its
  * plan at every call otherwise: aec_model_train_split makes them once a
  * step for all its workers, on all threads, a plan to a thread (one
- * worker's plans were a quarter of its step). remake: into plans an
- * earlier call made (or zeroed), reusing their memory. 0, or -1 (out of
- * memory, or a decoder-only model: then the plans are freed). */
+ * worker's plans were a quarter of its step). plans: zeroed, or an
+ * earlier call's, whose memory is reused. 0, or -1 (out of memory, or a
+ * decoder-only model: then the plans are freed). */
 #define AEC_MODEL_PLANS 16
 int aec_model_make_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PLANS]);
-int aec_model_remake_plans(const aec_model *m, nn_winograd_plan plans[AEC_MODEL_PLANS]);
 void aec_model_free_plans(nn_winograd_plan plans[AEC_MODEL_PLANS]);
 
 /* (s->scale, s->mu) from s->hs_params (h_s's output, [B][2M][h][w]) and,

@@ -647,29 +647,21 @@ int nn_deconv2d_backward_dx_winograd(const nn_deconv2d *l, const nn_params *p, c
  * cin and cout swapped and the same weight array ([co][ci] is that layer's
  * [cin][cout]); its input gradient is that layer's forward pass. Even input
  * sizes only (the phases must tile x exactly). */
+/* the layer's part of the test (a plan's, made before any input) */
+static int conv_plannable(const nn_conv2d *l)
+{
+    return l->k == 5 && l->stride == 2 && l->pad_mode == NN_PAD_ZERO && l->cin >= MIN_COUT;
+}
+
 int nn_conv2d_winograd_applies(const nn_conv2d *l, const nn_tensor *x)
 {
-    return l->k == 5 && l->stride == 2 && l->pad_mode == NN_PAD_ZERO && l->cin >= MIN_COUT &&
-           x->h % 2 == 0 && x->w % 2 == 0;
+    return conv_plannable(l) && x->h % 2 == 0 && x->w % 2 == 0;
 }
 
 static nn_deconv2d conv_as_deconv(const nn_conv2d *l)
 {
     nn_deconv2d d = {l->cout, l->cin, 5, 2, l->w, l->b};
     return d;
-}
-
-/* the convolution's layer test without an input (its plan's) */
-static int conv_plannable(const nn_conv2d *l)
-{
-    return l->k == 5 && l->stride == 2 && l->pad_mode == NN_PAD_ZERO && l->cin >= MIN_COUT;
-}
-
-int nn_conv2d_winograd_plan(const nn_conv2d *l, const nn_params *p, int backward,
-                            nn_winograd_plan *plan)
-{
-    memset(plan, 0, sizeof *plan);
-    return nn_conv2d_winograd_replan(l, p, backward, plan);
 }
 
 int nn_conv2d_winograd_replan(const nn_conv2d *l, const nn_params *p, int backward,

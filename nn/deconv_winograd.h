@@ -105,11 +105,10 @@ int nn_conv2d_forward_winograd(const nn_conv2d *l, const nn_params *p, const nn_
 int nn_conv2d_backward_dx_winograd(const nn_conv2d *l, const nn_params *p, const nn_tensor *x,
                                    const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
 /* Their plans (backward 0: the forward pass, 1: the input gradient; an
- * empty plan for a layer they never take), and the passes with one (NULL:
- * made for the call). An input they hand to the plain passes (odd sizes)
- * ignores the plan. */
-int nn_conv2d_winograd_plan(const nn_conv2d *l, const nn_params *p, int backward,
-                            nn_winograd_plan *plan);
+ * empty plan for a layer they never take), made in a plan that is zeroed or
+ * holds one, whose memory is reused as nn_deconv2d_winograd_replan's; and
+ * the passes with one (NULL: made for the call). An input they hand to the
+ * plain passes (odd sizes) ignores the plan. */
 int nn_conv2d_winograd_replan(const nn_conv2d *l, const nn_params *p, int backward,
                               nn_winograd_plan *plan);
 int nn_conv2d_forward_winograd_planned(const nn_conv2d *l, const nn_params *p,

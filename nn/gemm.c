@@ -462,17 +462,23 @@ void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
 
 /* ---- a prepacked A --------------------------------------------------------- */
 
-int nn_sgemm_repack_a(nn_sgemm_apack *pa, int transA, int M, int K, const float *A, int lda)
+/* pa->data = op(A) in pa->kernel's slivers (pa->m, pa->k set) */
+static void pack_a_into(const nn_sgemm_apack *pa, int transA, const float *A, int lda)
 {
-    const kernel_desc *kd = active_kernel();
-    if (!pa->data || pa->m != M || pa->k != K || pa->kernel != kd) {
-        nn_sgemm_apack_free(pa);
-        return nn_sgemm_pack_a(pa, transA, M, K, A, lda);
-    }
-    const int m_slivers = ceil_div(M, kd->mr), kc = k_block(K);
+    const kernel_desc *kd = pa->kernel;
+    const int M = pa->m, K = pa->k, m_slivers = ceil_div(M, kd->mr), kc = k_block(K);
     for (int p0 = 0; p0 < K; p0 += kc)
         pack_slivers(A, (size_t)lda, transA, 0, M, p0, min_int(kc, K - p0), kd->mr, 0, m_slivers,
                      pa->data + (size_t)m_slivers * kd->mr * p0);
+}
+
+int nn_sgemm_repack_a(nn_sgemm_apack *pa, int transA, int M, int K, const float *A, int lda)
+{
+    if (!pa->data || pa->m != M || pa->k != K || pa->kernel != active_kernel()) {
+        nn_sgemm_apack_free(pa);
+        return nn_sgemm_pack_a(pa, transA, M, K, A, lda);
+    }
+    pack_a_into(pa, transA, A, lda);
     return 0;
 }
 
@@ -481,15 +487,13 @@ int nn_sgemm_pack_a(nn_sgemm_apack *pa, int transA, int M, int K, const float *A
     memset(pa, 0, sizeof *pa);
     if (M <= 0 || K <= 0) return -1;
     const kernel_desc *kd = active_kernel();
-    const int m_slivers = ceil_div(M, kd->mr), kc = k_block(K);
+    const int m_slivers = ceil_div(M, kd->mr);
     pa->data = aligned_alloc(64, ((size_t)m_slivers * kd->mr * K * sizeof(float) + 63) & ~(size_t)63);
     if (!pa->data) return -1;
     pa->m = M;
     pa->k = K;
     pa->kernel = kd;
-    for (int p0 = 0; p0 < K; p0 += kc)
-        pack_slivers(A, (size_t)lda, transA, 0, M, p0, min_int(kc, K - p0), kd->mr, 0, m_slivers,
-                     pa->data + (size_t)m_slivers * kd->mr * p0);
+    pack_a_into(pa, transA, A, lda);
     return 0;
 }
 

@@ -50,11 +50,6 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static uint32_t crc32_of(const uint8_t *buf, size_t len)
-{
-    return nn_crc32(0, buf, len);
-}
-
 /* ---- binary16 --------------------------------------------------------------- */
 
 /* float32 -> binary16 bits, round to nearest even; overflow gives infinity,
@@ -349,7 +344,7 @@ static int deserialize(nn_params *p, const uint8_t *buf, size_t len, int allow_e
         return -1;
     }
     uint32_t stored_crc = get_u32(buf + len - BLOB_CRC);
-    uint32_t crc = crc32_of(buf, len - BLOB_CRC);
+    uint32_t crc = nn_crc32(0, buf, len - BLOB_CRC);
     if (stored_crc != crc) {
         fail(err, errlen, "CRC mismatch (stored %08x, computed %08x)", stored_crc, crc);
         return -1;

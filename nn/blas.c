@@ -45,7 +45,7 @@ void nn_cpu_detect(nn_cpu_features *f)
     unsigned int eax, ebx, ecx, edx;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return;
     const int osxsave = (ecx >> 27) & 1;
-    const int cpu_avx = (ecx >> 28) & 1, cpu_fma = (ecx >> 12) & 1;
+    const int cpu_avx = (ecx >> 28) & 1, cpu_fma = (ecx >> 12) & 1, cpu_f16c = (ecx >> 29) & 1;
     /* A CPU flag only counts if the OS saves the registers on context
      * switches; otherwise using them faults just like a missing instruction. */
     unsigned long long xcr0 = osxsave ? read_xcr0() : 0;
@@ -53,6 +53,7 @@ void nn_cpu_detect(nn_cpu_features *f)
     const int os_avx512 = os_avx && (xcr0 & XCR0_AVX512_STATE) == XCR0_AVX512_STATE;
     f->avx = cpu_avx && os_avx;
     f->fma = cpu_fma && os_avx;
+    f->f16c = cpu_f16c && os_avx;
     if (__get_cpuid_max(0, NULL) < 7) return;
     __cpuid_count(7, 0, eax, ebx, ecx, edx);
     f->avx2 = ((ebx >> 5) & 1) && os_avx;

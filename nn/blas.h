@@ -22,9 +22,13 @@
 #ifndef NN_BLAS_H
 #define NN_BLAS_H
 
-/* CPU features that decide the kernel (from CPUID). */
+/* CPU features that decide the kernel (from CPUID), and f16c for
+ * params_io.c's half-float loads (clang 14's __builtin_cpu_supports does
+ * not know "f16c"). Each counts only where the OS enabled the AVX register
+ * state, as with GCC's __builtin_cpu_supports. */
 typedef struct {
     int avx, avx2, fma, avx512f, avx512dq, avx512cd, avx512bw, avx512vl;
+    int f16c;
 } nn_cpu_features;
 
 void nn_cpu_detect(nn_cpu_features *f);

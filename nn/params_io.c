@@ -2,6 +2,7 @@
  * byte layout is specified in spec/model-format.md ("Parameter blob"). */
 #include "params.h"
 
+#include "blas.h"
 #include "crc32.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -123,10 +124,14 @@ __attribute__((target("avx,f16c"))) static void f16_run_f16c(const uint8_t *src,
     f16_run_plain(src + 2 * i, n - i, v + i);
 }
 
+/* CPUID through nn_cpu_detect: clang 14's __builtin_cpu_supports does not
+ * know "f16c"; the test (AVX and F16C, both with the OS's AVX state) is
+ * GCC's. */
 static void f16_run(const uint8_t *src, size_t n, float *v)
 {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c")) f16_run_f16c(src, n, v);
+    nn_cpu_features f;
+    nn_cpu_detect(&f);
+    if (f.avx && f.f16c) f16_run_f16c(src, n, v);
     else f16_run_plain(src, n, v);
 }
 #else

@@ -1,5 +1,6 @@
 # aec - build, test and benchmark.
-#   make          libraries and bin/ programs      make test    every test, plain and ASan+UBSan
+#   make          libraries and bin/ programs      make test    every test, plain and ASan+UBSan,
+#                                                               and a short run of each fuzzer
 #   make bench    benchmarks                       make clean   remove build/ and bin/
 #   make demo     compress samples/ with the shipped model, size against JPEG
 # On a fresh Debian machine the missing packages are installed when run as
@@ -116,16 +117,22 @@ test-asan:
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 AEC_TEST_SANITIZED=1 \
 	  tests/run.sh $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(TEST_SRC))
 
+# make test: the three parts one after another, each into its log; then
+# everything but the compiler lines, and the parts' totals added up last (a
+# part that printed no total, e.g. a build that failed, counts one failure).
+TEST_PARTS = test-plain test-asan test-fuzz
+
 test:
-	@mkdir -p $(BUILD); $(MAKE) --no-print-directory test-plain > $(BUILD)/test-plain.log 2>&1; a=$$?; \
-	 $(MAKE) --no-print-directory test-asan > $(BUILD)/test-asan.log 2>&1; b=$$?; \
-	 grep -v -E '^(cc|gcc|clang|ar) ' $(BUILD)/test-plain.log $(BUILD)/test-asan.log | sed 's/^[^:]*log://' | grep -v -E '^[0-9]+ passed, [0-9]+ failed$$'; \
-	 p=0; f=0; for l in $(BUILD)/test-plain.log $(BUILD)/test-asan.log; do \
+	@mkdir -p $(BUILD); st=0; for t in $(TEST_PARTS); do \
+	   $(MAKE) --no-print-directory $$t > $(BUILD)/$$t.log 2>&1 || st=1; done; \
+	 logs="$(patsubst %,$(BUILD)/%.log,$(TEST_PARTS))"; \
+	 grep -v -E '^(cc|gcc|clang|ar) ' $$logs | sed 's/^[^:]*log://' | grep -v -E '^[0-9]+ passed, [0-9]+ failed$$'; \
+	 p=0; f=0; for l in $$logs; do \
 	   s=$$(grep -E '^[0-9]+ passed, [0-9]+ failed$$' $$l | tail -n1); \
 	   if [ -z "$$s" ]; then f=$$((f+1)); continue; fi; \
 	   p=$$((p+$${s%% *})); x=$${s##*, }; f=$$((f+$${x%% *})); done; \
-	 rm -f $(BUILD)/test-plain.log $(BUILD)/test-asan.log; \
-	 echo "$$p passed, $$f failed"; [ $$a -eq 0 ] && [ $$b -eq 0 ] && [ $$f -eq 0 ]
+	 rm -f $$logs; \
+	 echo "$$p passed, $$f failed"; [ $$st -eq 0 ] && [ $$f -eq 0 ]
 
 bench: $(BENCHES) all
 	@for b in $(BENCHES); do $$b || exit 1; done
@@ -144,47 +151,77 @@ clean:
 .PHONY: all test test-plain test-asan bench clean demo
 .SECONDARY:
 
--include $(shell find $(BUILD)/obj $(BUILD)/own -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/own $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
 
 # ---- fuzzing ----------------------------------------------------------------
-# make fuzz SECONDS=N: libFuzzer over the .aec parser and range decoder
-# (tests/fuzz_decode.c; clang with Debian's libclang-rt-14-dev), seeded from
-# tests/fuzz_corpus/; new inputs go to $(BUILD)/fuzz/corpus, findings to
-# $(BUILD)/fuzz/crash-*.
+# Two libFuzzer harnesses (clang; Debian: clang libclang-rt-14-dev):
+#   make fuzz SECONDS=N        tests/fuzz_decode.c: the .aec container parser,
+#       the range decoder and the stored table-set parser, seeded from
+#       tests/fuzz_corpus/; new inputs go to $(BUILD)/fuzz/corpus, findings
+#       to $(BUILD)/fuzz/crash-*
+#   make fuzz-codec SECONDS=N  tests/fuzz_codec.c: the whole decoder,
+#       aec_decode with a tiny model built at start-up, seeded from
+#       tests/fuzz_corpus_codec/; new inputs go to $(BUILD)/fuzz/codec-corpus,
+#       findings to $(BUILD)/fuzz/codec-crash-*.
+# One thread, so a finding replays exactly; an input running over 10 s is a
+# finding (a hang).
+# The harnesses link the programs' libraries (NN_SRC, CODEC_SRC) built again
+# in $(BUILD)/fuzz by clang with coverage, ASan and UBSan. make test builds
+# both and runs each for FUZZ_SMOKE seconds (test-fuzz).
 FUZZ_CC  ?= clang
 SECONDS  ?= 60
-FUZZ_SRC  = tests/fuzz_decode.c codec/rangecoder.c codec/cdf_tables.c codec/container.c codec/varint.c
+FUZZ_SMOKE ?= 25
+FUZZ      = $(BUILD)/fuzz
+FUZZ_CFLAGS = -O1 -g -fno-math-errno -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=undefined -Wno-pass-failed
+FUZZERS   = $(patsubst tests/%.c,$(FUZZ)/%,$(wildcard tests/fuzz_*.c))
+# one thread (OpenMP and OpenBLAS) in every run
+FUZZ_ENV  = OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+FUZZ_OPTS = -timeout=10
 
-$(BUILD)/fuzz/fuzz_decode: $(FUZZ_SRC) $(wildcard codec/*.h)
+# clang, libFuzzer and the sanitizer runtimes, checked before anything is built
+fuzz-clang:
+	@mkdir -p $(FUZZ); printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n > 1 && d[1]; }\n' \
+	  | $(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c - -o $(FUZZ)/.clang-check >/dev/null 2>&1 \
+	  || { echo "fuzzing needs $(FUZZ_CC) with libFuzzer and the sanitizer runtimes: run  sudo apt-get install -y clang libclang-rt-14-dev"; exit 1; }
+	@rm -f $(FUZZ)/.clang-check
+
+$(FUZZ)/obj/%.o: %.c | $(BUILD)/.deps-ok fuzz-clang
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Icodec -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=undefined -o $@ $(FUZZ_SRC) -lz -lm
+	$(FUZZ_CC) $(CPPFLAGS_AEC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(WARN) $(OMP) -c $< -o $@
 
-fuzz: $(BUILD)/fuzz/fuzz_decode
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$< -max_total_time=$(SECONDS) -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus tests/fuzz_corpus
+$(FUZZ)/libnn.a: $(call objs,$(FUZZ),$(NN_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(FUZZ)/libaec.a: $(call objs,$(FUZZ),$(CODEC_SRC))
+	@rm -f $@; ar rcs $@ $^
 
-# make fuzz-codec SECONDS=N: libFuzzer over the whole decoder, aec_decode
-# with a tiny model built at start-up (tests/fuzz_codec.c), seeded from
-# tests/fuzz_corpus_codec/ (written by $(BUILD)/fuzz/fuzz_codec_corpus DIR);
-# new inputs go to $(BUILD)/fuzz/codec-corpus, findings to
-# $(BUILD)/fuzz/codec-crash-*. One thread, so a finding replays exactly.
-FUZZ_CODEC_SRC = tests/fuzz_codec.c $(NN_SRC) $(CODEC_SRC)
-
-$(BUILD)/fuzz/fuzz_codec: $(FUZZ_CODEC_SRC) $(wildcard nn/*.h codec/*.h) tests/tiny_codec.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Inn -Icodec -Itests -g -O1 $(WARN) -Wno-pass-failed -fopenmp \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $(FUZZ_CODEC_SRC) \
+$(FUZZERS): $(FUZZ)/%: $(FUZZ)/obj/tests/%.o $(FUZZ)/libaec.a $(FUZZ)/libnn.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(OMP) -o $@ $< $(FUZZ)/libaec.a $(FUZZ)/libnn.a \
 	  $(LDLIBS_AEC)
 
-$(BUILD)/fuzz/fuzz_codec_corpus: tests/fuzz_codec.c tests/tiny_codec.h $(LIBS)
+fuzz: $(FUZZ)/fuzz_decode
+	@mkdir -p $(FUZZ)/corpus
+	$(FUZZ_ENV) $< $(FUZZ_OPTS) -max_total_time=$(SECONDS) -artifact_prefix=$(FUZZ)/ \
+	  $(FUZZ)/corpus tests/fuzz_corpus
+
+fuzz-codec: $(FUZZ)/fuzz_codec
+	@mkdir -p $(FUZZ)/codec-corpus
+	$(FUZZ_ENV) $< $(FUZZ_OPTS) -max_total_time=$(SECONDS) -artifact_prefix=$(FUZZ)/codec- \
+	  $(FUZZ)/codec-corpus tests/fuzz_corpus_codec
+
+# The smoke run of make test: each harness for FUZZ_SMOKE seconds from its
+# seeds (read only; new inputs to a fresh $(FUZZ)/smoke-NAME), any finding a
+# failure (tests/fuzz_smoke.sh).
+test-fuzz: $(FUZZERS)
+	@echo "== fuzzing ($(FUZZ_SMOKE) s each)"
+	@$(FUZZ_ENV) tests/fuzz_smoke.sh "$(FUZZ_SMOKE)" $(FUZZ) "$(FUZZ_OPTS)" \
+	  $(FUZZ)/fuzz_decode tests/fuzz_corpus $(FUZZ)/fuzz_codec tests/fuzz_corpus_codec
+
+# $(FUZZ)/fuzz_decode_corpus DIR and $(FUZZ)/fuzz_codec_corpus DIR write the
+# harnesses' seed files (built with -DAEC_FUZZ_WRITE_CORPUS, gcc, no fuzzer)
+$(FUZZERS:=_corpus): $(FUZZ)/%_corpus: tests/%.c $(wildcard tests/*.h) $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -Inn -Icodec -Itests $(CFLAGS) $(WARN) $(OMP) -DAEC_FUZZ_WRITE_CORPUS \
+	$(CC) -std=c11 -D_GNU_SOURCE -Inn -Icodec $(CFLAGS) $(WARN) $(OMP) -DAEC_FUZZ_WRITE_CORPUS \
 	  -o $@ $< $(LIBS) $(LDLIBS_AEC)
 
-fuzz-codec: $(BUILD)/fuzz/fuzz_codec
-	@mkdir -p $(BUILD)/fuzz/codec-corpus
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $< -max_total_time=$(SECONDS) -timeout=10 \
-	  -artifact_prefix=$(BUILD)/fuzz/codec- $(BUILD)/fuzz/codec-corpus tests/fuzz_corpus_codec
-
-.PHONY: fuzz fuzz-codec
+.PHONY: fuzz fuzz-codec fuzz-clang test-fuzz

@@ -15,7 +15,7 @@
  *
  * Built with -DAEC_FUZZ_WRITE_CORPUS instead, it writes seed files (real
  * encodings of small images at a few qualities) into the folder given:
- *   make $(BUILD)/fuzz/fuzz_codec_corpus && build/fuzz/fuzz_codec_corpus tests/fuzz_corpus_codec */
+ *   make build/fuzz/fuzz_codec_corpus && build/fuzz/fuzz_codec_corpus tests/fuzz_corpus_codec */
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>

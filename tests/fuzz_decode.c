@@ -18,9 +18,7 @@
  * Built with -DAEC_FUZZ_WRITE_CORPUS instead, the file is a program that
  * writes the seed corpus (valid files for this table set) into the folder
  * given as its argument:
- *   cc -std=c11 -D_GNU_SOURCE -DAEC_FUZZ_WRITE_CORPUS -Icodec tests/fuzz_decode.c \
- *      codec/rangecoder.c codec/cdf_tables.c codec/container.c codec/varint.c -lz -lm
- *   ./a.out tests/fuzz_corpus */
+ *   make build/fuzz/fuzz_decode_corpus && build/fuzz/fuzz_decode_corpus tests/fuzz_corpus */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

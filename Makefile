@@ -209,6 +209,14 @@ fuzz-codec: $(FUZZ)/fuzz_codec
 	$(FUZZ_ENV) $< $(FUZZ_OPTS) -max_total_time=$(SECONDS) -artifact_prefix=$(FUZZ)/codec- \
 	  $(FUZZ)/codec-corpus tests/fuzz_corpus_codec
 
+# make fuzz-merge: what those runs found that reaches new code (edges only,
+# no hit counts, so the set stays small) added to the seed folders.
+fuzz-merge: $(FUZZERS)
+	@mkdir -p $(FUZZ)/corpus $(FUZZ)/codec-corpus
+	$(FUZZ_ENV) $(FUZZ)/fuzz_decode $(FUZZ_OPTS) -merge=1 -use_counters=0 tests/fuzz_corpus $(FUZZ)/corpus
+	$(FUZZ_ENV) $(FUZZ)/fuzz_codec $(FUZZ_OPTS) -merge=1 -use_counters=0 tests/fuzz_corpus_codec \
+	  $(FUZZ)/codec-corpus
+
 # The smoke run of make test: each harness for FUZZ_SMOKE seconds from its
 # seeds (read only; new inputs to a fresh $(FUZZ)/smoke-NAME), any finding a
 # failure (tests/fuzz_smoke.sh).
@@ -224,4 +232,4 @@ $(FUZZERS:=_corpus): $(FUZZ)/%_corpus: tests/%.c $(wildcard tests/*.h) $(LIBS)
 	$(CC) -std=c11 -D_GNU_SOURCE -Inn -Icodec $(CFLAGS) $(WARN) $(OMP) -DAEC_FUZZ_WRITE_CORPUS \
 	  -o $@ $< $(LIBS) $(LDLIBS_AEC)
 
-.PHONY: fuzz fuzz-codec fuzz-clang test-fuzz
+.PHONY: fuzz fuzz-codec fuzz-merge fuzz-clang test-fuzz

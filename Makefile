@@ -9,7 +9,7 @@
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g -fno-math-errno
-WARN     = -Wall -Wextra
+WARN     = -Wall -Wextra -Werror=implicit-function-declaration
 CPPFLAGS_AEC = -std=c11 -D_GNU_SOURCE -Inn -Icodec -Itools -MMD -MP
 OMP      = -fopenmp
 LDLIBS_AEC = -lopenblas -lpng -ljpeg -lz -lm -lpthread

@@ -10,6 +10,7 @@
  *   5. y^ = r + mu, then the float synthesis, crop and round to 8 bits.
  * Steps 1-4 are integer-only, so every machine reads the same latents. */
 #include "codec.h"
+#include "search.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "model_file.h"
+#include "ops.h"
 #include "rangecoder.h"
 
 /* Hyper-latent tables: integers lo..hi around the density's mass, tails
@@ -768,6 +770,33 @@ done:
     return ret;
 }
 
+void aec_effort_steps(int effort, int *search_steps, int *refine_steps)
+{
+    /* { search, refine } per level, chosen from the measured table in
+     * the README (bits saved against encode time) */
+    static const int steps[AEC_EFFORT_MAX + 1][2] = {{0, 0}, {16, 4}, {50, 10}, {70, 10}};
+    effort = effort < 0 ? 0 : effort > AEC_EFFORT_MAX ? AEC_EFFORT_MAX : effort;
+    *search_steps = steps[effort][0];
+    *refine_steps = steps[effort][1];
+}
+
+/* s->y_g and s->z_g searched (aec_search_latents), s->z_hat rounded from
+ * the result */
+static int search(const aec_codec *c, aec_train_state *s, const uint8_t *rgb, int w, int h, float t)
+{
+    float *planar = NULL;
+    int pw, ph, ret = -1;
+    if (aec_image_to_planar(rgb, w, h, 64, &planar, &pw, &ph)) return -1;
+    nn_tensor x = {1, 3, ph, pw, planar};
+    aec_search_opts o = {c->search_steps, 1};
+    if (aec_search_latents(&c->model, s, &x, w, h, t, &s->y_g, &s->z_g, &o, NULL) == 0) {
+        nn_round(s->z_g.data, s->z_hat.data, nn_tensor_numel(&s->z_g));
+        ret = 0;
+    }
+    free(planar);
+    return ret;
+}
+
 /* Everything the encoder sends, before entropy coding: z^, and r with the
  * scale_q its table comes from (and mu_q, which r was rounded against). */
 typedef struct {
@@ -810,6 +839,10 @@ static int encoder_latents(const aec_codec *c, const uint8_t *rgb, int w, int h,
         goto done;
     }
     if (aec_model_analyze_y(m, &s, &y, t)) goto done;
+    if (refine_on && c->search_steps > 0 && !m->arch.context &&
+        (uint64_t)ls.pw * ls.ph <= AEC_REFINE_MAX_PIXELS) {
+        if (search(c, &s, rgb, w, h, t)) goto done;
+    }
     const size_t nz = (size_t)m->arch.n * ls.zh * ls.zw, ny = (size_t)m->arch.m * ls.yh * ls.yw;
     if (!(cl->z = malloc(nz * sizeof *cl->z)) || !(cl->r = malloc(ny * sizeof *cl->r))) goto done;
     for (size_t k = 0; k < nz; k++) {

@@ -65,17 +65,23 @@ typedef struct {
                            * tiles of this many latents a side; < 0: never tiles */
     int refine_iters;     /* encoder: refinement steps on the latent (aec_model_refine_latent),
                            * on images of at most AEC_REFINE_MAX_PIXELS padded pixels; 0: none */
+    int search_steps;     /* encoder: steps of the latent search (search.h) before the
+                           * refinement, same size limit; 0: none */
 } aec_codec;
 
 /* The latent refinement keeps training-style activations of the whole
  * image (about 1 KB per padded pixel), so it is skipped above this. */
 #define AEC_REFINE_MAX_PIXELS ((uint64_t)1 << 20)
-/* What aec encode and aec bench use unless told otherwise. On 4 butterfly
- * validation images: 5 steps gave +0.21 dB for +0.0% bits at quality 50,
- * 10 +0.35 dB for +0.3%, 20 +0.54 dB for +1.6% (0.52 dB at quality 0,
- * 0.43 dB at 100), 40 +0.65 dB for +3.5%, at several times the encode
- * time of no refinement. */
-#define AEC_REFINE_DEFAULT 20
+/* Encoder effort: how much time the encoder spends looking for better
+ * latents than g_a's (the decoder and the format are the same at every
+ * level). Level 0 codes g_a's latents as they are; the others run the
+ * latent search (search.h) for a number of steps, then a few refinement
+ * steps (aec_model_refine_latent) against the integer means and scales the
+ * decoder will use. aec_effort_steps gives each level's step counts; the
+ * README and the model card give their measured sizes and times. */
+#define AEC_EFFORT_MAX 3
+#define AEC_EFFORT_DEFAULT 1
+void aec_effort_steps(int effort, int *search_steps, int *refine_steps);
 
 /* How many images of the calibration set aec_codec_from_model uses (the
  * first ones). */

@@ -833,6 +833,63 @@ int aec_model_context_calibrate(const aec_model *m, aec_train_state *s, float t,
     return 0;
 }
 
+/* ---- passes for the encoder's latent search -------------------------------- */
+
+int aec_model_synthesis_train_forward(const aec_model *m, aec_train_state *s,
+                                      const nn_winograd_plan *plans)
+{
+    return synthesis_forward(m, s, plans);
+}
+
+int aec_model_synthesis_backward_input(const aec_model *m, aec_train_state *s,
+                                       const nn_winograd_plan *plans, nn_tensor **dcur,
+                                       nn_tensor **dnext)
+{
+    /* the weights' gradients are not wanted: a parameter view without them */
+    nn_params view = m->p;
+    view.grad = NULL;
+    for (int i = 3; i >= 0; i--) {
+        if (resize_like(*dnext, &s->gs_in[i])) return -1;
+        if (nn_deconv2d_backward_dx_winograd_planned(&m->gs[i], &view, &plans[i], &s->gs_in[i],
+                                                     *dcur, *dnext, &s->ws))
+            return -1;
+        nn_tensor *tmp = *dcur; *dcur = *dnext; *dnext = tmp;
+        if (i == 0) break;
+        if (resize_like(*dnext, &s->gs_pre[i - 1])) return -1;
+        if (nn_gdn_backward(&m->gs_igdn[i - 1], &view, &s->gs_pre[i - 1], *dcur, *dnext, &s->ws))
+            return -1;
+        tmp = *dcur; *dcur = *dnext; *dnext = tmp;
+    }
+    return 0;
+}
+
+int aec_model_hyper_synthesis_train_forward(const aec_model *m, aec_train_state *s)
+{
+    if (m->arch.context || hyper_synthesis_forward(m, s)) return -1;
+    return aec_model_entropy_params(m, s, NULL);
+}
+
+int aec_model_hyper_synthesis_backward_input(const aec_model *m, aec_train_state *s,
+                                             const nn_tensor *d_params, nn_tensor *d_in)
+{
+    nn_params view = m->p;
+    view.grad = NULL;
+    nn_tensor *dcur = &s->d0, *dnext = &s->d1, *tmp;
+    if (resize_like(dcur, &s->hs_act[1]) ||
+        nn_conv2d_backward(&m->hs_out, &view, &s->hs_act[1], d_params, dcur, &s->ws))
+        return -1;
+    for (int i = 1; i >= 0; i--) {
+        nn_leaky_relu_backward(s->hs_pre[i].data, dcur->data, dcur->data, nn_tensor_numel(dcur),
+                               LRELU_SLOPE);
+        const nn_tensor *in = i == 0 ? &s->hs_in : &s->hs_act[0];
+        nn_tensor *out = i == 0 ? d_in : dnext;
+        if (resize_like(out, in) || nn_deconv2d_backward(&m->hs_up[i], &view, in, dcur, out, &s->ws))
+            return -1;
+        tmp = dcur; dcur = dnext; dnext = tmp;
+    }
+    return 0;
+}
+
 /* ---- encoder-side refinement of the latent -------------------------------- */
 
 /* Adam's first step size on the latent, in quantisation steps, as a
@@ -852,8 +909,7 @@ static float refine_lr(double lambda)
     return (float)(lr < 0.003 ? 0.003 : lr > 0.015 ? 0.015 : lr);
 }
 
-/* lambda at level position t, interpolated like the gains (geometrically) */
-static double lambda_at(const aec_arch *a, float t)
+double aec_model_lambda(const aec_arch *a, float t)
 {
     int l0, l1;
     float f;
@@ -899,11 +955,8 @@ int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_ten
         nn_tensor_numel(mu) != nn_tensor_numel(y_g) || nn_tensor_numel(scale) != nn_tensor_numel(y_g))
         return -1;
     aec_model_gains(m, t, NULL, ig, NULL, NULL);
-    const double lambda = lambda_at(&m->arch, t);
+    const double lambda = aec_model_lambda(&m->arch, t);
     const size_t ny = nn_tensor_numel(y_g);
-    /* the weights' gradients are not wanted: a parameter view without them */
-    nn_params view = m->p;
-    view.grad = NULL;
     float *best = malloc(ny * sizeof *best), *m1 = calloc(ny, sizeof *m1), *v1 = calloc(ny, sizeof *v1);
     int ret = -1;
     /* the synthesis' weights transformed once for all the steps' passes,
@@ -926,7 +979,7 @@ int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_ten
         }
         if (it == iters) break;
         /* d loss / d x_hat on the image's pixels (the padding costs nothing) */
-        nn_tensor *dcur = &s->d0, *dnext = &s->d1, *tmp;
+        nn_tensor *dcur = &s->d0, *dnext = &s->d1;
         if (resize_like(dcur, &s->x_hat)) goto done;
         nn_tensor_zero(dcur);
         const size_t plane = (size_t)x->h * x->w;
@@ -937,18 +990,7 @@ int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_ten
                 for (int i = 0; i < w; i++)
                     dcur->data[at + i] = k * (s->x_hat.data[at + i] - x->data[at + i]);
             }
-        for (int i = 3; i >= 0; i--) {
-            if (resize_like(dnext, &s->gs_in[i])) goto done;
-            if (nn_deconv2d_backward_dx_winograd_planned(&m->gs[i], &m->p, &plans[4 + i], &s->gs_in[i],
-                                                         dcur, dnext, &s->ws))
-                goto done;
-            tmp = dcur; dcur = dnext; dnext = tmp;
-            if (i == 0) break;
-            if (resize_like(dnext, &s->gs_pre[i - 1])) goto done;
-            if (nn_gdn_backward(&m->gs_igdn[i - 1], &view, &s->gs_pre[i - 1], dcur, dnext, &s->ws))
-                goto done;
-            tmp = dcur; dcur = dnext; dnext = tmp;
-        }
+        if (aec_model_synthesis_backward_input(m, s, plans + 4, &dcur, &dnext)) goto done;
         /* through the inverse gain; the rate's gradient at the rounded
          * value; straight through the rounding to y_g */
         const size_t plane_y = (size_t)y_g->h * y_g->w;

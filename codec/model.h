@@ -209,6 +209,26 @@ int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_ten
                             int h, float t, nn_tensor *y_g, const nn_tensor *mu,
                             const nn_tensor *scale, int iters, double *gain);
 
+/* Passes for the encoder's latent search (codec/search.c), on a const
+ * model (no weight gradients). The synthesis: s->gs_in[0] -> s->x_hat,
+ * keeping activations (plans: g_s's four forward plans, or NULL); its
+ * input gradient: from **dcur = d loss / d x_hat to d loss / d gs_in[0],
+ * the two pointers swapped as the layers go (s->d0 and s->d1 may be them;
+ * plans: the four input-gradient plans). The hyper-synthesis of a model
+ * without a context model: s->hs_in -> s->hs_params, s->scale, s->mu; its
+ * input gradient d_in from d_params ([1][2M] scale then mu; uses s->d0 and
+ * s->d1). 0, or -1. */
+int aec_model_synthesis_train_forward(const aec_model *m, aec_train_state *s,
+                                      const nn_winograd_plan *plans);
+int aec_model_synthesis_backward_input(const aec_model *m, aec_train_state *s,
+                                       const nn_winograd_plan *plans, nn_tensor **dcur,
+                                       nn_tensor **dnext);
+int aec_model_hyper_synthesis_train_forward(const aec_model *m, aec_train_state *s);
+int aec_model_hyper_synthesis_backward_input(const aec_model *m, aec_train_state *s,
+                                             const nn_tensor *d_params, nn_tensor *d_in);
+/* lambda at level position t, interpolated like the gains (geometrically) */
+double aec_model_lambda(const aec_arch *a, float t);
+
 /* The transforms alone for inference, without training's saved
  * activations: each layer's input is freed once the next has read it, so
  * at most two activations, the convolutions' capped workspace and small

@@ -355,7 +355,7 @@ double nn_factorized_bits_backward(const nn_factorized *l, nn_params *p, const n
             fact_grads g = {0};
             fact_load(l, p, c, &cf);
             sum += fact_channel(&cf, x, c, dbits, dx, &g);
-            fact_store_grads(l, p, c, &cf, &g);
+            if (p->grad) fact_store_grads(l, p, c, &cf, &g);
         }
         partial[ch] = sum;
     }

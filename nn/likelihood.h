@@ -11,7 +11,7 @@
  *
  * Backward functions OVERWRITE the input gradients they are given (NULL =
  * not needed; otherwise already allocated with x's element count) and
- * ACCUMULATE parameter gradients; all are scaled by `dbits`, the gradient of
+ * ACCUMULATE parameter gradients (none when p->grad is NULL); all are scaled by `dbits`, the gradient of
  * the loss with respect to the bit count. They also return the bit count,
  * bit-for-bit equal to the forward's, so a training step can skip the
  * forward call. Sums are ordered independently of the thread count, so

@@ -38,11 +38,12 @@ static void usage(FILE *f)
             "  -m MODEL               model file (default: the one built into aec)\n"
             "  -o REPORT_DIR          default ./aec-bench-report\n"
             "  -j N                   images measured in parallel (default 1)\n"
-            "  --refine N             aec's latent refinement steps (default %d, as aec encode)\n"
+            "  -e, --effort E         aec's encoder effort 0-%d (default %d, as aec encode)\n"
+            "  --refine N             aec's final refinement steps, instead of the effort's\n"
             "  --qualities LIST       aec qualities 0-100 (default %s)\n"
             "  --jpeg-qualities LIST  JPEG qualities 1-100 (default %s);\n"
             "                         JPEG is libjpeg-turbo as `cjpeg -optimize` (4:2:0)\n",
-            AEC_REFINE_DEFAULT, default_aec, default_jpeg);
+            AEC_EFFORT_MAX, AEC_EFFORT_DEFAULT, default_aec, default_jpeg);
 }
 
 /* v -> a whole number in [lo, hi] into *out; -1 with a message naming opt */
@@ -90,7 +91,8 @@ static int parse_args(int argc, char **argv, bench_options *o)
     memset(o, 0, sizeof *o);
     o->out_dir = "aec-bench-report";
     o->jobs = 1;
-    o->refine = AEC_REFINE_DEFAULT;
+    o->effort = AEC_EFFORT_DEFAULT;
+    o->refine = -1;
     const char *aec_list = default_aec, *jpeg_list = default_jpeg;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -100,7 +102,7 @@ static int parse_args(int argc, char **argv, bench_options *o)
         }
         int takes_value = !strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "-j") ||
                           !strcmp(a, "--qualities") || !strcmp(a, "--jpeg-qualities") ||
-                          !strcmp(a, "--refine");
+                          !strcmp(a, "--refine") || !strcmp(a, "-e") || !strcmp(a, "--effort");
         if (takes_value) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "aec bench: %s needs a value\n", a);
@@ -113,6 +115,8 @@ static int parse_args(int argc, char **argv, bench_options *o)
             else if (!strcmp(a, "--jpeg-qualities")) jpeg_list = v;
             else if (!strcmp(a, "--refine")) {
                 if (parse_count("--refine", v, 0, 1000, "steps", &o->refine)) return -1;
+            } else if (!strcmp(a, "-e") || !strcmp(a, "--effort")) {
+                if (parse_count(a, v, 0, AEC_EFFORT_MAX, "effort", &o->effort)) return -1;
             } else if (parse_count("-j", v, 1, 256, "jobs", &o->jobs)) {
                 return -1;
             }
@@ -258,7 +262,7 @@ int aec_cmd_bench(int argc, char **argv)
         /* names in the report: relative to the folder given */
         size_t skip = S_ISDIR(st.st_mode) ? strlen(o.dir) + 1 : 0;
         for (int i = 0; i < images.n; i++) names[i] = images.path[i] + skip;
-        bench_results r = {o.dir,      o.model,  jpeg_ref_version(), o.jobs, o.refine, images.n, names,
+        bench_results r = {o.dir,      o.model,  jpeg_ref_version(), o.jobs, o.effort, o.refine, images.n, names,
                            image_ok,   o.n_aec,  o.n_jpeg,           o.aec_q, o.jpeg_q, points,
                            bench_now_s() - t0};
         if (bench_write_report(&r, o.out_dir, err, sizeof err)) {

@@ -36,7 +36,8 @@ typedef struct {
     const char *model, *out;
     double quality, target_bpp, target_psnr; /* targets: 0 when not asked for */
     int quality_given, force, verbose, drop_alpha, workers;
-    int refine;   /* steps of latent refinement (aec_codec.refine_iters) */
+    int effort;   /* encoder effort, 0 .. AEC_EFFORT_MAX */
+    int refine;   /* steps of latent refinement (aec_codec.refine_iters); -1: the effort's */
 } code_options;
 
 /* ---- the list of jobs: input path, output path ---------------------------- */
@@ -606,7 +607,8 @@ static int parse_common(int argc, char **argv, int encoding, code_options *o, ch
     memset(o, 0, sizeof *o);
     o->quality = 75;
     o->workers = 1;
-    o->refine = AEC_REFINE_DEFAULT;
+    o->effort = AEC_EFFORT_DEFAULT;
+    o->refine = -1;
     *n_in = 0;
     *inputs = calloc((size_t)argc, sizeof(char *));
     if (!*inputs) {
@@ -618,7 +620,8 @@ static int parse_common(int argc, char **argv, int encoding, code_options *o, ch
         const char *a = argv[i];
         int takes_value = !strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "-j") ||
                           (encoding && (!strcmp(a, "-q") || !strcmp(a, "--bpp") ||
-                                        !strcmp(a, "--psnr") || !strcmp(a, "--refine")));
+                                        !strcmp(a, "--psnr") || !strcmp(a, "--refine") ||
+                                        !strcmp(a, "-e") || !strcmp(a, "--effort")));
         if (only_inputs || a[0] != '-' || !a[1]) {
             (*inputs)[(*n_in)++] = argv[i];
         } else if (!strcmp(a, "--")) {
@@ -650,6 +653,10 @@ static int parse_common(int argc, char **argv, int encoding, code_options *o, ch
                 if (parse_number(cmd, "--refine", v, 0, 1000, &x) || x != floor(x))
                     return AEC_EXIT_USAGE;
                 o->refine = (int)x;
+            } else if (!strcmp(a, "-e") || !strcmp(a, "--effort")) {
+                if (parse_number(cmd, a, v, 0, AEC_EFFORT_MAX, &x) || x != floor(x))
+                    return AEC_EXIT_USAGE;
+                o->effort = (int)x;
             } else if (!strcmp(a, "--bpp")) {
                 if (parse_number(cmd, "--bpp", v, 1e-6, 48, &o->target_bpp)) return AEC_EXIT_USAGE;
             } else {
@@ -919,11 +926,13 @@ static void encode_usage(FILE *f)
             "  -f            overwrite existing outputs (never an input)\n"
             "  -v            also print the PSNR of each file\n"
             "  --drop-alpha  code images with transparency, dropping the alpha plane\n"
-            "  --refine N    steps of encoder-side refinement of the latent (default 20;\n"
-            "                0 is fastest; more: smaller files at the same quality, images\n"
-            "                up to 1 MP)\n"
+            "  -e, --effort E  encoder effort 0-%d (default %d): higher searches longer\n"
+            "                for smaller files at the same quality; 0 is fastest; the\n"
+            "                decoder is the same (images up to 1 MP are searched)\n"
+            "  --refine N    steps of the final refinement, instead of the effort's\n"
             "exit codes: 0 success, 1 bad input or existing output, 2 bad command line,\n"
-            "            3 out of memory or I/O failure\n");
+            "            3 out of memory or I/O failure\n",
+            AEC_EFFORT_MAX, AEC_EFFORT_DEFAULT);
 }
 
 static void decode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result *r);
@@ -971,7 +980,8 @@ static int run_command(int argc, char **argv, int encoding)
         free_jobs(&jobs);
         return AEC_EXIT_DATA;
     }
-    c.refine_iters = o.refine;
+    aec_effort_steps(o.effort, &c.search_steps, &c.refine_iters);
+    if (o.refine >= 0) c.refine_iters = o.refine;
     code_ctx ctx = {&c, &jobs, &o, (o.force ? CLI_OVERWRITE : 0) | (out_is_dir ? CLI_MAKE_DIRS : 0)};
     runner R = {cmd, &jobs, encoding ? encode_one : decode_one, &ctx, NULL, 0, 0, 0};
     int failures = 0;

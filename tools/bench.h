@@ -12,7 +12,8 @@
 typedef struct {
     const char *model, *dir, *out_dir; /* model NULL: the one built into aec */
     int jobs;
-    int refine;                       /* aec_codec.refine_iters */
+    int effort;                       /* aec's encoder effort */
+    int refine;                       /* aec_codec.refine_iters; -1: the effort's */
     double aec_q[BENCH_MAX_SETTINGS]; /* aec qualities 0-100 */
     int jpeg_q[BENCH_MAX_SETTINGS];   /* JPEG qualities 1-100 */
     int n_aec, n_jpeg;
@@ -29,7 +30,8 @@ typedef struct {
     const char *model;      /* the model's path, or NULL for the built-in one */
     const char *jpeg_name;  /* "libjpeg-turbo 2.1.5" */
     int jobs;
-    int refine;             /* aec's latent refinement steps */
+    int effort;             /* aec's encoder effort */
+    int refine;             /* aec's refinement steps; -1: the effort's */
     int n_images;
     char **images;          /* paths of the images under dir, sorted */
     const int *image_ok;    /* 0: the image failed and is left out */

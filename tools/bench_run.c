@@ -115,7 +115,8 @@ static void run_worker(const bench_options *o, const image_list *images, int fir
         send_record(fd, &r);
         return;
     }
-    c.refine_iters = o->refine;
+    aec_effort_steps(o->effort, &c.search_steps, &c.refine_iters);
+    if (o->refine >= 0) c.refine_iters = o->refine;
     int settings = o->n_aec + o->n_jpeg;
     for (int i = first; i < images->n; i += o->jobs) {
         aec_image img;

@@ -173,28 +173,65 @@ static void search_ctx_free(search_ctx *c)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) nn_tensor_free(t[i]);
 }
 
-int aec_search_latents(const aec_model *m, aec_train_state *s, const nn_tensor *x, int w, int h,
-                       float t, nn_tensor *y_g, nn_tensor *z_g, const aec_search_opts *o,
-                       double *gain)
+/* Checks the shapes and sets c up for them (its plans made). 0, or -1. */
+static int search_ctx_init(search_ctx *c, const aec_model *m, aec_train_state *s, const nn_tensor *x,
+                           int w, int h, float t, const nn_tensor *y_g, const nn_tensor *z_g,
+                           uint64_t seed)
 {
-    if (gain) *gain = 0;
+    memset(c, 0, sizeof *c);
     const int M = m->arch.m, N = m->arch.n;
     if (m->arch.context || m->decoder_only || M > 1024 || N > 1024 || y_g->n != 1 || y_g->c != M ||
         z_g->n != 1 || z_g->c != N || 4 * z_g->h != y_g->h || 4 * z_g->w != y_g->w || x->n != 1 ||
         x->c != 3 || x->h != 16 * y_g->h || x->w != 16 * y_g->w || w < 1 || h < 1 || w > x->w ||
         h > x->h)
         return -1;
-    search_ctx c = {.m = m, .s = s, .x = x, .w = w, .h = h, .lambda = aec_model_lambda(&m->arch, t)};
-    aec_model_gains(m, t, NULL, c.ig, NULL, c.hinv);
-    nn_rng_seed(&c.rng, o->seed);
+    c->m = m;
+    c->s = s;
+    c->x = x;
+    c->w = w;
+    c->h = h;
+    c->lambda = aec_model_lambda(&m->arch, t);
+    aec_model_gains(m, t, NULL, c->ig, NULL, c->hinv);
+    nn_rng_seed(&c->rng, seed);
+    for (int i = 0; i < 8; i++)
+        if (nn_deconv2d_winograd_plan(&m->gs[i % 4], &m->p, i / 4, &c->plans[i])) {
+            search_ctx_free(c);
+            return -1;
+        }
+    return 0;
+}
+
+int aec_search_loss(const aec_model *m, aec_train_state *s, const nn_tensor *x, int w, int h,
+                    float t, const nn_tensor *y_g, const nn_tensor *z_g, float tau, uint64_t seed,
+                    double *loss, nn_tensor *dy, nn_tensor *dz)
+{
+    search_ctx c;
+    if (search_ctx_init(&c, m, s, x, w, h, t, y_g, z_g, seed)) return -1;
+    int ret = -1;
+    if (forward(&c, y_g, z_g, tau, loss)) goto done;
+    if (dy || dz) {
+        if (backward(&c) || (dy && nn_tensor_copy(dy, &s->d_yg)) || (dz && nn_tensor_copy(dz, &c.gz)))
+            goto done;
+    }
+    ret = 0;
+done:
+    search_ctx_free(&c);
+    return ret;
+}
+
+int aec_search_latents(const aec_model *m, aec_train_state *s, const nn_tensor *x, int w, int h,
+                       float t, nn_tensor *y_g, nn_tensor *z_g, const aec_search_opts *o,
+                       double *gain)
+{
+    if (gain) *gain = 0;
+    search_ctx c;
+    if (search_ctx_init(&c, m, s, x, w, h, t, y_g, z_g, o->seed)) return -1;
     const size_t ny = nn_tensor_numel(y_g), nz = nn_tensor_numel(z_g);
     float *start_y = malloc(ny * sizeof *start_y), *start_z = malloc(nz * sizeof *start_z);
     adam_moments ay = {calloc(ny, sizeof(float)), calloc(ny, sizeof(float))};
     adam_moments az = {calloc(nz, sizeof(float)), calloc(nz, sizeof(float))};
     int ret = -1;
     if (!start_y || !start_z || !ay.m1 || !ay.v1 || !az.m1 || !az.v1) goto done;
-    for (int i = 0; i < 8; i++)
-        if (nn_deconv2d_winograd_plan(&m->gs[i % 4], &m->p, i / 4, &c.plans[i])) goto done;
     memcpy(start_y, y_g->data, ny * sizeof *start_y);
     memcpy(start_z, z_g->data, nz * sizeof *start_z);
     double start_loss, end_loss, loss;

@@ -43,4 +43,13 @@ int aec_search_latents(const aec_model *m, aec_train_state *s, const nn_tensor *
                        float t, nn_tensor *y_g, nn_tensor *z_g, const aec_search_opts *o,
                        double *gain);
 
+/* One evaluation of the search's loss at (y_g, z_g), the roundings relaxed
+ * at temperature tau (0: rounded as the coder rounds) with the noise of
+ * `seed`, and its gradient into dy and dz (each may be NULL; resized to
+ * y_g's and z_g's shapes): what the search's steps compute, for checking
+ * against finite differences. 0, or -1. */
+int aec_search_loss(const aec_model *m, aec_train_state *s, const nn_tensor *x, int w, int h,
+                    float t, const nn_tensor *y_g, const nn_tensor *z_g, float tau, uint64_t seed,
+                    double *loss, nn_tensor *dy, nn_tensor *dz);
+
 #endif

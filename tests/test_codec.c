@@ -152,11 +152,11 @@ static void test_round_trips(const aec_codec *c)
     }
 }
 
-/* Encoder-side latent refinement: files that decode, the same bytes every
- * time, a coded loss (bits per pixel + lambda 255^2 MSE, as refinement
- * measures it) not above the unrefined one beyond the small difference
- * between its estimate and the real coder, and no refinement above
- * AEC_REFINE_MAX_PIXELS. */
+/* Encoder-side latent search and refinement: files that decode, the same
+ * bytes every time and at 1 and 2 threads, a coded loss (bits per pixel +
+ * lambda 255^2 MSE, as they measure it) not above the plain encoder's
+ * beyond the small difference between their estimate and the real coder,
+ * and neither above AEC_REFINE_MAX_PIXELS. */
 static void test_refine(const aec_codec *c)
 {
     const int sizes[][2] = {{17, 33}, {130, 97}};
@@ -168,21 +168,29 @@ static void test_refine(const aec_codec *c)
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         const int w = sizes[si][0], h = sizes[si][1];
         uint8_t *img = smooth_image(w, h, (int)si + 21);
-        double loss[2];
-        for (int k = 0; k < 2; k++) {
+        /* { search, refine } steps: none, refinement alone, both */
+        const int steps[3][2] = {{0, 0}, {0, 8}, {10, 2}};
+        double loss[3];
+        for (int k = 0; k < 3; k++) {
             aec_codec r = *c;
-            r.refine_iters = k ? 8 : 0;
+            r.search_steps = steps[k][0];
+            r.refine_iters = steps[k][1];
             uint8_t *file = NULL, *again = NULL, *rgb = NULL;
             size_t len = 0, len2 = 0;
             int w2, h2;
-            int ok = aec_encode(&r, img, w, h, q, &file, &len, err, sizeof err) == 0 &&
-                     aec_encode(&r, img, w, h, q, &again, &len2, err, sizeof err) == 0 &&
-                     aec_decode(&r, file, len, &rgb, &w2, &h2, err, sizeof err) == 0;
-            CHECK(ok, "%dx%d refine %d: %s", w, h, r.refine_iters, err);
+            const int threads = omp_get_max_threads();
+            omp_set_num_threads(1);
+            int ok = aec_encode(&r, img, w, h, q, &file, &len, err, sizeof err) == 0;
+            omp_set_num_threads(2);
+            ok = ok && aec_encode(&r, img, w, h, q, &again, &len2, err, sizeof err) == 0;
+            omp_set_num_threads(threads);
+            ok = ok && aec_decode(&r, file, len, &rgb, &w2, &h2, err, sizeof err) == 0;
+            CHECK(ok, "%dx%d search %d refine %d: %s", w, h, r.search_steps, r.refine_iters, err);
             loss[k] = 0;
             if (ok) {
-                CHECK(len == len2 && !memcmp(file, again, len), "%dx%d refine %d: same bytes twice",
-                      w, h, r.refine_iters);
+                CHECK(len == len2 && !memcmp(file, again, len),
+                      "%dx%d search %d refine %d: the same bytes at 1 and 2 threads", w, h,
+                      r.search_steps, r.refine_iters);
                 double se = 0;
                 for (size_t i = 0; i < (size_t)w * h * 3; i++)
                     se += ((double)rgb[i] - img[i]) * ((double)rgb[i] - img[i]);
@@ -192,10 +200,12 @@ static void test_refine(const aec_codec *c)
             free(again);
             free(rgb);
         }
-        printf("refinement, %dx%d q%g: coded loss %.4f without, %.4f with 8 steps\n", w, h, q,
-               loss[0], loss[1]);
+        printf("%dx%d q%g: coded loss %.4f plain, %.4f refined, %.4f searched\n", w, h, q,
+               loss[0], loss[1], loss[2]);
         CHECK(loss[1] <= loss[0] * 1.02, "%dx%d: refinement raised the coded loss %.4f -> %.4f", w,
               h, loss[0], loss[1]);
+        CHECK(loss[2] <= loss[0] * 1.02, "%dx%d: the search raised the coded loss %.4f -> %.4f", w,
+              h, loss[0], loss[2]);
         free(img);
     }
     /* above the limit the refinement is skipped: the same file */
@@ -205,6 +215,7 @@ static void test_refine(const aec_codec *c)
     size_t n0 = 0, n1 = 0;
     aec_codec r = *c;
     r.refine_iters = 3;
+    r.search_steps = 3;
     CHECK(aec_encode(c, big, bw, bh, q, &f0, &n0, err, sizeof err) == 0 &&
               aec_encode(&r, big, bw, bh, q, &f1, &n1, err, sizeof err) == 0 && n0 == n1 &&
               !memcmp(f0, f1, n0),

@@ -608,6 +608,25 @@ done:
     return r;
 }
 
+/* x = pixels [px0, px0 + tw) x [py0, py0 + th) of the image as planar
+ * floats [1][3][th][tw], edge pixels repeated beyond it (as
+ * aec_image_to_planar pads). 0, or -1 (out of memory). */
+static int crop_planar(const uint8_t *rgb, int w, int h, int px0, int py0, int tw, int th,
+                       nn_tensor *x)
+{
+    if (nn_tensor_resize(x, 1, 3, th, tw)) return -1;
+    const size_t plane = (size_t)th * tw;
+    for (int py = 0; py < th; py++) {
+        const int sy = py0 + py < h ? py0 + py : h - 1;
+        for (int px = 0; px < tw; px++) {
+            const int sx = px0 + px < w ? px0 + px : w - 1;
+            const uint8_t *p = rgb + ((size_t)sy * w + sx) * 3;
+            for (int ch = 0; ch < 3; ch++) x->data[ch * plane + (size_t)py * tw + px] = p[ch] * (1.0f / 255.0f);
+        }
+    }
+    return 0;
+}
+
 /* y = g_a(x) of the image, x being the RGB padded to ls (edge pixels
  * repeated, as aec_image_to_planar does), computed tile by tile straight
  * from the 8-bit pixels, so that the float image is never whole. */
@@ -625,18 +644,9 @@ static int analyze_tiles(const aec_codec *c, const uint8_t *rgb, int w, int h,
         for (int tx = 0; tx < ls->yw; tx += core) {
             latent_rect keep, run;
             tile_rects(ls->yh, ls->yw, core, ty, tx, &keep, &run);
-            const int th = 16 * (run.y1 - run.y0), tw = 16 * (run.x1 - run.x0);
-            const size_t plane = (size_t)th * tw;
-            if (nn_tensor_resize(&x, 1, 3, th, tw)) goto done;
-            for (int py = 0; py < th; py++) {
-                const int sy = 16 * run.y0 + py < h ? 16 * run.y0 + py : h - 1;
-                for (int px = 0; px < tw; px++) {
-                    const int sx = 16 * run.x0 + px < w ? 16 * run.x0 + px : w - 1;
-                    const uint8_t *p = rgb + ((size_t)sy * w + sx) * 3;
-                    for (int ch = 0; ch < 3; ch++)
-                        x.data[ch * plane + (size_t)py * tw + px] = p[ch] * (1.0f / 255.0f);
-                }
-            }
+            if (crop_planar(rgb, w, h, 16 * run.x0, 16 * run.y0, 16 * (run.x1 - run.x0),
+                            16 * (run.y1 - run.y0), &x))
+                goto done;
             if (aec_model_analysis(m, &x, single ? y : &part, &ws)) goto done;
             if (single) continue;
             const int rw = run.x1 - run.x0, kw = keep.x1 - keep.x0;
@@ -770,30 +780,99 @@ done:
     return ret;
 }
 
-void aec_effort_steps(int effort, int *search_steps, int *refine_steps)
+void aec_codec_set_effort(aec_codec *c, int effort)
 {
     /* { search, refine } per level, chosen from the measured table in
      * the README (bits saved against encode time) */
-    static const int steps[AEC_EFFORT_MAX + 1][2] = {{0, 0}, {16, 4}, {50, 10}, {70, 10}};
+    static const int steps[AEC_EFFORT_MAX + 1][2] = {{0, 0}, {20, 4}, {40, 8}, {70, 10}};
     effort = effort < 0 ? 0 : effort > AEC_EFFORT_MAX ? AEC_EFFORT_MAX : effort;
-    *search_steps = steps[effort][0];
-    *refine_steps = steps[effort][1];
+    const int context = c->model.arch.context;
+    c->search_steps = context ? 0 : steps[effort][0];
+    c->refine_iters = context && effort > 0 ? 20 : steps[effort][1];
+    c->search_tiles = effort >= 2;
 }
 
-/* s->y_g and s->z_g searched (aec_search_latents), s->z_hat rounded from
- * the result */
-static int search(const aec_codec *c, aec_train_state *s, const uint8_t *rgb, int w, int h, float t)
+/* Search tiles on images above AEC_REFINE_MAX_PIXELS padded pixels:
+ * cores of SEARCH_TILE_Z hyper-latents (512 pixels) a side, each searched
+ * in a crop with SEARCH_MARGIN_Z hyper-latents (128 pixels) around it,
+ * where the latents stay as g_a made them (or an earlier tile left them).
+ * The margin holds what the core's rates read through h_s (2 hyper-latents
+ * after, 1 before; see the tiles above) and every pixel the core's latents
+ * reach through g_s (1 latent before, 2 after), so a tile's loss is the
+ * whole image's as far as its core can change it, up to the margin's own
+ * hyper-latents, whose h_s sees the crop's edge. Whatever the search
+ * sends, the coder rounds it against the real hyper-latent: the file is
+ * right either way.
+ * A crop holds the search's activations, ~600 MB with the default model. */
+#define SEARCH_TILE_Z 8
+#define SEARCH_MARGIN_Z 2
+
+/* Between grid, a [1][C][H][W] latent grid of `per` cells a side per
+ * hyper-latent, and part, the cells of rect r (in hyper-latents): the
+ * cells of `within` (inside r) from part to grid (to_grid), or back. */
+static void copy_cells(nn_tensor *grid, nn_tensor *part, const latent_rect *r, int per,
+                       const latent_rect *within, int to_grid)
 {
-    float *planar = NULL;
-    int pw, ph, ret = -1;
-    if (aec_image_to_planar(rgb, w, h, 64, &planar, &pw, &ph)) return -1;
-    nn_tensor x = {1, 3, ph, pw, planar};
-    aec_search_opts o = {c->search_steps, 1};
-    if (aec_search_latents(&c->model, s, &x, w, h, t, &s->y_g, &s->z_g, &o, NULL) == 0) {
-        nn_round(s->z_g.data, s->z_hat.data, nn_tensor_numel(&s->z_g));
-        ret = 0;
-    }
-    free(planar);
+    const int pw = part->w, kw = per * (within->x1 - within->x0);
+    for (int ch = 0; ch < grid->c; ch++)
+        for (int ly = per * within->y0; ly < per * within->y1; ly++) {
+            float *g = grid->data + ((size_t)ch * grid->h + ly) * grid->w + per * within->x0;
+            float *p = part->data + ((size_t)ch * part->h + ly - per * r->y0) * pw +
+                       per * (within->x0 - r->x0);
+            if (to_grid) memcpy(g, p, (size_t)kw * sizeof(float));
+            else memcpy(p, g, (size_t)kw * sizeof(float));
+        }
+}
+
+/* s->y_g and s->z_g searched (aec_search_latents), whole or tile by tile,
+ * and s->z_hat rounded from the result */
+static int search(const aec_codec *c, aec_train_state *s, const uint8_t *rgb, int w, int h,
+                  float t, const latent_shape *ls)
+{
+    const aec_model *m = &c->model;
+    const int whole = (uint64_t)ls->pw * ls->ph <= AEC_REFINE_MAX_PIXELS;
+    if (!whole && !c->search_tiles) return 0;
+    const int core = whole ? (ls->zh > ls->zw ? ls->zh : ls->zw) : SEARCH_TILE_Z;
+    nn_tensor x = {0}, yc = {0}, zc = {0};
+    uint64_t seed = 1;
+    int ret = -1;
+    for (int ty = 0; ty < ls->zh; ty += core)
+        for (int tx = 0; tx < ls->zw; tx += core, seed++) {
+            latent_rect keep = {ty, ty + core < ls->zh ? ty + core : ls->zh, tx,
+                                tx + core < ls->zw ? tx + core : ls->zw};
+            latent_rect run = keep;
+            if (!whole) {
+                run.y0 = keep.y0 > SEARCH_MARGIN_Z ? keep.y0 - SEARCH_MARGIN_Z : 0;
+                run.x0 = keep.x0 > SEARCH_MARGIN_Z ? keep.x0 - SEARCH_MARGIN_Z : 0;
+                run.y1 = keep.y1 + SEARCH_MARGIN_Z < ls->zh ? keep.y1 + SEARCH_MARGIN_Z : ls->zh;
+                run.x1 = keep.x1 + SEARCH_MARGIN_Z < ls->zw ? keep.x1 + SEARCH_MARGIN_Z : ls->zw;
+            }
+            const int px0 = 64 * run.x0, py0 = 64 * run.y0;
+            const int iw = (64 * run.x1 < w ? 64 * run.x1 : w) - px0;
+            const int ih = (64 * run.y1 < h ? 64 * run.y1 : h) - py0;
+            if (crop_planar(rgb, w, h, px0, py0, 64 * (run.x1 - run.x0), 64 * (run.y1 - run.y0), &x))
+                goto done;
+            aec_search_opts o = {c->search_steps, seed, !whole,
+                                 {keep.y0 - run.y0, keep.y1 - run.y0, keep.x0 - run.x0, keep.x1 - run.x0}};
+            if (whole) {
+                if (aec_search_latents(m, s, &x, iw, ih, t, &s->y_g, &s->z_g, &o, NULL)) goto done;
+                continue;
+            }
+            if (nn_tensor_resize(&yc, 1, m->arch.m, 4 * (run.y1 - run.y0), 4 * (run.x1 - run.x0)) ||
+                nn_tensor_resize(&zc, 1, m->arch.n, run.y1 - run.y0, run.x1 - run.x0))
+                goto done;
+            copy_cells(&s->y_g, &yc, &run, 4, &run, 0);
+            copy_cells(&s->z_g, &zc, &run, 1, &run, 0);
+            if (aec_search_latents(m, s, &x, iw, ih, t, &yc, &zc, &o, NULL)) goto done;
+            copy_cells(&s->y_g, &yc, &run, 4, &keep, 1);
+            copy_cells(&s->z_g, &zc, &run, 1, &keep, 1);
+        }
+    nn_round(s->z_g.data, s->z_hat.data, nn_tensor_numel(&s->z_g));
+    ret = 0;
+done:
+    nn_tensor_free(&x);
+    nn_tensor_free(&yc);
+    nn_tensor_free(&zc);
     return ret;
 }
 
@@ -839,10 +918,8 @@ static int encoder_latents(const aec_codec *c, const uint8_t *rgb, int w, int h,
         goto done;
     }
     if (aec_model_analyze_y(m, &s, &y, t)) goto done;
-    if (refine_on && c->search_steps > 0 && !m->arch.context &&
-        (uint64_t)ls.pw * ls.ph <= AEC_REFINE_MAX_PIXELS) {
-        if (search(c, &s, rgb, w, h, t)) goto done;
-    }
+    if (refine_on && c->search_steps > 0 && !m->arch.context && search(c, &s, rgb, w, h, t, &ls))
+        goto done;
     const size_t nz = (size_t)m->arch.n * ls.zh * ls.zw, ny = (size_t)m->arch.m * ls.yh * ls.yw;
     if (!(cl->z = malloc(nz * sizeof *cl->z)) || !(cl->r = malloc(ny * sizeof *cl->r))) goto done;
     for (size_t k = 0; k < nz; k++) {

@@ -66,7 +66,9 @@ typedef struct {
     int refine_iters;     /* encoder: refinement steps on the latent (aec_model_refine_latent),
                            * on images of at most AEC_REFINE_MAX_PIXELS padded pixels; 0: none */
     int search_steps;     /* encoder: steps of the latent search (search.h) before the
-                           * refinement, same size limit; 0: none */
+                           * refinement, on images of at most AEC_REFINE_MAX_PIXELS padded
+                           * pixels (bigger ones too, in tiles, with search_tiles); 0: none */
+    int search_tiles;
 } aec_codec;
 
 /* The latent refinement keeps training-style activations of the whole
@@ -75,13 +77,18 @@ typedef struct {
 /* Encoder effort: how much time the encoder spends looking for better
  * latents than g_a's (the decoder and the format are the same at every
  * level). Level 0 codes g_a's latents as they are; the others run the
- * latent search (search.h) for a number of steps, then a few refinement
- * steps (aec_model_refine_latent) against the integer means and scales the
- * decoder will use. aec_effort_steps gives each level's step counts; the
- * README and the model card give their measured sizes and times. */
+ * latent search (search.h), then a few refinement steps
+ * (aec_model_refine_latent) against the integer means and scales the
+ * decoder will use; level 1 searches images up to AEC_REFINE_MAX_PIXELS
+ * padded pixels, levels 2 and 3 bigger ones too, in tiles. A context
+ * model, which the search does not handle, gets 20 refinement steps at
+ * every level above 0. The README and the model card give the levels'
+ * measured sizes and times. */
 #define AEC_EFFORT_MAX 3
 #define AEC_EFFORT_DEFAULT 1
-void aec_effort_steps(int effort, int *search_steps, int *refine_steps);
+/* Sets c's search_steps, search_tiles and refine_iters for the level
+ * (clamped to 0 .. AEC_EFFORT_MAX). */
+void aec_codec_set_effort(aec_codec *c, int effort);
 
 /* How many images of the calibration set aec_codec_from_model uses (the
  * first ones). */

@@ -54,9 +54,9 @@ static float logistic(nn_rng *r)
  * two integers, at temperature tau. */
 static float relax(float v, float tau, nn_rng *rng, float *dv)
 {
-    if (tau == 0.0f) {
+    if (tau == 0.0f) {   /* halves away from zero, as the coder rounds */
         *dv = 0;
-        return floorf(v + 0.5f);
+        return roundf(v);
     }
     const float f = floorf(v), d = v - f;
     const float dc = d < RELAX_EPS ? RELAX_EPS : d > 1 - RELAX_EPS ? 1 - RELAX_EPS : d;
@@ -134,6 +134,9 @@ static int backward(search_ctx *c)
     nn_gaussian_bits_backward(&c->rt, &c->zero, &s->scale, dbits, &c->d_rt, NULL, &s->d_scale);
     const size_t ny = nn_tensor_numel(&c->rt);
     for (size_t q = 0; q < ny; q++) {
+        /* below the scale's lower bound the loss does not change with it:
+         * the gradient training lets through there is not the search's */
+        if (s->scale.data[q] < NN_SCALE_MIN) s->d_scale.data[q] = 0;
         const float d_rt = c->d_rt.data[q] + dcur->data[q];
         s->d_yg.data[q] = c->jr.data[q] * d_rt;
         s->d_mu.data[q] = dcur->data[q] - c->jr.data[q] * d_rt;
@@ -149,6 +152,18 @@ static int backward(search_ctx *c)
     for (size_t q = 0; q < nz; q++)
         c->gz.data[q] = c->jz.data[q] * (s->d_zg.data[q] * c->hinv[q / plane_z] + c->d_zt.data[q]);
     return 0;
+}
+
+/* Zeroes the gradient g [1][C][H][W] outside the cells of keep (in
+ * hyper-latents, `per` cells of g a side each), so that Adam never moves
+ * them (its moments stay zero there). */
+static void freeze_outside(nn_tensor *g, const aec_search_keep *keep, int per)
+{
+    for (int ch = 0; ch < g->c; ch++)
+        for (int y = 0; y < g->h; y++)
+            for (int x = 0; x < g->w; x++)
+                if (y < per * keep->y0 || y >= per * keep->y1 || x < per * keep->x0 || x >= per * keep->x1)
+                    g->data[((size_t)ch * g->h + y) * g->w + x] = 0;
 }
 
 typedef struct {
@@ -241,6 +256,10 @@ int aec_search_latents(const aec_model *m, aec_train_state *s, const nn_tensor *
         const float tau = (float)(TAU_START * pow(TAU_END / TAU_START, frac));
         if (forward(&c, y_g, z_g, tau, &loss) || backward(&c)) goto done;
         const float decay = (float)(1.0 - 0.8 * frac);
+        if (o->keep_only) {
+            freeze_outside(&s->d_yg, &o->keep, 4);
+            freeze_outside(&c.gz, &o->keep, 1);
+        }
         adam_step(y_g->data, s->d_yg.data, &ay, ny, SEARCH_LR * decay, it);
         adam_step(z_g->data, c.gz.data, &az, nz, SEARCH_LR * decay, it);
     }

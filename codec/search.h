@@ -25,9 +25,19 @@
 
 #include "model.h"
 
+/* Hyper-latent rows y0..y1-1 and columns x0..x1-1. */
+typedef struct {
+    int y0, y1, x0, x1;
+} aec_search_keep;
+
 typedef struct {
     int steps;       /* Adam steps */
     uint64_t seed;   /* the relaxation's noise */
+    /* nonzero: only the hyper-latents of `keep` and their latents (4x4
+     * each) move; the rest, a crop's margin around a tile, stay as they
+     * came */
+    int keep_only;
+    aec_search_keep keep;
 } aec_search_opts;
 
 /* For one image x [1][3][H][W] (padded planar; its first h rows and w
@@ -35,7 +45,8 @@ typedef struct {
  * z_g [1][N][H/64][W/64] (aec_model_analyze's s->y_g and s->z_g) are
  * searched in place. They end at the search's result if its hard loss
  * (rounded as the coder rounds, with the float hyper-synthesis) is below
- * the starting one's, else they are left as they came; *gain (may be NULL)
+ * the starting one's, else they are left as they came (on -1 they may be
+ * anywhere in between); *gain (may be NULL)
  * receives 1 - end / start hard loss (0 when the start was kept). Uses s's
  * training buffers; the model is not changed. Models with a context model
  * are refused. 0, or -1 (bad shapes, a context model, out of memory). */

@@ -156,7 +156,9 @@ static void test_round_trips(const aec_codec *c)
  * bytes every time and at 1 and 2 threads, a coded loss (bits per pixel +
  * lambda 255^2 MSE, as they measure it) not above the plain encoder's
  * beyond the small difference between their estimate and the real coder,
- * and neither above AEC_REFINE_MAX_PIXELS. */
+ * no refinement above AEC_REFINE_MAX_PIXELS padded pixels, where the search
+ * runs in tiles (with search_tiles). A context codec is not searched (its
+ * search checks then hold trivially). */
 static void test_refine(const aec_codec *c)
 {
     const int sizes[][2] = {{17, 33}, {130, 97}};
@@ -208,24 +210,78 @@ static void test_refine(const aec_codec *c)
               h, loss[0], loss[2]);
         free(img);
     }
-    /* above the limit the refinement is skipped: the same file */
+    /* above the limit the refinement is skipped (the same file) and the
+     * search runs tile by tile: 1024x1088 padded, tiles of 512 pixels */
     const int bw = 1024, bh = 1025;
     uint8_t *big = smooth_image(bw, bh, 5);
-    uint8_t *f0 = NULL, *f1 = NULL;
-    size_t n0 = 0, n1 = 0;
+    uint8_t *f0 = NULL, *f1 = NULL, *f2 = NULL, *f3 = NULL, *rgb = NULL;
+    size_t n0 = 0, n1 = 0, n2 = 0, n3 = 0;
+    int w2, h2;
     aec_codec r = *c;
     r.refine_iters = 3;
-    r.search_steps = 3;
     CHECK(aec_encode(c, big, bw, bh, q, &f0, &n0, err, sizeof err) == 0 &&
               aec_encode(&r, big, bw, bh, q, &f1, &n1, err, sizeof err) == 0 && n0 == n1 &&
               !memcmp(f0, f1, n0),
           "no refinement above %llu padded pixels", (unsigned long long)AEC_REFINE_MAX_PIXELS);
+    r.search_steps = 6;
+    r.search_tiles = 1;
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    int ok = aec_encode(&r, big, bw, bh, q, &f2, &n2, err, sizeof err) == 0;
+    omp_set_num_threads(2);
+    ok = ok && aec_encode(&r, big, bw, bh, q, &f3, &n3, err, sizeof err) == 0;
+    omp_set_num_threads(threads);
+    CHECK(ok && aec_decode(c, f2, n2, &rgb, &w2, &h2, err, sizeof err) == 0,
+          "search in tiles: a file that decodes: %s", err);
+    ok = ok && rgb;
+    CHECK(ok && n2 == n3 && !memcmp(f2, f3, n2), "search in tiles: the same bytes at 1 and 2 threads");
+    if (!c->model.arch.context)   /* a context model is not searched */
+        CHECK(ok && (n2 != n0 || memcmp(f2, f0, n0)), "search in tiles: another file than the plain one");
+    if (ok) {
+        uint8_t *rgb0 = NULL;
+        double l[2] = {0, 0};
+        if (aec_decode(c, f0, n0, &rgb0, &w2, &h2, err, sizeof err) == 0) {
+            for (int k = 0; k < 2; k++) {
+                const uint8_t *d = k ? rgb : rgb0;
+                double se = 0;
+                for (size_t i = 0; i < (size_t)bw * bh * 3; i++) se += ((double)d[i] - big[i]) * ((double)d[i] - big[i]);
+                l[k] = 8.0 * (k ? n2 : n0) / ((double)bw * bh) + lambda * se / ((double)bw * bh * 3);
+            }
+        }
+        printf("%dx%d q%g: coded loss %.4f plain, %.4f searched in tiles\n", bw, bh, q, l[0], l[1]);
+        CHECK(l[0] > 0 && l[1] <= l[0] * 1.02, "search in tiles raised the coded loss %.4f -> %.4f",
+              l[0], l[1]);
+        free(rgb0);
+    }
+    free(f2);
+    free(f3);
+    free(rgb);
     free(f0);
     free(f1);
     free(big);
 }
 
 /* Decoding with 1 and with 2 threads gives the same pixels. */
+/* Effort levels: 0 plain, more steps at each level above, a context model
+ * refined instead of searched, levels out of range clamped. */
+static void test_effort(const aec_codec *c)
+{
+    aec_codec r = *c;
+    int last = -1, ok = 1;
+    for (int e = 0; e <= AEC_EFFORT_MAX; e++) {
+        aec_codec_set_effort(&r, e);
+        const int work = r.search_steps + r.refine_iters;
+        ok &= e == 0 ? work == 0 && !r.search_tiles : c->model.arch.context ? work == 20 : work > last;
+        ok &= !c->model.arch.context || (r.search_steps == 0 && (e == 0 || r.refine_iters == 20));
+        last = work;
+    }
+    CHECK(ok, "effort levels %s", c->model.arch.context ? "(context model)" : "");
+    aec_codec_set_effort(&r, AEC_EFFORT_MAX + 5);
+    const int top = r.search_steps + r.refine_iters;
+    aec_codec_set_effort(&r, -3);
+    CHECK(top == last && r.search_steps + r.refine_iters == 0, "effort levels clamped");
+}
+
 static void test_threads(const aec_codec *c)
 {
     char err[256];
@@ -1171,6 +1227,7 @@ static void test_context(void)
 
     test_round_trips(&c);
     test_refine(&c);
+    test_effort(&c);
     test_threads(&c);
     test_model_files(&c);
     test_tiles(&c);
@@ -1186,6 +1243,7 @@ int main(int argc, char **argv)
     make_codec(&c, 1);
     test_round_trips(&c);
     test_refine(&c);
+    test_effort(&c);
     test_threads(&c);
     test_layout(&c);
     test_model_files(&c);

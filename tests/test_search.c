@@ -135,17 +135,37 @@ int main(void)
     CHECK(aec_search_loss(&m, &s, &x, IW, IH, t, &y, &z, 0, 0, &start, NULL, NULL) == 0, "start");
     nn_tensor y1 = {0}, z1 = {0};
     CHECK(nn_tensor_copy(&y1, &y) == 0 && nn_tensor_copy(&z1, &z) == 0, "copies");
-    aec_search_opts o = {40, 1};
+    aec_search_opts o = {40, 1, 0, {0, 0, 0, 0}};
     CHECK(aec_search_latents(&m, &s, &x, IW, IH, t, &y, &z, &o, &gain) == 0, "search");
     CHECK(aec_search_loss(&m, &s, &x, IW, IH, t, &y, &z, 0, 0, &end, NULL, NULL) == 0, "end");
     printf("search, 40 steps: rounded loss %.5f -> %.5f (gain %.2f%%)\n", start, end, 100 * gain);
-    CHECK(gain >= 0 && end <= start && fabs(end - start * (1 - gain)) <= 1e-9 * start,
+    CHECK(gain > 0 && end < start && fabs(end - start * (1 - gain)) <= 1e-9 * start,
           "the search's gain is what it did to the rounded loss (%g -> %g, %g)", start, end, gain);
     CHECK(aec_search_latents(&m, &s, &x, IW, IH, t, &y1, &z1, &o, NULL) == 0 &&
               !memcmp(y1.data, y.data, nn_tensor_numel(&y) * sizeof(float)) &&
               !memcmp(z1.data, z.data, nn_tensor_numel(&z) * sizeof(float)),
           "the same search gives the same latents");
     CHECK(!memcmp(weights, m.p.value, m.p.count * sizeof(float)), "the model's weights are untouched");
+
+    /* keep_only: the hyper-latent (1, 0) and its 4x4 latents move, nothing else */
+    CHECK(nn_tensor_copy(&y1, &s.y_g) == 0 && nn_tensor_copy(&z1, &s.z_g) == 0, "copies");
+    aec_search_opts part = {40, 1, 1, {1, 2, 0, 1}};
+    CHECK(aec_search_latents(&m, &s, &x, IW, IH, t, &y1, &z1, &part, &gain) == 0 && gain > 0,
+          "a search of one hyper-latent's cells gains (%g)", gain);
+    int moved_in = 0, moved_out = 0;
+    for (int ch = 0; ch < y1.c; ch++)
+        for (int r = 0; r < y1.h; r++)
+            for (int q = 0; q < y1.w; q++) {
+                const size_t k = ((size_t)ch * y1.h + r) * y1.w + q;
+                const int inside = r >= 4 && r < 8 && q < 4, moved = y1.data[k] != s.y_g.data[k];
+                moved_in += inside && moved;
+                moved_out += !inside && moved;
+            }
+    for (int ch = 0; ch < z1.c; ch++)
+        for (int k = 0; k < 4; k++)
+            moved_out += k != 2 && z1.data[ch * 4 + k] != s.z_g.data[ch * 4 + k];
+    CHECK(moved_in > 0 && moved_out == 0, "keep_only: %d latents moved inside, %d outside", moved_in,
+          moved_out);
 
     /* refused: a latent that does not match the image, a context model */
     nn_tensor small = {1, 3, 64, 64, x.data};

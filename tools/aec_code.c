@@ -928,7 +928,8 @@ static void encode_usage(FILE *f)
             "  --drop-alpha  code images with transparency, dropping the alpha plane\n"
             "  -e, --effort E  encoder effort 0-%d (default %d): higher searches longer\n"
             "                for smaller files at the same quality; 0 is fastest; the\n"
-            "                decoder is the same (images up to 1 MP are searched)\n"
+            "                decoder is the same (1 searches images up to 1 MP, 2 and 3\n"
+            "                any size, in tiles)\n"
             "  --refine N    steps of the final refinement, instead of the effort's\n"
             "exit codes: 0 success, 1 bad input or existing output, 2 bad command line,\n"
             "            3 out of memory or I/O failure\n",
@@ -980,7 +981,7 @@ static int run_command(int argc, char **argv, int encoding)
         free_jobs(&jobs);
         return AEC_EXIT_DATA;
     }
-    aec_effort_steps(o.effort, &c.search_steps, &c.refine_iters);
+    aec_codec_set_effort(&c, o.effort);
     if (o.refine >= 0) c.refine_iters = o.refine;
     code_ctx ctx = {&c, &jobs, &o, (o.force ? CLI_OVERWRITE : 0) | (out_is_dir ? CLI_MAKE_DIRS : 0)};
     runner R = {cmd, &jobs, encoding ? encode_one : decode_one, &ctx, NULL, 0, 0, 0};

@@ -151,11 +151,9 @@ static void write_summary(FILE *f, const bench_results *r, const mean_curve *aec
     strftime(date, sizeof date, "%Y-%m-%d %H:%M", localtime(&now));
     fprintf(f, "# aec bench: %d image%s from %s\n\n", used, used == 1 ? "" : "s", r->dir);
     fprintf(f, "- model: %s\n", r->model ? r->model : "the one built into aec");
-    int search_steps, refine_steps;
-    aec_effort_steps(r->effort, &search_steps, &refine_steps);
-    if (r->refine >= 0) refine_steps = r->refine;
-    fprintf(f, "- aec encoder: effort %d (`--effort`): %d steps of latent search, %d of refinement\n",
-            r->effort, search_steps, refine_steps);
+    fprintf(f, "- aec encoder: effort %d (`--effort`)", r->effort);
+    if (r->refine >= 0) fprintf(f, ", %d refinement steps (`--refine`)", r->refine);
+    fprintf(f, "\n");
     fprintf(f, "- JPEG: %s linked in, as `cjpeg -quality Q -optimize` (4:2:0) and `djpeg`\n",
             r->jpeg_name);
     fprintf(f, "- PSNR: RGB, 8-bit, MSE over the three channels; MS-SSIM: RGB, 5 scales; both "

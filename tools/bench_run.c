@@ -115,7 +115,7 @@ static void run_worker(const bench_options *o, const image_list *images, int fir
         send_record(fd, &r);
         return;
     }
-    aec_effort_steps(o->effort, &c.search_steps, &c.refine_iters);
+    aec_codec_set_effort(&c, o->effort);
     if (o->refine >= 0) c.refine_iters = o->refine;
     int settings = o->n_aec + o->n_jpeg;
     for (int i = first; i < images->n; i += o->jobs) {

@@ -9,7 +9,7 @@
 # --snapshot-every), then exports every K-th snapshot (--stride, default 1)
 # and the run's final model (after its learning-rate decay) with tables
 # fitted on the training data and codes the validation folder with each
-# (aec bench --refine 0). DIR/curves.md gets one row per model: training minutes,
+# (aec bench -e 0). DIR/curves.md gets one row per model: training minutes,
 # steps, BD-rate against JPEG and the PSNR at 0.25, 0.5 and 1.0 bpp (the
 # mean curve, interpolated in log bpp), so a recipe's rise per CPU-hour
 # reads down its rows; DIR/curves.svg plots the 0.5 bpp column. Runs
@@ -126,7 +126,7 @@ meta_of() {   # KEY MODEL
     echo
     echo "From scratch, $TIME each, one thread per run, $JOBS runs side by side; weights kept every $EVERY;"
     echo "each snapshot exported with tables fitted on $DATA and coded on $VAL"
-    echo "(\`aec bench --refine 0 --qualities 0,25,50,75,100\`). PSNR at a rate: the mean curve, linear in log bpp."
+    echo "(\`aec bench -e 0 --qualities 0,25,50,75,100\`). PSNR at a rate: the mean curve, linear in log bpp."
     echo
     echo "| recipe | options | minutes | steps | weights | BD-rate PSNR vs JPEG % | PSNR at 0.25 bpp | at 0.5 bpp | at 1.0 bpp |"
     echo "|---|---|---|---|---|---|---|---|---|"
@@ -145,7 +145,7 @@ for r in $RECIPES; do
         ready="$bench.aecm"
         if [ ! -f "$bench/summary.md" ]; then
             if ! "$AEC" export -m "$snap" --calib "$DATA" -o "$ready" -f >"$bench.log" 2>&1 ||
-               ! "$AEC" bench "$VAL" -m "$ready" -o "$bench" -j "$JOBS" --refine 0 \
+               ! "$AEC" bench "$VAL" -m "$ready" -o "$bench" -j "$JOBS" -e 0 \
                    --qualities 0,25,50,75,100 >>"$bench.log" 2>&1; then
                 echo "| $r | $(recipe_args "$r") | $((wall / 60)) | $step | $kind | (failed: $bench.log) | | | |" >>"$OUT/curves.md.tmp"
                 continue

@@ -55,6 +55,10 @@ $(BUILD)/libaec.a: $(call objs,$(BUILD),$(CODEC_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 LIBS = $(BUILD)/libaec.a $(BUILD)/libnn.a
+# the tools' parts that unit tests call directly (no main, no built-in model)
+TOOLS_LIB_SRC := $(filter-out tools/aec.c tools/builtin_model.c,$(AEC_SRC))
+$(BUILD)/libaectools.a: $(call objs,$(BUILD),$(TOOLS_LIB_SRC))
+	@rm -f $@; ar rcs $@ $^
 
 # ---- programs ---------------------------------------------------------------
 bin/aec: $(call objs,$(BUILD),$(AEC_SRC)) $(LIBS)
@@ -88,9 +92,9 @@ bin/aecd: $(BUILD)/aecd-stub bin/aec $(BUILTIN_MODEL)
 	$(if $(BUILTIN_MODEL),bin/aec export-decoder --stub $(BUILD)/aecd-stub -o $@ -f >/dev/null,cp $(BUILD)/aecd-stub $@)
 
 # ---- tests ------------------------------------------------------------------
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libaectools.a $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(OMP) -o $@ $< $(LIBS) $(LDLIBS_AEC)
+	$(CC) $(CFLAGS) $(OMP) -o $@ $< $(BUILD)/libaectools.a $(LIBS) $(LDLIBS_AEC)
 
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES = $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))

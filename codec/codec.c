@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le32.h"
 #include "model_file.h"
 #include "ops.h"
 #include "rangecoder.h"
@@ -239,6 +240,7 @@ void aec_codec_free(aec_codec *c)
     aec_ctx_int_free(&c->ctx);
     aec_cdf_set_free(&c->z_tables);
     aec_cdf_set_free(&c->y_tables);
+    free(c->fit_scores);
     memset(c, 0, sizeof *c);
 }
 
@@ -324,16 +326,63 @@ fail:
     return -1;
 }
 
+/* The FITS chunk: u32 count, then count float32 scores, ascending. */
+static uint8_t *fits_bytes(const aec_codec *c, size_t *len)
+{
+    *len = 4 + 4 * (size_t)c->fit_count;
+    uint8_t *p = malloc(*len);
+    if (!p) return NULL;
+    aec_put_le32(p, c->fit_count);
+    for (uint32_t i = 0; i < c->fit_count; i++) {
+        uint32_t u;
+        memcpy(&u, &c->fit_scores[i], 4);
+        aec_put_le32(p + 4 + 4 * (size_t)i, u);
+    }
+    return p;
+}
+
+/* Reads a FITS chunk into c->fit_scores; 0, or -1 with the reason in why. */
+static int parse_fits(aec_codec *c, const uint8_t *p, size_t len, char *why, size_t whylen)
+{
+    uint32_t n = len >= 4 ? aec_get_le32(p) : 0;
+    if (len < 4 || n < 1 || n > AEC_FIT_MAX_SCORES || len != 4 + 4 * (size_t)n) {
+        snprintf(why, whylen, "bad FITS chunk (length %zu)", len);
+        return -1;
+    }
+    if (!(c->fit_scores = malloc(4 * (size_t)n))) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t u = aec_get_le32(p + 4 + 4 * (size_t)i);
+        memcpy(&c->fit_scores[i], &u, 4);
+        if (!isfinite(c->fit_scores[i]) || (i > 0 && c->fit_scores[i] < c->fit_scores[i - 1])) {
+            snprintf(why, whylen, "bad FITS chunk (score %u not finite or out of order)", i);
+            return -1;
+        }
+    }
+    c->fit_count = n;
+    return 0;
+}
+
 int aec_codec_serialize(const aec_codec *c, int decoder_only, const char *meta, uint8_t **out,
                         size_t *len)
 {
     coding_bytes b;
     if (make_blobs(c, &b)) return -1;
-    aec_chunk extra[4] = {{{'H', 'S', 'I', 'Q'}, b.hs, b.hs_len},
+    uint8_t *fits = NULL;
+    size_t fits_len = 0;
+    if (!decoder_only && c->fit_count && !(fits = fits_bytes(c, &fits_len))) {
+        free_blobs(&b);
+        return -1;
+    }
+    aec_chunk extra[5] = {{{'H', 'S', 'I', 'Q'}, b.hs, b.hs_len},
                           {{'Z', 'C', 'D', 'F'}, b.z, b.z_len},
                           {{'Y', 'C', 'D', 'F'}, b.y, b.y_len},
-                          {{'C', 'T', 'X', 'Q'}, b.ctx, b.ctx_len}};
-    const int n_extra = c->model.arch.context ? 4 : 3;
+                          {{'C', 'T', 'X', 'Q'}, b.ctx, b.ctx_len},
+                          {{'F', 'I', 'T', 'S'}, fits, fits_len}};
+    int n_extra = c->model.arch.context ? 4 : 3;
+    if (fits) extra[n_extra++] = extra[4];
     int r = -1;
     if (decoder_only && !c->model.decoder_only) {
         aec_model d;
@@ -345,6 +394,7 @@ int aec_codec_serialize(const aec_codec *c, int decoder_only, const char *meta, 
         r = aec_model_serialize_f16(&c->model, meta, extra, n_extra, out, len);
     }
     free_blobs(&b);
+    free(fits);
     return r;
 }
 
@@ -433,6 +483,12 @@ int aec_codec_parse(aec_codec *c, const uint8_t *buf, size_t len, const char *na
     }
     if (no_id) {
         snprintf(err, errlen, "%s: out of memory", name);
+        goto fail;
+    }
+    size_t fits_len;
+    const uint8_t *fits = aec_model_find_chunk(buf, len, "FITS", &fits_len);
+    if (fits && c->can_encode && parse_fits(c, fits, fits_len, inner, sizeof inner)) {
+        snprintf(err, errlen, "%s: %s", name, inner);
         goto fail;
     }
     return 0;

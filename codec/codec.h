@@ -69,7 +69,13 @@ typedef struct {
                            * refinement, on images of at most AEC_REFINE_MAX_PIXELS padded
                            * pixels (bigger ones too, in tiles, with search_tiles); 0: none */
     int search_tiles;
+    float *fit_scores;    /* the domain-fit scores of the model's own images, ascending
+                           * (the FITS chunk; tools/domain_fit.h), or NULL */
+    uint32_t fit_count;
 } aec_codec;
+
+/* The most domain-fit scores a model stores (FITS chunk). */
+#define AEC_FIT_MAX_SCORES 4096
 
 /* The latent refinement keeps training-style activations of the whole
  * image (about 1 KB per padded pixel), so it is skipped above this. */

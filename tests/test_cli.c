@@ -460,6 +460,37 @@ static void test_context(const char *plain_trained, const char *image)
     CHECK(d >= 0 && d <= 1, "it decodes to aec decode's pixels, +-1: %d", d);
 }
 
+/* aec score: one line per image under the inputs, the furthest off first;
+ * --csv with its header; the exported model stores its training images'
+ * scores (percentiles); a bad file is named, the others still scored */
+static void test_score(const char *model)
+{
+    CHECK(RUN(aec_bin, "score", "-m", model, path_in("tree"), path_in("train/s0.png")) == 0,
+          "score: %s", err_text);
+    int lines = 0;
+    double prev = INFINITY, s;
+    int sorted = 1;
+    char pct[32], off[8];
+    for (char *p = strchr(out_text, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
+        if (sscanf(p + 1, "%lf %31s %7s", &s, pct, off) != 3) break;
+        sorted &= s <= prev;
+        prev = s;
+        lines++;
+        CHECK(strcmp(pct, "-") && (!strcmp(off, "yes") || !strcmp(off, "no")),
+              "a percentile and yes/no: %s %s", pct, off);
+    }
+    CHECK(lines == 3 && sorted, "three lines, highest score first:\n%s", out_text);
+    CHECK(RUN(aec_bin, "score", "-m", model, "--csv", path_in("tree/a.png")) == 0 &&
+              !strncmp(out_text, "file,score,percentile,off_domain\n", 33) &&
+              strstr(out_text, "tree/a.png,"),
+          "--csv: %s", out_text);
+    write_bytes(path_in("notimage.png"), "not an image", 12);
+    CHECK(RUN(aec_bin, "score", "-m", model, path_in("notimage.png"), path_in("tree/a.png")) == 1 &&
+              strstr(err_text, "notimage.png") && strstr(out_text, "tree/a.png"),
+          "a bad file: exit 1, named, the others scored: %s / %s", err_text, out_text);
+    CHECK(RUN(aec_bin, "score", "-m", model) == 2, "no input: exit 2");
+}
+
 int main(void)
 {
     if (getenv("AEC_TEST_SANITIZED")) {
@@ -503,6 +534,7 @@ int main(void)
     test_average();
     test_train_schedule();
     test_context(path_in("m0.aecm"), path_in("tree/a.png"));
+    test_score(M);
 
     /* ---- one file: encode, decode, and the same through stdin/stdout ---- */
     const char *A = path_in("tree/a.png"), *A_aec = path_in("a.aec"), *A_png = path_in("a.png");

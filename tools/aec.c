@@ -18,6 +18,7 @@ static void usage(FILE *f)
             "  export          make a trained model ready to code\n"
             "  export-decoder  write a standalone decoder (like aecd) for a model\n"
             "  bench           measure aec against JPEG on a folder of PNGs\n"
+            "  score           how well images fit the model's domain\n"
             "\n"
             "`aec COMMAND --help` describes each command.\n"
             "exit codes: 0 success, 1 error in the input or its processing,\n"
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
     } commands[] = {{"encode", aec_cmd_encode}, {"decode", aec_cmd_decode},
                     {"info", aec_cmd_info},     {"train", aec_cmd_train},
                     {"export", aec_cmd_export}, {"export-decoder", aec_cmd_export_decoder},
-                    {"bench", aec_cmd_bench}};
+                    {"bench", aec_cmd_bench},   {"score", aec_cmd_score}};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "aec: unknown command '%s' (try aec --help)\n", argv[1]);

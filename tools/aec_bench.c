@@ -19,6 +19,7 @@
 
 #include "bench.h"
 #include "codec.h"
+#include "image_list.h"
 #include "jpeg_ref.h"
 #include "tools.h"
 
@@ -142,104 +143,27 @@ static int parse_args(int argc, char **argv, bench_options *o)
     return 0;
 }
 
-/* ---- the images: every *.png under the folder, sorted ------------------- */
-
-typedef struct {
-    char **path;
-    int n, cap;
-} path_list;
-
-static int add_path(path_list *l, const char *p)
-{
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 64;
-        char **a = realloc(l->path, (size_t)cap * sizeof *a);
-        if (!a) return -1;
-        l->path = a;
-        l->cap = cap;
-    }
-    if (!(l->path[l->n] = strdup(p))) return -1;
-    l->n++;
-    return 0;
-}
-
-static void free_paths(path_list *l)
-{
-    for (int i = 0; i < l->n; i++) free(l->path[i]);
-    free(l->path);
-}
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int is_png_name(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 4 && strcasecmp(name + n - 4, ".png") == 0;
-}
-
-/* Hidden files and folders are skipped; the order is that of the names,
- * folder by folder, so the report does not depend on the file system. */
-static int find_pngs(const char *dir, path_list *out, char *err, size_t errlen)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        snprintf(err, errlen, "%s: cannot open folder: %s", dir, strerror(errno));
-        return -1;
-    }
-    path_list names = {0};
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.' && add_path(&names, e->d_name)) {
-            rc = -1;
-            snprintf(err, errlen, "out of memory");
-            break;
-        }
-    closedir(d);
-    if (names.n) qsort(names.path, (size_t)names.n, sizeof *names.path, by_name);
-    for (int i = 0; i < names.n && !rc; i++) {
-        char path[4096];
-        if (snprintf(path, sizeof path, "%s/%s", dir, names.path[i]) >= (int)sizeof path) {
-            snprintf(err, errlen, "%.300s/%.300s: path too long", dir, names.path[i]);
-            rc = -1;
-            break;
-        }
-        struct stat st;
-        if (stat(path, &st) != 0) continue; /* a dangling link */
-        if (S_ISDIR(st.st_mode)) rc = find_pngs(path, out, err, errlen);
-        else if (is_png_name(names.path[i]) && add_path(out, path)) {
-            snprintf(err, errlen, "out of memory");
-            rc = -1;
-        }
-    }
-    free_paths(&names);
-    return rc;
-}
-
 int aec_cmd_bench(int argc, char **argv)
 {
     bench_options o;
     if (parse_args(argc, argv, &o)) return AEC_EXIT_USAGE;
-    path_list images = {0};
+    image_list images = {0};
     char err[1024];
     struct stat st;
     if (stat(o.dir, &st) != 0) {
         fprintf(stderr, "aec bench: %s: cannot open: %s\n", o.dir, strerror(errno));
         return AEC_EXIT_DATA;
     }
-    int listed = S_ISDIR(st.st_mode) ? find_pngs(o.dir, &images, err, sizeof err)
-                                     : add_path(&images, o.dir);
+    int listed = S_ISDIR(st.st_mode) ? image_list_find(o.dir, &images, err, sizeof err)
+                                     : image_list_add(&images, o.dir);
     if (listed) {
         fprintf(stderr, "aec bench: %s\n", S_ISDIR(st.st_mode) ? err : "out of memory");
-        free_paths(&images);
+        image_list_free(&images);
         return AEC_EXIT_DATA;
     }
     if (images.n == 0) {
         fprintf(stderr, "aec bench: %s: no .png files in it\n", o.dir);
-        free_paths(&images);
+        image_list_free(&images);
         return AEC_EXIT_DATA;
     }
     int settings = o.n_aec + o.n_jpeg;
@@ -251,7 +175,7 @@ int aec_cmd_bench(int argc, char **argv)
         free(points);
         free(image_ok);
         free(names);
-        free_paths(&images);
+        image_list_free(&images);
         return AEC_EXIT_SYSTEM;
     }
     double t0 = bench_now_s();
@@ -279,6 +203,6 @@ int aec_cmd_bench(int argc, char **argv)
     free(points);
     free(image_ok);
     free(names);
-    free_paths(&images);
+    image_list_free(&images);
     return rc;
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "domain_fit.h"
 #include "png_io.h"
 #include "tools.h"
 
@@ -833,6 +834,27 @@ static int search_quality(const code_ctx *x, const aec_image *img, const char *n
     return 0;
 }
 
+/* The image's domain-fit score (domain_fit.h), with a warning when it is
+ * clearly off the model's domain: a model codes what it has not seen
+ * poorly. NAN, silently, when the model stores no scores of its own images
+ * or the score fails. */
+static double check_domain_fit(const aec_codec *c, const aec_image *img, const char *name,
+                               FILE *warn)
+{
+    double score;
+    char err[256];
+    if (!c->fit_count ||
+        domain_fit_score(c, img->rgb, img->width, img->height, &score, err, sizeof err))
+        return NAN;
+    if (domain_fit_off(c, score))
+        fprintf(warn,
+                "aec encode: warning: %s: off the model's domain (fit score %.2f, above %.1f%% "
+                "of its training images): it may code no smaller than JPEG (compare with aec "
+                "bench); a model trained on images like it will do better (aec train)\n",
+                name, score, domain_fit_percentile(c, score));
+    return score;
+}
+
 static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result *r)
 {
     const code_ctx *x = ctx;
@@ -868,6 +890,7 @@ static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result
     if (img.source_gray || img.source_16bit)
         fprintf(warn, "aec encode: note: %s: %s converted to 8-bit RGB\n", name,
                 img.source_16bit ? (img.source_gray ? "16-bit gray" : "16-bit") : "grayscale");
+    double fit = check_domain_fit(x->c, &img, name, warn);
     /* the codec reports failures only as messages: "out of memory" is the
      * system's fault, anything else (the image size) the input's */
     int searching = o->target_bpp > 0 || o->target_psnr > 0;
@@ -898,6 +921,7 @@ static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result
             best.len, best.bpp);
     if (searching) fprintf(log, "  quality %.2f", best.qx / 100.0);
     if (!isnan(best.psnr)) fprintf(log, "  %.2f dB", best.psnr);
+    if (o->verbose && !isnan(fit)) fprintf(log, "  domain fit %.2f", fit);
     fprintf(log, "\n");
     r->in_bytes = in_len;
     r->out_bytes = best.len;
@@ -924,7 +948,7 @@ static void encode_usage(FILE *f)
             "  -m MODEL      model file (default: the butterfly model built into aec)\n"
             "  -j N          code N files at once (0: one per core); the output is the same\n"
             "  -f            overwrite existing outputs (never an input)\n"
-            "  -v            also print the PSNR of each file\n"
+            "  -v            also print the PSNR and the domain-fit score of each file\n"
             "  --drop-alpha  code images with transparency, dropping the alpha plane\n"
             "  -e, --effort E  encoder effort 0-%d (default %d): higher searches longer\n"
             "                for smaller files at the same quality; 0 is fastest; the\n"

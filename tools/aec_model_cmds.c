@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "domain_fit.h"
 #include "model_file.h"
 #include "tools.h"
 
@@ -109,7 +110,17 @@ int aec_cmd_export(int argc, char **argv)
     if (isatty(fileno(stderr)))   /* the calibration encodes images: a minute or so */
         fprintf(stderr, "aec export: calibrating on %d images of %s...\n",
                 calib.count < AEC_CALIB_IMAGES ? calib.count : AEC_CALIB_IMAGES, calib_dir);
-    if (aec_codec_from_model(&c, &m, &calib, err, sizeof err)) {
+    int made = aec_codec_from_model(&c, &m, &calib, err, sizeof err) == 0;
+    if (made && !decoder_only) {
+        if (isatty(fileno(stderr)))
+            fprintf(stderr, "aec export: domain-fit scores of %d images...\n",
+                    calib.count < DOMAIN_FIT_CALIB_IMAGES ? calib.count : DOMAIN_FIT_CALIB_IMAGES);
+        if (domain_fit_calibrate(&c, &calib, err, sizeof err)) {
+            aec_codec_free(&c);
+            made = 0;
+        }
+    }
+    if (!made) {
         fprintf(stderr, "aec export: %s: %s\n", in, err);
         rc = AEC_EXIT_DATA;
     } else {
@@ -262,9 +273,14 @@ int aec_cmd_info(int argc, char **argv)
             for (int i = 0; i < m.arch.levels; i++) printf(" %g", m.arch.lambda[i]);
             printf("\n  parameters: %zu float%s\n", m.p.count, m.decoder_only ? " (decoder only)" : "");
             aec_codec c;
-            if (aec_codec_parse(&c, buf, len, path, 1, err, sizeof err) == 0) {
+            if (aec_codec_parse(&c, buf, len, path, m.decoder_only, err, sizeof err) == 0) {
                 aec_model_id_hex(c.id, hex);
                 printf("  model id: %s\n", hex);
+                if (c.fit_count)
+                    printf("  domain fit: scores of %u training images, median %.3f; off the "
+                           "domain above %.3f\n",
+                           c.fit_count, c.fit_scores[c.fit_count / 2],
+                           domain_fit_off_threshold(&c));
                 aec_codec_free(&c);
             } else {
                 printf("  not exported for coding (a training model or checkpoint)\n");

@@ -16,5 +16,6 @@ int aec_cmd_export(int argc, char **argv);
 int aec_cmd_export_decoder(int argc, char **argv);
 int aec_cmd_info(int argc, char **argv);
 int aec_cmd_bench(int argc, char **argv);
+int aec_cmd_score(int argc, char **argv);
 
 #endif

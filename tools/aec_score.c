@@ -24,7 +24,7 @@ static void usage(FILE *f)
             "  quality %d against the bits JPEG needs for the same PSNR, as log2 of\n"
             "  their ratio (higher = further off the domain; -1 = half JPEG's bits),\n"
             "  and where that falls among the model's own training images. Images\n"
-            "  above %.0f%% of those by more than %.1f are off the domain.\n"
+            "  above %.1f%% of those by more than %.2f are off the domain.\n"
             "  One line per image, the furthest off first.\n"
             "  INPUT     image files or folders (searched recursively)\n"
             "  -m MODEL  model file (default: the butterfly model built into aec)\n"

@@ -491,6 +491,24 @@ static void test_score(const char *model)
     CHECK(RUN(aec_bin, "score", "-m", model) == 2, "no input: exit 2");
 }
 
+/* aec bench names the images relative to its folder, given with a
+ * trailing slash or without */
+static void test_bench_names(const char *model)
+{
+    char dir[PATH_MAX + 8], report[PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/", path_in("tree"));
+    snprintf(report, sizeof report, "%s/points.csv", path_in("bench"));
+    for (int slash = 0; slash < 2; slash++) {
+        CHECK(RUN(aec_bin, "bench", "-m", model, slash ? dir : path_in("tree"), "-o",
+                  path_in("bench"), "-e", "0", "--qualities", "50", "--jpeg-qualities",
+                  "50,90") == 0,
+              "bench: %s", err_text);
+        load_text(report, out_text, sizeof out_text);
+        CHECK(strstr(out_text, "\na.png,") && strstr(out_text, "\nsub/b.png,"),
+              "bench %s: names relative to the folder: %.300s", slash ? "DIR/" : "DIR", out_text);
+    }
+}
+
 int main(void)
 {
     if (getenv("AEC_TEST_SANITIZED")) {
@@ -535,6 +553,7 @@ int main(void)
     test_train_schedule();
     test_context(path_in("m0.aecm"), path_in("tree/a.png"));
     test_score(M);
+    test_bench_names(M);
 
     /* ---- one file: encode, decode, and the same through stdin/stdout ---- */
     const char *A = path_in("tree/a.png"), *A_aec = path_in("a.aec"), *A_png = path_in("a.png");

@@ -184,7 +184,8 @@ int aec_cmd_bench(int argc, char **argv)
     for (int i = 0; i < images.n; i++) failed += !image_ok[i];
     if (rc == AEC_EXIT_OK) {
         /* names in the report: relative to the folder given */
-        size_t skip = S_ISDIR(st.st_mode) ? strlen(o.dir) + 1 : 0;
+        size_t dl = strlen(o.dir);
+        size_t skip = !S_ISDIR(st.st_mode) ? 0 : dl && o.dir[dl - 1] == '/' ? dl : dl + 1;
         for (int i = 0; i < images.n; i++) names[i] = images.path[i] + skip;
         bench_results r = {o.dir,      o.model,  jpeg_ref_version(), o.jobs, o.effort, o.refine, images.n, names,
                            image_ok,   o.n_aec,  o.n_jpeg,           o.aec_q, o.jpeg_q, points,

@@ -60,7 +60,9 @@ int image_list_find(const char *dir, image_list *out, char *err, size_t errlen)
     if (names.n) qsort(names.path, (size_t)names.n, sizeof *names.path, by_name);
     for (int i = 0; i < names.n && !rc; i++) {
         char path[4096];
-        if (snprintf(path, sizeof path, "%s/%s", dir, names.path[i]) >= (int)sizeof path) {
+        size_t dl = strlen(dir);
+        const char *sep = dl && dir[dl - 1] == '/' ? "" : "/"; /* "dir/" gives no "dir//a" */
+        if (snprintf(path, sizeof path, "%s%s%s", dir, sep, names.path[i]) >= (int)sizeof path) {
             snprintf(err, errlen, "%.300s/%.300s: path too long", dir, names.path[i]);
             rc = -1;
             break;

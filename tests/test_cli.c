@@ -489,6 +489,13 @@ static void test_score(const char *model)
               strstr(err_text, "notimage.png") && strstr(out_text, "tree/a.png"),
           "a bad file: exit 1, named, the others scored: %s / %s", err_text, out_text);
     CHECK(RUN(aec_bin, "score", "-m", model) == 2, "no input: exit 2");
+    /* aec encode checks each file the same way: -v prints the score */
+    CHECK(RUN(aec_bin, "encode", "-m", model, "-v", "-f", path_in("tree/a.png"), "-o",
+              path_in("fit.aec")) == 0 && strstr(out_text, "  domain fit "),
+          "encode -v prints the domain fit: %s", out_text);
+    CHECK(RUN(aec_bin, "encode", "-m", model, "-v", "-f", "--no-fit-check", path_in("tree/a.png"),
+              "-o", path_in("fit.aec")) == 0 && !strstr(out_text, "domain fit"),
+          "--no-fit-check: %s", out_text);
 }
 
 /* aec bench names the images relative to its folder, given with a

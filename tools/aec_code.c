@@ -36,7 +36,7 @@
 typedef struct {
     const char *model, *out;
     double quality, target_bpp, target_psnr; /* targets: 0 when not asked for */
-    int quality_given, force, verbose, drop_alpha, workers;
+    int quality_given, force, verbose, drop_alpha, no_fit_check, workers;
     int effort;   /* encoder effort, 0 .. AEC_EFFORT_MAX */
     int refine;   /* steps of latent refinement (aec_codec.refine_iters); -1: the effort's */
 } code_options;
@@ -669,6 +669,8 @@ static int parse_common(int argc, char **argv, int encoding, code_options *o, ch
             o->verbose = 1;
         } else if (encoding && !strcmp(a, "--drop-alpha")) {
             o->drop_alpha = 1;
+        } else if (encoding && !strcmp(a, "--no-fit-check")) {
+            o->no_fit_check = 1;
         } else {
             fprintf(stderr, "aec %s: unknown option '%s' (try aec %s --help)\n", cmd, a, cmd);
             return AEC_EXIT_USAGE;
@@ -890,7 +892,7 @@ static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result
     if (img.source_gray || img.source_16bit)
         fprintf(warn, "aec encode: note: %s: %s converted to 8-bit RGB\n", name,
                 img.source_16bit ? (img.source_gray ? "16-bit gray" : "16-bit") : "grayscale");
-    double fit = check_domain_fit(x->c, &img, name, warn);
+    double fit = o->no_fit_check ? NAN : check_domain_fit(x->c, &img, name, warn);
     /* the codec reports failures only as messages: "out of memory" is the
      * system's fault, anything else (the image size) the input's */
     int searching = o->target_bpp > 0 || o->target_psnr > 0;
@@ -950,6 +952,8 @@ static void encode_usage(FILE *f)
             "  -f            overwrite existing outputs (never an input)\n"
             "  -v            also print the PSNR and the domain-fit score of each file\n"
             "  --drop-alpha  code images with transparency, dropping the alpha plane\n"
+            "  --no-fit-check  skip the domain check (aec score; about one effort-0\n"
+            "                encode and decode of at most 768x768 pixels per file)\n"
             "  -e, --effort E  encoder effort 0-%d (default %d): higher searches longer\n"
             "                for smaller files at the same quality; 0 is fastest; the\n"
             "                decoder is the same (1 searches images up to 1 MP, 2 and 3\n"

@@ -37,6 +37,7 @@ typedef struct {
     int alpha_used;   /* some alpha value is below 255 */
     int source_gray;  /* the source was grayscale (gray or gray+alpha) */
     int source_16bit; /* the source had 16-bit samples, rounded to 8 bits */
+    int source_cmyk;  /* the source was a CMYK or YCCK JPEG (jpeg_io.h), converted */
 } aec_image;
 
 /* Reads the PNG at path. Every PNG kind is accepted: gray, gray+alpha,

@@ -1,7 +1,7 @@
 /* tests/test_cli.c - the aec and aecd programs as a user runs them: the
  * built binaries (bin/aec, build/aecd-stub) are run with fork/exec on files
- * in a temporary folder. A tiny model is trained and exported first, on
- * synthetic images this test writes.
+ * in a temporary folder. A tiny model is trained first (aec train ends
+ * with it ready to code), on synthetic images this test writes.
  *
  * Skipped under the sanitizers (AEC_TEST_SANITIZED=1): it tests the -O2
  * programs, which only the plain run builds. */
@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <png.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,20 +170,25 @@ static void load_text(const char *path, char *buf, size_t cap)
     free(b);
 }
 
-/* Runs argv (NULL-terminated) with stdin from in_path (or /dev/null) and
- * stdout to out_path (or a file read into out_text); stderr goes to
- * err_text. env: "NAME=VALUE" strings set in the child, NULL-terminated or
- * NULL. Returns the exit status, or 128 + signal. */
-static int run_env(const char *const *env, const char *in_path, const char *out_path,
+/* where a child's stdout (unless redirected) and stderr go */
+static void child_files(char out_file[PATH_MAX + 64], char err_file[PATH_MAX + 64])
+{
+    snprintf(out_file, PATH_MAX + 64, "%s/.stdout", tmp);
+    snprintf(err_file, PATH_MAX + 64, "%s/.stderr", tmp);
+}
+
+/* Starts argv (NULL-terminated) with stdin from in_path (or /dev/null)
+ * and stdout to out_path (or TMP/.stdout); stderr goes to TMP/.stderr.
+ * env: "NAME=VALUE" strings set in the child, NULL-terminated or NULL.
+ * Returns its pid, or -1. */
+static pid_t start(const char *const *env, const char *in_path, const char *out_path,
                    const char *const *argv)
 {
     char out_file[PATH_MAX + 64], err_file[PATH_MAX + 64];
-    snprintf(out_file, sizeof out_file, "%s/.stdout", tmp);
-    snprintf(err_file, sizeof err_file, "%s/.stderr", tmp);
+    child_files(out_file, err_file);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
-    if (pid < 0) return -1;
     if (pid == 0) {
         int in = open(in_path ? in_path : "/dev/null", O_RDONLY);
         int out = open(out_path ? out_path : out_file, O_WRONLY | O_CREAT | O_TRUNC, 0666);
@@ -195,6 +201,17 @@ static int run_env(const char *const *env, const char *in_path, const char *out_
         execv(argv[0], (char *const *)argv);
         _exit(98);
     }
+    return pid;
+}
+
+/* Waits for a child of start(): its stdout (unless it went to out_path)
+ * into out_text, its stderr into err_text. Returns the exit status, or 128
+ * + signal. */
+static int finish(pid_t pid, const char *out_path)
+{
+    char out_file[PATH_MAX + 64], err_file[PATH_MAX + 64];
+    child_files(out_file, err_file);
+    if (pid < 0) return -1;
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (!out_path) load_text(out_file, out_text, sizeof out_text);
@@ -203,6 +220,13 @@ static int run_env(const char *const *env, const char *in_path, const char *out_
     unlink(out_file);
     unlink(err_file);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* start() and finish(): returns the exit status, or 128 + signal */
+static int run_env(const char *const *env, const char *in_path, const char *out_path,
+                   const char *const *argv)
+{
+    return finish(start(env, in_path, out_path, argv), out_path);
 }
 
 #define RUN(...) run_env(NULL, NULL, NULL, (const char *const[]){__VA_ARGS__, NULL})
@@ -219,12 +243,12 @@ static double number_before(const char *text, const char *unit)
     return strtod(p, NULL);
 }
 
-/* the 16-hex-digit id in "PATH: model ID" */
+/* the 16-hex-digit id in "PATH: model ID" (aec export, aec train) */
 static void model_id(const char *text, char id[17])
 {
-    const char *p = strstr(text, "model ");
+    const char *p = strstr(text, ": model ");
     id[0] = 0;
-    if (p) snprintf(id, 17, "%.16s", p + 6);
+    if (p) snprintf(id, 17, "%.16s", p + 8);
 }
 
 static int max_pixel_diff(const char *a, const char *b)
@@ -277,36 +301,25 @@ static int find_root(void)
     return -1;
 }
 
-/* Trains and exports a model of 8/12 channels. A model this untrained can
- * have all-zero hyper-latents on the calibration images, which export
- * refuses ("input scale not representable"), so a few seeds are tried. */
-static int make_model(const char *data, const char *trained, const char *out, int first_seed,
-                      char id[17])
+/* Trains a model of 8/12 channels for two steps: aec train's output is
+ * ready to code, its id on the last line. */
+static int make_model(const char *data, const char *out, int seed, char id[17])
 {
-    for (int seed = first_seed; seed < first_seed + 12; seed++) {
-        char s[16];
-        snprintf(s, sizeof s, "%d", seed);
-        unlink(trained);
-        char ckpt[PATH_MAX + 300];
-        snprintf(ckpt, sizeof ckpt, "%s.ckpt", trained);
-        unlink(ckpt);
-        if (RUN(aec_bin, "train", "--data", data, "-o", trained, "--steps", "2", "--batch", "2",
-                "--patch", "64", "--n", "8", "--m", "12", "--seed", s) != 0) {
-            fprintf(stderr, "aec train: %s\n", err_text);
-            return -1;
-        }
-        if (RUN(aec_bin, "export", "-m", trained, "--calib", data, "-o", out) == 0) {
-            model_id(out_text, id);
-            return 0;
-        }
+    char s[16];
+    snprintf(s, sizeof s, "%d", seed);
+    if (RUN(aec_bin, "train", "--data", data, "-o", out, "--steps", "2", "--batch", "2", "--patch",
+            "64", "--n", "8", "--m", "12", "--seed", s) != 0) {
+        fprintf(stderr, "aec train: %s\n", err_text);
+        return -1;
     }
-    fprintf(stderr, "aec export: %s\n", err_text);
-    return -1;
+    model_id(out_text, id);
+    return 0;
 }
 
 /* --average: the checkpoint keeps the moving average (AVGW) beside the
- * weights Adam moves; a finished run writes those weights themselves (its
- * lr decayed), and --resume carries the average on. */
+ * weights Adam moves; a finished run exports those weights themselves (its
+ * lr decayed; the model file holds them as binary16), and --resume
+ * carries the average on. */
 static void test_average(void)
 {
     const char *out = path_in("avg.aecm"), *ckpt = path_in("avg.aecm.ckpt");
@@ -331,10 +344,14 @@ static void test_average(void)
                 found = 1;
                 CHECK(nn_params_deserialize(&avg.p, extra[i].data, extra[i].len, err, sizeof err) == 0,
                       "AVGW blob: %s", err);
-                CHECK(!memcmp(live.p.value, outm.p.value, live.p.count * sizeof(float)),
-                      "a finished run's output model holds the live weights");
                 CHECK(memcmp(avg.p.value, live.p.value, avg.p.count * sizeof(float)) != 0,
                       "the average differs from the live weights after 3 steps at decay 0.5");
+                nn_params_round_f16(&live.p);
+                nn_params_round_f16(&avg.p);
+                CHECK(!memcmp(live.p.value, outm.p.value, live.p.count * sizeof(float)),
+                      "a finished run's output model holds the live weights");
+                CHECK(memcmp(avg.p.value, outm.p.value, avg.p.count * sizeof(float)) != 0,
+                      "and not the average");
                 aec_model_free(&avg);
             }
             aec_model_free(&outm);
@@ -516,6 +533,95 @@ static void test_bench_names(const char *model)
     }
 }
 
+/* Ctrl-C: the run stops after its step, writes its checkpoint and then
+ * the average of the weights (what an interrupted run gives), exported:
+ * ready to code. */
+static void test_interrupted(void)
+{
+    const char *out = path_in("int.aecm"), *ckpt = path_in("int.aecm.ckpt");
+    pid_t pid = start(NULL, NULL, NULL,
+                      (const char *const[]){aec_bin, "train", "--data", path_in("train"), "-o", out,
+                                            "--steps", "1000000", "--batch", "2", "--patch", "64",
+                                            "--n", "8", "--m", "12", "--lr", "0.01", "--average",
+                                            "0.5", "--checkpoint-every", "0.000001s", NULL});
+    /* a checkpoint is written after every step: wait for the first */
+    for (int i = 0; i < 6000 && pid > 0 && !exists(ckpt); i++) usleep(10000);
+    if (pid > 0) kill(pid, SIGINT);
+    CHECK(finish(pid, NULL) == 0, "interrupted run: exit 0: %s", err_text);
+    CHECK(strstr(out_text, "interrupted") && strstr(out_text, ": model "),
+          "it says so, and the model's id: %s", out_text);
+    size_t clen = 0, olen = 0;
+    uint8_t *cbuf = slurp(ckpt, &clen), *obuf = slurp(out, &olen);
+    aec_model live, outm;
+    aec_chunk extra[AEC_MODEL_MAX_EXTRA];
+    int n_extra = 0, found = 0;
+    char err[256];
+    if (cbuf && obuf &&
+        aec_model_parse(cbuf, clen, "ckpt", 0, &live, NULL, NULL, NULL, extra, &n_extra, err, sizeof err) == 0) {
+        if (aec_model_parse(obuf, olen, "out", 0, &outm, NULL, NULL, NULL, NULL, NULL, err, sizeof err) == 0) {
+            const aec_chunk *avgw = aec_chunk_find(extra, n_extra, "AVGW");
+            if (avgw && nn_params_deserialize(&live.p, avgw->data, avgw->len, err, sizeof err) == 0) {
+                found = 1;
+                nn_params_round_f16(&live.p);
+                CHECK(!memcmp(live.p.value, outm.p.value, live.p.count * sizeof(float)),
+                      "the interrupted run's model holds the average");
+            }
+            aec_model_free(&outm);
+        }
+        aec_model_free(&live);
+    }
+    CHECK(found, "checkpoint with an average and a model: %s", err);
+    free(cbuf);
+    free(obuf);
+    const char *png = path_in("tree/a.png"), *coded = path_in("int.aec");
+    CHECK(RUN(aec_bin, "encode", "-m", out, png, "-o", coded) == 0 &&
+              RUN(aec_bin, "decode", "-m", out, coded, "-o", path_in("int.png")) == 0,
+          "the interrupted run's model codes: %s", err_text);
+}
+
+/* The output is what aec export makes of the checkpoint, calibrated on
+ * the training images or on --calib's; a folder that cannot be read stops
+ * the run before it trains; an output that cannot be written is said, the
+ * checkpoint named. */
+static void test_train_calib(void)
+{
+    const char *a = path_in("cal-a.aecm"), *b = path_in("cal-b.aecm"), *photo = path_in("photo");
+    const char *ex = path_in("cal-ex.aecm"), *ex2 = path_in("cal-ex2.aecm"), *a_ckpt = path_in("cal-a.aecm.ckpt");
+    char kodim[PATH_MAX + 32], id_a[17] = "", id_b[17] = "", id_ex[17] = "", id_ex2[17] = "";
+    snprintf(kodim, sizeof kodim, "%s/samples/kodim23.png", root);
+    mkdir(photo, 0777);
+    if (symlink(kodim, path_in("photo/kodim23.png"))) CHECK(0, "%s: %s", kodim, strerror(errno));
+    /* trained on a photo for 3 steps at --lr 0.01, the tables fitted to it
+     * differ from those fitted to the synthetic images here (a model this
+     * small and new often has the same tables on any images) */
+    const char *const train_a[] = {aec_bin, "train", "--data", photo, "-o", a, "--steps", "3", "--batch",
+                                   "2", "--patch", "64", "--n", "8", "--m", "12", "--lr", "0.01",
+                                   NULL};
+    if (run_env(NULL, NULL, NULL, train_a) == 0) model_id(out_text, id_a);
+    if (RUN(aec_bin, "export", "-m", a_ckpt, "--calib", photo, "-o", ex) == 0) model_id(out_text, id_ex);
+    if (RUN(aec_bin, "export", "-m", a_ckpt, "--calib", path_in("train"), "-o", ex2) == 0)
+        model_id(out_text, id_ex2);
+    CHECK(id_a[0] && !strcmp(id_a, id_ex) && same_bytes(a, ex),
+          "aec train's model is aec export's, byte for byte: %s %s", id_a, id_ex);
+    CHECK(RUN(aec_bin, "train", "--data", photo, "-o", b, "--steps", "3", "--batch", "2", "--patch",
+              "64", "--n", "8", "--m", "12", "--lr", "0.01", "--calib", path_in("train")) == 0 &&
+              strstr(out_text, "calibrating on 4 images of") && strstr(out_text, path_in("train")),
+          "--calib: %s%s", out_text, err_text);
+    model_id(out_text, id_b);
+    CHECK(id_b[0] && !strcmp(id_b, id_ex2), "--calib: aec export --calib's model: %s %s (not %s)",
+          id_b, id_ex2, id_ex);
+    const char *c = path_in("cal-c.aecm");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", c, "--steps", "1", "--n", "8",
+              "--m", "12", "--calib", path_in("nothere")) == 1 && strstr(err_text, "nothere") &&
+              !strstr(out_text, "step") && !exists(c) && !exists(path_in("cal-c.aecm.ckpt")),
+          "a missing --calib folder fails first: %s%s", out_text, err_text);
+    const char *d = path_in("nodir/x.aecm"), *dckpt = path_in("x.ckpt");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", d, "--checkpoint", dckpt,
+              "--steps", "1", "--batch", "2", "--patch", "64", "--n", "8", "--m", "12") == 3 &&
+              strstr(err_text, "not written") && strstr(err_text, dckpt) && exists(dckpt),
+          "an output that cannot be written: exit 3, the checkpoint named: %s", err_text);
+}
+
 int main(void)
 {
     if (getenv("AEC_TEST_SANITIZED")) {
@@ -551,14 +657,17 @@ int main(void)
 
     char id[17], id2[17];
     const char *M = path_in("m.aecm");
-    if (make_model(path_in("train"), path_in("m0.aecm"), M, 1, id)) {
+    if (make_model(path_in("train"), M, 1, id)) {
         CHECK(0, "could not make a coding-ready model");
         goto done;
     }
-    CHECK(strlen(id) == 16, "model id from export: '%s'", out_text);
+    CHECK(strlen(id) == 16, "model id from aec train: '%s'", out_text);
+    CHECK(RUN(aec_bin, "info", M) == 0 && strstr(out_text, id), "aec info: the same id: %s", out_text);
     test_average();
+    test_interrupted();
+    test_train_calib();
     test_train_schedule();
-    test_context(path_in("m0.aecm"), path_in("tree/a.png"));
+    test_context(M, path_in("tree/a.png"));
     test_score(M);
     test_bench_names(M);
 
@@ -760,7 +869,7 @@ int main(void)
         CHECK(same == 0, "-O0 aecd: the -O2 aecd's pixels exactly (max difference %d)", same);
     }
     /* a file of another model */
-    if (make_model(path_in("train"), path_in("other0.aecm"), path_in("other.aecm"), 20, id2) == 0) {
+    if (make_model(path_in("train"), path_in("other.aecm"), 20, id2) == 0) {
         CHECK(strcmp(id, id2) != 0, "two models, two ids");
         CHECK(RUN(aec_bin, "encode", "-m", path_in("other.aecm"), A, "-o", path_in("other.aec")) == 0,
               "encode with the other model: %s", err_text);

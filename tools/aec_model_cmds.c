@@ -17,11 +17,13 @@ static void export_usage(FILE *f)
     fprintf(f,
             "usage: aec export -m TRAINED.aecm --calib DIR -o MODEL.aecm [--average]\n"
             "                  [--decoder-only] [-f]\n"
-            "  Makes a trained model (or a training checkpoint) ready to code: builds its\n"
-            "  entropy tables and integer hyper-synthesis, calibrated on a few images of\n"
-            "  DIR, and gives it its identity. --average takes a checkpoint's moving\n"
-            "  average of the weights (aec train --average) instead of the weights\n"
-            "  themselves. --decoder-only keeps just the decoder half.\n");
+            "  Makes a training checkpoint (or snapshot, or model) ready to code: builds its\n"
+            "  entropy tables and integer hyper-synthesis, calibrated on the first %d\n"
+            "  images of DIR, and gives it its identity. aec train's own output is ready\n"
+            "  already. --average takes a checkpoint's moving average of the weights\n"
+            "  (aec train --average) instead of the weights themselves.\n"
+            "  --decoder-only keeps just the decoder half.\n",
+            AEC_CALIB_IMAGES);
 }
 
 /* Reads the model to export into m (and its META into *meta): the weights

@@ -6,6 +6,9 @@
  * line every --val-every seconds evaluates the held-out folder at three
  * levels. Checkpoints (model + optimiser) are written atomically every
  * --checkpoint-every seconds and on Ctrl-C; --resume continues from one.
+ * A run ends, finished or interrupted, with its checkpoint and then the
+ * output model made ready to code as `aec export` makes it (calibrated on
+ * the training images or --calib's), so that `aec encode -m` takes it.
  *
  * Beside the weights Adam moves, the run keeps their moving average
  * (--average, nn/average.h): that is what validation reports first, what
@@ -27,6 +30,7 @@
 #include "blas.h"
 #include "codec.h"
 #include "dataset.h"
+#include "domain_fit.h"
 #include "model.h"
 #include "model_file.h"
 #include "tools.h"
@@ -66,7 +70,11 @@ static void usage(FILE *f)
             "  --data DIR            training images (*.png, at least --patch and\n"
             "                        --patch-first pixels a side)\n"
             "  --val DIR             validation images, evaluated every --val-every\n"
-            "  -o MODEL              where the trained model goes (.aecm)\n"
+            "  -o MODEL              where the trained model goes (.aecm), ready to code\n"
+            "                        (aec encode -m MODEL): at the end of the run, or after\n"
+            "                        Ctrl-C, it is calibrated and exported as aec export does\n"
+            "  --calib DIR           images to calibrate MODEL on (the first %d by name, as\n"
+            "                        aec export --calib; default: the training images)\n"
             "  --init MODEL          start from this model's weights (fine-tuning)\n"
             "  --resume CKPT         continue a run from its checkpoint (weights + optimiser)\n"
             "  --time T              stop after T (e.g. 90s, 20m, 3h)\n"
@@ -92,15 +100,17 @@ static void usage(FILE *f)
             "                        (default 0.999; 0: none): validated, and written as MODEL\n"
             "                        when the run is interrupted (a finished run, its lr\n"
             "                        decayed, writes the weights themselves)\n"
-            "  --checkpoint FILE     checkpoint path (default MODEL.ckpt)\n"
+            "  --checkpoint FILE     checkpoint path (default MODEL.ckpt): the weights, their\n"
+            "                        average and the optimiser, for --resume and aec export\n"
             "  --checkpoint-every T  (default 5m)   --val-every T (default 15m)\n"
             "  --snapshot-every T    also keep the weights (the live ones, not the\n"
             "                        average) every T of this run, as MODEL-stepN.aecm\n"
-            "                        (for training curves)\n");
+            "                        (for training curves; not exported)\n",
+            AEC_CALIB_IMAGES);
 }
 
 typedef struct {
-    const char *data, *val, *out, *init, *resume, *ckpt;
+    const char *data, *val, *calib, *out, *init, *resume, *ckpt;
     double time_limit, ckpt_every, val_every, snapshot_every;  /* 0: no snapshots */
     long steps;
     int batch, patch, threads, n, m;
@@ -136,6 +146,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
         else if (!strcmp(a, "--data")) { NEED_VALUE o->data = v; }
         else if (!strcmp(a, "--val")) { NEED_VALUE o->val = v; }
+        else if (!strcmp(a, "--calib")) { NEED_VALUE o->calib = v; }
         else if (!strcmp(a, "-o")) { NEED_VALUE o->out = v; }
         else if (!strcmp(a, "--init")) { NEED_VALUE o->init = v; }
         else if (!strcmp(a, "--resume")) { NEED_VALUE o->resume = v; }
@@ -287,21 +298,33 @@ static double psnr_of(const uint8_t *a, const uint8_t *b, size_t n)
     return 10 * log10(255.0 * 255.0 / fmax(se / (double)n, 1e-10));
 }
 
+/* m made ready to code as aec export makes it: a copy of its weights,
+ * calibrated on calib. c is left empty on failure. */
+static int ready_codec(const aec_model *m, const aec_dataset *calib, aec_codec *c, char *err,
+                       size_t errlen)
+{
+    aec_model copy;
+    memset(c, 0, sizeof *c);
+    if (aec_model_clone(&copy, m)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return aec_codec_from_model(c, &copy, calib, err, errlen);
+}
+
 /* The real thing at three qualities: the model exported as the coder would
- * ship it (calibrated, as aec export is told to, on training images: the
- * fitted tables never see the validation images), every validation image
- * encoded and decoded; mean coded bpp and PSNR, beside the likelihood
- * estimate of the float model. */
+ * ship it and the run will end by exporting it (calibrated on the
+ * training images or --calib's: the fitted tables never see the
+ * validation images unless --calib is the validation folder), every
+ * validation image encoded and decoded; mean coded bpp and PSNR, beside
+ * the likelihood estimate of the float model. */
 static void validate_coded(const aec_model *m, aec_train_state *s, const aec_dataset *val,
                            const aec_dataset *calib, long step, int tty, const char *label)
 {
     static const double qualities[3] = {0, 50, 100};
-    aec_model copy;
-    aec_codec codec = {0};
+    aec_codec codec;
     char err[512];
-    snprintf(err, sizeof err, "out of memory");
-    int coded = aec_model_clone(&copy, m) == 0 &&
-                aec_codec_from_model(&codec, &copy, calib, err, sizeof err) == 0;
+    int coded = ready_codec(m, calib, &codec, err, sizeof err) == 0;
     printf("%s%s step %ld", tty ? "\n" : "", label, step);
     for (int q = 0; q < 3; q++) {
         double bpp = 0, psnr = 0, est_bpp, est_psnr;
@@ -573,217 +596,330 @@ static int trainer_step(trainer *t, aec_model *m, const aec_dataset *d, int patc
     return 0;
 }
 
-int aec_cmd_train(int argc, char **argv)
-{
+/* ---- a run ---------------------------------------------------------------------- */
+
+/* Everything a run holds; zeroed at the start, freed by run_free on every
+ * path. */
+typedef struct {
     train_options o;
-    if (parse_options(argc, argv, &o)) return AEC_EXIT_USAGE;
-    char err[512], ckpt_path[4096];
-    snprintf(ckpt_path, sizeof ckpt_path, "%s", o.ckpt ? o.ckpt : "");
-    if (!o.ckpt) snprintf(ckpt_path, sizeof ckpt_path, "%s.ckpt", o.out);
-    if (o.threads > 0) {
-        nn_blas_set_threads(o.threads);
-        omp_set_num_threads(o.threads);
-    }
-
-    aec_dataset data, val = {0};
-    int min_side = o.first_patch > o.patch ? o.first_patch : o.patch;
-    if (aec_dataset_load(&data, o.data, min_side, err, sizeof err)) {
-        fprintf(stderr, "aec train: %s\n", err);
-        return AEC_EXIT_DATA;
-    }
-    if (o.val && aec_dataset_load(&val, o.val, 1, err, sizeof err)) {
-        fprintf(stderr, "aec train: %s\n", err);
-        aec_dataset_free(&data);
-        return AEC_EXIT_DATA;
-    }
-
-    aec_model model, average_model;
-    aec_model *avg = o.average > 0 ? &average_model : NULL;
+    char ckpt_path[4096];
+    aec_dataset data, val, calib_images;
+    const aec_dataset *calib; /* what exports are calibrated on: --calib's images, or data */
+    aec_model model, average;
+    aec_model *avg;           /* &average, or NULL without --average */
+    int has_model;
     nn_adam adam;
-    int has_opt = 0, rc = AEC_EXIT_OK;
-    double wall_before = 0;
-    char history[4096] = "";
-    if (o.resume || o.init) {
-        if (load_start(o.resume ? o.resume : o.init, o.resume != NULL, &model, &adam, &has_opt, avg,
-                       &wall_before, history, sizeof history, err, sizeof err)) {
-            fprintf(stderr, "aec train: %s\n", err);
-            aec_dataset_free(&data);
-            aec_dataset_free(&val);
-            return AEC_EXIT_DATA;
-        }
-        if ((o.n_lambdas || o.context) && (rc = change_levels(&o, &model, avg, has_opt)) != AEC_EXIT_OK) {
-            aec_model_free(&model);
-            if (avg) aec_model_free(avg);
-            if (has_opt) nn_adam_free(&adam);
-            aec_dataset_free(&data);
-            aec_dataset_free(&val);
-            return rc;
-        }
-    } else {
-        aec_arch arch;
-        aec_arch_default(&arch);
-        if (o.n) arch.n = o.n;
-        if (o.m) arch.m = o.m;
-        arch.context = o.context;
-        if (o.n_lambdas) {
-            arch.levels = o.n_lambdas;
-            memcpy(arch.lambda, o.lambdas, sizeof(float) * (size_t)o.n_lambdas);
-        }
-        if (aec_model_create(&model, &arch)) {
-            fprintf(stderr, "aec train: out of memory\n");
-            return AEC_EXIT_SYSTEM;
-        }
-        aec_model_init(&model, o.seed);
-        if (avg && aec_model_clone(avg, &model)) {
-            fprintf(stderr, "aec train: out of memory\n");
-            return AEC_EXIT_SYSTEM;
-        }
-    }
-    if (!has_opt && nn_adam_init(&adam, model.p.count)) {
-        fprintf(stderr, "aec train: out of memory\n");
-        return AEC_EXIT_SYSTEM;
-    }
-    adam.clip_norm = 1.0f;
-
-    int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
-    /* a worker per thread by default: on this project's 2-core machine the
-     * default model's step took 0.50-0.63 s split over two, 0.72-0.80 s as
-     * one batch on both threads (bench_train, session 9, training paused;
-     * they were even before the step's Winograd plans were shared) */
-    int workers = o.workers < 1 ? threads : o.workers < threads ? o.workers : threads;
-    if (workers > o.batch) workers = o.batch;
-    if (workers > AEC_MAX_WORKERS) workers = AEC_MAX_WORKERS;
+    double wall_before;       /* training time before this run (--resume) */
+    char history[4096];       /* see format_meta */
     trainer tr;
-    int patch = o.first_patch ? o.first_patch : o.patch;
-    if (trainer_init(&tr, workers, o.batch, patch, model.p.count, o.seed * 7919 + (unsigned long)adam.step)) {
+    int patch;                /* this step's patch side */
+} train_run;
+
+static void run_free(train_run *r)
+{
+    trainer_free(&r->tr);
+    nn_adam_free(&r->adam);
+    if (r->has_model) aec_model_free(&r->model);
+    if (r->has_model && r->avg) aec_model_free(r->avg);
+    aec_dataset_free(&r->data);
+    aec_dataset_free(&r->val);
+    aec_dataset_free(&r->calib_images);
+}
+
+/* --data, --val and --calib, before any training: a folder that cannot be
+ * read fails now, not after hours. */
+static int load_images(train_run *r, char *err, size_t errlen)
+{
+    const train_options *o = &r->o;
+    int min_side = o->first_patch > o->patch ? o->first_patch : o->patch;
+    if (aec_dataset_load(&r->data, o->data, min_side, err, errlen) ||
+        (o->val && aec_dataset_load(&r->val, o->val, 1, err, errlen)) ||
+        (o->calib && aec_dataset_load(&r->calib_images, o->calib, 1, err, errlen)))
+        return AEC_EXIT_DATA;
+    r->calib = o->calib ? &r->calib_images : &r->data;
+    return AEC_EXIT_OK;
+}
+
+/* A new model of the options' shape, and its average. */
+static int new_model(train_run *r)
+{
+    const train_options *o = &r->o;
+    aec_arch arch;
+    aec_arch_default(&arch);
+    if (o->n) arch.n = o->n;
+    if (o->m) arch.m = o->m;
+    arch.context = o->context;
+    if (o->n_lambdas) {
+        arch.levels = o->n_lambdas;
+        memcpy(arch.lambda, o->lambdas, sizeof(float) * (size_t)o->n_lambdas);
+    }
+    if (aec_model_create(&r->model, &arch)) return AEC_EXIT_SYSTEM;
+    aec_model_init(&r->model, o->seed);
+    if (r->avg && aec_model_clone(r->avg, &r->model)) {
+        aec_model_free(&r->model);
+        return AEC_EXIT_SYSTEM;
+    }
+    r->has_model = 1;
+    return AEC_EXIT_OK;
+}
+
+/* The model to train (new, --init or --resume, relevelled if asked) and
+ * its optimiser. Says what went wrong. */
+static int start_model(train_run *r)
+{
+    const train_options *o = &r->o;
+    char err[512];
+    int has_opt = 0, rc;
+    r->avg = o->average > 0 ? &r->average : NULL;
+    if (!o->resume && !o->init) {
+        if ((rc = new_model(r))) fprintf(stderr, "aec train: out of memory\n");
+    } else if (load_start(o->resume ? o->resume : o->init, o->resume != NULL, &r->model, &r->adam,
+                          &has_opt, r->avg, &r->wall_before, r->history, sizeof r->history, err,
+                          sizeof err)) {
+        fprintf(stderr, "aec train: %s\n", err);
+        return AEC_EXIT_DATA;
+    } else {
+        r->has_model = 1;
+        rc = o->n_lambdas || o->context ? change_levels(o, &r->model, r->avg, has_opt) : AEC_EXIT_OK;
+    }
+    if (rc) return rc;
+    if (!has_opt && nn_adam_init(&r->adam, r->model.p.count)) {
         fprintf(stderr, "aec train: out of memory\n");
         return AEC_EXIT_SYSTEM;
     }
-    aec_train_state *st = &tr.st[0];   /* validation's state */
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    r->adam.clip_norm = 1.0f;
+    return AEC_EXIT_OK;
+}
 
-    const aec_arch *arch = &model.arch;
+/* The batch's workers: one per thread by default: on this project's
+ * 2-core machine the default model's step took 0.50-0.63 s split over two,
+ * 0.72-0.80 s as one batch on both threads (bench_train, session 9,
+ * training paused; they were even before the step's Winograd plans were
+ * shared). */
+static int start_trainer(train_run *r)
+{
+    const train_options *o = &r->o;
+    int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
+    int workers = o->workers < 1 ? threads : o->workers < threads ? o->workers : threads;
+    if (workers > o->batch) workers = o->batch;
+    if (workers > AEC_MAX_WORKERS) workers = AEC_MAX_WORKERS;
+    r->patch = o->first_patch ? o->first_patch : o->patch;
+    uint64_t seed = o->seed * 7919 + (unsigned long)r->adam.step;
+    if (trainer_init(&r->tr, workers, o->batch, r->patch, r->model.p.count, seed)) {
+        fprintf(stderr, "aec train: out of memory\n");
+        return AEC_EXIT_SYSTEM;
+    }
+    const aec_arch *arch = &r->model.arch;
     printf("aec train: %d images from %s, %d validation; model N=%d M=%d, %d levels, "
            "%zu parameters%s; batch %d of %dx%d; %d worker%s; BLAS kernel %s; start at step %ld\n",
-           data.count, o.data, val.count, arch->n, arch->m, arch->levels, model.p.count,
-           arch->context ? ", context model" : "",
-           o.batch, o.patch, o.patch, workers, workers > 1 ? "s (one thread each)" : "", nn_blas_corename(),
-           adam.step);
-    if (o.first_patch)
-        printf("aec train: patches of %dx%d for the first %.0f s\n", o.first_patch, o.first_patch,
-               o.first_patch_time);
+           r->data.count, o->data, r->val.count, arch->n, arch->m, arch->levels, r->model.p.count,
+           arch->context ? ", context model" : "", o->batch, o->patch, o->patch, workers,
+           workers > 1 ? "s (one thread each)" : "", nn_blas_corename(), r->adam.step);
+    if (o->first_patch)
+        printf("aec train: patches of %dx%d for the first %.0f s\n", o->first_patch, o->first_patch,
+               o->first_patch_time);
     fflush(stdout);
+    return AEC_EXIT_OK;
+}
 
-    int tty = isatty(fileno(stdout));
-    long first_step = adam.step;
-    double t0 = now_seconds(), last_print = t0, last_ckpt = t0, last_val = t0, last_snap = t0;
-    double ema_loss = 0, ema_bpp = 0, ema_psnr = 0;
-    char meta[8192];
+/* The clocks and running means of the loop. */
+typedef struct {
+    int tty;
+    long first_step;
+    double t0, last_print, last_ckpt, last_val, last_snap;
+    double ema_loss, ema_bpp, ema_psnr;
+} loop_state;
+
+/* Validation of the average (when kept) and of the live weights. */
+static void validate_both(train_run *r, int tty)
+{
+    validate_coded(r->avg ? r->avg : &r->model, &r->tr.st[0], &r->val, r->calib, r->adam.step,
+                   tty, "val  ");
+    if (r->avg) validate_coded(&r->model, &r->tr.st[0], &r->val, r->calib, r->adam.step, 0, "val live");
+}
+
+static void print_progress(const train_run *r, loop_state *ls, double t, float lr)
+{
+    const train_options *o = &r->o;
+    double rate = (double)(r->adam.step - ls->first_step) * o->batch / (t - ls->t0);
+    double eta = -1;
+    if (o->time_limit) eta = o->time_limit - (t - ls->t0);
+    if (o->steps) {
+        double e = (double)(o->steps - r->adam.step) * o->batch / rate;
+        eta = eta < 0 ? e : fmin(eta, e);
+    }
+    printf("%sstep %ld  loss %.4f  bpp %.3f  psnr %.2f dB  %.1f patches/s  lr %.2g  eta %.0fm%s",
+           ls->tty ? "\r" : "", r->adam.step, ls->ema_loss, ls->ema_bpp, ls->ema_psnr, rate, lr,
+           eta / 60, ls->tty ? "   " : "\n");
+    fflush(stdout);
+    ls->last_print = t;
+}
+
+/* What is due after a step at time t: the progress line, validation, a
+ * snapshot, a checkpoint. */
+static void after_step(train_run *r, loop_state *ls, double t, float lr)
+{
+    const train_options *o = &r->o;
+    char meta[8192], err[512];
+    double wall = r->wall_before + (t - ls->t0);
+    if (t - ls->last_print >= (ls->tty ? 1.0 : 30.0)) print_progress(r, ls, t, lr);
+    if (r->val.count && t - ls->last_val >= o->val_every) {
+        validate_both(r, ls->tty);
+        ls->last_val = now_seconds();
+    }
+    if (o->snapshot_every > 0 && t - ls->last_snap >= o->snapshot_every) {
+        char path[4096];
+        format_meta(meta, sizeof meta, o, r->adam.step, wall, &r->data, r->history);
+        snapshot_path(path, sizeof path, o->out, r->adam.step);
+        if (aec_model_save(path, &r->model, meta, NULL, NULL, 0, err, sizeof err))
+            fprintf(stderr, "aec train: snapshot failed: %s\n", err);
+        ls->last_snap = now_seconds();
+    }
+    if (t - ls->last_ckpt >= o->ckpt_every) {
+        format_meta(meta, sizeof meta, o, r->adam.step, wall, &r->data, r->history);
+        if (save_checkpoint(r->ckpt_path, &r->model, r->avg, meta, &r->adam, err, sizeof err))
+            fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
+        ls->last_ckpt = now_seconds();
+    }
+}
+
+/* One step: the batch, Adam, the average, the running means. */
+static int one_step(train_run *r, loop_state *ls, double elapsed, float *lr)
+{
+    const train_options *o = &r->o;
+    double loss, bits, psnr;
+    if (trainer_step(&r->tr, &r->model, &r->data, r->patch, &loss, &bits, &psnr)) {
+        fprintf(stderr, "aec train: out of memory\n");
+        return AEC_EXIT_SYSTEM;
+    }
+    if (!isfinite(loss)) {
+        fprintf(stderr, "aec train: loss is not finite at step %ld; stopping (last checkpoint kept)\n",
+                r->adam.step);
+        return AEC_EXIT_DATA;
+    }
+    *lr = learning_rate(o, r->adam.step, ls->first_step, elapsed);
+    nn_adam_step(&r->adam, &r->model.p, *lr);
+    if (r->avg) nn_average_update(r->avg->p.value, r->model.p.value, r->model.p.count, o->average);
+    double bpp = bits / ((double)o->batch * r->patch * r->patch);
+    psnr /= o->batch;
+    double k = ls->ema_loss == 0 ? 1.0 : 0.02;
+    ls->ema_loss += k * (loss - ls->ema_loss);
+    ls->ema_bpp += k * (bpp - ls->ema_bpp);
+    ls->ema_psnr += k * (psnr - ls->ema_psnr);
+    return AEC_EXIT_OK;
+}
+
+/* Steps from time t0 until the budget is spent or a signal comes. */
+static int train_loop(train_run *r, double t0)
+{
+    const train_options *o = &r->o;
+    loop_state ls = {isatty(fileno(stdout)), r->adam.step, t0, t0, t0, t0, t0, 0, 0, 0};
+    int rc = AEC_EXIT_OK;
     for (;;) {
-        double elapsed = now_seconds() - t0;
-        int done = (o.steps && adam.step >= o.steps) || (o.time_limit && elapsed >= o.time_limit);
+        double elapsed = now_seconds() - ls.t0;
+        int done = (o->steps && r->adam.step >= o->steps) || (o->time_limit && elapsed >= o->time_limit);
         if (done || stop_requested) break;
-        if (patch != o.patch && elapsed >= o.first_patch_time) {
-            patch = o.patch;
-            if (trainer_shape(&tr, o.batch, patch)) {
+        if (r->patch != o->patch && elapsed >= o->first_patch_time) {
+            r->patch = o->patch;
+            if (trainer_shape(&r->tr, o->batch, r->patch)) {
                 fprintf(stderr, "aec train: out of memory\n");
                 rc = AEC_EXIT_SYSTEM;
                 break;
             }
-            printf("%saec train: step %ld: patches of %dx%d from now on\n", tty ? "\n" : "", adam.step,
-                   patch, patch);
+            printf("%saec train: step %ld: patches of %dx%d from now on\n", ls.tty ? "\n" : "",
+                   r->adam.step, r->patch, r->patch);
         }
-        double loss, bits, psnr;
-        if (trainer_step(&tr, &model, &data, patch, &loss, &bits, &psnr)) {
-            fprintf(stderr, "aec train: out of memory\n");
-            rc = AEC_EXIT_SYSTEM;
-            break;
-        }
-        if (!isfinite(loss)) {
-            fprintf(stderr, "aec train: loss is not finite at step %ld; stopping (last checkpoint kept)\n",
-                    adam.step);
-            rc = AEC_EXIT_DATA;
-            break;
-        }
-        float lr = learning_rate(&o, adam.step, first_step, elapsed);
-        nn_adam_step(&adam, &model.p, lr);
-        if (avg) nn_average_update(avg->p.value, model.p.value, model.p.count, o.average);
-
-        double bpp = bits / ((double)o.batch * patch * patch);
-        psnr /= o.batch;
-        double k = ema_loss == 0 ? 1.0 : 0.02;
-        ema_loss += k * (loss - ema_loss);
-        ema_bpp += k * (bpp - ema_bpp);
-        ema_psnr += k * (psnr - ema_psnr);
-
-        double t = now_seconds();
-        if (t - last_print >= (tty ? 1.0 : 30.0)) {
-            double rate = (double)(adam.step - first_step) * o.batch / (t - t0);
-            double eta = -1;
-            if (o.time_limit) eta = o.time_limit - (t - t0);
-            if (o.steps) {
-                double e = (double)(o.steps - adam.step) * o.batch / rate;
-                eta = eta < 0 ? e : fmin(eta, e);
-            }
-            printf("%sstep %ld  loss %.4f  bpp %.3f  psnr %.2f dB  %.1f patches/s  lr %.2g  eta %.0fm%s",
-                   tty ? "\r" : "", adam.step, ema_loss, ema_bpp, ema_psnr, rate, lr, eta / 60,
-                   tty ? "   " : "\n");
-            fflush(stdout);
-            last_print = t;
-        }
-        if (val.count && t - last_val >= o.val_every) {
-            validate_coded(avg ? avg : &model, st, &val, &data, adam.step, tty, "val  ");
-            if (avg) validate_coded(&model, st, &val, &data, adam.step, 0, "val live");
-            last_val = now_seconds();
-        }
-        if (o.snapshot_every > 0 && t - last_snap >= o.snapshot_every) {
-            char path[4096];
-            format_meta(meta, sizeof meta, &o, adam.step, wall_before + (t - t0), &data, history);
-            snapshot_path(path, sizeof path, o.out, adam.step);
-            if (aec_model_save(path, &model, meta, NULL, NULL, 0, err, sizeof err))
-                fprintf(stderr, "aec train: snapshot failed: %s\n", err);
-            last_snap = now_seconds();
-        }
-        if (t - last_ckpt >= o.ckpt_every) {
-            format_meta(meta, sizeof meta, &o, adam.step, wall_before + (t - t0), &data, history);
-            if (save_checkpoint(ckpt_path, &model, avg, meta, &adam, err, sizeof err))
-                fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
-            last_ckpt = now_seconds();
-        }
+        float lr;
+        if ((rc = one_step(r, &ls, elapsed, &lr))) break;
+        after_step(r, &ls, now_seconds(), lr);
     }
-    if (tty) printf("\n");
-    if (val.count && rc == AEC_EXIT_OK && !stop_requested) {
-        validate_coded(avg ? avg : &model, st, &val, &data, adam.step, 0, "val  ");
-        if (avg) validate_coded(&model, st, &val, &data, adam.step, 0, "val live");
+    if (ls.tty) printf("\n");
+    if (r->val.count && rc == AEC_EXIT_OK && !stop_requested) validate_both(r, 0);
+    return rc;
+}
+
+/* The end of a run that finished or was interrupted: -o made ready to
+ * code, as aec export makes it (with the domain-fit scores of the
+ * calibration images, domain_fit.h), from the weights themselves after the
+ * schedule's end, which has just decayed the learning rate and so quiets
+ * them better than the average, whose horizon still holds the weights
+ * from before the decay (at the end of the run of 2026-11-27 the live
+ * weights coded the validation set 0.2 dB better at q 50 for 2.4% more
+ * bits, 0.24 dB for 1.5% at q 100); from the average after an
+ * interruption. The checkpoint is already written. */
+static int export_output(train_run *r, const char *meta, double run_s)
+{
+    const train_options *o = &r->o;
+    const aec_model *final = r->avg && stop_requested ? r->avg : &r->model;
+    const int n = r->calib->count;
+    printf("aec train: exporting %s: calibrating on %d images of %s, domain-fit scores of %d%s\n",
+           o->out, n < AEC_CALIB_IMAGES ? n : AEC_CALIB_IMAGES, o->calib ? o->calib : o->data,
+           n < DOMAIN_FIT_CALIB_IMAGES ? n : DOMAIN_FIT_CALIB_IMAGES,
+           stop_requested ? " (Ctrl-C again stops it)" : "");
+    fflush(stdout);
+    aec_codec codec = {0};
+    char err[1024];
+    if (ready_codec(final, r->calib, &codec, err, sizeof err) ||
+        domain_fit_calibrate(&codec, r->calib, err, sizeof err) ||
+        aec_codec_save(&codec, o->out, 0, meta, err, sizeof err)) {
+        fprintf(stderr, "aec train: %s: not written: %s; the weights are in %s (aec export -m %s "
+                "--calib DIR -o %s%s)\n", o->out, err, r->ckpt_path, r->ckpt_path, o->out,
+                r->avg && stop_requested ? " --average" : "");
+        aec_codec_free(&codec);
+        return strstr(err, "out of memory") || strstr(err, "cannot") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
     }
-    double wall = wall_before + (now_seconds() - t0);
-    format_meta(meta, sizeof meta, &o, adam.step, wall, &data, history);
-    if (save_checkpoint(ckpt_path, &model, avg, meta, &adam, err, sizeof err)) {
+    char hex[2 * AEC_MODEL_ID_SIZE + 1];
+    aec_model_id_hex(codec.id, hex);
+    printf("aec train: %s: model %s after %ld steps (%.0f s this run%s); checkpoint %s\n", o->out,
+           hex, r->adam.step, run_s, stop_requested ? ", interrupted" : "", r->ckpt_path);
+    aec_codec_free(&codec);
+    return AEC_EXIT_OK;
+}
+
+/* The checkpoint, always; then the model, unless the run failed (an
+ * interrupted one has not). Returns the run's exit code. */
+static int finish_run(train_run *r, int rc, double t0)
+{
+    char meta[8192], err[512];
+    double run_s = now_seconds() - t0;
+    format_meta(meta, sizeof meta, &r->o, r->adam.step, r->wall_before + run_s, &r->data, r->history);
+    if (save_checkpoint(r->ckpt_path, &r->model, r->avg, meta, &r->adam, err, sizeof err)) {
         fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
         rc = AEC_EXIT_SYSTEM;
     }
+    /* with the checkpoint safe, a second Ctrl-C may end the export */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     if (rc == AEC_EXIT_OK || stop_requested) {
-        /* A run that ends its schedule has just decayed the learning rate,
-         * which quiets the weights better than the average, whose horizon
-         * still holds the weights from before the decay: at the end of the
-         * run of 2026-11-27 the live weights coded the validation set
-         * 0.2 dB better at q 50 for 2.4% more bits, 0.24 dB for 1.5% at
-         * q 100. Interrupted runs write the average. */
-        const aec_model *final = avg && stop_requested ? avg : &model;
-        if (aec_model_save(o.out, final, meta, NULL, NULL, 0, err, sizeof err)) {
-            fprintf(stderr, "aec train: %s\n", err);
-            rc = AEC_EXIT_SYSTEM;
-        } else {
-            printf("aec train: %s after %ld steps (%.0f s this run%s); checkpoint %s\n", o.out,
-                   adam.step, now_seconds() - t0, stop_requested ? ", interrupted" : "", ckpt_path);
-        }
+        int exported = export_output(r, meta, run_s);
+        if (rc == AEC_EXIT_OK) rc = exported;
     }
-    trainer_free(&tr);
-    nn_adam_free(&adam);
-    aec_model_free(&model);
-    if (avg) aec_model_free(avg);
-    aec_dataset_free(&data);
-    aec_dataset_free(&val);
+    return rc;
+}
+
+int aec_cmd_train(int argc, char **argv)
+{
+    train_run r;
+    memset(&r, 0, sizeof r);
+    if (parse_options(argc, argv, &r.o)) return AEC_EXIT_USAGE;
+    const train_options *o = &r.o;
+    snprintf(r.ckpt_path, sizeof r.ckpt_path, "%s", o->ckpt ? o->ckpt : "");
+    if (!o->ckpt) snprintf(r.ckpt_path, sizeof r.ckpt_path, "%s.ckpt", o->out);
+    if (o->threads > 0) {
+        nn_blas_set_threads(o->threads);
+        omp_set_num_threads(o->threads);
+    }
+    char err[512];
+    int rc = load_images(&r, err, sizeof err);
+    if (rc) fprintf(stderr, "aec train: %s\n", err);
+    if (!rc) rc = start_model(&r);
+    if (!rc) rc = start_trainer(&r);
+    if (!rc) {
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        double t0 = now_seconds();
+        rc = finish_run(&r, train_loop(&r, t0), t0);
+    }
+    run_free(&r);
     return rc;
 }

@@ -73,6 +73,8 @@ $(BUILD)/obj/tools/builtin_model.o: tools/builtin_model.c $(BUILTIN_MODEL) | $(B
 # Its objects are built again in $(BUILD)/own with -DNN_OWN_GEMM: the nn
 # library then multiplies with nn/gemm.c instead of OpenBLAS, whose static
 # library (every CPU's kernels and LAPACK) would be most of the decoder.
+# It reads only .aec files: libjpeg (image_io.c's JPEG input) is left off
+# its link line, so a call that would pull the reader in fails to link.
 OWN = $(BUILD)/own
 $(OWN)/obj/%.o: %.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
@@ -85,7 +87,7 @@ $(OWN)/libaec.a: $(call objs,$(OWN),$(CODEC_SRC))
 
 $(BUILD)/aecd-stub: $(call objs,$(OWN),$(AECD_SRC)) $(OWN)/libaec.a $(OWN)/libnn.a
 	$(CC) $(CFLAGS) $(OMP) -static -s -o $@ $(filter %.o,$^) $(OWN)/libaec.a $(OWN)/libnn.a \
-	  $(filter-out -lopenblas,$(LDLIBS_AEC))
+	  $(filter-out -lopenblas -ljpeg,$(LDLIBS_AEC))
 
 bin/aecd: $(BUILD)/aecd-stub bin/aec $(BUILTIN_MODEL)
 	@mkdir -p bin

@@ -1,5 +1,7 @@
 /* codec/dataset.h - a folder of training images held in memory, and the
- * random crops and flips a training step draws from it. */
+ * random crops and flips a training step draws from it (dataset.c; the
+ * loading, which reads PNG and JPEG files, is dataset_load.c, so that the
+ * standalone decoder links neither image reader). */
 #ifndef AEC_DATASET_H
 #define AEC_DATASET_H
 
@@ -15,9 +17,11 @@ typedef struct {
     char **name;        /* file names, sorted */
 } aec_dataset;
 
-/* Loads every *.png in dir (not recursive, sorted by name). Images smaller
- * than min_side on either side are skipped. An unreadable folder, no PNG,
- * an unreadable PNG or no image of at least min_side is an error. */
+/* Loads every *.png, *.jpg and *.jpeg (any case) in dir (not recursive,
+ * sorted by name; hidden files skipped), read by image_io.h. Images
+ * smaller than min_side on either side are skipped. An unreadable folder,
+ * no image, an unreadable image or no image of at least min_side is an
+ * error. */
 int aec_dataset_load(aec_dataset *d, const char *dir, int min_side, char *err, size_t errlen);
 void aec_dataset_free(aec_dataset *d);
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "jpeg_files.h"
 #include "model_file.h"
 #include "png_io.h"
 
@@ -111,10 +112,10 @@ static int remove_entry(const char *p, const struct stat *st, int flag, struct F
 
 /* blocks, gradients and noise, so that an untrained model's latents are
  * not all zero */
-static void write_image(const char *path, int w, int h, unsigned seed, int with_alpha)
+static uint8_t *synthetic_rgb(int w, int h, unsigned seed)
 {
-    uint8_t *rgb = malloc((size_t)w * h * 3), *alpha = with_alpha ? malloc((size_t)w * h) : NULL;
-    if (!rgb || (with_alpha && !alpha)) abort();
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    if (!rgb) abort();
     unsigned s = seed;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
@@ -124,8 +125,16 @@ static void write_image(const char *path, int w, int h, unsigned seed, int with_
             q[0] = (uint8_t)(blk ? 230 - n : 20 + n);
             q[1] = (uint8_t)((x * 255 / w + n) & 255);
             q[2] = (uint8_t)(blk ? (y * 2) & 255 : 255 - n);
-            if (alpha) alpha[(size_t)y * w + x] = (uint8_t)(x < w / 2 ? 255 : 128);
         }
+    return rgb;
+}
+
+static void write_image(const char *path, int w, int h, unsigned seed, int with_alpha)
+{
+    uint8_t *rgb = synthetic_rgb(w, h, seed), *alpha = with_alpha ? malloc((size_t)w * h) : NULL;
+    if (with_alpha && !alpha) abort();
+    for (int y = 0; alpha && y < h; y++)
+        for (int x = 0; x < w; x++) alpha[(size_t)y * w + x] = (uint8_t)(x < w / 2 ? 255 : 128);
     char err[256];
     if (aec_png_write(path, rgb, alpha, w, h, err, sizeof err)) fprintf(stderr, "%s\n", err);
     free(rgb);
@@ -622,6 +631,121 @@ static void test_train_calib(void)
           "an output that cannot be written: exit 3, the checkpoint named: %s", err_text);
 }
 
+/* w x h synthetic pixels as a JPEG: RGB 4:2:0, or gray, progressive,
+ * with an EXIF orientation */
+static void write_jpeg(const char *path, int w, int h, unsigned seed, int gray, int progressive,
+                       int orientation)
+{
+    uint8_t *rgb = synthetic_rgb(w, h, seed);
+    test_jpeg opt;
+    memset(&opt, 0, sizeof opt);
+    opt.components = gray ? 1 : 3;
+    opt.progressive = progressive;
+    opt.orientation = orientation;
+    if (gray)
+        for (size_t i = 0; i < (size_t)w * h; i++) rgb[i] = rgb[3 * i + 1];
+    if (test_jpeg_write(path, rgb, w, h, &opt)) fprintf(stderr, "%s: not written\n", path);
+    free(rgb);
+}
+
+static void png_size(const char *path, int *w, int *h)
+{
+    aec_image img;
+    char err[256];
+    *w = *h = 0;
+    if (aec_png_read(path, &img, 0, err, sizeof err) == 0) {
+        *w = img.width;
+        *h = img.height;
+        aec_image_free(&img);
+    }
+}
+
+/* A folder of JPEGs straight through, no conversion and no export: aec
+ * train on it, aec encode of the folder (*.jpg, *.JPEG, *.jpeg, the
+ * layout kept, photo.jpg -> photo.aec), aec decode and a standalone
+ * decoder; a phone photo (EXIF 6) comes out upright; a damaged JPEG fails
+ * alone, in one line naming it; aec bench says what its PSNR is against. */
+static void test_jpeg_inputs(void)
+{
+    mkdir(path_in("jpegs"), 0777);
+    mkdir(path_in("jpegs/sub"), 0777);
+    write_jpeg(path_in("jpegs/a.jpg"), 160, 120, 31, 0, 0, 0);
+    write_jpeg(path_in("jpegs/B.JPEG"), 128, 96, 32, 0, 1, 0);
+    write_jpeg(path_in("jpegs/c.jpeg"), 100, 80, 33, 1, 0, 0);
+    write_jpeg(path_in("jpegs/sub/phone.jpg"), 96, 64, 34, 0, 0, 6);
+    write_bytes(path_in("jpegs/notes.txt"), "not an image\n", 13);
+    const char *jm = path_in("jm.aecm");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("jpegs"), "-o", jm, "--steps", "2", "--batch", "2",
+              "--patch", "64", "--n", "8", "--m", "12") == 0 && strstr(out_text, "3 images from"),
+          "train on JPEGs: %s%s", out_text, err_text);
+    CHECK(RUN(aec_bin, "encode", "-m", jm, path_in("jpegs"), "-o", path_in("jenc")) == 0 &&
+              strstr(out_text, "4 files, 0 failed"),
+          "encode a folder of JPEGs with that model: %s%s", out_text, err_text);
+    CHECK(exists(path_in("jenc/a.aec")) && exists(path_in("jenc/B.aec")) &&
+              exists(path_in("jenc/c.aec")) && exists(path_in("jenc/sub/phone.aec")),
+          "photo.jpg -> photo.aec, any case, the layout kept");
+    CHECK(strstr(err_text, "c.jpeg: grayscale converted") != NULL, "the gray JPEG noted: %s", err_text);
+    CHECK(RUN(aec_bin, "decode", "-m", jm, path_in("jenc"), "-o", path_in("jdec")) == 0,
+          "decode: %s", err_text);
+    int w, h;
+    png_size(path_in("jdec/sub/phone.png"), &w, &h);
+    CHECK(w == 64 && h == 96, "the phone photo decoded upright: %dx%d", w, h);
+    png_size(path_in("jdec/B.png"), &w, &h);
+    CHECK(w == 128 && h == 96, "the progressive JPEG: %dx%d", w, h);
+    const char *jd = path_in("jdec-aecd");
+    CHECK(RUN(aec_bin, "export-decoder", "-m", jm, "--stub", stub_bin, "-o", jd) == 0 &&
+              RUN(jd, path_in("jenc/sub/phone.aec"), path_in("phone-aecd.png")) == 0,
+          "a standalone decoder of it: %s", err_text);
+    int d = max_pixel_diff(path_in("phone-aecd.png"), path_in("jdec/sub/phone.png"));
+    CHECK(d <= 1, "its pixels, +-1: %d", d);
+    CHECK(RUN(aec_bin, "encode", "-m", jm, path_in("jpegs/B.JPEG")) == 0 && exists(path_in("jpegs/B.aec")),
+          "one JPEG, no -o: B.JPEG -> B.aec: %s", err_text);
+    unlink(path_in("jpegs/B.aec"));
+
+    CHECK(RUN(aec_bin, "score", "-m", jm, path_in("jpegs")) == 0 && strstr(out_text, "phone.jpg") &&
+              strstr(out_text, "B.JPEG") && strstr(out_text, "c.jpeg") && strstr(out_text, "a.jpg"),
+          "aec score takes the JPEGs: %s%s", out_text, err_text);
+
+    /* photo.png and photo.jpg would both be photo.aec */
+    mkdir(path_in("twins"), 0777);
+    write_jpeg(path_in("twins/x.jpg"), 64, 64, 36, 0, 0, 0);
+    write_image(path_in("twins/x.png"), 64, 64, 36, 0);
+    CHECK(RUN(aec_bin, "encode", "-m", jm, path_in("twins"), "-o", path_in("twinsenc")) == 2 &&
+              strstr(err_text, "x.aec: would be written from both"),
+          "x.jpg and x.png: refused, said: %s", err_text);
+
+    /* a damaged JPEG among good ones */
+    mkdir(path_in("jbad"), 0777);
+    write_jpeg(path_in("jbad/good.jpg"), 80, 64, 35, 0, 0, 0);
+    size_t n;
+    uint8_t *b = slurp(path_in("jbad/good.jpg"), &n);
+    if (b) write_bytes(path_in("jbad/cut.jpg"), b, n / 2);
+    free(b);
+    CHECK(RUN(aec_bin, "encode", "-m", jm, path_in("jbad"), "-o", path_in("jbadenc")) == 1 &&
+              strstr(out_text, "2 files, 1 failed"),
+          "a folder with a damaged JPEG: exit 1: %s", out_text);
+    CHECK(strstr(err_text, "cut.jpg: truncated") && strchr(err_text, '\n') == err_text + strlen(err_text) - 1,
+          "one line naming it: '%s'", err_text);
+    CHECK(!exists(path_in("jbadenc/cut.aec")) && exists(path_in("jbadenc/good.aec")),
+          "no output for it, the good one coded");
+
+    /* aec bench: the report says PSNR is against the decoded JPEGs */
+    const char *rep = path_in("jrep"), *rep_png = path_in("prep");
+    char summary[PATH_MAX + 300];
+    CHECK(RUN(aec_bin, "bench", "-m", jm, path_in("jpegs"), "-o", rep, "-e", "0", "--qualities", "50",
+              "--jpeg-qualities", "50,90") == 0, "bench of JPEGs: %s", err_text);
+    snprintf(summary, sizeof summary, "%s/summary.md", rep);
+    load_text(summary, out_text, sizeof out_text);
+    CHECK(strstr(out_text, "4 of the 4 images are JPEGs") && strstr(out_text, "decoded JPEG pixels"),
+          "the report says so: %s", out_text);
+    CHECK(RUN(aec_bin, "bench", "-m", jm, path_in("tree"), "-o", rep_png, "-e", "0", "--qualities",
+              "50", "--jpeg-qualities", "50,90") == 0, "bench of PNGs: %s", err_text);
+    snprintf(summary, sizeof summary, "%s/summary.md", rep_png);
+    load_text(summary, out_text, sizeof out_text);
+    CHECK(strstr(out_text, "# aec bench") && !strstr(out_text, "are JPEGs"),
+          "not for PNGs: %s", out_text);
+}
+
 int main(void)
 {
     if (getenv("AEC_TEST_SANITIZED")) {
@@ -670,6 +794,7 @@ int main(void)
     test_context(M, path_in("tree/a.png"));
     test_score(M);
     test_bench_names(M);
+    test_jpeg_inputs();
 
     /* ---- one file: encode, decode, and the same through stdin/stdout ---- */
     const char *A = path_in("tree/a.png"), *A_aec = path_in("a.aec"), *A_png = path_in("a.png");

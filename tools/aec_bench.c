@@ -1,4 +1,5 @@
-/* tools/aec_bench.c - `aec bench`: aec against JPEG on a folder of PNGs.
+/* tools/aec_bench.c - `aec bench`: aec against JPEG on a folder of PNG or
+ * JPEG images.
  *
  * Every image is coded at each aec quality and each JPEG quality (JPEG
  * through libjpeg-turbo, linked in); per point the size, PSNR, MS-SSIM and
@@ -19,6 +20,7 @@
 
 #include "bench.h"
 #include "codec.h"
+#include "image_io.h"
 #include "image_list.h"
 #include "jpeg_ref.h"
 #include "tools.h"
@@ -31,11 +33,13 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: aec bench [-m MODEL] DIR [-o REPORT_DIR] [-j N] [--qualities LIST]\n"
             "                 [--jpeg-qualities LIST]\n"
-            "  Codes every PNG under DIR (recursively) with aec and with JPEG at a sweep of\n"
-            "  qualities and writes REPORT_DIR/summary.md (mean curves, BD-rate against\n"
-            "  JPEG, file sizes at equal PSNR), points.csv (every point) and rd.svg (the\n"
-            "  rate-distortion curves). PSNR and MS-SSIM are computed on RGB as\n"
-            "  ../shared/bench/rd.py does; an alpha plane is ignored, as rd.py does.\n"
+            "  Codes every PNG and JPEG under DIR (recursively; *.png, *.jpg, *.jpeg) with\n"
+            "  aec and with JPEG at a sweep of qualities and writes REPORT_DIR/summary.md\n"
+            "  (mean curves, BD-rate against JPEG, file sizes at equal PSNR), points.csv\n"
+            "  (every point) and rd.svg (the rate-distortion curves). PSNR and MS-SSIM are\n"
+            "  computed on RGB as ../shared/bench/rd.py does; an alpha plane is ignored, as\n"
+            "  rd.py does. A JPEG input's reference is its decoded pixels (EXIF orientation\n"
+            "  applied).\n"
             "  -m MODEL               model file (default: the one built into aec)\n"
             "  -o REPORT_DIR          default ./aec-bench-report\n"
             "  -j N                   images measured in parallel (default 1)\n"
@@ -143,6 +147,16 @@ static int parse_args(int argc, char **argv, bench_options *o)
     return 0;
 }
 
+/* How many of the images measured are JPEGs (by their first bytes, as
+ * they were read). */
+static int count_jpegs(const image_list *images, const int *image_ok)
+{
+    int n = 0;
+    for (int i = 0; i < images->n; i++)
+        n += image_ok[i] && aec_image_file_format(images->path[i]) == AEC_IMAGE_JPEG;
+    return n;
+}
+
 int aec_cmd_bench(int argc, char **argv)
 {
     bench_options o;
@@ -162,7 +176,7 @@ int aec_cmd_bench(int argc, char **argv)
         return AEC_EXIT_DATA;
     }
     if (images.n == 0) {
-        fprintf(stderr, "aec bench: %s: no .png files in it\n", o.dir);
+        fprintf(stderr, "aec bench: %s: no " AEC_IMAGE_KINDS " files in it\n", o.dir);
         image_list_free(&images);
         return AEC_EXIT_DATA;
     }
@@ -189,7 +203,7 @@ int aec_cmd_bench(int argc, char **argv)
         for (int i = 0; i < images.n; i++) names[i] = images.path[i] + skip;
         bench_results r = {o.dir,      o.model,  jpeg_ref_version(), o.jobs, o.effort, o.refine, images.n, names,
                            image_ok,   o.n_aec,  o.n_jpeg,           o.aec_q, o.jpeg_q, points,
-                           bench_now_s() - t0};
+                           bench_now_s() - t0, count_jpegs(&images, image_ok)};
         if (bench_write_report(&r, o.out_dir, err, sizeof err)) {
             fprintf(stderr, "aec bench: %s\n", err);
             rc = AEC_EXIT_SYSTEM;

@@ -25,7 +25,7 @@
 
 #include "cli.h"
 #include "domain_fit.h"
-#include "png_io.h"
+#include "image_io.h"
 #include "tools.h"
 
 #define MAX_WORKERS 64
@@ -81,20 +81,6 @@ static void free_jobs(job_list *j)
     free(j->out);
 }
 
-static int has_suffix(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a > b && strcasecmp(s + a - b, suffix) == 0;
-}
-
-/* "dir/name.png" -> "dir/name.aec"; 0 when it fits in n */
-static int replace_suffix(char *dst, size_t n, const char *path, const char *old, const char *new)
-{
-    size_t len = strlen(path);
-    if (has_suffix(path, old)) len -= strlen(old);
-    return snprintf(dst, n, "%.*s%s", (int)len, path, new) >= (int)n;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -106,11 +92,37 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Every file ending in `suffix` under dir (sorted, recursive); rel is the
+/* Which files a command takes and what it names their outputs: encode
+ * takes PNGs and JPEGs (photo.JPG -> photo.aec), decode .aec files. */
+typedef struct {
+    const char *(*suffix)(const char *name); /* the suffix a file it takes ends in, or NULL */
+    const char *what;                        /* "PNG or JPEG", for messages */
+    const char *new_suffix;                  /* its outputs' */
+} job_naming;
+
+static const char *aec_suffix(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && !strcasecmp(name + n - 4, ".aec") ? name + n - 4 : NULL;
+}
+
+static const job_naming encode_naming = {aec_image_suffix, AEC_IMAGE_KINDS, ".aec"};
+static const job_naming decode_naming = {aec_suffix, ".aec", ".png"};
+
+/* path with its suffix (if taken by naming) replaced by the outputs';
+ * 0 when it fits in n */
+static int output_name(char *dst, size_t n, const char *path, const job_naming *naming)
+{
+    const char *suffix = naming->suffix(path);
+    size_t len = suffix ? (size_t)(suffix - path) : strlen(path);
+    return snprintf(dst, n, "%.*s%s", (int)len, path, naming->new_suffix) >= (int)n;
+}
+
+/* Every file under dir (sorted, recursive) that naming takes; rel is the
  * path relative to the top folder, kept in the output folder. Returns an
  * AEC_EXIT_* code. */
-static int walk(const char *dir, const char *rel, const char *suffix, const char *new_suffix,
-                const char *out_dir, job_list *jobs, char *err, size_t errlen)
+static int walk(const char *dir, const char *rel, const job_naming *naming, const char *out_dir,
+                job_list *jobs, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
     if (!d) {
@@ -145,11 +157,11 @@ static int walk(const char *dir, const char *rel, const char *suffix, const char
         struct stat st;
         if (stat(path, &st) != 0) continue;
         if (S_ISDIR(st.st_mode)) {
-            ret = walk(path, sub, suffix, new_suffix, out_dir, jobs, err, errlen);
-        } else if (has_suffix(names[i], suffix)) {
-            int too_long = out_dir ? replace_suffix(o, sizeof o, sub, suffix, new_suffix) ||
+            ret = walk(path, sub, naming, out_dir, jobs, err, errlen);
+        } else if (naming->suffix(names[i])) {
+            int too_long = out_dir ? output_name(o, sizeof o, sub, naming) ||
                                          snprintf(out, sizeof out, "%s/%s", out_dir, o) >= (int)sizeof out
-                                   : replace_suffix(out, sizeof out, path, suffix, new_suffix);
+                                   : output_name(out, sizeof out, path, naming);
             if (too_long) {
                 snprintf(err, errlen, "%.900s: path too long", path);
                 ret = AEC_EXIT_DATA;
@@ -197,9 +209,8 @@ static int check_distinct_outputs(const job_list *jobs, char *err, size_t errlen
 /* Inputs (files or folders) -> jobs. With one input file, -o names the
  * output file (or a folder to put it in, when one by that name exists);
  * otherwise it names a folder. Returns an AEC_EXIT_* code. */
-static int make_jobs(char **inputs, int n_in, const char *out, const char *suffix,
-                     const char *new_suffix, job_list *jobs, int *out_is_dir, char *err,
-                     size_t errlen)
+static int make_jobs(char **inputs, int n_in, const char *out, const job_naming *naming,
+                     job_list *jobs, int *out_is_dir, char *err, size_t errlen)
 {
     for (int i = 0; i < n_in; i++)
         if (strcmp(inputs[i], "-") == 0 && n_in > 1) {
@@ -221,7 +232,7 @@ static int make_jobs(char **inputs, int n_in, const char *out, const char *suffi
             return AEC_EXIT_DATA;
         }
         if (S_ISDIR(st.st_mode)) {
-            int rc = walk(in, "", suffix, new_suffix, out, jobs, err, errlen);
+            int rc = walk(in, "", naming, out, jobs, err, errlen);
             if (rc) return rc;
             continue;
         }
@@ -232,10 +243,10 @@ static int make_jobs(char **inputs, int n_in, const char *out, const char *suffi
         } else if (out) {
             const char *base = strrchr(in, '/');
             char b[4096];
-            too_long = replace_suffix(b, sizeof b, base ? base + 1 : in, suffix, new_suffix) ||
+            too_long = output_name(b, sizeof b, base ? base + 1 : in, naming) ||
                        snprintf(o, sizeof o, "%s/%s", out, b) >= (int)sizeof o;
         } else {
-            too_long = replace_suffix(o, sizeof o, in, suffix, new_suffix);
+            too_long = output_name(o, sizeof o, in, naming);
         }
         if (too_long) {
             snprintf(err, errlen, "%.900s: path too long", in);
@@ -244,7 +255,7 @@ static int make_jobs(char **inputs, int n_in, const char *out, const char *suffi
         if (add_job(jobs, in, o)) goto oom;
     }
     if (jobs->n == 0) {
-        snprintf(err, errlen, "no %s files in the inputs", suffix);
+        snprintf(err, errlen, "no %s files in the inputs", naming->what);
         return AEC_EXIT_DATA;
     }
     return check_distinct_outputs(jobs, err, errlen);
@@ -877,7 +888,7 @@ static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result
         r->rc = strstr(err, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
         goto fail;
     }
-    if (aec_png_read_mem(raw, in_len, name, &img, 0, err, sizeof err)) {
+    if (aec_image_read_mem(raw, in_len, name, &img, 0, err, sizeof err)) {
         r->rc = strstr(err, "out of memory") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
         goto fail;
     }
@@ -892,6 +903,9 @@ static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result
     if (img.source_gray || img.source_16bit)
         fprintf(warn, "aec encode: note: %s: %s converted to 8-bit RGB\n", name,
                 img.source_16bit ? (img.source_gray ? "16-bit gray" : "16-bit") : "grayscale");
+    if (img.source_cmyk)
+        fprintf(warn, "aec encode: note: %s: CMYK converted to RGB without a colour profile\n",
+                name);
     double fit = o->no_fit_check ? NAN : check_domain_fit(x->c, &img, name, warn);
     /* the codec reports failures only as messages: "out of memory" is the
      * system's fault, anything else (the image size) the input's */
@@ -941,9 +955,12 @@ static void encode_usage(FILE *f)
 {
     fprintf(f,
             "usage: aec encode [options] INPUT... [-o OUT]\n"
-            "  INPUT         PNG files or folders (searched recursively for *.png); - is stdin\n"
+            "  INPUT         PNG or JPEG files, or folders (searched recursively for *.png,\n"
+            "                *.jpg and *.jpeg, any case); - is stdin. A JPEG's EXIF\n"
+            "                orientation is applied; PSNRs are against its decoded pixels\n"
             "  -o OUT        output file (one input) or folder (several; the layout is kept);\n"
-            "                default: the input's name with .aec; - is stdout\n"
+            "                default: the input's name with .aec (photo.jpg -> photo.aec);\n"
+            "                - is stdout\n"
             "  -q Q          quality 0-100, higher is better (default 75)\n"
             "  --bpp B       the quality that gives B bits per pixel, to within 3%%\n"
             "  --psnr P      the quality that gives a PSNR of P dB, to within 0.1 dB\n"
@@ -967,11 +984,11 @@ static void encode_usage(FILE *f)
 static void decode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result *r);
 static void decode_usage(FILE *f);
 
-static void print_encode_summary(int n, int failures, uint64_t png_bytes, uint64_t aec_bytes)
+static void print_encode_summary(int n, int failures, uint64_t image_bytes, uint64_t aec_bytes)
 {
-    printf("%d files, %d failed; coded: %llu bytes of PNG -> %llu bytes of .aec (%.1f%%)\n", n,
-           failures, (unsigned long long)png_bytes, (unsigned long long)aec_bytes,
-           png_bytes ? 100.0 * (double)aec_bytes / (double)png_bytes : 0.0);
+    printf("%d files, %d failed; coded: %llu bytes of input -> %llu bytes of .aec (%.1f%%)\n", n,
+           failures, (unsigned long long)image_bytes, (unsigned long long)aec_bytes,
+           image_bytes ? 100.0 * (double)aec_bytes / (double)image_bytes : 0.0);
 }
 
 static int run_command(int argc, char **argv, int encoding)
@@ -988,8 +1005,8 @@ static int run_command(int argc, char **argv, int encoding)
         return rc < 0 ? AEC_EXIT_OK : rc;
     }
     job_list jobs = {0};
-    rc = make_jobs(inputs, n_in, o.out, encoding ? ".png" : ".aec", encoding ? ".aec" : ".png",
-                   &jobs, &out_is_dir, err, sizeof err);
+    rc = make_jobs(inputs, n_in, o.out, encoding ? &encode_naming : &decode_naming, &jobs,
+                   &out_is_dir, err, sizeof err);
     free(inputs);
     if (rc) {
         fprintf(stderr, "aec %s: %s\n", cmd, err);

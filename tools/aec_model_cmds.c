@@ -19,9 +19,9 @@ static void export_usage(FILE *f)
             "                  [--decoder-only] [-f]\n"
             "  Makes a training checkpoint (or snapshot, or model) ready to code: builds its\n"
             "  entropy tables and integer hyper-synthesis, calibrated on the first %d\n"
-            "  images of DIR, and gives it its identity. aec train's own output is ready\n"
-            "  already. --average takes a checkpoint's moving average of the weights\n"
-            "  (aec train --average) instead of the weights themselves.\n"
+            "  images (PNG or JPEG) of DIR, and gives it its identity. aec train's own\n"
+            "  output is ready already. --average takes a checkpoint's moving average of\n"
+            "  the weights (aec train --average) instead of the weights themselves.\n"
             "  --decoder-only keeps just the decoder half.\n",
             AEC_CALIB_IMAGES);
 }

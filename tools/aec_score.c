@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "domain_fit.h"
 #include "image_list.h"
-#include "png_io.h"
+#include "image_io.h"
 #include "tools.h"
 
 static void usage(FILE *f)
@@ -26,7 +26,8 @@ static void usage(FILE *f)
             "  and where that falls among the model's own training images. Images\n"
             "  above %.1f%% of those by more than %.2f are off the domain.\n"
             "  One line per image, the furthest off first.\n"
-            "  INPUT     image files or folders (searched recursively)\n"
+            "  INPUT     PNG or JPEG files, or folders (searched recursively for *.png,\n"
+            "            *.jpg and *.jpeg, any case)\n"
             "  -m MODEL  model file (default: the butterfly model built into aec)\n"
             "  --csv     CSV with the header file,score,percentile,off_domain\n",
             DOMAIN_FIT_QUALITY, DOMAIN_FIT_OFF_PERCENTILE, DOMAIN_FIT_MARGIN);
@@ -77,7 +78,7 @@ static int score_all(const aec_codec *c, const image_list *files, scored *out, i
         aec_image img;
         char err[1024], inner[512];
         double s;
-        if (aec_png_read(files->path[i], &img, 0, err, sizeof err)) {
+        if (aec_image_read(files->path[i], &img, 0, err, sizeof err)) {
             fprintf(stderr, "aec score: %s\n", err);
             failed = 1;
             continue;

@@ -67,8 +67,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: aec train --data DIR -o MODEL [options]\n"
-            "  --data DIR            training images (*.png, at least --patch and\n"
-            "                        --patch-first pixels a side)\n"
+            "  --data DIR            training images (*.png, *.jpg, *.jpeg; at least --patch\n"
+            "                        and --patch-first pixels a side)\n"
             "  --val DIR             validation images, evaluated every --val-every\n"
             "  -o MODEL              where the trained model goes (.aecm), ready to code\n"
             "                        (aec encode -m MODEL): at the end of the run, or after\n"

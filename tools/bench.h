@@ -41,6 +41,8 @@ typedef struct {
     /* points[i * (n_aec + n_jpeg) + k]: the aec settings first, then JPEG's */
     const bench_point *points;
     double wall_s;          /* the whole run */
+    int jpeg_inputs;        /* images measured that are JPEGs: their reference is
+                             * their decoded pixels */
 } bench_results;
 
 /* Codes each of the n images (paths) at every setting with o->jobs worker

@@ -158,7 +158,11 @@ static void write_summary(FILE *f, const bench_results *r, const mean_curve *aec
             r->jpeg_name);
     fprintf(f, "- PSNR: RGB, 8-bit, MSE over the three channels; MS-SSIM: RGB, 5 scales; both "
                "per image, then averaged over the images (as ../shared/bench/rd.py)\n");
-    fprintf(f, "- times: seconds per image in one process, PNG reading and metrics not counted; "
+    if (r->jpeg_inputs)
+        fprintf(f, "- inputs: %d of the %d images are JPEGs; their PSNR and MS-SSIM (aec's and "
+                   "JPEG's) are measured against the decoded JPEG pixels, not the picture before "
+                   "its JPEG compression\n", r->jpeg_inputs, used);
+    fprintf(f, "- times: seconds per image in one process, image reading and metrics not counted; "
                "%d worker%s%s\n",
             r->jobs, r->jobs == 1 ? "" : "s sharing the machine",
             r->jobs == 1 ? "" : " (so times are not those of an idle machine)");

@@ -24,7 +24,7 @@
 #include "cli.h"
 #include "jpeg_ref.h"
 #include "metrics.h"
-#include "png_io.h"
+#include "image_io.h"
 
 typedef struct {
     char *const *path;
@@ -122,7 +122,7 @@ static void run_worker(const bench_options *o, const image_list *images, int fir
         aec_image img;
         memset(&r, 0, sizeof r);
         r.image = i;
-        if (aec_png_read(images->path[i], &img, 0, r.err, sizeof r.err)) {
+        if (aec_image_read(images->path[i], &img, 0, r.err, sizeof r.err)) {
             r.kind = REC_IMAGE_FAILED;
             if (send_record(fd, &r)) break;
             continue;

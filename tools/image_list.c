@@ -6,8 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
+
+#include "image_io.h"
 
 int image_list_add(image_list *l, const char *p)
 {
@@ -32,12 +33,6 @@ void image_list_free(image_list *l)
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int image_list_is_image_name(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 4 && strcasecmp(name + n - 4, ".png") == 0;
 }
 
 int image_list_find(const char *dir, image_list *out, char *err, size_t errlen)
@@ -70,7 +65,7 @@ int image_list_find(const char *dir, image_list *out, char *err, size_t errlen)
         struct stat st;
         if (stat(path, &st) != 0) continue; /* a dangling link */
         if (S_ISDIR(st.st_mode)) rc = image_list_find(path, out, err, errlen);
-        else if (image_list_is_image_name(names.path[i]) && image_list_add(out, path)) {
+        else if (aec_image_name_ok(names.path[i]) && image_list_add(out, path)) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
         }

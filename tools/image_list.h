@@ -14,10 +14,8 @@ typedef struct {
 int image_list_add(image_list *l, const char *p);
 void image_list_free(image_list *l);
 
-/* 1 when a file name has an image suffix (.png, any case). */
-int image_list_is_image_name(const char *name);
-
-/* Appends every image file under dir, recursively. Hidden files and
+/* Appends every image file under dir, recursively: the names
+ * aec_image_name_ok takes (*.png, *.jpg, *.jpeg, any case). Hidden files and
  * folders are skipped; the order is that of the names, folder by folder,
  * so results do not depend on the file system. 0, or -1 with err. */
 int image_list_find(const char *dir, image_list *out, char *err, size_t errlen);

@@ -169,11 +169,15 @@ clean:
 #       aec_decode with a tiny model built at start-up, seeded from
 #       tests/fuzz_corpus_codec/; new inputs go to $(BUILD)/fuzz/codec-corpus,
 #       findings to $(BUILD)/fuzz/codec-crash-*.
+#   make fuzz-image SECONDS=N  tests/fuzz_image.c: the PNG and JPEG readers
+#       (image_io.h: EXIF orientation, CMYK, damage, limits), seeded from
+#       tests/fuzz_corpus_image/; new inputs go to $(BUILD)/fuzz/image-corpus,
+#       findings to $(BUILD)/fuzz/image-crash-*.
 # One thread, so a finding replays exactly; an input running over 10 s is a
 # finding (a hang).
 # The harnesses link the programs' libraries (NN_SRC, CODEC_SRC) built again
 # in $(BUILD)/fuzz by clang with coverage, ASan and UBSan. make test builds
-# both and runs each for FUZZ_SMOKE seconds (test-fuzz).
+# them and runs each for FUZZ_SMOKE seconds (test-fuzz).
 FUZZ_CC  ?= clang
 SECONDS  ?= 60
 FUZZ_SMOKE ?= 25
@@ -215,13 +219,20 @@ fuzz-codec: $(FUZZ)/fuzz_codec
 	$(FUZZ_ENV) $< $(FUZZ_OPTS) -max_total_time=$(SECONDS) -artifact_prefix=$(FUZZ)/codec- \
 	  $(FUZZ)/codec-corpus tests/fuzz_corpus_codec
 
+fuzz-image: $(FUZZ)/fuzz_image
+	@mkdir -p $(FUZZ)/image-corpus
+	$(FUZZ_ENV) $< $(FUZZ_OPTS) -max_total_time=$(SECONDS) -artifact_prefix=$(FUZZ)/image- \
+	  $(FUZZ)/image-corpus tests/fuzz_corpus_image
+
 # make fuzz-merge: what those runs found that reaches new code (edges only,
 # no hit counts, so the set stays small) added to the seed folders.
 fuzz-merge: $(FUZZERS)
-	@mkdir -p $(FUZZ)/corpus $(FUZZ)/codec-corpus
+	@mkdir -p $(FUZZ)/corpus $(FUZZ)/codec-corpus $(FUZZ)/image-corpus
 	$(FUZZ_ENV) $(FUZZ)/fuzz_decode $(FUZZ_OPTS) -merge=1 -use_counters=0 tests/fuzz_corpus $(FUZZ)/corpus
 	$(FUZZ_ENV) $(FUZZ)/fuzz_codec $(FUZZ_OPTS) -merge=1 -use_counters=0 tests/fuzz_corpus_codec \
 	  $(FUZZ)/codec-corpus
+	$(FUZZ_ENV) $(FUZZ)/fuzz_image $(FUZZ_OPTS) -merge=1 -use_counters=0 tests/fuzz_corpus_image \
+	  $(FUZZ)/image-corpus
 
 # The smoke run of make test: each harness for FUZZ_SMOKE seconds from its
 # seeds (read only; new inputs to a fresh $(FUZZ)/smoke-NAME), any finding a
@@ -229,7 +240,8 @@ fuzz-merge: $(FUZZERS)
 test-fuzz: $(FUZZERS)
 	@echo "== fuzzing ($(FUZZ_SMOKE) s each)"
 	@$(FUZZ_ENV) tests/fuzz_smoke.sh "$(FUZZ_SMOKE)" $(FUZZ) "$(FUZZ_OPTS)" \
-	  $(FUZZ)/fuzz_decode tests/fuzz_corpus $(FUZZ)/fuzz_codec tests/fuzz_corpus_codec
+	  $(FUZZ)/fuzz_decode tests/fuzz_corpus $(FUZZ)/fuzz_codec tests/fuzz_corpus_codec \
+	  $(FUZZ)/fuzz_image tests/fuzz_corpus_image
 
 # $(FUZZ)/fuzz_decode_corpus DIR and $(FUZZ)/fuzz_codec_corpus DIR write the
 # harnesses' seed files (built with -DAEC_FUZZ_WRITE_CORPUS, gcc, no fuzzer)
@@ -238,4 +250,4 @@ $(FUZZERS:=_corpus): $(FUZZ)/%_corpus: tests/%.c $(wildcard tests/*.h) $(LIBS)
 	$(CC) -std=c11 -D_GNU_SOURCE -Inn -Icodec $(CFLAGS) $(WARN) $(OMP) -DAEC_FUZZ_WRITE_CORPUS \
 	  -o $@ $< $(LIBS) $(LDLIBS_AEC)
 
-.PHONY: fuzz fuzz-codec fuzz-merge fuzz-clang test-fuzz
+.PHONY: fuzz fuzz-codec fuzz-image fuzz-merge fuzz-clang test-fuzz

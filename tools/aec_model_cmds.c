@@ -19,11 +19,12 @@ static void export_usage(FILE *f)
             "                  [--decoder-only] [-f]\n"
             "  Makes a training checkpoint (or snapshot, or model) ready to code: builds its\n"
             "  entropy tables and integer hyper-synthesis, calibrated on the first %d\n"
-            "  images (PNG or JPEG) of DIR, and gives it its identity. aec train's own\n"
-            "  output is ready already. --average takes a checkpoint's moving average of\n"
-            "  the weights (aec train --average) instead of the weights themselves.\n"
-            "  --decoder-only keeps just the decoder half.\n",
-            AEC_CALIB_IMAGES);
+            "  images (PNG or JPEG) of DIR, and gives it its identity; stores the\n"
+            "  domain-fit scores (aec score) of up to %d images of DIR, spread over it.\n"
+            "  aec train's own output is ready already. --average takes a checkpoint's\n"
+            "  moving average of the weights (aec train --average) instead of the weights\n"
+            "  themselves. --decoder-only keeps just the decoder half (no scores).\n",
+            AEC_CALIB_IMAGES, DOMAIN_FIT_CALIB_IMAGES);
 }
 
 /* Reads the model to export into m (and its META into *meta): the weights

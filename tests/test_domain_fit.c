@@ -37,6 +37,13 @@ static void test_rules(void)
     CHECK_CLOSE(domain_fit_percentile(&c, -2.0), 0.0, 1e-9, "below all");
     CHECK_CLOSE(domain_fit_percentile(&c, 0.0), 100.0, 1e-9, "above all");
     CHECK_CLOSE(domain_fit_percentile(&c, -0.9), 75.0, 1e-9, "between");
+    float tenth = 0.1f;
+    aec_codec one = c;
+    one.fit_scores = &tenth;
+    one.fit_count = 1;
+    CHECK_CLOSE(domain_fit_percentile(&one, 0.1), 50.0, 1e-9,
+                "a score ties with its own stored (float) value");
+    CHECK_CLOSE(domain_fit_quantile(&c, 50), -1.0, 1e-6, "the median of four: between the middle two");
     /* the threshold's percentile of the four, between the last two */
     double at = DOMAIN_FIT_OFF_PERCENTILE / 100.0 * 3;
     CHECK(at >= 2 && at <= 3, "the test's scores bracket the threshold");
@@ -77,6 +84,16 @@ static void test_score(const aec_codec *c)
     CHECK(ra == 0 && rb == 0 && a == b, "a big image scores as its central crop: %g %g", a, b);
     free(big);
     free(crop);
+
+    /* noise: aec's PSNR far outside JPEG's points, where an unbounded
+     * extension of JPEG's curve gave scores of 60 and more */
+    uint8_t *noise = malloc(64 * 64 * 3);
+    if (!noise) abort();
+    uint32_t x = 12345;
+    for (int i = 0; i < 64 * 64 * 3; i++) noise[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 24);
+    ra = domain_fit_score(c, noise, 64, 64, &a, err, sizeof err);
+    CHECK(ra == 0 && fabs(a) < 16, "noise: a bounded score: %g", a);
+    free(noise);
 }
 
 static void test_calibrate(aec_codec *c)

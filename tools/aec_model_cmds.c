@@ -282,7 +282,7 @@ int aec_cmd_info(int argc, char **argv)
                 if (c.fit_count)
                     printf("  domain fit: scores of %u training images, median %.3f; off the "
                            "domain above %.3f\n",
-                           c.fit_count, c.fit_scores[c.fit_count / 2],
+                           c.fit_count, domain_fit_quantile(&c, 50),
                            domain_fit_off_threshold(&c));
                 aec_codec_free(&c);
             } else {

@@ -109,7 +109,7 @@ static void print_results(const scored *r, int n, int csv)
         else snprintf(pct, sizeof pct, "%.1f", r[i].percentile);
         if (csv) {
             /* a name with a comma or quote is quoted, quotes doubled */
-            int quote = strpbrk(r[i].file, ",\"\n") != NULL;
+            int quote = strpbrk(r[i].file, ",\"\r\n") != NULL;
             printf("%s", quote ? "\"" : "");
             for (const char *p = r[i].file; *p; p++) printf(*p == '"' ? "\"\"" : "%c", *p);
             printf("%s,%.4f,%s,%s\n", quote ? "\"" : "", r[i].score, pct,

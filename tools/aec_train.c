@@ -28,6 +28,7 @@
 #include "adam.h"
 #include "average.h"
 #include "blas.h"
+#include "cli.h"
 #include "codec.h"
 #include "dataset.h"
 #include "domain_fit.h"
@@ -74,7 +75,8 @@ static void usage(FILE *f)
             "                        (aec encode -m MODEL): at the end of the run, or after\n"
             "                        Ctrl-C, it is calibrated and exported as aec export does\n"
             "  --calib DIR           images to calibrate MODEL on (the first %d by name, as\n"
-            "                        aec export --calib; default: the training images)\n"
+            "                        aec export --calib; default: the training images that\n"
+            "                        are at least --patch a side)\n"
             "  --init MODEL          start from this model's weights (fine-tuning)\n"
             "  --resume CKPT         continue a run from its checkpoint (weights + optimiser)\n"
             "  --time T              stop after T (e.g. 90s, 20m, 3h)\n"
@@ -859,10 +861,19 @@ static int export_output(train_run *r, const char *meta, double run_s)
     fflush(stdout);
     aec_codec codec = {0};
     char err[1024];
-    if (ready_codec(final, r->calib, &codec, err, sizeof err) ||
-        domain_fit_calibrate(&codec, r->calib, err, sizeof err) ||
-        aec_codec_save(&codec, o->out, 0, meta, err, sizeof err)) {
-        fprintf(stderr, "aec train: %s: not written: %s; the weights are in %s (aec export -m %s "
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    /* cli_write_output: a Ctrl-C during the write removes its temporary file */
+    int failed = ready_codec(final, r->calib, &codec, err, sizeof err) ||
+                 domain_fit_calibrate(&codec, r->calib, err, sizeof err);
+    if (!failed && aec_codec_serialize(&codec, 0, meta, &bytes, &len)) {
+        snprintf(err, sizeof err, "out of memory");
+        failed = 1;
+    }
+    if (!failed) failed = cli_write_output(o->out, bytes, len, CLI_OVERWRITE, 0666, err, sizeof err);
+    free(bytes);
+    if (failed) {
+        fprintf(stderr, "aec train: %s not written: %s; the weights are in %s (aec export -m %s "
                 "--calib DIR -o %s%s)\n", o->out, err, r->ckpt_path, r->ckpt_path, o->out,
                 r->avg && stop_requested ? " --average" : "");
         aec_codec_free(&codec);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "container.h"
 #include "jpeg_ref.h"
 #include "metrics.h"
 
@@ -30,6 +31,17 @@ static size_t jpeg_entropy_bytes(const uint8_t *b, size_t len)
     return 0;
 }
 
+/* Bytes of an .aec file's entropy-coded streams, without the container's
+ * header and checksum (as JPEG's are counted without its headers). */
+static size_t aec_payload_bytes(const uint8_t *file, size_t len)
+{
+    aec_container con;
+    size_t n = 0;
+    if (aec_container_parse(file, len, NULL, &con, NULL, 0) != 0) return len;
+    for (uint32_t i = 0; i < con.n_streams; i++) n += con.stream_len[i];
+    return n;
+}
+
 typedef struct {
     double psnr, log_bits;
 } rd_point;
@@ -41,7 +53,9 @@ static int by_psnr(const void *a, const void *b)
 }
 
 /* log2 of JPEG's entropy-coded bits at `psnr`: linear between the two
- * points around it, extended from the end pair beyond them */
+ * points around it; beyond them, extended from the end pair by at most
+ * that pair's own span (JPEG's 4:2:0 caps its PSNR, and an end pair that
+ * gains almost no PSNR would otherwise extend without bound) */
 static int jpeg_log_bits_at(const uint8_t *rgb, int w, int h, double psnr, double *log_bits,
                             char *err, size_t errlen)
 {
@@ -66,6 +80,7 @@ static int jpeg_log_bits_at(const uint8_t *rgb, int w, int h, double psnr, doubl
     while (k + 2 < N_JPEG_Q && psnr > p[k + 1].psnr) k++;
     double span = p[k + 1].psnr - p[k].psnr;
     double f = span > 1e-9 ? (psnr - p[k].psnr) / span : 0;
+    f = f < -1 ? -1 : f > 2 ? 2 : f;
     *log_bits = p[k].log_bits + f * (p[k + 1].log_bits - p[k].log_bits);
     return 0;
 }
@@ -102,8 +117,9 @@ int domain_fit_score(const aec_codec *c, const uint8_t *rgb, int w, int h, doubl
     if (aec_encode(&fast, crop, cw, ch, DOMAIN_FIT_QUALITY, &file, &len, err, errlen) == 0 &&
         aec_decode(&fast, file, len, &dec, &dw, &dh, err, errlen) == 0) {
         double psnr = aec_psnr_rgb(crop, dec, cw, ch);
+        size_t payload = aec_payload_bytes(file, len);
         if (jpeg_log_bits_at(crop, cw, ch, psnr, &jpeg_log_bits, err, errlen) == 0) {
-            *score = log2(8.0 * (double)len) - jpeg_log_bits;
+            *score = log2(8.0 * (double)(payload ? payload : 1)) - jpeg_log_bits;
             r = 0;
         }
     }
@@ -116,15 +132,16 @@ int domain_fit_score(const aec_codec *c, const uint8_t *rgb, int w, int h, doubl
 double domain_fit_percentile(const aec_codec *c, double score)
 {
     if (!c->fit_count) return NAN;
+    const float s = (float)score; /* as stored: an image ties with its own score */
     double below = 0;
     for (uint32_t i = 0; i < c->fit_count; i++)
-        below += c->fit_scores[i] < score ? 1 : c->fit_scores[i] == score ? 0.5 : 0;
+        below += c->fit_scores[i] < s ? 1 : c->fit_scores[i] == s ? 0.5 : 0;
     return 100.0 * below / c->fit_count;
 }
 
-/* the stored scores' value at percentile p, interpolated */
-static double stored_quantile(const aec_codec *c, double p)
+double domain_fit_quantile(const aec_codec *c, double p)
 {
+    if (!c->fit_count) return NAN;
     double at = p / 100.0 * (c->fit_count - 1);
     uint32_t i = (uint32_t)floor(at);
     if (i + 1 >= c->fit_count) return c->fit_scores[c->fit_count - 1];
@@ -134,7 +151,7 @@ static double stored_quantile(const aec_codec *c, double p)
 double domain_fit_off_threshold(const aec_codec *c)
 {
     if (!c->fit_count) return INFINITY;
-    return stored_quantile(c, DOMAIN_FIT_OFF_PERCENTILE) + DOMAIN_FIT_MARGIN;
+    return domain_fit_quantile(c, DOMAIN_FIT_OFF_PERCENTILE) + DOMAIN_FIT_MARGIN;
 }
 
 int domain_fit_off(const aec_codec *c, double score)

@@ -9,9 +9,9 @@
  *
  * on the image's central crop of at most DOMAIN_FIT_MAX_SIDE pixels a side.
  * JPEG's bits at that PSNR are interpolated (log of the size, linear in
- * PSNR) between libjpeg-turbo encodes at a fixed set of qualities; only its
- * entropy-coded data counts, not its headers and tables, so that small
- * images are not flattered. Lower is better: -1 means half JPEG's bits.
+ * PSNR) between libjpeg-turbo encodes at a fixed set of qualities; only the
+ * entropy-coded data of either counts, not headers and tables, so that small
+ * images are judged as big ones. Lower is better: -1 means half JPEG's bits.
  *
  * A model stores the scores of its own training images (the FITS chunk,
  * spec/model-format.md); an image scoring above DOMAIN_FIT_OFF_PERCENTILE
@@ -47,6 +47,10 @@ int domain_fit_score(const aec_codec *c, const uint8_t *rgb, int w, int h, doubl
 /* The percentage (0-100) of the model's stored scores below score (ties
  * count half); NAN when the model stores none. */
 double domain_fit_percentile(const aec_codec *c, double score);
+
+/* The stored scores' value at percentile p (0-100), interpolated between
+ * neighbours; NAN when the model stores none. */
+double domain_fit_quantile(const aec_codec *c, double p);
 
 /* The score above which an image is off the model's domain; INFINITY when
  * the model stores no scores. */

@@ -85,6 +85,15 @@ static void test_score(const aec_codec *c)
     free(big);
     free(crop);
 
+    /* under DOMAIN_FIT_MIN_SIDE a side: no score, no error */
+    uint8_t *small = tiny_smooth_image(DOMAIN_FIT_MIN_SIDE - 1, 80, 2);
+    if (!small) abort();
+    a = 0;
+    ra = domain_fit_score(c, small, DOMAIN_FIT_MIN_SIDE - 1, 80, &a, err, sizeof err);
+    CHECK(ra == 0 && isnan(a) && isnan(domain_fit_percentile(c, a)) && !domain_fit_off(c, a),
+          "a small image is not scored: %d %g", ra, a);
+    free(small);
+
     /* noise: aec's PSNR far outside JPEG's points, where an unbounded
      * extension of JPEG's curve gave scores of 60 and more */
     uint8_t *noise = malloc(64 * 64 * 3);

@@ -25,12 +25,13 @@ static void usage(FILE *f)
             "  their ratio (higher = further off the domain; -1 = half JPEG's bits),\n"
             "  and where that falls among the model's own training images. Images\n"
             "  above %.1f%% of those by more than %.2f are off the domain.\n"
-            "  One line per image, the furthest off first.\n"
+            "  One line per image, the furthest off first; images under %d pixels\n"
+            "  a side are not scored (-).\n"
             "  INPUT     PNG or JPEG files, or folders (searched recursively for *.png,\n"
             "            *.jpg and *.jpeg, any case)\n"
             "  -m MODEL  model file (default: the butterfly model built into aec)\n"
             "  --csv     CSV with the header file,score,percentile,off_domain\n",
-            DOMAIN_FIT_QUALITY, DOMAIN_FIT_OFF_PERCENTILE, DOMAIN_FIT_MARGIN);
+            DOMAIN_FIT_QUALITY, DOMAIN_FIT_OFF_PERCENTILE, DOMAIN_FIT_MARGIN, DOMAIN_FIT_MIN_SIDE);
 }
 
 typedef struct {
@@ -42,6 +43,7 @@ typedef struct {
 static int further_off_first(const void *a, const void *b)
 {
     const scored *x = a, *y = b;
+    if (isnan(x->score) != isnan(y->score)) return isnan(x->score) ? 1 : -1; /* unscored last */
     if (x->score != y->score) return x->score < y->score ? 1 : -1;
     return strcmp(x->file, y->file);
 }
@@ -104,18 +106,19 @@ static void print_results(const scored *r, int n, int csv)
     if (csv) printf("file,score,percentile,off_domain\n");
     else printf("%8s %10s %4s  %s\n", "score", "percentile", "off", "file");
     for (int i = 0; i < n; i++) {
-        char pct[32];
+        char pct[32], score[32];
         if (isnan(r[i].percentile)) snprintf(pct, sizeof pct, csv ? "" : "-");
         else snprintf(pct, sizeof pct, "%.1f", r[i].percentile);
+        if (isnan(r[i].score)) snprintf(score, sizeof score, csv ? "" : "-");
+        else snprintf(score, sizeof score, csv ? "%.4f" : "%.3f", r[i].score);
         if (csv) {
             /* a name with a comma or quote is quoted, quotes doubled */
             int quote = strpbrk(r[i].file, ",\"\r\n") != NULL;
             printf("%s", quote ? "\"" : "");
             for (const char *p = r[i].file; *p; p++) printf(*p == '"' ? "\"\"" : "%c", *p);
-            printf("%s,%.4f,%s,%s\n", quote ? "\"" : "", r[i].score, pct,
-                   r[i].off ? "yes" : "no");
+            printf("%s,%s,%s,%s\n", quote ? "\"" : "", score, pct, r[i].off ? "yes" : "no");
         } else {
-            printf("%8.3f %10s %4s  %s\n", r[i].score, pct, r[i].off ? "yes" : "no", r[i].file);
+            printf("%8s %10s %4s  %s\n", score, pct, r[i].off ? "yes" : "no", r[i].file);
         }
     }
 }

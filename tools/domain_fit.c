@@ -102,6 +102,8 @@ static uint8_t *central_crop(const uint8_t *rgb, int w, int h, int *cw, int *ch)
 int domain_fit_score(const aec_codec *c, const uint8_t *rgb, int w, int h, double *score,
                      char *err, size_t errlen)
 {
+    *score = NAN;
+    if (w < DOMAIN_FIT_MIN_SIDE || h < DOMAIN_FIT_MIN_SIDE) return 0;
     int cw, ch;
     uint8_t *crop = central_crop(rgb, w, h, &cw, &ch);
     if (!crop) {
@@ -131,7 +133,7 @@ int domain_fit_score(const aec_codec *c, const uint8_t *rgb, int w, int h, doubl
 
 double domain_fit_percentile(const aec_codec *c, double score)
 {
-    if (!c->fit_count) return NAN;
+    if (!c->fit_count || isnan(score)) return NAN;
     const float s = (float)score; /* as stored: an image ties with its own score */
     double below = 0;
     for (uint32_t i = 0; i < c->fit_count; i++)
@@ -173,6 +175,7 @@ int domain_fit_calibrate(aec_codec *c, const aec_dataset *set, char *err, size_t
         snprintf(err, errlen, n > 0 ? "out of memory" : "no images to score");
         return -1;
     }
+    int stored = 0;
     for (int k = 0; k < n; k++) {
         int i = (int)((long)k * set->count / n); /* spread over the folder */
         double s;
@@ -183,8 +186,15 @@ int domain_fit_calibrate(aec_codec *c, const aec_dataset *set, char *err, size_t
             free(scores);
             return -1;
         }
-        scores[k] = (float)s;
+        if (!isnan(s)) scores[stored++] = (float)s;
     }
+    if (!stored) {
+        snprintf(err, errlen, "no image of at least %d pixels a side to score",
+                 DOMAIN_FIT_MIN_SIDE);
+        free(scores);
+        return -1;
+    }
+    n = stored;
     qsort(scores, (size_t)n, sizeof *scores, cmp_float);
     free(c->fit_scores);
     c->fit_scores = scores;

@@ -26,6 +26,9 @@
 #include "dataset.h"
 
 #define DOMAIN_FIT_QUALITY 50
+/* Smaller images are not scored: the codec works on 64-pixel blocks, and
+ * below that the padding's bits would weigh on the score. */
+#define DOMAIN_FIT_MIN_SIDE 64
 #define DOMAIN_FIT_MAX_SIDE 768
 /* The threshold: the 97.5th percentile of the stored scores (a few
  * percent of any domain's own images are unusual; an estimate from a
@@ -39,13 +42,14 @@
  * most (spread evenly over the folder) */
 #define DOMAIN_FIT_CALIB_IMAGES 256
 
-/* The score of 8-bit interleaved RGB w x h. 0, or -1 with a one-line
+/* The score of 8-bit interleaved RGB w x h: NAN (and 0) for an image
+ * under DOMAIN_FIT_MIN_SIDE pixels a side. 0, or -1 with a one-line
  * message in err. */
 int domain_fit_score(const aec_codec *c, const uint8_t *rgb, int w, int h, double *score,
                      char *err, size_t errlen);
 
 /* The percentage (0-100) of the model's stored scores below score (ties
- * count half); NAN when the model stores none. */
+ * count half); NAN when the model stores none or score is NAN. */
 double domain_fit_percentile(const aec_codec *c, double score);
 
 /* The stored scores' value at percentile p (0-100), interpolated between
@@ -61,7 +65,8 @@ double domain_fit_off_threshold(const aec_codec *c);
 int domain_fit_off(const aec_codec *c, double score);
 
 /* Scores up to DOMAIN_FIT_CALIB_IMAGES images of set and stores them in
- * c->fit_scores (ascending), replacing any there. 0, or -1 with err. */
+ * c->fit_scores (ascending; images too small to score left out),
+ * replacing any there. 0, or -1 with err. */
 int domain_fit_calibrate(aec_codec *c, const aec_dataset *set, char *err, size_t errlen);
 
 #endif

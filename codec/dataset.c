@@ -25,6 +25,7 @@ void aec_dataset_random_crop(const aec_dataset *d, nn_rng *rng, int patch, float
     int x0 = (int)nn_rng_below(rng, (uint32_t)(w - patch + 1));
     int y0 = (int)nn_rng_below(rng, (uint32_t)(h - patch + 1));
     int flip = (int)(nn_rng_u64(rng) >> 63);
+    if (!dst) return;
     size_t plane = (size_t)patch * patch;
     for (int y = 0; y < patch; y++) {
         const uint8_t *row = d->rgb[i] + ((size_t)(y0 + y) * w + x0) * 3;

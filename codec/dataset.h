@@ -26,7 +26,9 @@ int aec_dataset_load(aec_dataset *d, const char *dir, int min_side, char *err, s
 void aec_dataset_free(aec_dataset *d);
 
 /* A random patch x patch crop of a random image, mirrored left-right with
- * probability 1/2, as planar float RGB in [0,1] (3 * patch * patch floats). */
+ * probability 1/2, as planar float RGB in [0,1] (3 * patch * patch floats).
+ * dst NULL: only the draws, for a crop that another process of the run
+ * takes (the generator moves on as it would with the crop). */
 void aec_dataset_random_crop(const aec_dataset *d, nn_rng *rng, int patch, float *dst);
 
 /* Image i as planar float RGB [3][H'][W'], H' and W' rounded up to a

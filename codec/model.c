@@ -694,12 +694,32 @@ void aec_model_free_plans(nn_winograd_plan plans[AEC_MODEL_PLANS])
     for (int i = 0; i < AEC_MODEL_PLANS; i++) nn_winograd_plan_free(&plans[i]);
 }
 
+/* p's gradient times share: one worker's mean gradient made its part of
+ * a batch's (as the split's sum weighs each worker, the same float
+ * products) */
+static void scale_gradient(nn_params *p, float share)
+{
+    float *g = p->grad;
+    const size_t n = p->count;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) g[i] = share * g[i];
+}
+
 int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *const *grads)
+{
+    if (workers < 1 || workers > AEC_MAX_WORKERS) return -1;
+    int total = 0;
+    for (int w = 0; w < workers; w++) total += s[w].x.n;
+    return aec_model_train_share(m, s, workers, grads, total);
+}
+
+int aec_model_train_share(aec_model *m, aec_train_state *s, int workers, float *const *grads,
+                          int batch)
 {
     if (workers < 1 || workers > AEC_MAX_WORKERS) return -1;
     int total = 0, failed = 0;
     for (int w = 0; w < workers; w++) total += s[w].x.n;
-    if (total < 1) return -1;
+    if (total < 1 || batch < total) return -1;
     /* the step's plans, once for all the workers, in memory kept by the
      * first state from step to step (without them, when out of memory,
      * each pass makes its own) */
@@ -712,6 +732,7 @@ int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *
         nn_params_zero_grad(&m->p);
         failed = aec_model_train_forward(m, &s[0]) != 0 || aec_model_train_backward(m, &s[0]) != 0;
         s[0].plans = NULL;
+        if (!failed && total < batch) scale_gradient(&m->p, (float)total / (float)batch);
         return failed ? -1 : 0;
     }
     /* Each worker is one thread: its OpenMP loops run serially inside
@@ -736,13 +757,14 @@ int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *
     for (int w = 0; w < workers; w++) s[w].plans = NULL;
     if (failed) return -1;
     /* the loss is a mean over the batch: weigh each worker by its share
-     * (idle workers' buffers are not read: they hold whatever they held) */
+     * of it (idle workers' buffers are not read: they hold whatever they
+     * held) */
     float share[AEC_MAX_WORKERS];
     const float *busy[AEC_MAX_WORKERS];
     int nb = 0;
     for (int w = 0; w < workers; w++)
         if (s[w].x.n > 0) {
-            share[nb] = (float)s[w].x.n / (float)total;
+            share[nb] = (float)s[w].x.n / (float)batch;
             busy[nb++] = grads[w];
         }
     float *g = m->p.grad;

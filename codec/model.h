@@ -140,6 +140,14 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s);
  * or -1. */
 #define AEC_MAX_WORKERS 16
 int aec_model_train_split(aec_model *m, aec_train_state *s, int workers, float *const *grads);
+/* The same for these workers' share of a batch of `batch` items, the
+ * rest of which other processes take (aec train over MPI): m->p.grad =
+ * sum over w of (items_w / batch) grads[w], so that the processes' results
+ * add up to the batch's gradient; one worker's gradient is scaled by
+ * items / batch. aec_model_train_split is this with batch = the workers'
+ * items. -1 also when batch is below them. */
+int aec_model_train_share(aec_model *m, aec_train_state *s, int workers, float *const *grads,
+                          int batch);
 
 /* The Winograd plans (deconv_winograd.h) of the model's current weights
  * for the training passes: [0, 4) g_a's layers forward, [4, 8) their input

@@ -123,6 +123,59 @@ static void test_context(const aec_model *m, aec_train_state *s)
     aec_model_free(&c);
 }
 
+/* aec_model_train_share: the shares of one batch that two processes of
+ * aec train over MPI compute (here one worker each: 2 items and 1 of a
+ * batch of 3) add up to the batch's gradient, which aec_model_train_split
+ * gives with both workers in one process (up to float rounding: a lone
+ * worker multiplies with OpenBLAS), and two workers that are half of a
+ * batch give half its gradient; a batch smaller than the items is
+ * refused. */
+static void test_train_share(aec_model *m)
+{
+    const size_t n = m->p.count;
+    aec_train_state w[2];
+    memset(w, 0, sizeof w);
+    float *g0 = malloc(n * sizeof(float)), *g1 = malloc(n * sizeof(float));
+    float *want = malloc(n * sizeof(float)), *got = calloc(n, sizeof(float));
+    const int items[2] = {2, 1};
+    int ok = g0 && g1 && want && got;
+    for (int k = 0; ok && k < 2; k++) {
+        aec_train_state_init(&w[k], 50 + (uint64_t)k);
+        ok &= nn_tensor_alloc(&w[k].x, items[k], 3, 64, 64) == 0;
+        if (ok) fill_batch(&w[k].x, 21 + (unsigned)k);
+        for (int i = 0; i < items[k]; i++) w[k].level[i] = (2 * i + k) % m->arch.levels;
+    }
+    CHECK(ok, "allocations");
+    float *grads[2] = {g0, g1};
+    if (ok) CHECK(aec_model_train_split(m, w, 2, grads) == 0, "the batch in one process");
+    if (ok) memcpy(want, m->p.grad, n * sizeof(float));
+    for (int k = 0; ok && k < 2; k++) {
+        nn_rng_seed(&w[k].rng, 50 + (uint64_t)k); /* the same noise again */
+        CHECK(aec_model_train_share(m, &w[k], 1, NULL, 3) == 0, "process %d's share", k);
+        for (size_t i = 0; i < n; i++) got[i] += m->p.grad[i];
+    }
+    if (ok) {
+        double scale = 0, worst = 0;
+        for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
+        for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(got[i] - want[i]));
+        CHECK(scale > 0 && worst <= 1e-4 * scale, "shares added vs the batch's gradient: %g of %g",
+              worst, scale);
+        /* both workers as half of a batch of 6: half the gradient */
+        for (int k = 0; k < 2; k++) nn_rng_seed(&w[k].rng, 50 + (uint64_t)k);
+        CHECK(aec_model_train_share(m, w, 2, grads, 6) == 0, "two workers' share");
+        worst = 0;
+        for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(2 * m->p.grad[i] - want[i]));
+        CHECK(worst <= 1e-5 * scale, "two workers, half the batch: half its gradient (%g of %g)", worst,
+              scale);
+        CHECK(aec_model_train_share(m, w, 2, grads, 2) == -1, "a batch below the items refused");
+    }
+    for (int k = 0; k < 2; k++) aec_train_state_free(&w[k]);
+    free(g0);
+    free(g1);
+    free(want);
+    free(got);
+}
+
 /* aec_model_train_split: two workers (2 items and 1) in parallel give the
  * item-weighted mean of the gradients and losses the same states give run
  * one after the other (up to float rounding: the workers multiply with
@@ -420,6 +473,7 @@ int main(void)
 
     test_context(&m, &s);
     test_train_split(&m);
+    test_train_share(&m);
     test_banded_synthesis();
 
     nn_tensor_free(&xh);

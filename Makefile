@@ -61,9 +61,59 @@ $(BUILD)/libaectools.a: $(call objs,$(BUILD),$(TOOLS_LIB_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 # ---- programs ---------------------------------------------------------------
-bin/aec: $(call objs,$(BUILD),$(AEC_SRC)) $(LIBS)
+# bin/aec; with MPI=1 it is $(BUILD)/mpi/aec (below), which trains over MPI.
+# $(BUILD)/aec-kind says which it is, and changes (relinking bin/aec) only
+# when MPI= does.
+AEC_KIND := $(if $(filter 1,$(MPI)),mpi,plain)
+$(BUILD)/aec-kind: FORCE
+	@mkdir -p $(BUILD); echo $(AEC_KIND) | cmp -s - $@ || echo $(AEC_KIND) > $@
+
+ifeq ($(AEC_KIND),mpi)
+bin/aec: $(BUILD)/mpi/aec $(BUILD)/aec-kind
+	@mkdir -p bin
+	cp $< $@
+else
+bin/aec: $(call objs,$(BUILD),$(AEC_SRC)) $(LIBS) $(BUILD)/aec-kind
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(OMP) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
+endif
+
+# ---- MPI (optional) ---------------------------------------------------------
+# `make MPI=1` builds bin/aec with Open MPI, so that `mpirun -np N bin/aec
+# train ...` trains data-parallel (tools/train_ranks.c, README). Only
+# train_ranks.c is compiled with $(MPICC) and -DAEC_MPI, and the program is
+# linked by it; the libraries, aecd and a plain make never see MPI. make test
+# builds $(BUILD)/mpi/aec whenever $(MPICC) is found, for test_train_mpi,
+# and says it skipped the test otherwise. When run as root on Debian, MPI=1
+# installs Open MPI itself, as for the other packages.
+MPICC   ?= mpicc
+HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1 && echo 1)
+MPI_DEPS = libopenmpi-dev openmpi-bin
+
+$(BUILD)/.mpi-ok:
+	@if ! command -v $(MPICC) >/dev/null 2>&1 || ! command -v mpirun >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing: $(MPI_DEPS)"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MPI_DEPS) >/dev/null || exit 1; \
+	  else echo "MPI=1 needs Open MPI: run  sudo apt-get install -y $(MPI_DEPS)"; exit 1; fi; fi
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/mpi/obj/tools/train_ranks.o: tools/train_ranks.c | $(BUILD)/.deps-ok $(BUILD)/.mpi-ok
+	@mkdir -p $(dir $@)
+	$(MPICC) -DAEC_MPI $(CPPFLAGS_AEC) $(CFLAGS) $(WARN) $(OMP) -c $< -o $@
+
+AEC_MPI_OBJ = $(filter-out %/train_ranks.o,$(call objs,$(BUILD),$(AEC_SRC))) \
+              $(BUILD)/mpi/obj/tools/train_ranks.o
+$(BUILD)/mpi/aec: $(AEC_MPI_OBJ) $(LIBS)
+	$(MPICC) $(CFLAGS) $(OMP) -o $@ $(AEC_MPI_OBJ) $(LIBS) $(LDLIBS_AEC)
+
+# the gradient sum alone under mpirun (tests/mpi_ranks.c, run by test_train_mpi)
+$(BUILD)/mpi/obj/tests/mpi_ranks.o: tests/mpi_ranks.c | $(BUILD)/.deps-ok $(BUILD)/.mpi-ok
+	@mkdir -p $(dir $@)
+	$(MPICC) -DAEC_MPI $(CPPFLAGS_AEC) $(CFLAGS) $(WARN) $(OMP) -c $< -o $@
+$(BUILD)/mpi/mpi_ranks: $(BUILD)/mpi/obj/tests/mpi_ranks.o $(BUILD)/mpi/obj/tools/train_ranks.o $(LIBS)
+	$(MPICC) $(CFLAGS) $(OMP) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
+MPI_TEST_PROGRAMS = $(if $(HAVE_MPI),$(BUILD)/mpi/aec $(BUILD)/mpi/mpi_ranks)
 
 $(BUILD)/obj/tools/builtin_model.o: tools/builtin_model.c $(BUILTIN_MODEL) | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
@@ -101,9 +151,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libaectools.a $(LIBS)
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES = $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
-test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub
+test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS)
 	@echo "== tests (-O2)"
-	@tests/run.sh $(TESTS)
+	@AEC_MPI_BIN=$(if $(HAVE_MPI),$(abspath $(BUILD)/mpi/aec)) tests/run.sh $(TESTS)
 
 # A second standalone decoder, unoptimised and with only the baseline copy
 # of the vectorised loops (nn/vector_clones.h): test_cli checks that it
@@ -154,10 +204,10 @@ demo: all
 clean:
 	rm -rf $(BUILD) bin
 
-.PHONY: all test test-plain test-asan bench clean demo
+.PHONY: all test test-plain test-asan bench clean demo FORCE
 .SECONDARY:
 
--include $(shell find $(BUILD)/obj $(BUILD)/own $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/own $(BUILD)/mpi/obj $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
 
 # ---- fuzzing ----------------------------------------------------------------
 # Two libFuzzer harnesses (clang; Debian: clang libclang-rt-14-dev):

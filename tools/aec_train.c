@@ -14,7 +14,14 @@
  * (--average, nn/average.h): that is what validation reports first, what
  * the output model of an interrupted run holds (a run that ends its
  * schedule writes the weights themselves, quieted by the lr decay), and, as
- * an AVGW chunk, part of the checkpoint. */
+ * an AVGW chunk, part of the checkpoint.
+ *
+ * Built with MPI (make MPI=1), `mpirun -np N aec train` is one run over N
+ * processes, data-parallel (train_ranks.h): every rank draws the same
+ * batch and computes its share, the gradients are summed in a fixed order
+ * and every rank takes the same step; rank 0 alone reads the start model,
+ * prints, validates and writes. The batch, learning rate and schedule
+ * mean what they mean in one process. */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -30,11 +37,13 @@
 #include "blas.h"
 #include "cli.h"
 #include "codec.h"
+#include "crc32.h"
 #include "dataset.h"
 #include "domain_fit.h"
 #include "model.h"
 #include "model_file.h"
 #include "tools.h"
+#include "train_ranks.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -89,7 +98,9 @@ static void usage(FILE *f)
             "  --threads T           threads (default: all cores)\n"
             "  --workers W           the batch split over W workers of one thread each\n"
             "                        (at most the threads, the batch, 16; default: one per\n"
-            "                        thread); 1: one batch whose loops use every thread\n"
+            "                        thread); 1: one batch whose loops use every thread;\n"
+            "                        under mpirun (make MPI=1) W per rank, the batch split\n"
+            "                        over them all\n"
             "  --seed S              random seed (default 1)\n"
             "  --n N --m M           channels of a new model (default 128, 192)\n"
             "  --lambdas L1,L2,...   the rate levels' lambdas, increasing (default 0.0003,\n"
@@ -126,7 +137,9 @@ typedef struct {
     int context;     /* --context */
 } train_options;
 
-static int parse_options(int argc, char **argv, train_options *o)
+/* The options; errors go to say (every rank parses, rank 0 says).
+ * 0, 1 for --help, or -1. */
+static int parse_options(int argc, char **argv, train_options *o, FILE *say)
 {
     memset(o, 0, sizeof *o);
     o->batch = 8;
@@ -141,11 +154,11 @@ static int parse_options(int argc, char **argv, train_options *o)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define NEED_VALUE                                                               \
     if (!v) {                                                                    \
-        fprintf(stderr, "aec train: %s needs a value\n", a);                     \
+        fprintf(say, "aec train: %s needs a value\n", a);                        \
         return -1;                                                               \
     }                                                                            \
     i++;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
         else if (!strcmp(a, "--data")) { NEED_VALUE o->data = v; }
         else if (!strcmp(a, "--val")) { NEED_VALUE o->val = v; }
         else if (!strcmp(a, "--calib")) { NEED_VALUE o->calib = v; }
@@ -159,7 +172,7 @@ static int parse_options(int argc, char **argv, train_options *o)
             long p = strtol(v, &end, 10);
             double d = *end == ':' ? parse_duration(end + 1) : -1;
             if (end == v || p < 64 || p > 4096 || p % 64 || d <= 0) {
-                fprintf(stderr, "aec train: --patch-first: '%s' is not SIDE:TIME (a multiple of 64, "
+                fprintf(say, "aec train: --patch-first: '%s' is not SIDE:TIME (a multiple of 64, "
                         "a duration such as 10m)\n", v);
                 return -1;
             }
@@ -170,7 +183,7 @@ static int parse_options(int argc, char **argv, train_options *o)
             NEED_VALUE
             double d = parse_duration(v);
             if (d < 0) {
-                fprintf(stderr, "aec train: %s: bad duration '%s' (use e.g. 90s, 20m, 3h)\n", a, v);
+                fprintf(say, "aec train: %s: bad duration '%s' (use e.g. 90s, 20m, 3h)\n", a, v);
                 return -1;
             }
             if (!strcmp(a, "--time")) o->time_limit = d;
@@ -186,7 +199,7 @@ static int parse_options(int argc, char **argv, train_options *o)
             errno = 0;
             long long n = strtoll(v, &end, 10);
             if (errno || *end || n < 0) {
-                fprintf(stderr, "aec train: %s: bad number '%s'\n", a, v);
+                fprintf(say, "aec train: %s: bad number '%s'\n", a, v);
                 return -1;
             }
             if (!strcmp(a, "--steps")) o->steps = (long)n;
@@ -201,7 +214,7 @@ static int parse_options(int argc, char **argv, train_options *o)
             NEED_VALUE
             o->lr = strtof(v, NULL);
             if (!(o->lr > 0 && o->lr < 1)) {
-                fprintf(stderr, "aec train: --lr: bad rate '%s'\n", v);
+                fprintf(say, "aec train: --lr: bad rate '%s'\n", v);
                 return -1;
             }
         } else if (!strcmp(a, "--context")) {
@@ -216,7 +229,7 @@ static int parse_options(int argc, char **argv, train_options *o)
                 if (end == s || !(x > 0 && x < 1) || o->n_lambdas == AEC_MAX_LEVELS ||
                     (o->n_lambdas > 0 && !(x > o->lambdas[o->n_lambdas - 1])) ||
                     (*end && *end != ',')) {
-                    fprintf(stderr, "aec train: --lambdas: '%s' is not a list of 1 to %d increasing "
+                    fprintf(say, "aec train: --lambdas: '%s' is not a list of 1 to %d increasing "
                             "numbers between 0 and 1\n", v, AEC_MAX_LEVELS);
                     return -1;
                 }
@@ -229,33 +242,33 @@ static int parse_options(int argc, char **argv, train_options *o)
             char *end;
             o->average = strtof(v, &end);
             if (*end || !(o->average >= 0 && o->average < 1)) {
-                fprintf(stderr, "aec train: --average: bad decay '%s' (0 to below 1)\n", v);
+                fprintf(say, "aec train: --average: bad decay '%s' (0 to below 1)\n", v);
                 return -1;
             }
         } else {
-            fprintf(stderr, "aec train: unknown option '%s' (try aec train --help)\n", a);
+            fprintf(say, "aec train: unknown option '%s' (try aec train --help)\n", a);
             return -1;
         }
 #undef NEED_VALUE
     }
     if (!o->data || !o->out) {
-        fprintf(stderr, "aec train: --data DIR and -o MODEL are required (try aec train --help)\n");
+        fprintf(say, "aec train: --data DIR and -o MODEL are required (try aec train --help)\n");
         return -1;
     }
     if (!o->time_limit && !o->steps) {
-        fprintf(stderr, "aec train: give a budget: --time T or --steps N\n");
+        fprintf(say, "aec train: give a budget: --time T or --steps N\n");
         return -1;
     }
     if (o->batch < 1 || o->batch > 64) {
-        fprintf(stderr, "aec train: --batch must be 1-64\n");
+        fprintf(say, "aec train: --batch must be 1-64\n");
         return -1;
     }
     if (o->patch < 64 || o->patch % 64) {
-        fprintf(stderr, "aec train: --patch must be a multiple of 64\n");
+        fprintf(say, "aec train: --patch must be a multiple of 64\n");
         return -1;
     }
     if (o->init && o->resume) {
-        fprintf(stderr, "aec train: --init and --resume exclude each other\n");
+        fprintf(say, "aec train: --init and --resume exclude each other\n");
         return -1;
     }
     return 0;
@@ -529,22 +542,37 @@ static int change_levels(const train_options *o, aec_model *model, aec_model *av
     return AEC_EXIT_OK;
 }
 
-/* The states of one batch: a single one whose loops use every thread, or
- * one per worker, each a thread with its share of the batch
- * (aec_model_train_split). Crops and levels are drawn from st[0]'s
- * generator; each worker's noise from its own. */
+/* The states of this process's share of a batch: a single one whose
+ * loops use every thread, or one per worker, each a thread with its share
+ * (aec_model_train_share). The batch is split over the global workers,
+ * the workers of every rank in rank order (rank k's are global workers
+ * first_worker..first_worker + workers - 1), global worker g taking
+ * items_of(g) of the batch's items in the order they are drawn: so N
+ * ranks of W workers draw and split a batch as one process of N x W
+ * workers does. Every rank draws the whole batch's crops and levels from
+ * the same generator, `draw`, and keeps its own workers' items; each
+ * global worker's noise comes from its own generator, seeded by its global
+ * index. */
 typedef struct {
-    int workers;
+    int workers;        /* this rank's */
+    int first_worker;   /* the global index of its first */
+    int global_workers; /* over all ranks */
+    int batch;          /* the global batch */
+    nn_rng draw;
     aec_train_state st[AEC_MAX_WORKERS];
     float *grads[AEC_MAX_WORKERS];
 } trainer;
 
-static int trainer_shape(trainer *t, int batch, int patch)
+/* the number of the batch's items that global worker g takes */
+static int items_of(const trainer *t, int g)
 {
-    for (int w = 0; w < t->workers; w++) {
-        int n = batch / t->workers + (w < batch % t->workers);
-        if (nn_tensor_resize(&t->st[w].x, n, 3, patch, patch)) return -1;
-    }
+    return t->batch / t->global_workers + (g < t->batch % t->global_workers);
+}
+
+static int trainer_shape(trainer *t, int patch)
+{
+    for (int w = 0; w < t->workers; w++)
+        if (nn_tensor_resize(&t->st[w].x, items_of(t, t->first_worker + w), 3, patch, patch)) return -1;
     return 0;
 }
 
@@ -557,55 +585,71 @@ static void trainer_free(trainer *t)
     memset(t, 0, sizeof *t);
 }
 
-static int trainer_init(trainer *t, int workers, int batch, int patch, size_t n_params, uint64_t seed)
+/* t's workers, first_worker, global_workers and batch are set. */
+static int trainer_init(trainer *t, int patch, size_t n_params, uint64_t seed)
 {
-    memset(t, 0, sizeof *t);
-    t->workers = workers;
     int err = 0;
-    for (int w = 0; w < workers; w++) {
-        aec_train_state_init(&t->st[w], seed + (uint64_t)w * 0x9E3779B97F4A7C15ULL);
-        if (workers > 1 && !(t->grads[w] = malloc(n_params * sizeof(float)))) err = 1;
+    nn_rng_seed(&t->draw, seed);
+    for (int w = 0; w < t->workers; w++) {
+        uint64_t g = (uint64_t)(t->first_worker + w);
+        aec_train_state_init(&t->st[w], seed + (g + 1) * 0x9E3779B97F4A7C15ULL);
+        if (t->workers > 1 && !(t->grads[w] = malloc(n_params * sizeof(float)))) err = 1;
     }
-    if (err || trainer_shape(t, batch, patch)) {
+    if (err || trainer_shape(t, patch)) {
         trainer_free(t);
         return -1;
     }
     return 0;
 }
 
-/* Draws the batch and runs forward and backward: model.p.grad is the
- * batch's gradient; *loss the batch's loss, *bits its bits, psnr_sum the
- * sum of its items' PSNRs. 0, or -1 (out of memory). */
-static int trainer_step(trainer *t, aec_model *m, const aec_dataset *d, int patch, double *loss,
-                        double *bits, double *psnr_sum)
+/* What a step's share of the batch gave: its part of the batch's loss
+ * (the items' losses over the global batch), its bits, the sum of its
+ * items' PSNRs; and whether it failed (out of memory). */
+enum { STAT_LOSS, STAT_BITS, STAT_PSNR, STAT_FAILED, STATS };
+
+/* Draws the batch, keeps this rank's items and runs forward and backward
+ * on them: model.p.grad is this rank's part of the batch's gradient (the
+ * whole of it in one process); stat[] as above. */
+static void trainer_step(trainer *t, aec_model *m, const aec_dataset *d, int patch, double stat[STATS])
 {
     const size_t per = (size_t)3 * patch * patch;
-    nn_rng *rng = &t->st[0].rng;
-    int items = 0;
-    for (int w = 0; w < t->workers; w++)
-        for (int i = 0; i < t->st[w].x.n; i++, items++) {
-            aec_dataset_random_crop(d, rng, patch, t->st[w].x.data + per * (size_t)i);
-            t->st[w].level[i] = (int)nn_rng_below(rng, (uint32_t)m->arch.levels);
+    for (int g = 0; g < t->global_workers; g++) {
+        const int w = g - t->first_worker;
+        aec_train_state *s = w >= 0 && w < t->workers ? &t->st[w] : NULL;
+        for (int i = 0; i < items_of(t, g); i++) {
+            aec_dataset_random_crop(d, &t->draw, patch, s ? s->x.data + per * (size_t)i : NULL);
+            const int level = (int)nn_rng_below(&t->draw, (uint32_t)m->arch.levels);
+            if (s) s->level[i] = level;
         }
-    if (aec_model_train_split(m, t->st, t->workers, t->grads)) return -1;
-    *loss = *bits = *psnr_sum = 0;
+    }
+    memset(stat, 0, sizeof(double) * STATS);
+    if (aec_model_train_share(m, t->st, t->workers, t->grads, t->batch)) {
+        stat[STAT_FAILED] = 1;
+        return;
+    }
     for (int w = 0; w < t->workers; w++) {
         const aec_train_state *s = &t->st[w];
-        *loss += s->loss * s->x.n / items;
-        *bits += s->bits_y + s->bits_z;
-        for (int i = 0; i < s->x.n; i++) *psnr_sum += 10 * log10(1.0 / fmax(s->mse[i], 1e-10));
+        stat[STAT_LOSS] += s->loss * s->x.n / t->batch;
+        stat[STAT_BITS] += s->bits_y + s->bits_z;
+        for (int i = 0; i < s->x.n; i++) stat[STAT_PSNR] += 10 * log10(1.0 / fmax(s->mse[i], 1e-10));
     }
-    return 0;
 }
 
 /* ---- a run ---------------------------------------------------------------------- */
+
+/* Values gathered from every rank at once (train_ranks_gather): at most
+ * this many from each. */
+#define GATHER_MAX 4
 
 /* Everything a run holds; zeroed at the start, freed by run_free on every
  * path. */
 typedef struct {
     train_options o;
+    train_ranks ranks;
+    char who[48];             /* "rank K of N: " in the messages of one rank (MPI), or "" */
+    double *gathered;         /* GATHER_MAX x ranks.size */
     char ckpt_path[4096];
-    aec_dataset data, val, calib_images;
+    aec_dataset data, val, calib_images;  /* val and calib on rank 0 only */
     const aec_dataset *calib; /* what exports are calibrated on: --calib's images, or data */
     aec_model model, average;
     aec_model *avg;           /* &average, or NULL without --average */
@@ -615,6 +659,7 @@ typedef struct {
     char history[4096];       /* see format_meta */
     trainer tr;
     int patch;                /* this step's patch side */
+    int interrupted;          /* a rank was asked to stop (Ctrl-C, SIGTERM) */
 } train_run;
 
 static void run_free(train_run *r)
@@ -626,19 +671,72 @@ static void run_free(train_run *r)
     aec_dataset_free(&r->data);
     aec_dataset_free(&r->val);
     aec_dataset_free(&r->calib_images);
+    free(r->gathered);
+    train_ranks_end(&r->ranks);
+}
+
+/* rc as every rank agrees it: AEC_EXIT_OK when every rank's is, else the
+ * first failing rank's (in rank order), which rank 0 names, saying what it
+ * failed to do, when it is another rank (that rank has said why). */
+static int agree(train_run *r, int rc, const char *what)
+{
+    const train_ranks *k = &r->ranks;
+    double mine = rc;
+    if (k->size == 1) return rc;
+    if (train_ranks_gather(k, &mine, 1, r->gathered)) train_ranks_abort(k, AEC_EXIT_SYSTEM);
+    for (int i = 0; i < k->size; i++)
+        if (r->gathered[i] != AEC_EXIT_OK) {
+            if (k->rank == 0 && i != 0)
+                fprintf(stderr, "aec train: rank %d of %d could not %s (its message says why); "
+                        "no rank trains\n", i, k->size, what);
+            return (int)r->gathered[i];
+        }
+    return AEC_EXIT_OK;
 }
 
 /* --data, --val and --calib, before any training: a folder that cannot be
- * read fails now, not after hours. */
+ * read fails now, not after hours. Every rank reads --data; only rank 0,
+ * which validates and exports, reads --val and --calib. */
 static int load_images(train_run *r, char *err, size_t errlen)
 {
     const train_options *o = &r->o;
     int min_side = o->first_patch > o->patch ? o->first_patch : o->patch;
+    int lead = r->ranks.rank == 0;
     if (aec_dataset_load(&r->data, o->data, min_side, err, errlen) ||
-        (o->val && aec_dataset_load(&r->val, o->val, 1, err, errlen)) ||
-        (o->calib && aec_dataset_load(&r->calib_images, o->calib, 1, err, errlen)))
+        (lead && o->val && aec_dataset_load(&r->val, o->val, 1, err, errlen)) ||
+        (lead && o->calib && aec_dataset_load(&r->calib_images, o->calib, 1, err, errlen)))
         return AEC_EXIT_DATA;
     r->calib = o->calib ? &r->calib_images : &r->data;
+    return AEC_EXIT_OK;
+}
+
+/* Every rank must hold the same training images, or the ranks would draw
+ * different crops from the same numbers: each rank's count, pixels and
+ * their CRC against rank 0's. */
+static int same_data(train_run *r)
+{
+    const train_ranks *k = &r->ranks;
+    const aec_dataset *d = &r->data;
+    if (k->size == 1) return AEC_EXIT_OK;
+    double pixels = 0;
+    uint32_t crc = 0;
+    for (int i = 0; i < d->count; i++) {
+        size_t n = (size_t)d->width[i] * (size_t)d->height[i];
+        pixels += (double)n;
+        crc = nn_crc32(crc, d->rgb[i], 3 * n);
+    }
+    const double mine[3] = {d->count, pixels, crc};
+    if (train_ranks_gather(k, mine, 3, r->gathered)) train_ranks_abort(k, AEC_EXIT_SYSTEM);
+    const double *g = r->gathered;
+    for (int i = 1; i < k->size; i++)
+        if (g[3 * i] != g[0] || g[3 * i + 1] != g[1] || g[3 * i + 2] != g[2]) {
+            if (k->rank == 0)
+                fprintf(stderr, "aec train: rank %d's --data (%.0f images, %.0f pixels, CRC %08x) is "
+                        "not rank 0's (%.0f images, %.0f pixels, CRC %08x): every rank must read the "
+                        "same images\n", i, g[3 * i], g[3 * i + 1],
+                        (unsigned)g[3 * i + 2], g[0], g[1], (unsigned)g[2]);
+            return AEC_EXIT_DATA;
+        }
     return AEC_EXIT_OK;
 }
 
@@ -693,29 +791,75 @@ static int start_model(train_run *r)
     return AEC_EXIT_OK;
 }
 
+/* The model on the other ranks: rank 0's architecture, weights, optimiser
+ * state, average and history, so that every rank starts from the same
+ * floats. Rank 0 alone reads --init and --resume (with any number of
+ * ranks: a checkpoint holds no trace of them) and alone writes. */
+static int share_model(train_run *r)
+{
+    const train_ranks *k = &r->ranks;
+    if (k->size == 1) return AEC_EXIT_OK;
+    aec_arch arch = r->model.arch;
+    int rc = train_ranks_broadcast(k, &arch, sizeof arch) ? AEC_EXIT_SYSTEM : AEC_EXIT_OK;
+    if (!rc && k->rank != 0) {
+        r->avg = r->o.average > 0 ? &r->average : NULL;
+        if (aec_model_create(&r->model, &arch)) rc = AEC_EXIT_SYSTEM;
+        else if (r->avg && aec_model_clone(r->avg, &r->model)) {
+            aec_model_free(&r->model);
+            rc = AEC_EXIT_SYSTEM;
+        } else r->has_model = 1;
+        if (!rc && nn_adam_init(&r->adam, r->model.p.count)) rc = AEC_EXIT_SYSTEM;
+        r->adam.clip_norm = 1.0f;
+        if (rc) fprintf(stderr, "aec train: %sout of memory\n", r->who);
+    }
+    if ((rc = agree(r, rc, "make the model"))) return rc;
+    const size_t bytes = r->model.p.count * sizeof(float);
+    if (train_ranks_broadcast(k, r->model.p.value, bytes) ||
+        train_ranks_broadcast(k, r->adam.m, bytes) || train_ranks_broadcast(k, r->adam.v, bytes) ||
+        train_ranks_broadcast(k, &r->adam.step, sizeof r->adam.step) ||
+        (r->avg && train_ranks_broadcast(k, r->avg->p.value, bytes)) ||
+        train_ranks_broadcast(k, &r->wall_before, sizeof r->wall_before) ||
+        train_ranks_broadcast(k, r->history, sizeof r->history))
+        train_ranks_abort(k, AEC_EXIT_SYSTEM);
+    return AEC_EXIT_OK;
+}
+
 /* The batch's workers: one per thread by default: on this project's
  * 2-core machine the default model's step took 0.50-0.63 s split over two,
  * 0.72-0.80 s as one batch on both threads (bench_train, session 9,
  * training paused; they were even before the step's Winograd plans were
- * shared). */
+ * shared). Over MPI each rank has as many, the batch split over all of
+ * them (fewer when the batch has fewer items than ranks x workers), and
+ * the gradient sum's buffers. */
 static int start_trainer(train_run *r)
 {
     const train_options *o = &r->o;
+    const train_ranks *k = &r->ranks;
     int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
     int workers = o->workers < 1 ? threads : o->workers < threads ? o->workers : threads;
-    if (workers > o->batch) workers = o->batch;
     if (workers > AEC_MAX_WORKERS) workers = AEC_MAX_WORKERS;
+    if (workers * k->size > o->batch) workers = o->batch / k->size;
     r->patch = o->first_patch ? o->first_patch : o->patch;
+    trainer *t = &r->tr;
+    t->workers = workers;
+    t->first_worker = k->rank * workers;
+    t->global_workers = k->size * workers;
+    t->batch = o->batch;
     uint64_t seed = o->seed * 7919 + (unsigned long)r->adam.step;
-    if (trainer_init(&r->tr, workers, o->batch, r->patch, r->model.p.count, seed)) {
-        fprintf(stderr, "aec train: out of memory\n");
-        return AEC_EXIT_SYSTEM;
+    int rc = AEC_EXIT_OK;
+    if (trainer_init(t, r->patch, r->model.p.count, seed) ||
+        train_ranks_prepare(&r->ranks, r->model.p.count)) {
+        fprintf(stderr, "aec train: %sout of memory\n", r->who);
+        rc = AEC_EXIT_SYSTEM;
     }
+    if ((rc = agree(r, rc, "make its workers")) || k->rank != 0) return rc;
     const aec_arch *arch = &r->model.arch;
+    char ranks[32] = "";
+    if (k->size > 1) snprintf(ranks, sizeof ranks, "%d ranks x ", k->size);
     printf("aec train: %d images from %s, %d validation; model N=%d M=%d, %d levels, "
-           "%zu parameters%s; batch %d of %dx%d; %d worker%s; BLAS kernel %s; start at step %ld\n",
+           "%zu parameters%s; batch %d of %dx%d; %s%d worker%s; BLAS kernel %s; start at step %ld\n",
            r->data.count, o->data, r->val.count, arch->n, arch->m, arch->levels, r->model.p.count,
-           arch->context ? ", context model" : "", o->batch, o->patch, o->patch, workers,
+           arch->context ? ", context model" : "", o->batch, o->patch, o->patch, ranks, workers,
            workers > 1 ? "s (one thread each)" : "", nn_blas_corename(), r->adam.step);
     if (o->first_patch)
         printf("aec train: patches of %dx%d for the first %.0f s\n", o->first_patch, o->first_patch,
@@ -750,9 +894,12 @@ static void print_progress(const train_run *r, loop_state *ls, double t, float l
         double e = (double)(o->steps - r->adam.step) * o->batch / rate;
         eta = eta < 0 ? e : fmin(eta, e);
     }
-    printf("%sstep %ld  loss %.4f  bpp %.3f  psnr %.2f dB  %.1f patches/s  lr %.2g  eta %.0fm%s",
+    char sum[48] = "";
+    if (r->ranks.sums)
+        snprintf(sum, sizeof sum, "  sum %.0f ms", 1e3 * r->ranks.sum_seconds / (double)r->ranks.sums);
+    printf("%sstep %ld  loss %.4f  bpp %.3f  psnr %.2f dB  %.1f patches/s  lr %.2g  eta %.0fm%s%s",
            ls->tty ? "\r" : "", r->adam.step, ls->ema_loss, ls->ema_bpp, ls->ema_psnr, rate, lr,
-           eta / 60, ls->tty ? "   " : "\n");
+           eta / 60, sum, ls->tty ? "   " : "\n");
     fflush(stdout);
     ls->last_print = t;
 }
@@ -785,25 +932,53 @@ static void after_step(train_run *r, loop_state *ls, double t, float lr)
     }
 }
 
-/* One step: the batch, Adam, the average, the running means. */
+/* The step's statistics of every rank added up in rank order (the same
+ * doubles on every rank), or the first rank that failed, named by rank 0.
+ * 0, or -1. */
+static int sum_stats(train_run *r, double stat[STATS])
+{
+    const train_ranks *k = &r->ranks;
+    if (k->size == 1) return stat[STAT_FAILED] ? -1 : 0;
+    if (train_ranks_gather(k, stat, STATS, r->gathered)) train_ranks_abort(k, AEC_EXIT_SYSTEM);
+    memset(stat, 0, sizeof(double) * STATS);
+    for (int i = 0; i < k->size; i++) {
+        const double *g = r->gathered + (size_t)i * STATS;
+        if (g[STAT_FAILED]) {
+            if (k->rank == 0 && i != 0)
+                fprintf(stderr, "aec train: rank %d of %d failed at step %ld (its message says why); "
+                        "stopping (last checkpoint kept)\n", i, k->size, r->adam.step);
+            return -1;
+        }
+        for (int j = 0; j < STATS; j++) stat[j] += g[j];
+    }
+    return 0;
+}
+
+/* One step: the batch (this rank's share, then the ranks' sum), Adam, the
+ * average, the running means. */
 static int one_step(train_run *r, loop_state *ls, double elapsed, float *lr)
 {
     const train_options *o = &r->o;
-    double loss, bits, psnr;
-    if (trainer_step(&r->tr, &r->model, &r->data, r->patch, &loss, &bits, &psnr)) {
-        fprintf(stderr, "aec train: out of memory\n");
-        return AEC_EXIT_SYSTEM;
+    double stat[STATS];
+    trainer_step(&r->tr, &r->model, &r->data, r->patch, stat);
+    if (stat[STAT_FAILED]) fprintf(stderr, "aec train: %sout of memory\n", r->who);
+    if (sum_stats(r, stat)) return AEC_EXIT_SYSTEM;
+    if (train_ranks_sum_gradient(&r->ranks, r->model.p.grad, r->model.p.count)) {
+        fprintf(stderr, "aec train: %sout of memory in the gradient sum\n", r->who);
+        train_ranks_abort(&r->ranks, AEC_EXIT_SYSTEM);
     }
+    const double loss = stat[STAT_LOSS];
     if (!isfinite(loss)) {
-        fprintf(stderr, "aec train: loss is not finite at step %ld; stopping (last checkpoint kept)\n",
-                r->adam.step);
+        if (r->ranks.rank == 0)
+            fprintf(stderr, "aec train: loss is not finite at step %ld; stopping (last checkpoint "
+                    "kept)\n", r->adam.step);
         return AEC_EXIT_DATA;
     }
     *lr = learning_rate(o, r->adam.step, ls->first_step, elapsed);
     nn_adam_step(&r->adam, &r->model.p, *lr);
     if (r->avg) nn_average_update(r->avg->p.value, r->model.p.value, r->model.p.count, o->average);
-    double bpp = bits / ((double)o->batch * r->patch * r->patch);
-    psnr /= o->batch;
+    double bpp = stat[STAT_BITS] / ((double)o->batch * r->patch * r->patch);
+    double psnr = stat[STAT_PSNR] / o->batch;
     double k = ls->ema_loss == 0 ? 1.0 : 0.02;
     ls->ema_loss += k * (loss - ls->ema_loss);
     ls->ema_bpp += k * (bpp - ls->ema_bpp);
@@ -811,32 +986,57 @@ static int one_step(train_run *r, loop_state *ls, double elapsed, float *lr)
     return AEC_EXIT_OK;
 }
 
-/* Steps from time t0 until the budget is spent or a signal comes. */
+/* Before each step, what every rank agrees on: rank 0's clock (*elapsed:
+ * --time, --patch-first and the learning rate's schedule follow it), and
+ * whether any rank was asked to stop (r->interrupted), so that every rank
+ * stops after the same step and none waits in a collective for one that
+ * has gone. */
+static void agree_step(train_run *r, double *elapsed)
+{
+    const train_ranks *k = &r->ranks;
+    const double mine[2] = {*elapsed, stop_requested};
+    if (train_ranks_gather(k, mine, 2, r->gathered)) train_ranks_abort(k, AEC_EXIT_SYSTEM);
+    *elapsed = r->gathered[0];
+    for (int i = 0; i < k->size; i++)
+        if (r->gathered[2 * i + 1]) r->interrupted = 1;
+}
+
+/* The switch from --patch-first's patches to --patch's. */
+static void next_patch(train_run *r, int tty)
+{
+    r->patch = r->o.patch;
+    if (trainer_shape(&r->tr, r->patch)) {
+        fprintf(stderr, "aec train: %sout of memory\n", r->who);
+        train_ranks_abort(&r->ranks, AEC_EXIT_SYSTEM);
+    }
+    if (r->ranks.rank == 0)
+        printf("%saec train: step %ld: patches of %dx%d from now on\n", tty ? "\n" : "", r->adam.step,
+               r->patch, r->patch);
+}
+
+/* Steps from time t0 until the budget is spent or a signal comes. Rank 0
+ * alone prints, validates and writes. */
 static int train_loop(train_run *r, double t0)
 {
     const train_options *o = &r->o;
-    loop_state ls = {isatty(fileno(stdout)), r->adam.step, t0, t0, t0, t0, t0, 0, 0, 0};
+    const int lead = r->ranks.rank == 0;
+    /* mpirun gives its ranks a terminal of its own wherever its output
+     * goes (a log file under Slurm): there, lines every 30 s, not \r */
+    const int tty = lead && r->ranks.size == 1 && isatty(fileno(stdout));
+    loop_state ls = {tty, r->adam.step, t0, t0, t0, t0, t0, 0, 0, 0};
     int rc = AEC_EXIT_OK;
     for (;;) {
         double elapsed = now_seconds() - ls.t0;
+        agree_step(r, &elapsed);
         int done = (o->steps && r->adam.step >= o->steps) || (o->time_limit && elapsed >= o->time_limit);
-        if (done || stop_requested) break;
-        if (r->patch != o->patch && elapsed >= o->first_patch_time) {
-            r->patch = o->patch;
-            if (trainer_shape(&r->tr, o->batch, r->patch)) {
-                fprintf(stderr, "aec train: out of memory\n");
-                rc = AEC_EXIT_SYSTEM;
-                break;
-            }
-            printf("%saec train: step %ld: patches of %dx%d from now on\n", ls.tty ? "\n" : "",
-                   r->adam.step, r->patch, r->patch);
-        }
+        if (done || r->interrupted) break;
+        if (r->patch != o->patch && elapsed >= o->first_patch_time) next_patch(r, ls.tty);
         float lr;
         if ((rc = one_step(r, &ls, elapsed, &lr))) break;
-        after_step(r, &ls, now_seconds(), lr);
+        if (lead) after_step(r, &ls, now_seconds(), lr);
     }
     if (ls.tty) printf("\n");
-    if (r->val.count && rc == AEC_EXIT_OK && !stop_requested) validate_both(r, 0);
+    if (r->val.count && rc == AEC_EXIT_OK && !r->interrupted) validate_both(r, 0);
     return rc;
 }
 
@@ -852,12 +1052,12 @@ static int train_loop(train_run *r, double t0)
 static int export_output(train_run *r, const char *meta, double run_s)
 {
     const train_options *o = &r->o;
-    const aec_model *final = r->avg && stop_requested ? r->avg : &r->model;
+    const aec_model *final = r->avg && r->interrupted ? r->avg : &r->model;
     const int n = r->calib->count;
     printf("aec train: exporting %s: calibrating on %d images of %s, domain-fit scores of %d%s\n",
            o->out, n < AEC_CALIB_IMAGES ? n : AEC_CALIB_IMAGES, o->calib ? o->calib : o->data,
            n < DOMAIN_FIT_CALIB_IMAGES ? n : DOMAIN_FIT_CALIB_IMAGES,
-           stop_requested ? " (Ctrl-C again stops it)" : "");
+           r->interrupted ? " (Ctrl-C again stops it)" : "");
     fflush(stdout);
     aec_codec codec = {0};
     char err[1024];
@@ -875,24 +1075,36 @@ static int export_output(train_run *r, const char *meta, double run_s)
     if (failed) {
         fprintf(stderr, "aec train: %s not written: %s; the weights are in %s (aec export -m %s "
                 "--calib DIR -o %s%s)\n", o->out, err, r->ckpt_path, r->ckpt_path, o->out,
-                r->avg && stop_requested ? " --average" : "");
+                r->avg && r->interrupted ? " --average" : "");
         aec_codec_free(&codec);
         return strstr(err, "out of memory") || strstr(err, "cannot") ? AEC_EXIT_SYSTEM : AEC_EXIT_DATA;
     }
     char hex[2 * AEC_MODEL_ID_SIZE + 1];
     aec_model_id_hex(codec.id, hex);
     printf("aec train: %s: model %s after %ld steps (%.0f s this run%s); checkpoint %s\n", o->out,
-           hex, r->adam.step, run_s, stop_requested ? ", interrupted" : "", r->ckpt_path);
+           hex, r->adam.step, run_s, r->interrupted ? ", interrupted" : "", r->ckpt_path);
     aec_codec_free(&codec);
     return AEC_EXIT_OK;
 }
 
+/* Over MPI, rank 0's time in the gradient sum, after the run. */
+static void print_sum_time(const train_run *r)
+{
+    const train_ranks *k = &r->ranks;
+    if (k->size == 1 || !k->sums) return;
+    printf("aec train: gradient sum over %d ranks (%zu floats): %.1f ms a step, mean of %ld steps\n",
+           k->size, r->model.p.count, 1e3 * k->sum_seconds / (double)k->sums, k->sums);
+}
+
 /* The checkpoint, always; then the model, unless the run failed (an
- * interrupted one has not). Returns the run's exit code. */
+ * interrupted one has not): rank 0's. Returns the run's exit code. */
 static int finish_run(train_run *r, int rc, double t0)
 {
     char meta[8192], err[512];
     double run_s = now_seconds() - t0;
+    r->interrupted |= stop_requested; /* a signal after the last step */
+    if (r->ranks.rank != 0) return rc;
+    print_sum_time(r);
     format_meta(meta, sizeof meta, &r->o, r->adam.step, r->wall_before + run_s, &r->data, r->history);
     if (save_checkpoint(r->ckpt_path, &r->model, r->avg, meta, &r->adam, err, sizeof err)) {
         fprintf(stderr, "aec train: checkpoint failed: %s\n", err);
@@ -901,31 +1113,65 @@ static int finish_run(train_run *r, int rc, double t0)
     /* with the checkpoint safe, a second Ctrl-C may end the export */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    if (rc == AEC_EXIT_OK || stop_requested) {
+    if (rc == AEC_EXIT_OK || r->interrupted) {
         int exported = export_output(r, meta, run_s);
         if (rc == AEC_EXIT_OK) rc = exported;
     }
     return rc;
 }
 
-int aec_cmd_train(int argc, char **argv)
+/* The run up to its first step: options, images, model, workers, each
+ * agreed by every rank (a rank that fails stops them all, and rank 0
+ * names it). An exit code, or RUN_HELP after --help. */
+#define RUN_HELP (-1)
+static int start_run(train_run *r, int argc, char **argv)
 {
-    train_run r;
-    memset(&r, 0, sizeof r);
-    if (parse_options(argc, argv, &r.o)) return AEC_EXIT_USAGE;
-    const train_options *o = &r.o;
-    snprintf(r.ckpt_path, sizeof r.ckpt_path, "%s", o->ckpt ? o->ckpt : "");
-    if (!o->ckpt) snprintf(r.ckpt_path, sizeof r.ckpt_path, "%s.ckpt", o->out);
+    const train_ranks *k = &r->ranks;
+    const int lead = k->rank == 0;
+    if (k->size > 1) snprintf(r->who, sizeof r->who, "rank %d of %d: ", k->rank, k->size);
+    if (!(r->gathered = malloc(sizeof(double) * GATHER_MAX * (size_t)k->size))) {
+        fprintf(stderr, "aec train: %sout of memory\n", r->who);
+        train_ranks_abort(k, AEC_EXIT_SYSTEM);
+    }
+    /* every rank parses its command line (the same one, unless mpirun
+     * was given several); rank 0 says what is wrong */
+    FILE *quiet = lead ? NULL : fopen("/dev/null", "w");
+    int parsed = parse_options(argc, argv, &r->o, quiet ? quiet : stderr);
+    if (quiet) fclose(quiet);
+    const train_options *o = &r->o;
+    int rc = parsed == 1 ? RUN_HELP : parsed ? AEC_EXIT_USAGE : AEC_EXIT_OK;
+    if (!rc && o->batch < k->size) {
+        if (lead) fprintf(stderr, "aec train: --batch %d: fewer patches than the %d ranks\n", o->batch,
+                          k->size);
+        rc = AEC_EXIT_USAGE;
+    }
+    if ((rc = agree(r, rc, "take its command line"))) {
+        if (rc == RUN_HELP && lead) usage(stdout);
+        return rc;
+    }
+    snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s", o->ckpt ? o->ckpt : "");
+    if (!o->ckpt) snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s.ckpt", o->out);
     if (o->threads > 0) {
         nn_blas_set_threads(o->threads);
         omp_set_num_threads(o->threads);
     }
     char err[512];
-    int rc = load_images(&r, err, sizeof err);
-    if (rc) fprintf(stderr, "aec train: %s\n", err);
-    if (!rc) rc = start_model(&r);
-    if (!rc) rc = start_trainer(&r);
-    if (!rc) {
+    rc = load_images(r, err, sizeof err);
+    if (rc) fprintf(stderr, "aec train: %s%s\n", r->who, err);
+    if ((rc = agree(r, rc, "read its images")) || (rc = same_data(r))) return rc;
+    rc = lead ? start_model(r) : AEC_EXIT_OK;
+    if ((rc = agree(r, rc, "start the model")) || (rc = share_model(r))) return rc;
+    return start_trainer(r);
+}
+
+int aec_cmd_train(int argc, char **argv)
+{
+    train_run r;
+    memset(&r, 0, sizeof r);
+    if (train_ranks_start(&r.ranks)) return AEC_EXIT_SYSTEM;
+    int rc = start_run(&r, argc, argv);
+    if (rc == RUN_HELP) rc = AEC_EXIT_OK;
+    else if (!rc) {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         double t0 = now_seconds();

@@ -3,6 +3,8 @@
 #                                                               and a short run of each fuzzer
 #   make bench    benchmarks                       make clean   remove build/ and bin/
 #   make demo     compress samples/ with the shipped model, size against JPEG
+#   make MPI=1    bin/aec built with Open MPI: mpirun -np N bin/aec train ...
+#   make bench-mpi  the gradient sum over MPI, timed
 # On a fresh Debian machine the missing packages are installed when run as
 # root; otherwise make stops with the apt-get command to run.
 
@@ -98,7 +100,8 @@ $(BUILD)/.mpi-ok:
 	  else echo "MPI=1 needs Open MPI: run  sudo apt-get install -y $(MPI_DEPS)"; exit 1; fi; fi
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/mpi/obj/tools/train_ranks.o: tools/train_ranks.c | $(BUILD)/.deps-ok $(BUILD)/.mpi-ok
+# train_ranks.c and the tests/mpi_*.c programs
+$(BUILD)/mpi/obj/%.o: %.c | $(BUILD)/.deps-ok $(BUILD)/.mpi-ok
 	@mkdir -p $(dir $@)
 	$(MPICC) -DAEC_MPI $(CPPFLAGS_AEC) $(CFLAGS) $(WARN) $(OMP) -c $< -o $@
 
@@ -108,12 +111,18 @@ $(BUILD)/mpi/aec: $(AEC_MPI_OBJ) $(LIBS)
 	$(MPICC) $(CFLAGS) $(OMP) -o $@ $(AEC_MPI_OBJ) $(LIBS) $(LDLIBS_AEC)
 
 # the gradient sum alone under mpirun (tests/mpi_ranks.c, run by test_train_mpi)
-$(BUILD)/mpi/obj/tests/mpi_ranks.o: tests/mpi_ranks.c | $(BUILD)/.deps-ok $(BUILD)/.mpi-ok
-	@mkdir -p $(dir $@)
-	$(MPICC) -DAEC_MPI $(CPPFLAGS_AEC) $(CFLAGS) $(WARN) $(OMP) -c $< -o $@
 $(BUILD)/mpi/mpi_ranks: $(BUILD)/mpi/obj/tests/mpi_ranks.o $(BUILD)/mpi/obj/tools/train_ranks.o $(LIBS)
 	$(MPICC) $(CFLAGS) $(OMP) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
 MPI_TEST_PROGRAMS = $(if $(HAVE_MPI),$(BUILD)/mpi/aec $(BUILD)/mpi/mpi_ranks)
+
+# make bench-mpi: the gradient sum timed against MPI_Allreduce, on 2 ranks
+# (tests/mpi_bench.c; mpirun -np N $(BUILD)/mpi/mpi_bench [FLOATS] for others)
+$(BUILD)/mpi/mpi_bench: $(BUILD)/mpi/obj/tests/mpi_bench.o $(BUILD)/mpi/obj/tools/train_ranks.o $(LIBS)
+	$(MPICC) $(CFLAGS) $(OMP) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
+bench-mpi: $(BUILD)/mpi/mpi_bench
+	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 $<
+
+.PHONY: bench-mpi
 
 $(BUILD)/obj/tools/builtin_model.o: tools/builtin_model.c $(BUILTIN_MODEL) | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
@@ -153,6 +162,7 @@ BENCHES = $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
 test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS)
 	@echo "== tests (-O2)"
+	$(if $(HAVE_MPI),,@echo "test_train_mpi: skipped: Open MPI is not installed (apt-get install -y $(MPI_DEPS))")
 	@AEC_MPI_BIN=$(if $(HAVE_MPI),$(abspath $(BUILD)/mpi/aec)) tests/run.sh $(TESTS)
 
 # A second standalone decoder, unoptimised and with only the baseline copy

@@ -11,7 +11,8 @@
  * multiplies with OpenBLAS, a worker of several with nn_sgemm) they agree
  * to float tolerance. --resume with another N continues the same run; a
  * rank that cannot read its images, or holds others, stops every rank; a
- * rank killed, or mpirun interrupted, leaves the last checkpoint whole.
+ * rank killed, or mpirun interrupted, leaves the last checkpoint whole,
+ * and SIGUSR1 to mpirun stops every rank after the same step.
  *
  * Skipped with a line saying so when Open MPI (mpirun) or the MPI build is
  * missing, and under the sanitizers (it runs the -O2 programs). */
@@ -249,7 +250,7 @@ static double runs_diff(const char *a, const char *b)
  * export. */
 static void test_close_to_one_process(int ranks, int workers)
 {
-    char np[8], w[8], total[8], one[64], many[64], a[PATH_MAX + 16], b[PATH_MAX + 16];
+    char np[16], w[16], total[16], one[64], many[64], a[PATH_MAX + 16], b[PATH_MAX + 16];
     snprintf(np, sizeof np, "%d", ranks);
     snprintf(w, sizeof w, "%d", workers);
     snprintf(total, sizeof total, "%d", ranks * workers);
@@ -378,37 +379,50 @@ static int wait_for(const char *path, double seconds)
     return 0;
 }
 
+/* How a long run is cut short */
+enum { KILL_RANK, MPIRUN_SIGINT, MPIRUN_SIGUSR1 };
+
 /* A long run with a checkpoint after every step, ended by a rank's death
- * or by mpirun's Ctrl-C: the run ends, its checkpoint loads, and no
- * half-written file is left. */
-static void test_cut_short(int kill_rank)
+ * (SIGKILL), by mpirun's Ctrl-C (which kills the ranks a second or two
+ * after) or by SIGUSR1 to mpirun (handed on to every rank at once): the
+ * job ends, its checkpoint loads and no half-written file is left; after
+ * SIGUSR1 every rank ends well and rank 0 has written the model. */
+static void test_cut_short(int how)
 {
-    const char *out = path_in(kill_rank ? "killed.aecm" : "int.aecm");
-    const char *ckpt = path_in(kill_rank ? "killed.aecm.ckpt" : "int.aecm.ckpt");
+    static const char *const names[3] = {"killed", "sigint", "sigusr1"};
+    char name[64];
+    snprintf(name, sizeof name, "%s.aecm", names[how]);
+    const char *out = path_in(name);
+    snprintf(name, sizeof name, "%s.aecm.ckpt", names[how]);
+    const char *ckpt = path_in(name);
     pid_t job = start((const char *const[]){MPIRUN, "-np", "2", aec_bin, TRAIN, "-o", out, "--steps",
                                             "1000000", "--threads", "1", "--checkpoint-every", "0s",
                                             NULL});
     int started = wait_for(ckpt, 60);
     nanosleep(&(struct timespec){0, 300000000}, NULL);
-    pid_t victim = kill_rank ? find_rank(out, 1) : job;
-    CHECK(started && victim > 0, "the run started (checkpoint %d, pid %d)", started, (int)victim);
-    if (victim > 0) kill(victim, kill_rank ? SIGKILL : SIGINT);
+    pid_t victim = how == KILL_RANK ? find_rank(out, 1) : job;
+    CHECK(started && victim > 0, "%s: the run started (checkpoint %d, pid %d)", names[how], started,
+          (int)victim);
+    if (victim > 0) kill(victim, how == KILL_RANK ? SIGKILL : how == MPIRUN_SIGINT ? SIGINT : SIGUSR1);
     int rc = finish(job, 60);
-    CHECK(rc != -2, "the job ended after %s (exit %d): %s", kill_rank ? "rank 1's death" : "SIGINT", rc,
-          err_text);
-    if (kill_rank) CHECK(rc != 0, "a rank's death fails the job (exit %d)", rc);
+    CHECK(rc != -2, "%s: the job ended (exit %d): %s", names[how], rc, err_text);
+    if (how == KILL_RANK) CHECK(rc != 0, "a rank's death fails the job (exit %d)", rc);
+    if (how == MPIRUN_SIGUSR1)
+        CHECK(rc == 0 && strstr(out_text, "interrupted") && access(out, F_OK) == 0,
+              "SIGUSR1: every rank ends well and the model is written (exit %d): %s", rc, out_text);
     checkpoint c;
     checkpoint_load(&c, ckpt);
-    CHECK(c.ok && c.adam.step > 0, "the last checkpoint loads (step %ld)", c.ok ? c.adam.step : -1L);
+    CHECK(c.ok && c.adam.step > 0, "%s: the last checkpoint loads (step %ld)", names[how],
+          c.ok ? c.adam.step : -1L);
     checkpoint_free(&c);
-    CHECK(!temporary_left(), "no half-written file left");
+    CHECK(!temporary_left(), "%s: no half-written file left", names[how]);
 }
 
 /* The gradient sum alone, under 1 to 4 ranks (tests/mpi_ranks.c) */
 static void test_sum(void)
 {
     for (int n = 1; n <= 4; n++) {
-        char np[8];
+        char np[16];
         snprintf(np, sizeof np, "%d", n);
         int rc = RUN(60, MPIRUN, "-np", np, ranks_bin);
         CHECK(rc == 0 && strstr(out_text, " 0 failed"), "mpi_ranks on %d ranks (exit %d): %s %s", n, rc,
@@ -481,8 +495,9 @@ int main(void)
     test_resume_other_count();
     test_bad_data();
     test_time_limit();
-    test_cut_short(1);
-    test_cut_short(0);
+    test_cut_short(KILL_RANK);
+    test_cut_short(MPIRUN_SIGINT);
+    test_cut_short(MPIRUN_SIGUSR1);
     remove_tree(tmp);
     for (int i = 0; i < n_paths; i++) free(paths[i]);
     return check_report("test_train_mpi");

@@ -640,6 +640,7 @@ static void trainer_step(trainer *t, aec_model *m, const aec_dataset *d, int pat
 /* Values gathered from every rank at once (train_ranks_gather): at most
  * this many from each. */
 #define GATHER_MAX 4
+_Static_assert(STATS <= GATHER_MAX, "a step's statistics are gathered at once");
 
 /* Everything a run holds; zeroed at the start, freed by run_free on every
  * path. */
@@ -1174,6 +1175,11 @@ int aec_cmd_train(int argc, char **argv)
     else if (!rc) {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
+        /* mpirun hands SIGUSR1 on to every rank at once; its own Ctrl-C
+         * sends them SIGTERM a second later (Open MPI 4.1) and SIGKILL a
+         * second after that, which leaves the checkpoint but cuts the
+         * export: kill -USR1 stops a run over MPI with its model */
+        signal(SIGUSR1, on_signal);
         double t0 = now_seconds();
         rc = finish_run(&r, train_loop(&r, t0), t0);
     }

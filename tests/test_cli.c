@@ -23,6 +23,7 @@
 #include "jpeg_files.h"
 #include "model_file.h"
 #include "png_io.h"
+#include "synthetic_image.h"
 
 static char root[PATH_MAX], tmp[PATH_MAX], aec_bin[PATH_MAX + 16], stub_bin[PATH_MAX + 32];
 static char out_text[1 << 16], err_text[1 << 16];
@@ -108,26 +109,7 @@ static int remove_entry(const char *p, const struct stat *st, int flag, struct F
     return 0;
 }
 
-/* ---- synthetic images ---------------------------------------------------------- */
-
-/* blocks, gradients and noise, so that an untrained model's latents are
- * not all zero */
-static uint8_t *synthetic_rgb(int w, int h, unsigned seed)
-{
-    uint8_t *rgb = malloc((size_t)w * h * 3);
-    if (!rgb) abort();
-    unsigned s = seed;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            uint8_t *q = rgb + 3 * ((size_t)y * w + x);
-            s = s * 1103515245u + 12345u;
-            int n = (s >> 16) & 63, blk = ((x / 16) + (y / 16) + (int)seed) & 1;
-            q[0] = (uint8_t)(blk ? 230 - n : 20 + n);
-            q[1] = (uint8_t)((x * 255 / w + n) & 255);
-            q[2] = (uint8_t)(blk ? (y * 2) & 255 : 255 - n);
-        }
-    return rgb;
-}
+/* ---- synthetic images (synthetic_image.h) ------------------------------------- */
 
 static void write_image(const char *path, int w, int h, unsigned seed, int with_alpha)
 {

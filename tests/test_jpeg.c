@@ -22,6 +22,7 @@
 #include "image_io.h"
 #include "jpeg_files.h"
 #include "jpeg_io.h"
+#include "stderr_capture.h"
 
 /* ---- pixels ------------------------------------------------------------------- */
 
@@ -122,22 +123,10 @@ static const char *dir;
 static int read_quietly(const uint8_t *data, size_t len, const char *name, aec_image *img,
                         long max_pixels, char *err, size_t errlen, long *printed)
 {
-    char capture[512];
-    snprintf(capture, sizeof capture, "%s/stderr.txt", dir);
-    fflush(stderr);
-    int saved = dup(2);
-    int fd = open(capture, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (saved >= 0 && fd >= 0) dup2(fd, 2);
+    stderr_capture cap;
+    stderr_capture_begin(&cap, dir);
     int rc = aec_image_read_mem(data, len, name, img, max_pixels, err, errlen);
-    fflush(stderr);
-    if (saved >= 0) {
-        dup2(saved, 2);
-        close(saved);
-    }
-    if (fd >= 0) close(fd);
-    struct stat st;
-    *printed = stat(capture, &st) == 0 ? (long)st.st_size : -1;
-    unlink(capture);
+    *printed = stderr_capture_end(&cap);
     return rc;
 }
 

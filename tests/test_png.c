@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "png_io.h"
+#include "stderr_capture.h"
 
 /* ---- generating test images ------------------------------------------- */
 
@@ -328,22 +329,10 @@ static void fix_crc(uint8_t *png, size_t at)
 static int read_quietly(const char *path, aec_image *img, long max_pixels, char *err,
                         size_t errlen, const char *dir, long *printed)
 {
-    char capture[512];
-    snprintf(capture, sizeof capture, "%s/stderr.txt", dir);
-    fflush(stderr);
-    int saved = dup(2);
-    int fd = open(capture, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (saved >= 0 && fd >= 0) dup2(fd, 2);
+    stderr_capture cap;
+    stderr_capture_begin(&cap, dir);
     int rc = aec_png_read(path, img, max_pixels, err, errlen);
-    fflush(stderr);
-    if (saved >= 0) {
-        dup2(saved, 2);
-        close(saved);
-    }
-    if (fd >= 0) close(fd);
-    struct stat st;
-    *printed = stat(capture, &st) == 0 ? (long)st.st_size : -1;
-    unlink(capture);
+    *printed = stderr_capture_end(&cap);
     return rc;
 }
 

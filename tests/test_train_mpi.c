@@ -1,4 +1,4 @@
-/* tests/test_train_mpi.c - aec train over MPI (issue 22): `mpirun -np N`
+/* tests/test_train_mpi.c - aec train over MPI: `mpirun -np N`
  * of the MPI build of aec ($(BUILD)/mpi/aec, named by AEC_MPI_BIN) against
  * one process with the same global batch, on synthetic images in a
  * temporary folder; and the gradient sum alone ($(BUILD)/mpi/mpi_ranks
@@ -33,6 +33,7 @@
 #include "check.h"
 #include "model_file.h"
 #include "png_io.h"
+#include "synthetic_image.h"
 
 static char tmp[PATH_MAX], aec_bin[PATH_MAX + 16], ranks_bin[PATH_MAX + 32];
 static char out_text[1 << 16], err_text[1 << 16];
@@ -60,21 +61,10 @@ static void load_text(const char *path, char *buf, size_t cap)
     if (f) fclose(f);
 }
 
-/* a synthetic image: blocks, ramps and noise */
+/* a synthetic image (synthetic_image.h) as a PNG */
 static void write_image(const char *path, int w, int h, unsigned seed)
 {
-    uint8_t *rgb = malloc((size_t)w * h * 3);
-    if (!rgb) abort();
-    unsigned s = seed;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            uint8_t *q = rgb + 3 * ((size_t)y * w + x);
-            s = s * 1103515245u + 12345u;
-            int n = (s >> 16) & 63, blk = ((x / 16) + (y / 16) + (int)seed) & 1;
-            q[0] = (uint8_t)(blk ? 230 - n : 20 + n);
-            q[1] = (uint8_t)((x * 255 / w + n) & 255);
-            q[2] = (uint8_t)(blk ? (y * 2) & 255 : 255 - n);
-        }
+    uint8_t *rgb = synthetic_rgb(w, h, seed);
     char err[256];
     if (aec_png_write(path, rgb, NULL, w, h, err, sizeof err)) fprintf(stderr, "%s\n", err);
     free(rgb);

@@ -827,7 +827,7 @@ static int share_model(train_run *r)
 
 /* The batch's workers: one per thread by default: on this project's
  * 2-core machine the default model's step took 0.50-0.63 s split over two,
- * 0.72-0.80 s as one batch on both threads (bench_train, session 9,
+ * 0.72-0.80 s as one batch on both threads (bench_train,
  * training paused; they were even before the step's Winograd plans were
  * shared). Over MPI each rank has as many, the batch split over all of
  * them (fewer when the batch has fewer items than ranks x workers), and

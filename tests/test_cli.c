@@ -381,10 +381,10 @@ static void test_average(void)
     /* --lambdas: new levels by --init; a checkpoint cannot change them */
     const char *lv = path_in("levels.aecm");
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv, "--init", out, "--steps", "1",
-              "--batch", "2", "--patch", "64", "--lambdas", "0.001,0.0018,0.01,0.06") == 0,
+              "--batch", "2", "--patch", "64", "--lambdas", "0.001,0.0018,0.01,1.5") == 0,
           "--init with --lambdas: %s", err_text);
     CHECK(RUN(aec_bin, "info", lv) == 0 && strstr(out_text, "4 rate levels") &&
-              strstr(out_text, "0.001 0.0018 0.01 0.06"),
+              strstr(out_text, "0.001 0.0018 0.01 1.5"),
           "the new model has the 4 levels: %s", out_text);
     /* its metadata counts the steps it started from (out: 4 steps) */
     CHECK(strstr(out_text, "steps=1\n") && strstr(out_text, "init_steps=4\n") &&
@@ -407,6 +407,9 @@ static void test_average(void)
           "--resume with other levels refused: %s", err_text);
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv, "--steps", "1",
               "--lambdas", "0.01,0.005") == 2, "decreasing lambdas refused");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv, "--steps", "1",
+              "--lambdas", "0.01,11") == 2 && strstr(err_text, "(0, 10]"),
+          "a lambda above 10 refused: %s", err_text);
 }
 
 /* --patch-first: the first part of a run on smaller patches (named in the

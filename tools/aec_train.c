@@ -226,11 +226,11 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
             for (;;) {
                 char *end;
                 float x = strtof(s, &end);
-                if (end == s || !(x > 0 && x < 1) || o->n_lambdas == AEC_MAX_LEVELS ||
+                if (end == s || !(x > 0 && x <= 10) || o->n_lambdas == AEC_MAX_LEVELS ||
                     (o->n_lambdas > 0 && !(x > o->lambdas[o->n_lambdas - 1])) ||
                     (*end && *end != ',')) {
                     fprintf(say, "aec train: --lambdas: '%s' is not a list of 1 to %d increasing "
-                            "numbers between 0 and 1\n", v, AEC_MAX_LEVELS);
+                            "numbers in (0, 10]\n", v, AEC_MAX_LEVELS);
                     return -1;
                 }
                 o->lambdas[o->n_lambdas++] = x;

@@ -1,11 +1,12 @@
-/* tools/aec_bench.c - `aec bench`: aec against JPEG on a folder of PNG or
- * JPEG images.
+/* tools/aec_bench.c - `aec bench`: aec against JPEG, WebP and AVIF on a
+ * folder of PNG or JPEG images.
  *
- * Every image is coded at each aec quality and each JPEG quality (JPEG
- * through libjpeg-turbo, linked in); per point the size, PSNR, MS-SSIM and
- * coding times are measured, and the report (bench_report.c) gives the
- * mean curves, the BD-rate against JPEG, the file sizes at equal PSNR,
- * points.csv and rd.svg. This file reads the command line and finds the
+ * Every image is coded at each quality of each codec (JPEG through
+ * libjpeg-turbo, linked in; WebP and AVIF through their programs when
+ * found, ext_codec.c); per point the size, PSNR, MS-SSIM and coding times
+ * are measured, and the report (bench_report.c) gives the mean curves, the
+ * BD-rates against JPEG, the file sizes at equal PSNR, points.csv and
+ * rd.svg. This file reads the command line, finds the programs and the
  * images; bench_run.c measures them. */
 #include <errno.h>
 #include <math.h>
@@ -20,6 +21,7 @@
 
 #include "bench.h"
 #include "codec.h"
+#include "ext_codec.h"
 #include "image_io.h"
 #include "image_list.h"
 #include "jpeg_ref.h"
@@ -27,28 +29,48 @@
 
 static const char default_aec[] = "0,12.5,25,37.5,50,62.5,75,87.5,100";
 static const char default_jpeg[] = "5,15,25,35,45,55,65,75,85,95,98";
+/* rd.py's sweeps, so that the BD-rates are its own: on the 384x256
+ * butterflies WebP spans 0.15-1.8 bpp and AVIF 0.11-1.3, around aec's
+ * default 0.06-1.1 */
+static const char default_webp[] = "2,10,25,40,55,70,80,90,95";
+static const char default_avif[] = "58,52,46,40,34,28,22,16";
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: aec bench [-m MODEL] DIR [-o REPORT_DIR] [-j N] [--qualities LIST]\n"
-            "                 [--jpeg-qualities LIST]\n"
+            "usage: aec bench [-m MODEL] DIR [-o REPORT_DIR] [-j N] [--codecs LIST]\n"
+            "                 [--qualities LIST] [--jpeg-qualities LIST]\n"
+            "                 [--webp-qualities LIST] [--avif-qualities LIST]\n"
             "  Codes every PNG and JPEG under DIR (recursively; *.png, *.jpg, *.jpeg) with\n"
-            "  aec and with JPEG at a sweep of qualities and writes REPORT_DIR/summary.md\n"
-            "  (mean curves, BD-rate against JPEG, file sizes at equal PSNR), points.csv\n"
-            "  (every point) and rd.svg (the rate-distortion curves). PSNR and MS-SSIM are\n"
-            "  computed on RGB as ../shared/bench/rd.py does; an alpha plane is ignored, as\n"
-            "  rd.py does. A JPEG input's reference is its decoded pixels (EXIF orientation\n"
-            "  applied).\n"
+            "  aec, JPEG, WebP and AVIF at a sweep of qualities each and writes\n"
+            "  REPORT_DIR/summary.md (mean curves, BD-rates against JPEG, file sizes at\n"
+            "  equal PSNR), points.csv (every point) and rd.svg (the rate-distortion\n"
+            "  curves). PSNR and MS-SSIM are computed on RGB as ../shared/bench/rd.py does;\n"
+            "  an alpha plane is ignored, as rd.py does. A JPEG input's reference is its\n"
+            "  decoded pixels (EXIF orientation applied).\n"
             "  -m MODEL               model file (default: the one built into aec)\n"
             "  -o REPORT_DIR          default ./aec-bench-report\n"
             "  -j N                   images measured in parallel (default 1)\n"
             "  -e, --effort E         aec's encoder effort 0-%d (default %d, as aec encode)\n"
             "  --refine N             aec's final refinement steps, instead of the effort's\n"
+            "  --codecs LIST          from aec,jpeg,webp,avif; aec and jpeg are required\n"
+            "                         (default: aec,jpeg, and webp and avif when their\n"
+            "                         programs are on PATH; the report says when not).\n"
+            "                         webp or avif named without its programs: exit 3\n"
             "  --qualities LIST       aec qualities 0-100 (default %s)\n"
             "  --jpeg-qualities LIST  JPEG qualities 1-100 (default %s);\n"
-            "                         JPEG is libjpeg-turbo as `cjpeg -optimize` (4:2:0)\n",
-            AEC_EFFORT_MAX, AEC_EFFORT_DEFAULT, default_aec, default_jpeg);
+            "                         JPEG is libjpeg-turbo as `cjpeg -optimize` (4:2:0)\n"
+            "  --webp-qualities LIST  cwebp -q 0-100 (default %s);\n"
+            "                         `cwebp -quiet -q Q -m 6`, `dwebp -quiet` (as rd.py)\n"
+            "  --avif-qualities LIST  avifenc cq-levels 0-63, lower is better\n"
+            "                         (default %s);\n"
+            "                         `avifenc -s 4 -j 1 --min 0 --max 63 -a end-usage=q\n"
+            "                         -a cq-level=Q -a tune=psnr` (its default 4:4:4),\n"
+            "                         `avifdec -j 1` (as rd.py)\n"
+            "  WebP and AVIF run as programs on PNG files in a temporary folder under\n"
+            "  $TMPDIR (or /tmp), removed at the end; their times are the programs' runs.\n",
+            AEC_EFFORT_MAX, AEC_EFFORT_DEFAULT, default_aec, default_jpeg, default_webp,
+            default_avif);
 }
 
 /* v -> a whole number in [lo, hi] into *out; -1 with a message naming opt */
@@ -91,14 +113,62 @@ static int parse_list(const char *opt, const char *s, double lo, double hi, int 
     return 0;
 }
 
-static int parse_args(int argc, char **argv, bench_options *o)
+/* "aec,jpeg,webp" -> wanted[codec] = 1; aec and jpeg must be there. */
+static int parse_codecs(const char *s, int wanted[BENCH_CODECS])
+{
+    for (int c = 0; c < BENCH_CODECS; c++) wanted[c] = 0;
+    for (const char *p = s;;) {
+        size_t len = strcspn(p, ",");
+        int c = 0;
+        while (c < BENCH_CODECS && (strlen(bench_codec_name(c)) != len ||
+                                    strncmp(p, bench_codec_name(c), len)))
+            c++;
+        if (c == BENCH_CODECS) {
+            fprintf(stderr, "aec bench: --codecs: '%.*s' is not one of aec, jpeg, webp, avif\n",
+                    (int)len, p);
+            return -1;
+        }
+        wanted[c] = 1;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    if (!wanted[BENCH_AEC] || !wanted[BENCH_JPEG]) {
+        fprintf(stderr, "aec bench: --codecs: '%s' lacks %s (aec is measured against JPEG)\n", s,
+                wanted[BENCH_AEC] ? "jpeg" : "aec");
+        return -1;
+    }
+    return 0;
+}
+
+/* The quality lists and --codecs into o->sweeps; *named: --codecs given. */
+static int parse_sweeps(const char *const list[BENCH_CODECS], const char *codecs,
+                        bench_options *o, int *named)
+{
+    static const char *const opt[BENCH_CODECS] = {"--qualities", "--jpeg-qualities",
+                                                   "--webp-qualities", "--avif-qualities"};
+    static const double lo[BENCH_CODECS] = {0, 1, 0, 0}, hi[BENCH_CODECS] = {100, 100, 100, 63};
+    static const int integral[BENCH_CODECS] = {0, 1, 0, 1};
+    int wanted[BENCH_CODECS] = {1, 1, 1, 1};
+    *named = codecs != NULL;
+    if (codecs && parse_codecs(codecs, wanted)) return -1;
+    for (int c = 0; c < BENCH_CODECS; c++) {
+        if (parse_list(opt[c], list[c], lo[c], hi[c], integral[c], o->sweeps.q[c],
+                       &o->sweeps.n[c]))
+            return -1;
+        if (!wanted[c]) o->sweeps.n[c] = 0;
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, bench_options *o, int *codecs_named)
 {
     memset(o, 0, sizeof *o);
     o->out_dir = "aec-bench-report";
     o->jobs = 1;
     o->effort = AEC_EFFORT_DEFAULT;
     o->refine = -1;
-    const char *aec_list = default_aec, *jpeg_list = default_jpeg;
+    const char *list[BENCH_CODECS] = {default_aec, default_jpeg, default_webp, default_avif};
+    const char *codecs = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -107,7 +177,9 @@ static int parse_args(int argc, char **argv, bench_options *o)
         }
         int takes_value = !strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "-j") ||
                           !strcmp(a, "--qualities") || !strcmp(a, "--jpeg-qualities") ||
-                          !strcmp(a, "--refine") || !strcmp(a, "-e") || !strcmp(a, "--effort");
+                          !strcmp(a, "--webp-qualities") || !strcmp(a, "--avif-qualities") ||
+                          !strcmp(a, "--codecs") || !strcmp(a, "--refine") ||
+                          !strcmp(a, "-e") || !strcmp(a, "--effort");
         if (takes_value) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "aec bench: %s needs a value\n", a);
@@ -116,8 +188,11 @@ static int parse_args(int argc, char **argv, bench_options *o)
             const char *v = argv[++i];
             if (!strcmp(a, "-m")) o->model = v;
             else if (!strcmp(a, "-o")) o->out_dir = v;
-            else if (!strcmp(a, "--qualities")) aec_list = v;
-            else if (!strcmp(a, "--jpeg-qualities")) jpeg_list = v;
+            else if (!strcmp(a, "--qualities")) list[BENCH_AEC] = v;
+            else if (!strcmp(a, "--jpeg-qualities")) list[BENCH_JPEG] = v;
+            else if (!strcmp(a, "--webp-qualities")) list[BENCH_WEBP] = v;
+            else if (!strcmp(a, "--avif-qualities")) list[BENCH_AVIF] = v;
+            else if (!strcmp(a, "--codecs")) codecs = v;
             else if (!strcmp(a, "--refine")) {
                 if (parse_count("--refine", v, 0, 1000, "steps", &o->refine)) return -1;
             } else if (!strcmp(a, "-e") || !strcmp(a, "--effort")) {
@@ -139,11 +214,31 @@ static int parse_args(int argc, char **argv, bench_options *o)
         fprintf(stderr, "aec bench: no folder given (try aec bench --help)\n");
         return -1;
     }
-    double jq[BENCH_MAX_SETTINGS];
-    if (parse_list("--qualities", aec_list, 0, 100, 0, o->aec_q, &o->n_aec) ||
-        parse_list("--jpeg-qualities", jpeg_list, 1, 100, 1, jq, &o->n_jpeg))
-        return -1;
-    for (int k = 0; k < o->n_jpeg; k++) o->jpeg_q[k] = (int)jq[k];
+    return parse_sweeps(list, codecs, o, codecs_named);
+}
+
+/* Finds the programs of WebP and AVIF when they are to be run. One that
+ * is missing: an error when --codecs named the codec (-1), else the codec
+ * is left out and skipped[codec] says why. */
+static int find_programs(bench_options *o, int named, char skipped[BENCH_CODECS][160])
+{
+    for (int c = BENCH_WEBP; c <= BENCH_AVIF; c++) {
+        skipped[c][0] = 0;
+        if (!o->sweeps.n[c]) continue;
+        const char *prog[2];
+        ext_codec_programs(c, &prog[0], &prog[1]);
+        for (int k = 0; k < 2; k++) {
+            if (!ext_find_program(prog[k], o->program[c][k], sizeof o->program[c][k])) continue;
+            snprintf(skipped[c], 160, "%s not found on PATH (Debian package %s)", prog[k],
+                     c == BENCH_WEBP ? "webp" : "libavif-bin");
+            if (named) {
+                fprintf(stderr, "aec bench: --codecs %s: %s\n", bench_codec_name(c), skipped[c]);
+                return -1;
+            }
+            o->sweeps.n[c] = 0;
+            break;
+        }
+    }
     return 0;
 }
 
@@ -160,7 +255,10 @@ static int count_jpegs(const image_list *images, const int *image_ok)
 int aec_cmd_bench(int argc, char **argv)
 {
     bench_options o;
-    if (parse_args(argc, argv, &o)) return AEC_EXIT_USAGE;
+    int named;
+    char skipped[BENCH_CODECS][160];
+    if (parse_args(argc, argv, &o, &named)) return AEC_EXIT_USAGE;
+    if (find_programs(&o, named, skipped)) return AEC_EXIT_SYSTEM;
     image_list images = {0};
     char err[1024];
     struct stat st;
@@ -180,7 +278,7 @@ int aec_cmd_bench(int argc, char **argv)
         image_list_free(&images);
         return AEC_EXIT_DATA;
     }
-    int settings = o.n_aec + o.n_jpeg;
+    int settings = bench_settings(&o.sweeps);
     bench_point *points = calloc((size_t)images.n * (size_t)settings, sizeof *points);
     int *image_ok = calloc((size_t)images.n, sizeof *image_ok);
     char **names = calloc((size_t)images.n, sizeof *names);
@@ -201,9 +299,17 @@ int aec_cmd_bench(int argc, char **argv)
         size_t dl = strlen(o.dir);
         size_t skip = !S_ISDIR(st.st_mode) ? 0 : dl && o.dir[dl - 1] == '/' ? dl : dl + 1;
         for (int i = 0; i < images.n; i++) names[i] = images.path[i] + skip;
-        bench_results r = {o.dir,      o.model,  jpeg_ref_version(), o.jobs, o.effort, o.refine, images.n, names,
-                           image_ok,   o.n_aec,  o.n_jpeg,           o.aec_q, o.jpeg_q, points,
-                           bench_now_s() - t0, count_jpegs(&images, image_ok)};
+        bench_results r = {.dir = o.dir, .model = o.model, .jpeg_name = jpeg_ref_version(),
+                           .jobs = o.jobs, .effort = o.effort, .refine = o.refine,
+                           .n_images = images.n, .images = names, .image_ok = image_ok,
+                           .sweeps = &o.sweeps};
+        for (int c = BENCH_WEBP; c <= BENCH_AVIF; c++) {
+            r.encoder[c] = o.program[c][0];
+            r.skipped[c] = skipped[c][0] ? skipped[c] : NULL;
+        }
+        r.points = points;
+        r.wall_s = bench_now_s() - t0;
+        r.jpeg_inputs = count_jpegs(&images, image_ok);
         if (bench_write_report(&r, o.out_dir, err, sizeof err)) {
             fprintf(stderr, "aec bench: %s\n", err);
             rc = AEC_EXIT_SYSTEM;

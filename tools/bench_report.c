@@ -1,5 +1,5 @@
 /* tools/bench_report.c - the report of `aec bench` (see bench.h):
- * summary.md (mean curves, BD-rate against JPEG, file sizes at equal
+ * summary.md (mean curves, BD-rates against JPEG, file sizes at equal
  * PSNR), points.csv (every point) and rd.svg (the curves). Means are over
  * the images that were measured, per setting, as rd.py takes them. */
 #include <errno.h>
@@ -32,7 +32,7 @@ static void free_curve(mean_curve *c)
 
 static int settings(const bench_results *r)
 {
-    return r->n_aec + r->n_jpeg;
+    return bench_settings(r->sweeps);
 }
 
 static const bench_point *point(const bench_results *r, int image, int k)
@@ -105,14 +105,15 @@ static equal_psnr equal_psnr_at(const bench_results *r, int k)
 {
     equal_psnr e = {0, 0, 0, 0, 0};
     double jb[64], jp[64];
-    int nj = r->n_jpeg < 64 ? r->n_jpeg : 64;
+    int nj = r->sweeps->n[BENCH_JPEG] < 64 ? r->sweeps->n[BENCH_JPEG] : 64;
+    int j0 = bench_first(r->sweeps, BENCH_JPEG), a0 = bench_first(r->sweeps, BENCH_AEC);
     for (int i = 0; i < r->n_images; i++) {
         if (!r->image_ok[i]) continue;
         for (int j = 0; j < nj; j++) {
-            jb[j] = point(r, i, r->n_aec + j)->bytes;
-            jp[j] = point(r, i, r->n_aec + j)->psnr;
+            jb[j] = point(r, i, j0 + j)->bytes;
+            jp[j] = point(r, i, j0 + j)->psnr;
         }
-        const bench_point *a = point(r, i, k);
+        const bench_point *a = point(r, i, a0 + k);
         double jpeg_bytes = aec_rate_at_quality(jb, jp, nj, a->psnr);
         if (!isfinite(jpeg_bytes)) continue;
         e.images++;
@@ -130,41 +131,104 @@ static equal_psnr equal_psnr_at(const bench_results *r, int k)
     return e;
 }
 
-static void curve_table(FILE *f, const char *title, const mean_curve *c, const bench_results *r,
-                        int aec)
+static void curve_table(FILE *f, const mean_curve *c, const bench_results *r, int codec)
 {
-    fprintf(f, "\n## %s\n\n| quality | bpp | PSNR dB | MS-SSIM | enc s | dec s |\n"
-               "|---|---|---|---|---|---|\n", title);
-    for (int k = 0; k < c->n; k++) {
-        if (aec) fprintf(f, "| %g ", r->aec_q[k]);
-        else fprintf(f, "| %d ", r->jpeg_q[k]);
-        fprintf(f, "| %.4f | %.3f | %.5f | %.3f | %.3f |\n", c->bpp[k], c->psnr[k], c->msssim[k],
-                c->enc_s[k], c->dec_s[k]);
-    }
+    fprintf(f, "\n## %s (means per quality)\n\n| %s | bpp | PSNR dB | MS-SSIM | enc s | dec s |\n"
+               "|---|---|---|---|---|---|\n",
+            bench_codec_title(codec), codec == BENCH_AVIF ? "cq-level" : "quality");
+    for (int k = 0; k < c->n; k++)
+        fprintf(f, "| %g | %.4f | %.3f | %.5f | %.3f | %.3f |\n", r->sweeps->q[codec][k],
+                c->bpp[k], c->psnr[k], c->msssim[k], c->enc_s[k], c->dec_s[k]);
 }
 
-static void write_summary(FILE *f, const bench_results *r, const mean_curve *aec,
-                          const mean_curve *jpeg, int used)
+/* The lines saying how each codec was run, or why it was not. */
+static void codec_lines(FILE *f, const bench_results *r)
+{
+    fprintf(f, "- aec encoder: effort %d (`--effort`)", r->effort);
+    if (r->refine >= 0) fprintf(f, ", %d refinement steps (`--refine`)", r->refine);
+    fprintf(f, "\n");
+    fprintf(f, "- JPEG: %s linked in, as `cjpeg -quality Q -optimize` (4:2:0) and `djpeg`\n",
+            r->jpeg_name);
+    if (r->sweeps->n[BENCH_WEBP])
+        fprintf(f, "- WebP: `%s -quiet -q Q -m 6`, `dwebp -quiet` (as rd.py)\n",
+                r->encoder[BENCH_WEBP]);
+    if (r->sweeps->n[BENCH_AVIF])
+        fprintf(f, "- AVIF: `%s -s 4 -j 1 --min 0 --max 63 -a end-usage=q -a cq-level=Q "
+                   "-a tune=psnr` (its default 4:4:4), `avifdec -j 1` (as rd.py)\n",
+                r->encoder[BENCH_AVIF]);
+    for (int c = 0; c < BENCH_CODECS; c++)
+        if (r->skipped[c])
+            fprintf(f, "- %s: skipped: %s\n", bench_codec_title(c), r->skipped[c]);
+}
+
+/* The BD-rates of every codec against JPEG. */
+static void bd_table(FILE *f, const bench_results *r, const mean_curve *curve)
+{
+    fprintf(f, "\n## BD-rate against JPEG\n\n"
+               "Cubic fit of log(bpp) against quality over the range both curves cover, each "
+               "curve cut to %.1f-%.1f bpp plus one point each side (rd.py's method). "
+               "Negative: the codec needs fewer bits than JPEG for the same quality.\n\n"
+               "| codec | BD-rate PSNR %% | BD-rate MS-SSIM %% |\n|---|---|---|\n",
+            BENCH_BD_LO, BENCH_BD_HI);
+    for (int c = 0; c < BENCH_CODECS; c++)
+        if (c != BENCH_JPEG && r->sweeps->n[c])
+            fprintf(f, "| %s | %.1f | %.1f |\n", bench_codec_title(c),
+                    bd_of(&curve[BENCH_JPEG], &curve[c], 0), bd_of(&curve[BENCH_JPEG], &curve[c], 1));
+}
+
+/* For each aec quality, the size of a JPEG of the same PSNR. */
+static void equal_psnr_table(FILE *f, const bench_results *r, const mean_curve *aec, int used)
+{
+    fprintf(f, "\n## File size at the same PSNR\n\n"
+               "For each image and aec quality, the size of a JPEG of the same PSNR "
+               "(log of the size interpolated between the image's two JPEG points around "
+               "that PSNR), then means over the images whose JPEG points reach that PSNR.\n\n"
+               "| aec quality | images | PSNR dB | aec bytes | JPEG bytes | JPEG / aec |\n"
+               "|---|---|---|---|---|---|\n");
+    const double *aec_q = r->sweeps->q[BENCH_AEC];
+    for (int k = 0; k < aec->n; k++) {
+        equal_psnr e = equal_psnr_at(r, k);
+        if (!e.images) {
+            fprintf(f, "| %g | 0 | %.3f | | | outside JPEG's range |\n", aec_q[k], aec->psnr[k]);
+            continue;
+        }
+        fprintf(f, "| %g | %d | %.3f | %.0f | %.0f | %.2f |\n", aec_q[k], e.images, e.psnr,
+                e.aec_bytes, e.jpeg_bytes, e.ratio);
+    }
+    fprintf(f, "\n");
+    int any = 0;
+    for (int k = 0; k < aec->n; k++) {
+        equal_psnr e = equal_psnr_at(r, k);
+        if (!e.images) continue;
+        any = 1;
+        fprintf(f, "- quality %g: aec files are %.1fx %s than JPEG at %.1f dB", aec_q[k],
+                e.ratio >= 1 ? e.ratio : 1 / e.ratio, e.ratio >= 1 ? "smaller" : "larger", e.psnr);
+        if (e.images < used) fprintf(f, " (%d of %d images)", e.images, used);
+        fprintf(f, "\n");
+    }
+    if (!any)
+        fprintf(f, "No aec point has a PSNR within the range of JPEG's points for the same "
+                   "image: widen --jpeg-qualities or --qualities.\n");
+}
+
+static void write_summary(FILE *f, const bench_results *r, const mean_curve *curve, int used)
 {
     time_t now = time(NULL);
     char date[64];
     strftime(date, sizeof date, "%Y-%m-%d %H:%M", localtime(&now));
     fprintf(f, "# aec bench: %d image%s from %s\n\n", used, used == 1 ? "" : "s", r->dir);
     fprintf(f, "- model: %s\n", r->model ? r->model : "the one built into aec");
-    fprintf(f, "- aec encoder: effort %d (`--effort`)", r->effort);
-    if (r->refine >= 0) fprintf(f, ", %d refinement steps (`--refine`)", r->refine);
-    fprintf(f, "\n");
-    fprintf(f, "- JPEG: %s linked in, as `cjpeg -quality Q -optimize` (4:2:0) and `djpeg`\n",
-            r->jpeg_name);
+    codec_lines(f, r);
     fprintf(f, "- PSNR: RGB, 8-bit, MSE over the three channels; MS-SSIM: RGB, 5 scales; both "
                "per image, then averaged over the images (as ../shared/bench/rd.py)\n");
     if (r->jpeg_inputs)
-        fprintf(f, "- inputs: %d of the %d images are JPEGs; their PSNR and MS-SSIM (aec's and "
-                   "JPEG's) are measured against the decoded JPEG pixels, not the picture before "
+        fprintf(f, "- inputs: %d of the %d images are JPEGs; their PSNR and MS-SSIM (every "
+                   "codec's) are measured against the decoded JPEG pixels, not the picture before "
                    "its JPEG compression\n", r->jpeg_inputs, used);
-    fprintf(f, "- times: seconds per image in one process, image reading and metrics not counted; "
-               "%d worker%s%s\n",
-            r->jobs, r->jobs == 1 ? "" : "s sharing the machine",
+    int programs = r->sweeps->n[BENCH_WEBP] + r->sweeps->n[BENCH_AVIF] > 0;
+    fprintf(f, "- times: seconds per image, image reading and metrics not counted: aec and JPEG "
+               "in one process%s; %d worker%s%s\n",
+            programs ? ", WebP and AVIF the runs of their programs" : "", r->jobs, r->jobs == 1 ? "" : "s sharing the machine",
             r->jobs == 1 ? "" : " (so times are not those of an idle machine)");
     fprintf(f, "- %s, %.0f s in all\n", date, r->wall_s);
     if (used < r->n_images) fprintf(f, "- %d image(s) failed and are left out\n", r->n_images - used);
@@ -174,45 +238,10 @@ static void write_summary(FILE *f, const bench_results *r, const mean_curve *aec
     if (small)
         fprintf(f, "- %d image(s) under 176 px a side have no MS-SSIM, so its means are nan "
                    "(rd.py gives nan too)\n", small);
-
-    fprintf(f, "\n## BD-rate of aec against JPEG\n\n"
-               "Cubic fit of log(bpp) against quality over the range both curves cover, each "
-               "curve cut to %.1f-%.1f bpp plus one point each side (rd.py's method). "
-               "Negative: aec needs fewer bits for the same quality.\n\n"
-               "| BD-rate PSNR %% | BD-rate MS-SSIM %% |\n|---|---|\n| %.1f | %.1f |\n",
-            BENCH_BD_LO, BENCH_BD_HI, bd_of(jpeg, aec, 0), bd_of(jpeg, aec, 1));
-
-    fprintf(f, "\n## File size at the same PSNR\n\n"
-               "For each image and aec quality, the size of a JPEG of the same PSNR "
-               "(log of the size interpolated between the image's two JPEG points around "
-               "that PSNR), then means over the images whose JPEG points reach that PSNR.\n\n"
-               "| aec quality | images | PSNR dB | aec bytes | JPEG bytes | JPEG / aec |\n"
-               "|---|---|---|---|---|---|\n");
-    for (int k = 0; k < r->n_aec; k++) {
-        equal_psnr e = equal_psnr_at(r, k);
-        if (!e.images) {
-            fprintf(f, "| %g | 0 | %.3f | | | outside JPEG's range |\n", r->aec_q[k], aec->psnr[k]);
-            continue;
-        }
-        fprintf(f, "| %g | %d | %.3f | %.0f | %.0f | %.2f |\n", r->aec_q[k], e.images, e.psnr,
-                e.aec_bytes, e.jpeg_bytes, e.ratio);
-    }
-    fprintf(f, "\n");
-    int any = 0;
-    for (int k = 0; k < r->n_aec; k++) {
-        equal_psnr e = equal_psnr_at(r, k);
-        if (!e.images) continue;
-        any = 1;
-        fprintf(f, "- quality %g: aec files are %.1fx %s than JPEG at %.1f dB", r->aec_q[k],
-                e.ratio >= 1 ? e.ratio : 1 / e.ratio, e.ratio >= 1 ? "smaller" : "larger", e.psnr);
-        if (e.images < used) fprintf(f, " (%d of %d images)", e.images, used);
-        fprintf(f, "\n");
-    }
-    if (!any)
-        fprintf(f, "No aec point has a PSNR within the range of JPEG's points for the same "
-                   "image: widen --jpeg-qualities or --qualities.\n");
-    curve_table(f, "aec (means per quality)", aec, r, 1);
-    curve_table(f, "JPEG (means per quality)", jpeg, r, 0);
+    bd_table(f, r, curve);
+    equal_psnr_table(f, r, &curve[BENCH_AEC], used);
+    for (int c = 0; c < BENCH_CODECS; c++)
+        if (r->sweeps->n[c]) curve_table(f, &curve[c], r, c);
 }
 
 /* A CSV field: quoted when it holds a comma, quote or line break. */
@@ -237,19 +266,36 @@ static void write_points(FILE *f, const bench_results *r)
         if (!r->image_ok[i]) continue;
         for (int k = 0; k < settings(r); k++) {
             const bench_point *p = point(r, i, k);
+            int codec, at = bench_setting(r->sweeps, k, &codec);
             csv_field(f, r->images[i]);
-            if (k < r->n_aec) fprintf(f, ",aec,%g", r->aec_q[k]);
-            else fprintf(f, ",jpeg,%d", r->jpeg_q[k - r->n_aec]);
+            fprintf(f, ",%s,%g", bench_codec_name(codec), r->sweeps->q[codec][at]);
             fprintf(f, ",%.0f,%.6f,%.4f,%.6f,%.6f,%.6f\n", p->bytes, p->bpp, p->psnr, p->msssim,
                     p->enc_s, p->dec_s);
         }
     }
 }
 
+/* rd.svg: every codec's mean curve. */
+static int write_svg(FILE *f, const bench_results *r, const mean_curve *curve, int used)
+{
+    static const char *const colour[BENCH_CODECS] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd"};
+    static const char *const legend[BENCH_CODECS] = {"aec", "JPEG (libjpeg-turbo)",
+                                                      "WebP (cwebp -m 6)", "AVIF (avifenc -s 4)"};
+    char title[512];
+    snprintf(title, sizeof title, "aec vs other codecs: means over %d image%s of %s", used,
+             used == 1 ? "" : "s", r->dir);
+    rd_series s[BENCH_CODECS];
+    int n = 0;
+    for (int c = 0; c < BENCH_CODECS; c++)
+        if (curve[c].n)
+            s[n++] = (rd_series){legend[c], colour[c], curve[c].n, curve[c].bpp, curve[c].psnr,
+                                 curve[c].msssim};
+    return rd_svg_write(f, title, s, n);
+}
+
 /* One report file, built in memory and then written atomically. */
 static int write_file(const char *dir, const char *name, const bench_results *r,
-                      const mean_curve *aec, const mean_curve *jpeg, int used, char *err,
-                      size_t errlen)
+                      const mean_curve *curve, int used, char *err, size_t errlen)
 {
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
@@ -264,19 +310,9 @@ static int write_file(const char *dir, const char *name, const bench_results *r,
         return -1;
     }
     int bad = 0;
-    if (!strcmp(name, "summary.md")) {
-        write_summary(f, r, aec, jpeg, used);
-    } else if (!strcmp(name, "points.csv")) {
-        write_points(f, r);
-    } else {
-        char title[512];
-        snprintf(title, sizeof title, "aec vs JPEG: means over %d image%s of %s", used,
-                 used == 1 ? "" : "s", r->dir);
-        rd_series s[2] = {{"aec", "#d62728", aec->n, aec->bpp, aec->psnr, aec->msssim},
-                          {"JPEG (libjpeg-turbo)", "#1f77b4", jpeg->n, jpeg->bpp, jpeg->psnr,
-                           jpeg->msssim}};
-        bad = rd_svg_write(f, title, s, 2);
-    }
+    if (!strcmp(name, "summary.md")) write_summary(f, r, curve, used);
+    else if (!strcmp(name, "points.csv")) write_points(f, r);
+    else bad = write_svg(f, r, curve, used);
     bad |= ferror(f);
     if (fclose(f) || bad) {
         snprintf(err, errlen, "%s: cannot build the file in memory", path);
@@ -325,16 +361,19 @@ int bench_write_report(const bench_results *r, const char *out_dir, char *err, s
         snprintf(err, errlen, "%.300s: cannot create folder: %s", out_dir, strerror(errno));
         return -1;
     }
-    mean_curve aec = {0}, jpeg = {0};
-    int rc = -1;
-    if (mean_of(r, 0, r->n_aec, &aec) || mean_of(r, r->n_aec, r->n_jpeg, &jpeg)) {
+    mean_curve curve[BENCH_CODECS];
+    memset(curve, 0, sizeof curve);
+    int rc = -1, bad = 0;
+    for (int c = 0; c < BENCH_CODECS; c++)
+        if (r->sweeps->n[c])
+            bad |= mean_of(r, bench_first(r->sweeps, c), r->sweeps->n[c], &curve[c]);
+    if (bad) {
         snprintf(err, errlen, "out of memory");
-    } else if (!write_file(out_dir, "points.csv", r, &aec, &jpeg, used, err, errlen) &&
-               !write_file(out_dir, "rd.svg", r, &aec, &jpeg, used, err, errlen) &&
-               !write_file(out_dir, "summary.md", r, &aec, &jpeg, used, err, errlen)) {
+    } else if (!write_file(out_dir, "points.csv", r, curve, used, err, errlen) &&
+               !write_file(out_dir, "rd.svg", r, curve, used, err, errlen) &&
+               !write_file(out_dir, "summary.md", r, curve, used, err, errlen)) {
         rc = 0;
     }
-    free_curve(&aec);
-    free_curve(&jpeg);
+    for (int c = 0; c < BENCH_CODECS; c++) free_curve(&curve[c]);
     return rc;
 }

@@ -9,12 +9,14 @@
  * do). */
 #include <errno.h>
 #include <omp.h>
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +26,9 @@
 #include "cli.h"
 #include "jpeg_ref.h"
 #include "metrics.h"
+#include "ext_codec.h"
 #include "image_io.h"
+#include "png_io.h"
 
 typedef struct {
     char *const *path;
@@ -57,31 +61,51 @@ double bench_now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Codes one image at setting k (aec first, then JPEG) and measures it. */
-static int measure(const aec_codec *c, const bench_options *o, const aec_image *img, int k,
-                   bench_point *p, char *err, size_t errlen)
+/* Codes img with aec or JPEG at quality q: the coded size and the decoded
+ * pixels, timed. */
+static int code_inside(const aec_codec *c, int codec, const aec_image *img, double q,
+                       size_t *len, uint8_t **back, int *w, int *h, bench_point *p, char *err,
+                       size_t errlen)
 {
-    uint8_t *coded = NULL, *back = NULL;
-    size_t len = 0;
-    int w = 0, h = 0, rc;
-    char inner[512];
+    uint8_t *coded = NULL;
     double t0 = bench_now_s();
-    if (k < o->n_aec) {
-        rc = aec_encode(c, img->rgb, img->width, img->height, o->aec_q[k], &coded, &len, inner,
-                        sizeof inner);
-        p->enc_s = bench_now_s() - t0;
-        t0 = bench_now_s();
-        if (!rc) rc = aec_decode(c, coded, len, &back, &w, &h, inner, sizeof inner);
-    } else {
-        int q = o->jpeg_q[k - o->n_aec];
-        rc = jpeg_ref_encode(img->rgb, img->width, img->height, q, &coded, &len, inner,
-                             sizeof inner);
-        p->enc_s = bench_now_s() - t0;
-        t0 = bench_now_s();
-        if (!rc) rc = jpeg_ref_decode(coded, len, &back, &w, &h, inner, sizeof inner);
-    }
+    int rc = codec == BENCH_AEC
+                 ? aec_encode(c, img->rgb, img->width, img->height, q, &coded, len, err, errlen)
+                 : jpeg_ref_encode(img->rgb, img->width, img->height, (int)q, &coded, len, err,
+                                   errlen);
+    p->enc_s = bench_now_s() - t0;
+    t0 = bench_now_s();
+    if (!rc)
+        rc = codec == BENCH_AEC ? aec_decode(c, coded, *len, back, w, h, err, errlen)
+                                : jpeg_ref_decode(coded, *len, back, w, h, err, errlen);
     p->dec_s = bench_now_s() - t0;
     free(coded);
+    return rc;
+}
+
+/* Codes one image at setting k and measures it. src: the image as an RGB
+ * PNG in the temporary folder, for the programs of WebP and AVIF. */
+static int measure(const aec_codec *c, const bench_options *o, const aec_image *img,
+                   const char *src, const char *prefix, int k, bench_point *p, char *err,
+                   size_t errlen)
+{
+    uint8_t *back = NULL;
+    size_t len = 0;
+    int w = img->width, h = img->height, rc, codec;
+    int at = bench_setting(&o->sweeps, k, &codec);
+    double q = o->sweeps.q[codec][at];
+    char inner[512];
+    if (codec == BENCH_AEC || codec == BENCH_JPEG) {
+        rc = code_inside(c, codec, img, q, &len, &back, &w, &h, p, inner, sizeof inner);
+    } else {
+        ext_result r;
+        rc = ext_code(codec, o->program[codec][0], o->program[codec][1], prefix, src, q, w, h,
+                      &r, inner, sizeof inner);
+        len = r.bytes;
+        back = r.rgb;
+        p->enc_s = r.enc_s;
+        p->dec_s = r.dec_s;
+    }
     if (rc == 0 && (w != img->width || h != img->height)) {
         snprintf(inner, sizeof inner, "decoded %dx%d, not %dx%d", w, h, img->width, img->height);
         rc = -1;
@@ -96,10 +120,64 @@ static int measure(const aec_codec *c, const bench_options *o, const aec_image *
         }
     }
     free(back);
-    if (rc) {
-        if (k < o->n_aec) snprintf(err, errlen, "aec quality %g: %.300s", o->aec_q[k], inner);
-        else snprintf(err, errlen, "JPEG quality %d: %.300s", o->jpeg_q[k - o->n_aec], inner);
+    if (rc) snprintf(err, errlen, "%s quality %g: %.300s", bench_codec_title(codec), q, inner);
+    return rc;
+}
+
+/* The image as an RGB PNG at path, what cwebp and avifenc read: without
+ * alpha, and for a JPEG input its decoded pixels, as aec and JPEG see it. */
+static int write_source(const char *path, const aec_image *img, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(err, errlen, "%.300s: cannot create: %s", path, strerror(errno));
+        return -1;
     }
+    int rc = aec_png_write_file(f, path, img->rgb, NULL, img->width, img->height, err, errlen);
+    if (fclose(f) && !rc) {
+        snprintf(err, errlen, "%.300s: cannot write: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc) unlink(path);
+    return rc;
+}
+
+/* Measures image i at every setting, sending the points (or its failure)
+ * up fd. -1 when the parent is gone. */
+static int measure_image(const aec_codec *c, const bench_options *o, const image_list *images,
+                         int i, const char *prefix, int fd)
+{
+    record r;
+    memset(&r, 0, sizeof r);
+    r.image = i;
+    aec_image img;
+    if (aec_image_read(images->path[i], &img, 0, r.err, sizeof r.err)) {
+        r.kind = REC_IMAGE_FAILED;
+        return send_record(fd, &r);
+    }
+    char src[1100] = "", err[400];
+    int external = o->sweeps.n[BENCH_WEBP] + o->sweeps.n[BENCH_AVIF] > 0, rc = 0;
+    if (external) snprintf(src, sizeof src, "%s.src.png", prefix);
+    if (external && write_source(src, &img, err, sizeof err)) {
+        r.kind = REC_FATAL; /* the temporary folder fails every image alike */
+        snprintf(r.err, sizeof r.err, "%.500s", err);
+        rc = send_record(fd, &r);
+        aec_image_free(&img);
+        return rc ? rc : -1;
+    }
+    for (int k = 0; k < bench_settings(&o->sweeps); k++) {
+        r.setting = k;
+        if (measure(c, o, &img, src, prefix, k, &r.p, err, sizeof err)) {
+            r.kind = REC_IMAGE_FAILED;
+            snprintf(r.err, sizeof r.err, "%.100s: %.390s", images->path[i], err);
+            rc = send_record(fd, &r);
+            break;
+        }
+        r.kind = REC_POINT;
+        if ((rc = send_record(fd, &r))) break; /* the parent is gone */
+    }
+    if (external) unlink(src);
+    aec_image_free(&img);
     return rc;
 }
 
@@ -117,30 +195,10 @@ static void run_worker(const bench_options *o, const image_list *images, int fir
     }
     aec_codec_set_effort(&c, o->effort);
     if (o->refine >= 0) c.refine_iters = o->refine;
-    int settings = o->n_aec + o->n_jpeg;
-    for (int i = first; i < images->n; i += o->jobs) {
-        aec_image img;
-        memset(&r, 0, sizeof r);
-        r.image = i;
-        if (aec_image_read(images->path[i], &img, 0, r.err, sizeof r.err)) {
-            r.kind = REC_IMAGE_FAILED;
-            if (send_record(fd, &r)) break;
-            continue;
-        }
-        for (int k = 0; k < settings; k++) {
-            char err[400];
-            r.setting = k;
-            if (measure(&c, o, &img, k, &r.p, err, sizeof err)) {
-                r.kind = REC_IMAGE_FAILED;
-                snprintf(r.err, sizeof r.err, "%.100s: %.390s", images->path[i], err);
-                send_record(fd, &r);
-                break;
-            }
-            r.kind = REC_POINT;
-            if (send_record(fd, &r)) break; /* the parent is gone */
-        }
-        aec_image_free(&img);
-    }
+    char prefix[1100] = "";
+    if (o->tmp_dir) snprintf(prefix, sizeof prefix, "%s/w%d", o->tmp_dir, first);
+    for (int i = first; i < images->n; i += o->jobs)
+        if (measure_image(&c, o, images, i, prefix, fd)) break;
     aec_codec_free(&c);
 }
 
@@ -180,8 +238,6 @@ static void show_progress(progress *pg, int final)
     pg->last = t;
 }
 
-/* ---- the parent: forks the workers, gathers the points -------------------- */
-
 static int read_record(int fd, record *r)
 {
     size_t got = 0;
@@ -194,31 +250,84 @@ static int read_record(int fd, record *r)
     return 0;
 }
 
-int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_point *points,
-                      int *image_ok)
+/* ---- the temporary folder of WebP's and AVIF's files ------------------- */
+
+/* $TMPDIR/aec-bench.XXXXXX (or under /tmp), made into dir. */
+static int make_tmp_dir(char *dir, size_t len)
 {
-    const image_list list = {paths, n}, *images = &list;
-    int settings = o->n_aec + o->n_jpeg, jobs = o->jobs < images->n ? o->jobs : images->n;
-    int threads = omp_get_max_threads() / jobs;
-    pid_t *pid = calloc((size_t)jobs, sizeof *pid);
-    struct pollfd *fds = calloc((size_t)jobs, sizeof *fds);
-    int *got = calloc((size_t)images->n, sizeof *got);
-    if (!pid || !fds || !got) {
-        fprintf(stderr, "aec bench: out of memory\n");
-        free(pid);
-        free(fds);
-        free(got);
+    const char *t = getenv("TMPDIR");
+    if (!t || !*t) t = "/tmp";
+    errno = 0;
+    if (snprintf(dir, len, "%s/aec-bench.XXXXXX", t) >= (int)len || !mkdtemp(dir)) {
+        fprintf(stderr, "aec bench: %s: cannot make a temporary folder: %s\n", dir,
+                errno ? strerror(errno) : "path too long");
         return -1;
     }
-    bench_options worker_opts = *o;
-    worker_opts.jobs = jobs;
+    return 0;
+}
+
+/* The folder and whatever a killed worker or program left in it. */
+static void remove_tmp_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4200];
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    if (d) closedir(d);
+    rmdir(dir);
+}
+
+/* Ctrl-C (SIGINT, SIGTERM, SIGHUP) while the programs' files exist: the
+ * signals are blocked in this process and read from a signalfd, so that
+ * the folder is removed before the signal ends the program. The workers
+ * get the old mask back. Returns the fd, or -1 (then there is nothing to
+ * undo). */
+static int catch_signals(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, old)) return -1;
+    int fd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (fd < 0) sigprocmask(SIG_SETMASK, old, NULL);
+    return fd;
+}
+
+/* A caught signal: the workers get it too, the folder goes, and the
+ * signal does what it would have done. */
+static void die_of_signal(int sfd, const sigset_t *old, const pid_t *pid, int started,
+                          const char *tmp_dir)
+{
+    struct signalfd_siginfo si;
+    int sig = read(sfd, &si, sizeof si) == (ssize_t)sizeof si ? (int)si.ssi_signo : SIGTERM;
+    for (int w = 0; w < started; w++) kill(pid[w], sig);
+    for (int w = 0; w < started; w++)
+        while (waitpid(pid[w], NULL, 0) < 0 && errno == EINTR) {}
+    remove_tmp_dir(tmp_dir);
+    signal(sig, SIG_DFL);
+    sigprocmask(SIG_SETMASK, old, NULL);
+    raise(sig);
+    _exit(128 + sig); /* a signal blocked before this program started */
+}
+
+/* ---- the parent: forks the workers, gathers the points -------------------- */
+
+/* Forks up to jobs workers, their pipes into fds[0 .. ]: how many started. */
+static int start_workers(const bench_options *o, const image_list *images, int threads,
+                         const sigset_t *old_mask, int sfd, pid_t *pid, struct pollfd *fds)
+{
     fflush(NULL);
-    int rc = 0, started = 0;
-    for (int w = 0; w < jobs; w++) {
+    int started = 0;
+    for (int w = 0; w < o->jobs; w++) {
         int p[2];
         if (pipe(p)) {
             fprintf(stderr, "aec bench: cannot make a pipe: %s\n", strerror(errno));
-            rc = -1;
             break;
         }
         pid[w] = fork();
@@ -226,13 +335,16 @@ int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_p
             fprintf(stderr, "aec bench: cannot start a worker: %s\n", strerror(errno));
             close(p[0]);
             close(p[1]);
-            rc = -1;
             break;
         }
         if (pid[w] == 0) {
             for (int k = 0; k < w; k++) close(fds[k].fd);
             close(p[0]);
-            run_worker(&worker_opts, images, w, p[1], threads);
+            if (sfd >= 0) {
+                close(sfd);
+                sigprocmask(SIG_SETMASK, old_mask, NULL);
+            }
+            run_worker(o, images, w, p[1], threads);
             close(p[1]);
             _exit(0);
         }
@@ -241,16 +353,30 @@ int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_p
         fds[w].events = POLLIN;
         started++;
     }
+    return started;
+}
+
+/* Reads the workers' records until every pipe is closed: the points into
+ * points, failed images into image_ok, the progress on stderr. Returns
+ * -1 when a worker sent a fatal error; a signal from sfd ends the program. */
+static int gather(const bench_options *o, const image_list *images, const pid_t *pid,
+                  struct pollfd *fds, int started, int sfd, const sigset_t *old_mask,
+                  bench_point *points, int *image_ok, int *got)
+{
+    int settings = bench_settings(&o->sweeps), open_pipes = started, fatal = 0;
     progress pg = {isatty(2), bench_now_s(), 0, 0, images->n * settings, 0, images->n};
     pg.last = pg.start;
-    int open_pipes = started, fatal = 0;
-    for (int i = 0; i < images->n; i++) image_ok[i] = 1;
+    fds[o->jobs].fd = sfd;
+    fds[o->jobs].events = POLLIN;
     while (open_pipes > 0) {
-        if (poll(fds, (nfds_t)started, -1) < 0) {
+        if (poll(fds, (nfds_t)o->jobs + 1, -1) < 0) {
             if (errno == EINTR) continue;
             fprintf(stderr, "aec bench: poll: %s\n", strerror(errno));
-            rc = -1;
-            break;
+            return -1;
+        }
+        if (sfd >= 0 && fds[o->jobs].revents & POLLIN) {
+            if (pg.tty) fputc('\n', stderr);
+            die_of_signal(sfd, old_mask, pid, started, o->tmp_dir);
         }
         for (int w = 0; w < started; w++) {
             if (fds[w].fd < 0 || !(fds[w].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -284,6 +410,13 @@ int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_p
         }
     }
     if (!fatal) show_progress(&pg, 1);
+    return fatal ? -1 : 0;
+}
+
+/* Waits for the workers: -1 when one was killed. */
+static int wait_workers(const pid_t *pid, const struct pollfd *fds, int started)
+{
+    int rc = 0;
     for (int w = 0; w < started; w++) {
         if (fds[w].fd >= 0) close(fds[w].fd);
         int status;
@@ -294,14 +427,53 @@ int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_p
             rc = -1;
         }
     }
+    return rc;
+}
+
+int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_point *points,
+                      int *image_ok)
+{
+    const image_list list = {paths, n}, *images = &list;
+    bench_options wo = *o; /* what the workers are given */
+    int settings = bench_settings(&o->sweeps);
+    wo.jobs = o->jobs < images->n ? o->jobs : images->n;
+    int threads = omp_get_max_threads() / wo.jobs;
+    pid_t *pid = calloc((size_t)wo.jobs, sizeof *pid);
+    struct pollfd *fds = calloc((size_t)wo.jobs + 1, sizeof *fds);
+    int *got = calloc((size_t)images->n, sizeof *got);
+    if (!pid || !fds || !got) {
+        fprintf(stderr, "aec bench: out of memory\n");
+        free(pid);
+        free(fds);
+        free(got);
+        return -1;
+    }
+    for (int w = 0; w <= wo.jobs; w++) fds[w].fd = -1;
+    for (int i = 0; i < images->n; i++) image_ok[i] = 1;
+    char tmp_dir[4096];
+    int sfd = -1, rc = 0;
+    sigset_t old_mask;
+    wo.tmp_dir = NULL;
+    if (o->sweeps.n[BENCH_WEBP] + o->sweeps.n[BENCH_AVIF] > 0) {
+        if (make_tmp_dir(tmp_dir, sizeof tmp_dir)) rc = -1;
+        else wo.tmp_dir = tmp_dir, sfd = catch_signals(&old_mask);
+    }
+    int started = rc ? 0 : start_workers(&wo, images, threads, &old_mask, sfd, pid, fds);
+    if (started < wo.jobs) rc = -1;
+    if (started && gather(&wo, images, pid, fds, started, sfd, &old_mask, points, image_ok, got)) rc = -1;
+    if (wait_workers(pid, fds, started)) rc = -1;
     /* an image with points missing was not finished: its worker stopped */
-    for (int i = 0; i < images->n && !fatal && rc == 0; i++)
+    for (int i = 0; i < images->n && rc == 0; i++)
         if (got[i] != settings) {
             fprintf(stderr, "aec bench: %s: the worker stopped before it was measured\n",
                     images->path[i]);
             rc = -1;
         }
-    if (fatal) rc = -1;
+    if (wo.tmp_dir) remove_tmp_dir(wo.tmp_dir);
+    if (sfd >= 0) {
+        close(sfd);
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    }
     free(pid);
     free(fds);
     free(got);

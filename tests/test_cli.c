@@ -5,6 +5,7 @@
  *
  * Skipped under the sanitizers (AEC_TEST_SANITIZED=1): it tests the -O2
  * programs, which only the plain run builds. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -527,6 +528,176 @@ static void test_bench_names(const char *model)
     }
 }
 
+/* ---- aec bench with WebP and AVIF ------------------------------------------------ */
+
+/* 1 when an executable name is in a folder of $PATH */
+static int on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char buf[PATH_MAX + 64];
+    for (const char *p = path ? path : ""; *p;) {
+        size_t len = strcspn(p, ":");
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)len, p, name);
+        if (len && access(buf, X_OK) == 0) return 1;
+        p += len + (p[len] == ':');
+    }
+    return 0;
+}
+
+/* points.csv's numbers of a codec's two settings on an image: bpp and
+ * PSNR of the lower and the higher quality; 0 when the lines are missing */
+static int two_points(const char *csv, const char *image, const char *codec, const char *q_low,
+                      const char *q_high, double bpp[2], double psnr[2])
+{
+    for (int k = 0; k < 2; k++) {
+        char key[256];
+        snprintf(key, sizeof key, "\n%s,%s,%s,", image, codec, k ? q_high : q_low);
+        const char *l = strstr(csv, key);
+        if (!l) return 0;
+        double bytes;
+        if (sscanf(l + strlen(key), "%lf,%lf,%lf", &bytes, &bpp[k], &psnr[k]) != 3) return 0;
+    }
+    return 1;
+}
+
+/* the file without its last two columns (the times) on every line */
+static void without_times(const char *path, char *buf, size_t cap)
+{
+    load_text(path, buf, cap);
+    char *w = buf;
+    for (char *l = buf; *l;) {
+        char *end = strchr(l, '\n');
+        size_t len = end ? (size_t)(end - l) : strlen(l);
+        char *cut = l + len;
+        for (int i = 0; i < 2 && cut > l; i++)
+            do cut--;
+            while (cut > l && *cut != ',');
+        memmove(w, l, (size_t)(cut - l));
+        w += cut - l;
+        *w++ = '\n';
+        l += len + (end != NULL);
+    }
+    *w = 0;
+}
+
+/* 1 when the folder holds no entry but . and .. */
+static int folder_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d))) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    if (d) closedir(d);
+    return d && n == 0;
+}
+
+#define BENCH_ARGS(model, dir, out)                                                            \
+    aec_bin, "bench", "-m", model, dir, "-o", out, "-e", "0", "--qualities", "50",             \
+        "--jpeg-qualities", "50,90", "--webp-qualities", "20,80", "--avif-qualities", "50,20"
+
+/* WebP and AVIF beside aec and JPEG: their points, rows and curves, the
+ * same numbers on a second run, --codecs, and the programs missing or
+ * failing; no temporary file left in $TMPDIR in any case. */
+static void test_bench_codecs(const char *model)
+{
+    if (!on_path("cwebp") || !on_path("dwebp") || !on_path("avifenc") || !on_path("avifdec")) {
+        printf("test_cli: aec bench with WebP and AVIF not tested: cwebp, dwebp, avifenc or "
+               "avifdec not on PATH\n");
+        return;
+    }
+    const char *tree = path_in("tree"), *rep = path_in("brep"), *tmpdir = path_in("btmp");
+    char env_tmp[PATH_MAX + 16], file[PATH_MAX + 64];
+    static char csv[1 << 16], again[1 << 16];
+    mkdir(tmpdir, 0777);
+    snprintf(env_tmp, sizeof env_tmp, "TMPDIR=%s", tmpdir);
+    const char *env[] = {env_tmp, NULL};
+    CHECK(run_env(env, NULL, NULL, (const char *const[]){BENCH_ARGS(model, tree, rep), NULL}) == 0,
+          "bench with WebP and AVIF: %s", err_text);
+    CHECK(folder_empty(tmpdir), "no temporary file left");
+    snprintf(file, sizeof file, "%s/points.csv", rep);
+    load_text(file, csv, sizeof csv);
+    const char *images[] = {"a.png", "sub/b.png"};
+    for (int i = 0; i < 2; i++) {
+        double bpp[2], psnr[2];
+        CHECK(two_points(csv, images[i], "webp", "20", "80", bpp, psnr) && bpp[0] > 0.05 &&
+                  bpp[1] > bpp[0] && psnr[0] > 15 && psnr[1] > psnr[0] && psnr[1] < 70,
+              "%s: WebP q 20 / 80: %g / %g bpp, %g / %g dB", images[i], bpp[0], bpp[1], psnr[0],
+              psnr[1]);
+        CHECK(two_points(csv, images[i], "avif", "50", "20", bpp, psnr) && bpp[0] > 0.01 &&
+                  bpp[1] > bpp[0] && psnr[0] > 15 && psnr[1] > psnr[0] && psnr[1] < 70,
+              "%s: AVIF cq 50 / 20: %g / %g bpp, %g / %g dB", images[i], bpp[0], bpp[1], psnr[0],
+              psnr[1]);
+    }
+    snprintf(file, sizeof file, "%s/summary.md", rep);
+    load_text(file, out_text, sizeof out_text);
+    CHECK(strstr(out_text, "\n| WebP | ") && strstr(out_text, "\n| AVIF | ") &&
+              strstr(out_text, "## AVIF (means per quality)") && !strstr(out_text, "skipped"),
+          "summary: WebP and AVIF rows: %.2000s", out_text);
+    snprintf(file, sizeof file, "%s/rd.svg", rep);
+    load_text(file, out_text, sizeof out_text);
+    CHECK(strstr(out_text, ">WebP (cwebp -m 6)<") && strstr(out_text, ">AVIF (avifenc -s 4)<"),
+          "rd.svg: their curves in the legend");
+
+    /* the same numbers again */
+    snprintf(file, sizeof file, "%s/points.csv", rep);
+    without_times(file, csv, sizeof csv);
+    CHECK(RUN(BENCH_ARGS(model, tree, rep)) == 0, "bench again: %s", err_text);
+    without_times(file, again, sizeof again);
+    CHECK(strlen(csv) > 200 && !strcmp(csv, again), "the same points on a second run:\n%s---\n%s",
+          csv, again);
+
+    CHECK(RUN(BENCH_ARGS(model, tree, rep), "--codecs", "aec,jpeg") == 0, "--codecs aec,jpeg: %s",
+          err_text);
+    load_text(file, csv, sizeof csv);
+    snprintf(file, sizeof file, "%s/summary.md", rep);
+    load_text(file, out_text, sizeof out_text);
+    CHECK(strstr(csv, ",jpeg,90,") && !strstr(csv, ",webp,") && !strstr(csv, ",avif,") &&
+              !strstr(out_text, "WebP") && !strstr(out_text, "AVIF"),
+          "--codecs aec,jpeg: no WebP or AVIF: %s", csv);
+    CHECK(RUN(BENCH_ARGS(model, tree, rep), "--codecs", "aec,jpeg,heic") == 2 &&
+              strstr(err_text, "'heic' is not one of"),
+          "an unknown codec: exit 2: %s", err_text);
+    CHECK(RUN(BENCH_ARGS(model, tree, rep), "--codecs", "aec,webp") == 2 && strstr(err_text, "lacks jpeg"),
+          "no JPEG: exit 2: %s", err_text);
+
+    /* no cwebp on PATH: skipped when defaulted, an error when named */
+    const char *rep2 = path_in("brep2");
+    const char *no_path[] = {"PATH=/nonexistent", env_tmp, NULL};
+    CHECK(run_env(no_path, NULL, NULL, (const char *const[]){BENCH_ARGS(model, tree, rep2), NULL}) == 0,
+          "bench without the programs: %s", err_text);
+    snprintf(file, sizeof file, "%s/summary.md", rep2);
+    load_text(file, out_text, sizeof out_text);
+    CHECK(strstr(out_text, "- WebP: skipped: cwebp not found on PATH") &&
+              strstr(out_text, "- AVIF: skipped: avifenc not found on PATH") &&
+              !strstr(out_text, "| WebP |"),
+          "the report says they were skipped: %.1500s", out_text);
+    CHECK(run_env(no_path, NULL, NULL,
+                  (const char *const[]){BENCH_ARGS(model, tree, path_in("brep3")), "--codecs",
+                                        "aec,jpeg,webp", NULL}) == 3 &&
+              strstr(err_text, "cwebp not found on PATH") &&
+              strchr(err_text, '\n') == err_text + strlen(err_text) - 1 && !exists(path_in("brep3")),
+          "webp named without cwebp: exit 3, one line, no report: %s", err_text);
+
+    /* a cwebp that fails: said, and nothing left behind */
+    mkdir(path_in("fakebin"), 0777);
+    const char script[] = "#!/bin/sh\necho 'cannot do it' >&2\nexit 4\n";
+    const char *fakes[] = {"fakebin/cwebp", "fakebin/dwebp"};
+    for (int i = 0; i < 2; i++) {
+        write_bytes(path_in(fakes[i]), script, sizeof script - 1);
+        chmod(path_in(fakes[i]), 0755);
+    }
+    char fake_path[PATH_MAX + 32];
+    snprintf(fake_path, sizeof fake_path, "PATH=%s:/usr/bin:/bin", path_in("fakebin"));
+    const char *fake_env[] = {fake_path, env_tmp, NULL};
+    CHECK(run_env(fake_env, NULL, NULL,
+                  (const char *const[]){BENCH_ARGS(model, tree, path_in("brep4")), "--codecs",
+                                        "aec,jpeg,webp", NULL}) != 0 &&
+              strstr(err_text, "a.png: WebP quality 20: ") &&
+              strstr(err_text, "cwebp exited with 4: cannot do it") && !exists(path_in("brep4")),
+          "a failing cwebp: said, no report: %s", err_text);
+    CHECK(folder_empty(tmpdir), "no temporary file left after the failure");
+}
+
 /* Ctrl-C: the run stops after its step, writes its checkpoint and then
  * the average of the weights (what an interrupted run gives), exported:
  * ready to code. */
@@ -779,6 +950,7 @@ int main(void)
     test_context(M, path_in("tree/a.png"));
     test_score(M);
     test_bench_names(M);
+    test_bench_codecs(M);
     test_jpeg_inputs();
 
     /* ---- one file: encode, decode, and the same through stdin/stdout ---- */

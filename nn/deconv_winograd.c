@@ -135,35 +135,6 @@ static inline void output_line(const float *m, int s, float *o, int os)
 }
 
 
-/* d[i][j][q] = the 6x6 input patch of channel ci of the tile at (n, y0,
- * x0) (rows y0 - 1 .. y0 + 4), zero outside the image */
-static inline __attribute__((always_inline)) void load_patch(const tile_grid *g, int ci, int n,
-                                                             int y0, int x0,
-                                                             float d[6][6][LANES], int q)
-{
-    size_t rs, cs;
-    const float *src = channel_origin(g, n, ci, &rs, &cs);
-    const int inside_x = x0 >= 1 && x0 + 5 <= g->w;
-    if (inside_x && y0 >= 1 && y0 + 5 <= g->h) { /* most tiles of a big enough image */
-        src += (size_t)(y0 - 1) * rs + (size_t)(x0 - 1) * cs;
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 6; j++) d[i][j][q] = src[(size_t)i * rs + (size_t)j * cs];
-        return;
-    }
-    for (int i = 0; i < 6; i++) {
-        const int iy = y0 - 1 + i;
-        if (iy < 0 || iy >= g->h) {
-            for (int j = 0; j < 6; j++) d[i][j][q] = 0.0f;
-            continue;
-        }
-        const float *row = src + (size_t)iy * rs;
-        for (int j = 0; j < 6; j++) {
-            const int ix = x0 - 1 + j;
-            d[i][j][q] = inside_x || (ix >= 0 && ix < g->w) ? row[(size_t)ix * cs] : 0.0f;
-        }
-    }
-}
-
 /* One job of nn_winograd_input_tiles: LANES tiles from tl0 of channel ci. The
  * transforms are most of the Winograd passes' time besides the products:
  * built for AVX2 too (vector_clones.h). */
@@ -172,29 +143,8 @@ NN_VECTOR_CLONES static void input_job(const tile_grid *g, long t0, int count, f
 {
     const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
     float d[6][6][LANES], t[6][6][LANES], o[6][6][LANES];
-    int n, y0, x0;
-    tile_origin(g, t0 + tl0, &n, &y0, &x0);
-    if (lanes == LANES && x0 >= 1 && x0 + 4 * LANES + 1 <= g->w && y0 >= 1 && y0 + 5 <= g->h) {
-        /* the usual case: LANES tiles side by side in one tile row, all
-         * inside the image: one strided read per value */
-        size_t rs, cs;
-        const float *src = channel_origin(g, n, ci, &rs, &cs) + (y0 - 1) * rs + (x0 - 1) * cs;
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 6; j++)
-                for (int q = 0; q < LANES; q++) d[i][j][q] = src[i * rs + (size_t)(4 * q + j) * cs];
-    } else {
-        /* tiles on the image's edges, or in narrow images (all of a
-         * training patch's small layers): one at a time, each tile's
-         * position stepped from the one before (no divisions) */
-        for (int q = 0; q < LANES; q++) {
-            if (q < lanes) {
-                load_patch(g, ci, n, y0, x0, d, q);
-                next_tile(g, &n, &y0, &x0);
-            } else {
-                for (int i = 0; i < 36; i++) d[i / 6][i % 6][q] = 0.0f;
-            }
-        }
-    }
+    /* the 6x6 patches from one row and column before the tiles */
+    load_tiles(g, ci, t0 + tl0, lanes, 6, -1, d[0][0]);
     for (int j = 0; j < 6; j++) input_line(d[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
     for (int i = 0; i < 6; i++) input_line(t[i][0], LANES, o[i][0], LANES);         /* rows */
     /* every lane, zeros past the last tile: the slivers' spare columns */

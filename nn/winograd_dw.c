@@ -85,21 +85,6 @@ static inline void grad_line(const float *y, int s, float *o, int os)
     }
 }
 
-/* e[i][j][q] = the 4x4 outputs of channel r of the tile at (n, y0, x0),
- * zero outside the grid */
-static inline __attribute__((always_inline)) void load_outputs(const tile_grid *g, int r, int n,
-                                                               int y0, int x0,
-                                                               float e[4][4][LANES], int q)
-{
-    size_t rs, cs;
-    const float *src = channel_origin(g, n, r, &rs, &cs);
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
-            e[i][j][q] = y0 + i < g->h && x0 + j < g->w
-                             ? src[(size_t)(y0 + i) * rs + (size_t)(x0 + j) * cs]
-                             : 0.0f;
-}
-
 /* One job of grad_tiles: dM = A dY A^T of LANES tiles from tl0 of row r,
  * written to dm[pt][r][tl0 ..] (zeros for tiles past count) */
 NN_VECTOR_CLONES static void grad_job(const tile_grid *g, long t0, int count, float *dm,
@@ -107,25 +92,7 @@ NN_VECTOR_CLONES static void grad_job(const tile_grid *g, long t0, int count, fl
 {
     const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
     float e[4][4][LANES], t[6][4][LANES], o[6][6][LANES];
-    int n, y0, x0;
-    tile_origin(g, t0 + tl0, &n, &y0, &x0);
-    if (lanes == LANES && x0 + 4 * LANES <= g->w && y0 + 4 <= g->h) {
-        /* LANES tiles side by side in one tile row, all inside */
-        size_t rs, cs;
-        const float *src = channel_origin(g, n, r, &rs, &cs) + (size_t)y0 * rs + (size_t)x0 * cs;
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++)
-                for (int q = 0; q < LANES; q++) e[i][j][q] = src[i * rs + (size_t)(4 * q + j) * cs];
-    } else {
-        for (int q = 0; q < LANES; q++) {
-            if (q < lanes) {
-                load_outputs(g, r, n, y0, x0, e, q);
-                next_tile(g, &n, &y0, &x0);
-            } else {
-                for (int i = 0; i < 16; i++) e[i / 4][i % 4][q] = 0.0f;
-            }
-        }
-    }
+    load_tiles(g, r, t0 + tl0, lanes, 4, 0, e[0][0]);
     for (int j = 0; j < 4; j++) grad_line(e[0][j], 4 * LANES, t[0][j], 4 * LANES); /* columns */
     for (int i = 0; i < 6; i++) grad_line(t[i][0], LANES, o[i][0], LANES);         /* rows */
     float *dst = dm + (size_t)r * span + tl0;
@@ -232,6 +199,18 @@ static int winograd_dw(const dw_job *j, nn_workspace *ws)
     return 0;
 }
 
+/* The gradients of the layer whose products' columns are grid xg's
+ * channels and rows dyg's (dw_job), and its bias's from dy */
+static int weights_and_bias(const tile_grid *xg, const tile_grid *dyg, int phase_rows, int second,
+                            const int taps[2][3], float *grad, const nn_tensor *dy, float *db,
+                            nn_workspace *ws)
+{
+    const dw_job j = {*xg, *dyg, dyg->chans, xg->chans, phase_rows, second, taps, grad};
+    if (winograd_dw(&j, ws)) return -1;
+    nn_conv_bias_grad(dy, db);
+    return 0;
+}
+
 int nn_deconv2d_backward_dw_winograd(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
                                      const nn_tensor *dy, nn_workspace *ws)
 {
@@ -242,19 +221,9 @@ int nn_deconv2d_backward_dw_winograd(const nn_deconv2d *l, nn_params *p, const n
     if (!p->grad) return 0;
     const int th = (x->h + 3) / 4, tw = (x->w + 3) / 4;
     if ((long)x->n * th * tw < MIN_DW_TILES) return nn_deconv2d_backward(l, p, x, dy, NULL, ws);
-    const dw_job j = {
-        .xg = {x->n, l->cin, x->h, x->w, th, tw, x->data, 0, 0, 0, 0},
-        .dyg = {x->n, 4 * l->cout, x->h, x->w, th, tw, dy->data, 1, 0, 0, 0},
-        .rows = 4 * l->cout,
-        .chans = l->cin,
-        .phase_rows = 1,
-        .second = l->cout,
-        .taps = tap_of,
-        .grad = p->grad + l->w,
-    };
-    if (winograd_dw(&j, ws)) return -1;
-    nn_conv_bias_grad(dy, p->grad + l->b);
-    return 0;
+    const tile_grid xg = {x->n, l->cin, x->h, x->w, th, tw, x->data, 0, 0, 0, 0},
+                    dyg = {x->n, 4 * l->cout, x->h, x->w, th, tw, dy->data, 1, 0, 0, 0};
+    return weights_and_bias(&xg, &dyg, 1, l->cout, tap_of, p->grad + l->w, dy, p->grad + l->b, ws);
 }
 
 int nn_conv2d_backward_dw_winograd(const nn_conv2d *l, nn_params *p, const nn_tensor *x,
@@ -267,17 +236,7 @@ int nn_conv2d_backward_dw_winograd(const nn_conv2d *l, nn_params *p, const nn_te
     if (!p->grad) return 0;
     const int h = x->h / 2, w = x->w / 2, th = (h + 3) / 4, tw = (w + 3) / 4;
     if ((long)x->n * th * tw < MIN_DW_TILES) return nn_conv2d_backward(l, p, x, dy, NULL, ws);
-    const dw_job j = {
-        .xg = {x->n, 4 * l->cin, h, w, th, tw, x->data, 1, 0, 0, 0},
-        .dyg = {x->n, l->cout, h, w, th, tw, dy->data, 0, 0, 0, 0},
-        .rows = l->cout,
-        .chans = 4 * l->cin,
-        .phase_rows = 0,
-        .second = l->cin,
-        .taps = tap_dx,
-        .grad = p->grad + l->w,
-    };
-    if (winograd_dw(&j, ws)) return -1;
-    nn_conv_bias_grad(dy, p->grad + l->b);
-    return 0;
+    const tile_grid xg = {x->n, 4 * l->cin, h, w, th, tw, x->data, 1, 0, 0, 0},
+                    dyg = {x->n, l->cout, h, w, th, tw, dy->data, 0, 0, 0, 0};
+    return weights_and_bias(&xg, &dyg, 0, l->cin, tap_dx, p->grad + l->w, dy, p->grad + l->b, ws);
 }

@@ -107,6 +107,55 @@ static inline void next_tile(const tile_grid *g, int *n, int *y0, int *x0)
     ++*n;
 }
 
+/* d[(i * size + j) * LANES + q] = pixel (y0 + off + i, x0 + off + j) of
+ * channel k of tile t + q, (y0, x0) the tile's origin, for q < lanes; zero
+ * outside the grid and in the lanes from `lanes` on: the size x size
+ * patches that the transforms read (inlined with constant size and off) */
+static inline __attribute__((always_inline)) void load_tiles(const tile_grid *g, int k, long t,
+                                                             int lanes, int size, int off, float *d)
+{
+    int n, y0, x0;
+    size_t rs, cs;
+    tile_origin(g, t, &n, &y0, &x0);
+    if (lanes == LANES && x0 + off >= 0 && x0 + off + 4 * (LANES - 1) + size <= g->w &&
+        y0 + off >= 0 && y0 + off + size <= g->h) {
+        /* the usual case: LANES tiles side by side in one tile row, all
+         * inside the image: one strided read per value */
+        const float *src =
+            channel_origin(g, n, k, &rs, &cs) + (size_t)(y0 + off) * rs + (size_t)(x0 + off) * cs;
+        for (int i = 0; i < size; i++)
+            for (int j = 0; j < size; j++)
+                for (int q = 0; q < LANES; q++)
+                    d[(i * size + j) * LANES + q] = src[i * rs + (size_t)(4 * q + j) * cs];
+        return;
+    }
+    /* tiles on the image's edges, or in narrow images (all of a training
+     * patch's small layers): one at a time, each tile's position stepped
+     * from the one before (no divisions) */
+    for (int q = 0; q < LANES; q++) {
+        if (q >= lanes) {
+            for (int i = 0; i < size * size; i++) d[i * LANES + q] = 0.0f;
+            continue;
+        }
+        const float *src = channel_origin(g, n, k, &rs, &cs);
+        const int inside_x = x0 + off >= 0 && x0 + off + size <= g->w;
+        for (int i = 0; i < size; i++) {
+            const int iy = y0 + off + i;
+            float *di = d + i * size * LANES + q;
+            if (iy < 0 || iy >= g->h) {
+                for (int j = 0; j < size; j++) di[j * LANES] = 0.0f;
+                continue;
+            }
+            const float *row = src + (size_t)iy * rs;
+            for (int j = 0; j < size; j++) {
+                const int ix = x0 + off + j;
+                di[j * LANES] = inside_x || (ix >= 0 && ix < g->w) ? row[(size_t)ix * cs] : 0.0f;
+            }
+        }
+        next_tile(g, &n, &y0, &x0);
+    }
+}
+
 /* The input transform of a chunk of tiles (deconv_winograd.c says what it
  * writes where) */
 void nn_winograd_input_tiles(const tile_grid *g, long t0, int count, float *v,

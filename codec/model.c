@@ -469,27 +469,30 @@ static int synthesis_forward(const aec_model *m, aec_train_state *s, const nn_wi
     return 0;
 }
 
-/* A layer's backward pass: the weights' gradients by the plain pass, the
- * input's by Winograd where it applies (else both in one plain call), with
- * the plan given (NULL: one made for the call). */
+/* A layer's backward pass, its weights' gradients and its input's by
+ * Winograd where it applies (the weights' by the plain pass with `plain_dw`,
+ * and where nn/winograd_dw.c leaves them to it), else both in one plain
+ * call; with the plan given for the input's (NULL: one made for the call). */
 static int deconv_backward(const nn_deconv2d *l, nn_params *p, const nn_winograd_plan *plan,
-                           const nn_tensor *x, const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+                           const nn_tensor *x, const nn_tensor *dy, nn_tensor *dx, int plain_dw,
+                           nn_workspace *ws)
 {
-    if (!dx || !nn_deconv2d_winograd_applies(l)) return nn_deconv2d_backward(l, p, x, dy, dx, ws);
-    return nn_deconv2d_backward(l, p, x, dy, NULL, ws) ||
-                   nn_deconv2d_backward_dx_winograd_planned(l, p, plan, x, dy, dx, ws)
-               ? -1
-               : 0;
+    if (!nn_deconv2d_winograd_applies(l) || (plain_dw && !dx))
+        return nn_deconv2d_backward(l, p, x, dy, dx, ws);
+    const int dw = plain_dw ? nn_deconv2d_backward(l, p, x, dy, NULL, ws)
+                            : nn_deconv2d_backward_dw_winograd(l, p, x, dy, ws);
+    return dw || (dx && nn_deconv2d_backward_dx_winograd_planned(l, p, plan, x, dy, dx, ws)) ? -1 : 0;
 }
 
 static int conv_backward(const nn_conv2d *l, nn_params *p, const nn_winograd_plan *plan,
-                         const nn_tensor *x, const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws)
+                         const nn_tensor *x, const nn_tensor *dy, nn_tensor *dx, int plain_dw,
+                         nn_workspace *ws)
 {
-    if (!dx || !nn_conv2d_winograd_applies(l, x)) return nn_conv2d_backward(l, p, x, dy, dx, ws);
-    return nn_conv2d_backward(l, p, x, dy, NULL, ws) ||
-                   nn_conv2d_backward_dx_winograd_planned(l, p, plan, x, dy, dx, ws)
-               ? -1
-               : 0;
+    if (!nn_conv2d_winograd_applies(l, x) || (plain_dw && !dx))
+        return nn_conv2d_backward(l, p, x, dy, dx, ws);
+    const int dw = plain_dw ? nn_conv2d_backward(l, p, x, dy, NULL, ws)
+                            : nn_conv2d_backward_dw_winograd(l, p, x, dy, ws);
+    return dw || (dx && nn_conv2d_backward_dx_winograd_planned(l, p, plan, x, dy, dx, ws)) ? -1 : 0;
 }
 
 static void item_gains(const aec_model *m, const aec_train_state *s, const float **g,
@@ -587,7 +590,7 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
     for (int i = 3; i >= 0; i--) {
         if (resize_like(dnext, &s->gs_in[i])) return -1;
         if (deconv_backward(&m->gs[i], p, s->plans ? &s->plans[12 + i] : NULL, &s->gs_in[i], dcur,
-                            dnext, ws))
+                            dnext, s->plain_weight_grads, ws))
             return -1;
         tmp = dcur; dcur = dnext; dnext = tmp;
         if (i == 0) break;
@@ -654,7 +657,8 @@ int aec_model_train_backward(aec_model *m, aec_train_state *s)
             if (resize_like(dnext, in)) return -1;
             dx = dnext;
         }
-        if (conv_backward(&m->ga[i], p, s->plans ? &s->plans[4 + i] : NULL, in, dcur, dx, ws))
+        if (conv_backward(&m->ga[i], p, s->plans ? &s->plans[4 + i] : NULL, in, dcur, dx,
+                          s->plain_weight_grads, ws))
             return -1;
         if (i == 0) break;
         tmp = dcur; dcur = dnext; dnext = tmp;

@@ -111,6 +111,10 @@ typedef struct {
      * that the passes use instead of making their own */
     const nn_winograd_plan *plans;
     nn_winograd_plan *step_plans; /* aec_model_train_split's, kept in its first state */
+    /* 0 (aec_train_state_init): the 5x5 stride-2 layers' weight gradients
+     * by Winograd where it applies; 1: by the plain passes, the reference
+     * that tests and benchmarks compare them with */
+    int plain_weight_grads;
     /* results of the last forward pass */
     double bits_y, bits_z;       /* whole batch */
     double mse[64];              /* per item, on [0,1] scale */

@@ -406,6 +406,11 @@ static void bias_grad(const float *t, int n, int c, size_t pix, float *db)
     }
 }
 
+void nn_conv_bias_grad(const nn_tensor *dy, float *db)
+{
+    bias_grad(dy->data, dy->n, dy->c, (size_t)dy->h * dy->w, db);
+}
+
 /* Declares NAME.weight [d0][d1][k][k] and NAME.bias [nbias]; the layer
  * struct is only written by the callers once both succeeded. */
 static int declare_pair(nn_params *p, const char *name, int d0, int d1, int k, int nbias,

@@ -32,6 +32,11 @@ size_t nn_conv_set_workspace_cap(size_t bytes);
 /* The cap that applies to a forward pass with workspace ws, in bytes. */
 size_t nn_conv_workspace_cap(const nn_workspace *ws);
 
+/* db[c] += the sum of dy's channel c over its images and pixels (in
+ * double): the bias gradient of either layer kind, as the transposed
+ * convolution's backward pass computes it. */
+void nn_conv_bias_grad(const nn_tensor *dy, float *db);
+
 /* Convolution: weight [cout][cin][k][k] at p->value + w, bias [cout] at
  * p->value + b. Padding (k-1)/2 on each side (k odd), so the output is
  * ceil(H/stride) x ceil(W/stride), matching PyTorch Conv2d(k, stride,

@@ -23,6 +23,7 @@
 
 #include "gemm.h"
 #include "vector_clones.h"
+#include "winograd_int.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,55 +31,11 @@
 #include <immintrin.h>
 #endif
 
-#define POINTS 36
 /* below this many floats touched a loop is not worth a parallel region */
 #define PAR_MIN_WORK 32768
-/* A chunk holds at least this many tiles even above the workspace cap: the
- * 36 products' width is the tile count, and narrower ones run below the
- * GEMM's speed (each product walks its whole A for them, and their edge
- * slivers are partial). */
-#define MIN_CHUNK_TILES 64
 /* fewer output channels than this go to nn_deconv2d_forward */
 #define MIN_COUT 16
 
-/* The input transform writes V straight into the GEMM's packed form of
- * each point's right operand (nn_sgemm_b_at: slivers of tiles, a channel a
- * row), the points `vstride` apart, so that no product packs its B. The
- * output transform reads all 36 points of a tile at once, so M keeps them
- * close: [r][pt][tile], each point's row `span` floats from the next (the
- * chunk's tile count rounded up to 16, plus 16: rows a power-of-two apart
- * would share L1 sets). U is [pt][r][ci], its points' matrices `ustride`
- * apart (a multiple of 4 KiB plus a line, for the same reason), as are V's. */
-static size_t point_span(size_t count)
-{
-    return (count + 15) / 16 * 16 + 16;
-}
-
-static size_t point_stride(size_t floats)
-{
-    return (floats + 1023) / 1024 * 1024 + 16;
-}
-
-/* kernel row (column) that output phase a takes from input offset dd - 1 */
-static const int tap_of[2][3] = {{4, 2, 0}, {-1, 3, 1}};
-/* The input gradient, dx[i] = sum over outputs 2i - 2 + ky of W[ky] dy[..]:
- * phase a of dy at row m = i + dd - 1 goes through kernel row
- * tap_dx[a][dd] (the same taps, reached from the other side). */
-static const int tap_dx[2][3] = {{0, 2, 4}, {1, 3, -1}};
-
-/* G of F(4, 3): the 3 kernel taps -> 6 points */
-static const double wino_g[6][3] = {
-    {1.0 / 4, 0.0, 0.0},
-    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-    {1.0 / 24, 1.0 / 12, 1.0 / 6},
-    {1.0 / 24, -1.0 / 12, 1.0 / 6},
-    {0.0, 0.0, 1.0},
-};
-
-/* Tiles (and weights) are transformed LANES at a time, the lanes side by
- * side in memory, so that the plain C loops over them vectorise. */
-#define LANES 8
 /* input channels per block of the weight transform */
 #define WEIGHT_BLOCK 64
 
@@ -177,87 +134,8 @@ static inline void output_line(const float *m, int s, float *o, int os)
     }
 }
 
-/* Where tiles are: per image th x tw tiles of 4x4 pixels of an h x w grid,
- * numbered image by image, row by row; and what the grid's channels are:
- * the channels of src ([n][chans][h][w], the forward pass's x), or, with
- * phases set, the four phases of each channel of src ([n][chans / 4][2h][2w],
- * the backward pass's dy): channel 4c + 2a + b at (y, x) is src's channel c
- * at (2y + a, 2x + b). */
-typedef struct {
-    int n, chans, h, w, th, tw;
-    const float *src;
-    int phases;
-    int ty0;    /* tile row 0 is the grid's tile row ty0: a band of rows */
-    int out_h;  /* forward: the output's rows per channel (2 h, or a band's) */
-    int out_at; /* forward: the output row that grid output row 8 ty0 goes to */
-} tile_grid;
 
-/* Where channel k of image n starts in g->src, and its row and column
- * strides there. */
-static const float *channel_origin(const tile_grid *g, int n, int k, size_t *rs, size_t *cs)
-{
-    if (!g->phases) {
-        *rs = (size_t)g->w;
-        *cs = 1;
-        return g->src + ((size_t)n * g->chans + k) * g->h * g->w;
-    }
-    const int c = k / 4, a = (k >> 1) & 1, b = k & 1;
-    *rs = (size_t)4 * g->w;
-    *cs = 2;
-    return g->src + ((size_t)n * (g->chans / 4) + c) * 4 * g->h * g->w + (size_t)a * 2 * g->w + b;
-}
-
-/* image n of tile t, and the grid position (y0, x0) of its first input:
- * the tile's place in the whole grid, a band's tiles counted from ty0 */
-static void tile_origin(const tile_grid *g, long t, int *n, int *y0, int *x0)
-{
-    const long per_image = (long)g->th * g->tw;
-    *n = (int)(t / per_image);
-    const long rest = t % per_image;
-    *y0 = (int)(rest / g->tw + g->ty0) * 4;
-    *x0 = (int)(rest % g->tw) * 4;
-}
-
-/* the tile after the one at (n, y0, x0), in tile_origin's numbering */
-static void next_tile(const tile_grid *g, int *n, int *y0, int *x0)
-{
-    if ((*x0 += 4) < 4 * g->tw) return;
-    *x0 = 0;
-    if ((*y0 += 4) < 4 * (g->ty0 + g->th)) return;
-    *y0 = 4 * g->ty0;
-    ++*n;
-}
-
-/* d[i][j][q] = the 6x6 input patch of channel ci of the tile at (n, y0,
- * x0) (rows y0 - 1 .. y0 + 4), zero outside the image */
-static inline __attribute__((always_inline)) void load_patch(const tile_grid *g, int ci, int n,
-                                                             int y0, int x0,
-                                                             float d[6][6][LANES], int q)
-{
-    size_t rs, cs;
-    const float *src = channel_origin(g, n, ci, &rs, &cs);
-    const int inside_x = x0 >= 1 && x0 + 5 <= g->w;
-    if (inside_x && y0 >= 1 && y0 + 5 <= g->h) { /* most tiles of a big enough image */
-        src += (size_t)(y0 - 1) * rs + (size_t)(x0 - 1) * cs;
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 6; j++) d[i][j][q] = src[(size_t)i * rs + (size_t)j * cs];
-        return;
-    }
-    for (int i = 0; i < 6; i++) {
-        const int iy = y0 - 1 + i;
-        if (iy < 0 || iy >= g->h) {
-            for (int j = 0; j < 6; j++) d[i][j][q] = 0.0f;
-            continue;
-        }
-        const float *row = src + (size_t)iy * rs;
-        for (int j = 0; j < 6; j++) {
-            const int ix = x0 - 1 + j;
-            d[i][j][q] = inside_x || (ix >= 0 && ix < g->w) ? row[(size_t)ix * cs] : 0.0f;
-        }
-    }
-}
-
-/* One job of input_tiles: LANES tiles from tl0 of channel ci. The
+/* One job of nn_winograd_input_tiles: LANES tiles from tl0 of channel ci. The
  * transforms are most of the Winograd passes' time besides the products:
  * built for AVX2 too (vector_clones.h). */
 NN_VECTOR_CLONES static void input_job(const tile_grid *g, long t0, int count, float *v,
@@ -265,29 +143,8 @@ NN_VECTOR_CLONES static void input_job(const tile_grid *g, long t0, int count, f
 {
     const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
     float d[6][6][LANES], t[6][6][LANES], o[6][6][LANES];
-    int n, y0, x0;
-    tile_origin(g, t0 + tl0, &n, &y0, &x0);
-    if (lanes == LANES && x0 >= 1 && x0 + 4 * LANES + 1 <= g->w && y0 >= 1 && y0 + 5 <= g->h) {
-        /* the usual case: LANES tiles side by side in one tile row, all
-         * inside the image: one strided read per value */
-        size_t rs, cs;
-        const float *src = channel_origin(g, n, ci, &rs, &cs) + (y0 - 1) * rs + (x0 - 1) * cs;
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 6; j++)
-                for (int q = 0; q < LANES; q++) d[i][j][q] = src[i * rs + (size_t)(4 * q + j) * cs];
-    } else {
-        /* tiles on the image's edges, or in narrow images (all of a
-         * training patch's small layers): one at a time, each tile's
-         * position stepped from the one before (no divisions) */
-        for (int q = 0; q < LANES; q++) {
-            if (q < lanes) {
-                load_patch(g, ci, n, y0, x0, d, q);
-                next_tile(g, &n, &y0, &x0);
-            } else {
-                for (int i = 0; i < 36; i++) d[i / 6][i % 6][q] = 0.0f;
-            }
-        }
-    }
+    /* the 6x6 patches from one row and column before the tiles */
+    load_tiles(g, ci, t0 + tl0, lanes, 6, -1, d[0][0]);
     for (int j = 0; j < 6; j++) input_line(d[0][j], 6 * LANES, t[0][j], 6 * LANES); /* columns */
     for (int i = 0; i < 6; i++) input_line(t[i][0], LANES, o[i][0], LANES);         /* rows */
     /* every lane, zeros past the last tile: the slivers' spare columns */
@@ -303,8 +160,8 @@ NN_VECTOR_CLONES static void input_job(const tile_grid *g, long t0, int count, f
  * row ci, column tl of the GEMM's packed B (nn_sgemm_b_at) of that point's
  * product, the points vstride floats apart; the slivers' columns from
  * count on zero */
-static void input_tiles(const tile_grid *g, long t0, int count, float *v,
-                        const nn_sgemm_blayout *lay, size_t vstride)
+void nn_winograd_input_tiles(const tile_grid *g, long t0, int count, float *v,
+                             const nn_sgemm_blayout *lay, size_t vstride)
 {
     const int blocks = (count + lay->nr - 1) / lay->nr * lay->nr / LANES;
     const long jobs = (long)g->chans * blocks;
@@ -529,7 +386,7 @@ static int winograd_run(const nn_deconv2d *l, const nn_winograd_plan *plan, cons
     for (long t0 = 0; t0 < total && v && !failed; t0 += (long)chunk) {
         const int count = total - t0 < (long)chunk ? (int)(total - t0) : (int)chunk;
         const nn_sgemm_blayout lay = nn_sgemm_b_layout(&plan->packed[0], count);
-        input_tiles(g, t0, count, v, &lay, vstride);
+        nn_winograd_input_tiles(g, t0, count, v, &lay, vstride);
         /* one product per thread at a time (the GEMM runs single-threaded
          * inside this parallel loop): at these widths that is faster than
          * splitting each product between the threads */

@@ -14,9 +14,10 @@
  * The result equals nn_deconv2d_forward's up to float rounding (the
  * transforms add and scale; tests/test_deconv_winograd.c bounds the
  * difference against a direct double-precision reference). The weights'
- * gradients are not here: training computes them with the plain backward
- * passes (p->grad set, dx NULL) and the input gradients here. The decoder,
- * the encoder and training all use these passes (codec/model.c).
+ * gradients run by the same decomposition too (nn/winograd_dw.c: the
+ * products' gradient dU, summed over the tiles, taken back through the
+ * weight transform). The decoder, the encoder and training all use these
+ * passes (codec/model.c).
  *
  * Scratch: the transformed weights packed for the GEMM (36 * 4 cout * cin
  * floats, independent of the image; while they are made, a reordered copy
@@ -117,6 +118,27 @@ int nn_conv2d_forward_winograd_planned(const nn_conv2d *l, const nn_params *p,
 int nn_conv2d_backward_dx_winograd_planned(const nn_conv2d *l, const nn_params *p,
                                            const nn_winograd_plan *plan, const nn_tensor *x,
                                            const nn_tensor *dy, nn_tensor *dx, nn_workspace *ws);
+
+/* The weights' and the bias's gradients of transposed convolution l for
+ * input x and output gradient dy, ACCUMULATED (+=) into p->grad as
+ * nn_deconv2d_backward accumulates them (nothing without p->grad), up to
+ * float rounding: per point of the 36, dU = sum over the tiles of
+ * (A dY A^T) V^T, one product [4 cout x tiles] x [tiles x cin], then
+ * G^T dU G back to each phase's 3x3 taps of the 5x5 kernel. A layer the
+ * Winograd passes do not take, or an input of under 64 tiles (x->n times
+ * ceil(h / 4) x ceil(w / 4): there dU costs more than the products save),
+ * goes to nn_deconv2d_backward (dx NULL).
+ * Scratch, from the workspace: dU (36 x 4 cout x cin floats) and the
+ * tiles' transforms in chunks under its cap (at least 64 tiles a chunk).
+ * The sums run in an order that does not depend on the thread count. */
+int nn_deconv2d_backward_dw_winograd(const nn_deconv2d *l, nn_params *p, const nn_tensor *x,
+                                     const nn_tensor *dy, nn_workspace *ws);
+/* The same for the 5x5 stride-2 convolution (products [cout x tiles] x
+ * [tiles x 4 cin], x's phases, the tiles dy's), or nn_conv2d_backward (dx
+ * NULL) for a layer or input the Winograd passes do not take and for
+ * under 64 tiles. */
+int nn_conv2d_backward_dw_winograd(const nn_conv2d *l, nn_params *p, const nn_tensor *x,
+                                   const nn_tensor *dy, nn_workspace *ws);
 
 /* Whether the passes above take the layer (for an input x, for a
  * convolution) or hand it to the plain ones: a caller that needs the

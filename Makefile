@@ -167,8 +167,8 @@ test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS)
 
 # A second standalone decoder, unoptimised and with only the baseline copy
 # of the vectorised loops (nn/vector_clones.h): test_cli checks that it
-# decodes to the same pixels, +-1, as the -O2 one (issue 5: the same result
-# everywhere).
+# decodes to the same pixels, +-1, as the -O2 one (a file decodes to the
+# same result everywhere).
 $(BUILD)/o0/aecd-stub: $(NN_SRC) $(CODEC_SRC) $(AECD_SRC) $(wildcard nn/*.h codec/*.h) tools/cli.h \
                        tools/tools.h Makefile | $(BUILD)/.deps-ok
 	@mkdir -p $(BUILD)/o0; $(MAKE) --no-print-directory BUILD=$(BUILD)/o0 \

@@ -1,5 +1,5 @@
 /* codec/bdrate.h - comparing rate-distortion curves: the Bjontegaard
- * delta-rate exactly as the referee (../shared/bench/rd.py) computes it,
+ * delta-rate exactly as the project's reference script rd.py computes it,
  * and the file size another codec needs for the same quality.
  *
  * A curve is n points (rate, distortion-as-quality), e.g. (bpp, PSNR dB).

@@ -461,8 +461,8 @@ int aec_codec_parse(aec_codec *c, const uint8_t *buf, size_t len, const char *na
                  !cp.hs ? "HSIQ" : !cp.z ? "ZCDF" : !cp.y ? "YCDF" : "CTXQ");
         failed = 1;
     }
-    /* the model id (a serial hash of the ~6 MB parameters, ~10 ms) here
-     * while the thread reads the coding chunks */
+    /* the model id (a serial hash of the ~6 MB parameters) here while the
+     * thread reads the coding chunks */
     coding_bytes stored = {cp.hs, cp.z, cp.y, cx, cp.hs_len, cp.z_len, cp.y_len, cx_len};
     int no_id = !failed && compute_id(c, &stored);
     if (threaded) pthread_join(thread, NULL);
@@ -838,8 +838,8 @@ done:
 
 void aec_codec_set_effort(aec_codec *c, int effort)
 {
-    /* { search, refine } per level, chosen from the measured table in
-     * the README (bits saved against encode time) */
+    /* { search, refine } per level, chosen for the bits saved against the
+     * encode time (the README's results table gives both per level) */
     static const int steps[AEC_EFFORT_MAX + 1][2] = {{0, 0}, {20, 4}, {40, 8}, {70, 10}};
     effort = effort < 0 ? 0 : effort > AEC_EFFORT_MAX ? AEC_EFFORT_MAX : effort;
     const int context = c->model.arch.context;

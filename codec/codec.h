@@ -30,8 +30,9 @@
  * own 2^28-pixel limit when the sides are multiples of 64). Decoding takes
  * at most about 12 bytes per padded pixel (the integer latents, 3 x 4
  * bytes per latent, and the 8-bit image) plus a bounded amount for the
- * transforms, which run in tiles (below): measured 78 MB for 768 x 512,
- * 285 MB for 6000 x 4000 (24 MP), so about 3.3 GB at the limit. Set
+ * transforms, which run in tiles (below): 78 MB for 768 x 512, 285 MB
+ * for 6000 x 4000 (24 MP; tests/bench_memory.c measures both), so about
+ * 3.3 GB at the limit. Set
  * max_pixels lower on small machines. */
 #define AEC_DECODE_MAX_PIXELS_DEFAULT ((uint64_t)1 << 28)
 

@@ -1,5 +1,5 @@
 /* codec/metrics.h - image quality measures, computed exactly as the
- * project's referee (../shared/bench/rd.py) computes them, so that numbers
+ * project's reference script rd.py computes them, so that numbers
  * from `aec bench` and from rd.py can be put side by side.
  *
  * Both take two 8-bit interleaved RGB images of the same size. */

@@ -154,15 +154,15 @@ typedef struct {
 /* The OpenMP wait policy. libgomp's default lets a thread spin for ~300000
  * pause instructions (milliseconds) after every parallel region, and our
  * regions are followed straight away by an sgemm whose OpenBLAS threads then
- * share the cores with those spinners: measured here, that doubled the time
- * of the small layers. Passive waiting costs a futex wake-up (microseconds)
+ * share the cores with those spinners, which slows the small layers most.
+ * Passive waiting costs a futex wake-up (microseconds)
  * per region instead. A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
  *
  * Without OpenBLAS (NN_OWN_GEMM: aecd) nothing else wants the cores between
  * our regions, and the decoder runs hundreds of short ones, so its threads
- * spin a little (about a third of the default) before they sleep: aecd on
- * kodim23 at two threads, six runs of each alternating, 0.32-0.41 s
- * against 0.41-0.45 s passive. */
+ * spin a little (about a third of the default) before they sleep, which
+ * decodes faster than passive waiting (make bench: bench_codec, run with
+ * and without OMP_WAIT_POLICY=passive, compares the two). */
 #ifdef NN_OWN_GEMM
 #define OMP_WAIT_VAR "GOMP_SPINCOUNT"
 #define OMP_WAIT_VALUE "100000"
@@ -180,8 +180,8 @@ static int wants_passive_wait(void)
  * during our OpenMP loops three threads share two cores and a fifth of the
  * training process's time went to the kernel's sched_yield (perf). The
  * shortest timeout (2^4 cycles) sends them to sleep at once; waking them
- * costs microseconds per sgemm. bench_train, alternating runs: 0.87 and
- * 1.00 s/step with the default, 0.82 and 0.76 s with it. A user's
+ * costs microseconds per sgemm, and a training step is faster (make bench:
+ * bench_train, run with and without OPENBLAS_THREAD_TIMEOUT=28). A user's
  * OPENBLAS_THREAD_TIMEOUT (or GOTO_THREAD_TIMEOUT) wins. */
 static int wants_short_blas_spin(void)
 {
@@ -196,12 +196,12 @@ static int wants_short_blas_spin(void)
  * kernel (madvise MADV_HUGEPAGE, where transparent huge pages are in
  * "madvise" mode, as on Debian) for 2 MiB pages as the heap grows and for
  * its big mappings. A decode touches its memory once: 19,000 first-touch
- * faults for a 768x512 image at ~2.5 us each in the virtual machines we
- * measure on, a sixth of its CPU, and its big activations and packed
- * weights miss the TLB less. aecd on kodim23, two threads, 20 alternating
- * runs: min 0.326 -> 0.291 s, lower quartile 0.338 -> 0.315 s. No change measured
- * in a training step, which reuses its memory. A user's own setting of the
- * tunable wins; other tunables they set are kept. */
+ * faults of 4 KiB pages for a 768x512 image, each costly in a virtual
+ * machine, and its big activations and packed weights miss the TLB less
+ * (make bench: bench_codec, run with and without
+ * GLIBC_TUNABLES=glibc.malloc.hugetlb=0, compares the two). A training
+ * step, which reuses its memory, gains nothing. A user's own setting of
+ * the tunable wins; other tunables they set are kept. */
 #define HUGE_PAGES_TUNABLE "glibc.malloc.hugetlb=1"
 static int wants_huge_pages(void)
 {
@@ -255,12 +255,11 @@ static void undo_env(const env_plan *plan)
  * and trims the free top of every heap, so each call's buffers (the GEMM's
  * packed panels, the Winograd transforms' packs, per thread) came back as
  * fresh pages the kernel had to zero: a 768x512 decode took 40,300 page
- * faults, 26,900 with these settings, and half the system time (0.13 ->
- * 0.07 s); a training step (bench_train, N=128, three pairs of runs with
- * and without) 0.72 / 0.55 / 0.65 s against 0.76 / 0.65 / 0.70 s. Blocks
- * of 32 MiB and more still get their own mappings, and up
- * to 64 MiB free at a heap's top is kept: with 256 MiB / 1 GiB the
- * encoder's peak grew from 484 to 659 MB, with these it stays at 486. */
+ * faults, 26,900 with these settings, and half the system time; a
+ * training step is faster too (bench_train). Blocks of 32 MiB and more
+ * still get their own mappings, and up to 64 MiB free at a heap's top is
+ * kept: with 256 MiB / 1 GiB the encoder's peak (bench_memory) grew from
+ * 484 to 659 MB, with these it stays at 486. */
 static void keep_freed_memory(void)
 {
 #ifdef __GLIBC__

@@ -21,9 +21,8 @@ enum nn_pad_mode { NN_PAD_ZERO = 0, NN_PAD_REPLICATE = 1 };
  * takes precedence (the coder sets 8 MB to bound memory on big images).
  * Chunking changes results only by float rounding (overlapping deconv bands
  * are summed in another order). The default, 256 MB, keeps a training
- * step's passes whole (batch 8 of 128x128 needs at most ~105 MB): an 8 MB
- * cap made the 64x64 128->128 conv forward 2x slower (156.8 vs 78.0 ms,
- * same run). */
+ * step's passes whole (batch 8 of 128x128 needs at most ~105 MB): chunks
+ * of a few MB slow a training step's convolutions down. */
 #define NN_CONV_WORKSPACE_CAP_DEFAULT ((size_t)256 << 20)
 /* Sets the cap for every later forward pass in the process (0: the
  * default) and returns the previous one. Not thread-safe: set it before

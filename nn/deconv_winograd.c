@@ -417,8 +417,7 @@ static int winograd_run_any(const nn_deconv2d *l, const nn_winograd_plan *plan, 
 }
 
 /* few output channels (the synthesis' last layer, 3): the input transform
- * of cin channels costs more than the 2.8x fewer products save (measured
- * 2x slower at 128 -> 3) */
+ * of cin channels costs more than the 2.8x fewer products save */
 int nn_deconv2d_winograd_applies(const nn_deconv2d *l)
 {
     return l->k == 5 && l->stride == 2 && l->cout >= MIN_COUT;

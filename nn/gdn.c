@@ -132,7 +132,7 @@ static int gdn_prepare(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
 /* y = x D^s over n values of one channel: D = d + b, s = +1/2 (IGDN) or
  * -1/2 (GDN); y may be x. `omp simd` because GCC's -O2 cost model leaves
  * these loops scalar (y may alias x or d, and checking costs too much for
- * it): sqrtss and divss one value at a time were 3% of a decode; an AVX2
+ * it): sqrtss and divss one value at a time cost a visible share of a decode; an AVX2
  * copy (vector_clones.h) halves the vector work again. Vector square roots
  * and divisions round exactly as scalar ones, so the values are the same
  * bits. (Scalar too without -fno-math-errno: sqrtf's errno branch.) */

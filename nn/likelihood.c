@@ -91,7 +91,7 @@ void nn_factorized_init(const nn_factorized *l, nn_params *p, float init_scale, 
 static inline float softplusf(float h) { return h > 20.0f ? h : log1pf(expf(h)); }
 static inline float sigmoidf(float h) { return 1.0f / (1.0f + expf(-h)); }
 
-/* tanh through one expf, about 3x faster than glibc's tanhf and the gate
+/* tanh through one expf, faster than glibc's tanhf, and the gate
  * nonlinearity is most of the factorized density's cost. The error is
  * absolute (~1e-7, from 1 - e near v = 0), which is what matters here: the
  * result is added to v and to O(1) biases. */

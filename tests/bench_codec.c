@@ -10,8 +10,8 @@
  * decode / products says how much the rest (entropy decoding, integer h_s,
  * GDN, PNG, model loading) adds, less what the Winograd transposed
  * convolutions (nn/deconv_winograd.h, 2.8x fewer multiplies in three of the
- * four layers) save. The issue's reference, PyTorch's 0.97 s decode of such an
- * image on this kind of machine, is quoted, not measured here.
+ * four layers) save. The PyTorch times printed for scale (CompressAI's
+ * decoder on a 2-core machine) are quoted, not measured here.
  * Run from the repository root after make. */
 #include <errno.h>
 #include <omp.h>

@@ -2,7 +2,7 @@
  * and bin/aecd on samples/kodim23.png (768 x 512) and on a 6000 x 4000
  * (24 MP) photo made from it (mirrored repeats, written to a temporary
  * folder), each run as a child process whose peak resident set size comes
- * from wait4(), as /usr/bin/time -v reports it. The goals (issue 5): a
+ * from wait4(), as /usr/bin/time -v reports it. The goals: a
  * 768 x 512 decode under 100 MB, a 24 MP encode and decode under 1.5 GB.
  * Run from the repository root after make. `make bench` measures the
  * 768 x 512 image only; `build/tests/bench_memory big` adds the 24 MP

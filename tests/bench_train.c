@@ -2,9 +2,9 @@
  * architecture and of a half-width one, batch 8 of 128x128 patches, timed
  * after a warm-up step, first with the batch on every thread, then split
  * over one single-threaded worker per thread (aec train --workers).
- * Reference, same batch on this 2-core machine:
- * PyTorch 1.13 with 2 threads, CompressAI's scale hyperprior: 1.38 s
- * (N=128, M=192) and 0.67 s (N=64, M=96) per step (issue 4).
+ * For scale (quoted, not measured here): PyTorch 1.13 with 2 threads,
+ * CompressAI's scale hyperprior, the same batch on a 2-core machine:
+ * 1.38 s (N=128, M=192) and 0.67 s (N=64, M=96) per step.
  *
  * Then (alone with --compare) the step of the default architecture with
  * the 5x5 stride-2 layers' weight gradients by the plain passes

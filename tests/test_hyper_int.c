@@ -444,8 +444,8 @@ static void test_speed(void)
 }
 
 /* Regression: an untrained model whose hyper-latents are all zero gives
- * calibration maxima of 0; build used to fail ("input scale not
- * representable") and with it `aec export` of such a model. */
+ * calibration maxima of 0; the build must not fail on them ("input scale
+ * not representable"), nor with it `aec export` of such a model. */
 static void test_zero_calibration(void)
 {
     aec_model m;

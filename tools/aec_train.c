@@ -825,11 +825,9 @@ static int share_model(train_run *r)
     return AEC_EXIT_OK;
 }
 
-/* The batch's workers: one per thread by default: on this project's
- * 2-core machine the default model's step took 0.50-0.63 s split over two,
- * 0.72-0.80 s as one batch on both threads (bench_train,
- * training paused; they were even before the step's Winograd plans were
- * shared). Over MPI each rank has as many, the batch split over all of
+/* The batch's workers: one per thread by default, which makes a step
+ * faster than one batch whose loops use every thread (make bench:
+ * bench_train times the two). Over MPI each rank has as many, the batch split over all of
  * them (fewer when the batch has fewer items than ranks x workers), and
  * the gradient sum's buffers. */
 static int start_trainer(train_run *r)
@@ -1046,10 +1044,7 @@ static int train_loop(train_run *r, double t0)
  * calibration images, domain_fit.h), from the weights themselves after the
  * schedule's end, which has just decayed the learning rate and so quiets
  * them better than the average, whose horizon still holds the weights
- * from before the decay (at the end of the run of 2026-11-27 the live
- * weights coded the validation set 0.2 dB better at q 50 for 2.4% more
- * bits, 0.24 dB for 1.5% at q 100); from the average after an
- * interruption. The checkpoint is already written. */
+ * from before the decay; from the average after an interruption. The checkpoint is already written. */
 static int export_output(train_run *r, const char *meta, double run_s)
 {
     const train_options *o = &r->o;

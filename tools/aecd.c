@@ -46,7 +46,7 @@ static int read_exact_at(int fd, void *buf, size_t len, off_t at)
 /* The model appended to this executable (cli.h): the trailer read, the
  * model mapped rather than read. The program file is in the page cache, so
  * a mapping with MAP_POPULATE costs neither a copy nor a page fault per
- * 4 KiB of fresh memory (3-5 ms of a ~0.3 s decode with a 6 MB model).
+ * 4 KiB of fresh memory.
  * *map and *map_len are what to unmap; *model points into the mapping.
  * Returns an AEC_EXIT_* code. */
 static int map_own_model(void **map, size_t *map_len, const uint8_t **model, size_t *len, char *err,

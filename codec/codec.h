@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aec.h"
 #include "cdf_tables.h"
 #include "container.h"
 #include "context_int.h"
@@ -89,9 +90,8 @@ typedef struct {
  * padded pixels, levels 2 and 3 bigger ones too, in tiles. A context
  * model, which the search does not handle, gets 20 refinement steps at
  * every level above 0. The README and the model card give the levels'
- * measured sizes and times. */
-#define AEC_EFFORT_MAX 3
-#define AEC_EFFORT_DEFAULT 1
+ * measured sizes and times. AEC_EFFORT_MAX and AEC_EFFORT_DEFAULT come from
+ * the public header, aec.h. */
 /* Sets c's search_steps, search_tiles and refine_iters for the level
  * (clamped to 0 .. AEC_EFFORT_MAX). */
 void aec_codec_set_effort(aec_codec *c, int effort);

@@ -184,6 +184,36 @@ bin/aecd: $(BUILD)/aecd-stub bin/aec $(BUILTIN_MODEL)
 	@mkdir -p bin
 	$(if $(BUILTIN_MODEL),bin/aec export-decoder --stub $(BUILD)/aecd-stub -o $@ -f >/dev/null,cp $(BUILD)/aecd-stub $@)
 
+# ---- install ----------------------------------------------------------------
+# make install PREFIX=/usr/local DESTDIR=  (LIBDIR for a lib64 or multiarch
+# folder); make uninstall removes exactly what it installed. aec.pc is
+# written for the PREFIX given.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+BINDIR      = $(PREFIX)/bin
+INCLUDEDIR  = $(PREFIX)/include
+MAN1DIR     = $(PREFIX)/share/man/man1
+INSTALLED   = $(BINDIR)/aec $(BINDIR)/aecd $(LIBDIR)/libaec.a $(LIBDIR)/libaec.so.$(AEC_MAJOR) \
+              $(LIBDIR)/libaec.so $(INCLUDEDIR)/aec.h $(LIBDIR)/pkgconfig/aec.pc \
+              $(MAN1DIR)/aec.1 $(MAN1DIR)/aecd.1
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(MAN1DIR)
+	@# not stripped (install -s): aecd's model is appended to the file
+	install -m 755 bin/aec bin/aecd $(DESTDIR)$(BINDIR)/
+	install -m 644 $(BUILD)/libaec.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libaec.so.$(AEC_MAJOR) $(DESTDIR)$(LIBDIR)/
+	ln -sf libaec.so.$(AEC_MAJOR) $(DESTDIR)$(LIBDIR)/libaec.so
+	install -m 644 codec/aec.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	  -e 's|@VERSION@|$(AEC_MAJOR).$(AEC_MINOR).$(AEC_PATCH)|' codec/aec.pc.in \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/aec.pc
+	install -m 644 tools/man/aec.1 tools/man/aecd.1 $(DESTDIR)$(MAN1DIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
 # ---- tests ------------------------------------------------------------------
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libaectools.a $(LIBS)
 	@mkdir -p $(dir $@)
@@ -192,10 +222,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libaectools.a $(LIBS)
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES = $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
-test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS)
+# tests/test_install.sh: make install into a DESTDIR, the README's example
+# (tests/example_decode.c) built with pkg-config against it and run
+test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS) $(BUILD)/tests/png_to_rgb
 	@echo "== tests (-O2)"
 	$(if $(HAVE_MPI),,@echo "test_train_mpi: skipped: Open MPI is not installed (apt-get install -y $(MPI_DEPS))")
-	@AEC_MPI_BIN=$(if $(HAVE_MPI),$(abspath $(BUILD)/mpi/aec)) tests/run.sh $(TESTS)
+	@AEC_MPI_BIN=$(if $(HAVE_MPI),$(abspath $(BUILD)/mpi/aec)) AEC_MAKE="$(MAKE)" AEC_CC="$(CC)" \
+	  AEC_BUILD=$(BUILD) tests/run.sh $(TESTS) tests/test_install.sh
 
 # A second standalone decoder, unoptimised and with only the baseline copy
 # of the vectorised loops (nn/vector_clones.h): test_cli checks that it
@@ -246,7 +279,7 @@ demo: all
 clean:
 	rm -rf $(BUILD) bin
 
-.PHONY: all test test-plain test-asan bench clean demo FORCE
+.PHONY: all test test-plain test-asan bench clean demo install uninstall FORCE
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj $(BUILD)/own $(BUILD)/pic $(BUILD)/mpi/obj $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)

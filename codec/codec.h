@@ -1,6 +1,7 @@
-/* codec/codec.h - aec's public coding API: a model ready to code (float
- * transforms, integer hyper-synthesis, entropy tables, identity) and the
- * encode and decode of one image.
+/* codec/codec.h - the coding API inside aec (the tools, the tests and the
+ * library's aec_api*.c; programs outside use aec.h): a model ready to code
+ * (float transforms, integer hyper-synthesis, entropy tables, identity) and
+ * the encode and decode of one image.
  *
  *   aec_codec c;
  *   aec_codec_load(&c, "butterfly.aecm", 0, err, sizeof err);

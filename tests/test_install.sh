@@ -59,6 +59,8 @@ check "png_to_rgb" sh -c "'$BUILD/tests/png_to_rgb' '$work/s.png' > '$work/aecd.
 check "the example decodes" sh -c "LD_LIBRARY_PATH='$lib' '$work/example' samples/butterfly.aecm \
     '$work/s.aec' > '$work/lib.rgb' 2>/dev/null"
 check "to aecd's pixels (shared)" cmp -s "$work/aecd.rgb" "$work/lib.rgb"
+check "on one thread too" sh -c "OMP_NUM_THREADS=1 LD_LIBRARY_PATH='$lib' '$work/example' \
+    samples/butterfly.aecm '$work/s.aec' 2>/dev/null | cmp -s - '$work/aecd.rgb'"
 check "the static example decodes" sh -c "'$work/example-static' samples/butterfly.aecm \
     '$work/s.aec' > '$work/static.rgb' 2>/dev/null"
 check "to aecd's pixels (static)" cmp -s "$work/aecd.rgb" "$work/static.rgb"

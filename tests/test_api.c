@@ -161,6 +161,7 @@ static void test_model_sources(const model_bytes *mb, const uint8_t *img)
               aec_encode_rgb(file, img, W, H, NULL, &b, &blen) == AEC_OK &&
               alen == blen && !memcmp(a, b, alen),
           "from memory and from a file: the same bytes");
+    free(b);
     CHECK(aec_encode_rgb(dec, img, W, H, NULL, &b, &blen) == AEC_ERROR_NO_ENCODER && !b &&
               !blen && *aec_coder_message(dec),
           "a decoder-only model refuses to encode");

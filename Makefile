@@ -5,6 +5,8 @@
 #   make demo     compress samples/ with the shipped model, size against JPEG
 #   make MPI=1    bin/aec built with Open MPI: mpirun -np N bin/aec train ...
 #   make bench-mpi  the gradient sum over MPI, timed
+#   make install PREFIX=/usr/local DESTDIR=   the programs, libaec, aec.h,
+#                 aec.pc and the man pages;  make uninstall  removes them
 # On a fresh Debian machine the missing packages are installed when run as
 # root; otherwise make stops with the apt-get command to run.
 
@@ -30,11 +32,17 @@ BENCH_SRC := $(wildcard tests/bench_*.c)
 # Debian package for each header the build needs
 DEPS = png.h:libpng-dev zlib.h:zlib1g-dev cblas.h:libopenblas-dev jpeglib.h:libjpeg62-turbo-dev
 
+# libaec's version, from its header
+AEC_MAJOR := $(shell sed -n 's/^\#define AEC_VERSION_MAJOR //p' codec/aec.h)
+AEC_MINOR := $(shell sed -n 's/^\#define AEC_VERSION_MINOR //p' codec/aec.h)
+AEC_PATCH := $(shell sed -n 's/^\#define AEC_VERSION_PATCH //p' codec/aec.h)
+
 define objs
 $(patsubst %.c,$(1)/obj/%.o,$(2))
 endef
 
-all: $(if $(wildcard tools/aec.c),bin/aec) $(if $(wildcard tools/aecd.c),bin/aecd)
+all: $(if $(wildcard tools/aec.c),bin/aec) $(if $(wildcard tools/aecd.c),bin/aecd) \
+     $(BUILD)/libaec.a $(BUILD)/libaec.so.$(AEC_MAJOR)
 
 # ---- packages ---------------------------------------------------------------
 $(BUILD)/.deps-ok:
@@ -53,14 +61,38 @@ $(BUILD)/obj/%.o: %.c | $(BUILD)/.deps-ok
 
 $(BUILD)/libnn.a: $(call objs,$(BUILD),$(NN_SRC))
 	@rm -f $@; ar rcs $@ $^
-$(BUILD)/libaec.a: $(call objs,$(BUILD),$(CODEC_SRC))
+# all of codec/, for the tools and the tests (libaec is below)
+$(BUILD)/libcodec.a: $(call objs,$(BUILD),$(CODEC_SRC))
 	@rm -f $@; ar rcs $@ $^
 
-LIBS = $(BUILD)/libaec.a $(BUILD)/libnn.a
+LIBS = $(BUILD)/libcodec.a $(BUILD)/libnn.a
 # the tools' parts that unit tests call directly (no main, no built-in model)
 TOOLS_LIB_SRC := $(filter-out tools/aec.c tools/builtin_model.c,$(AEC_SRC))
 $(BUILD)/libaectools.a: $(call objs,$(BUILD),$(TOOLS_LIB_SRC))
 	@rm -f $@; ar rcs $@ $^
+
+# ---- libaec: the public library (codec/aec.h) -------------------------------
+# Encoding and decoding only: the codec and nn/ (of the data set, dataset.c
+# for aec_image_to_planar; the shared library drops the rest), no PNG,
+# JPEG, metrics or bench code. Built as aecd is, with -DNN_OWN_GEMM (nn/gemm.c
+# instead of OpenBLAS), so it decodes to aecd's pixels and needs only libgomp
+# and libm; position-independent, every symbol hidden but aec.h's (AEC_API),
+# and the shared library keeps only the sections those reach.
+LIBAEC_CODEC := aec_api aec_api_code target codec search model model_file cdf_tables container \
+                context_int hyper_int rangecoder varint dataset
+LIBAEC_SRC := $(patsubst %,codec/%.c,$(LIBAEC_CODEC)) $(NN_SRC)
+LIBAEC_LIBS = -lz -lm -lpthread
+PIC = $(BUILD)/pic
+$(PIC)/obj/%.o: %.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_AEC) -DNN_OWN_GEMM -fPIC -fvisibility=hidden -ffunction-sections \
+	  -fdata-sections $(CFLAGS) $(WARN) $(OMP) -c $< -o $@
+
+$(BUILD)/libaec.a: $(call objs,$(PIC),$(LIBAEC_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libaec.so.$(AEC_MAJOR): $(call objs,$(PIC),$(LIBAEC_SRC))
+	$(CC) $(CFLAGS) $(OMP) -shared -Wl,-soname,libaec.so.$(AEC_MAJOR) -Wl,--gc-sections \
+	  -Wl,-z,defs -o $@ $^ $(LIBAEC_LIBS)
 
 # ---- programs ---------------------------------------------------------------
 # bin/aec; with MPI=1 it is $(BUILD)/mpi/aec (below), which trains over MPI.
@@ -141,16 +173,46 @@ $(OWN)/obj/%.o: %.c | $(BUILD)/.deps-ok
 
 $(OWN)/libnn.a: $(call objs,$(OWN),$(NN_SRC))
 	@rm -f $@; ar rcs $@ $^
-$(OWN)/libaec.a: $(call objs,$(OWN),$(CODEC_SRC))
+$(OWN)/libcodec.a: $(call objs,$(OWN),$(CODEC_SRC))
 	@rm -f $@; ar rcs $@ $^
 
-$(BUILD)/aecd-stub: $(call objs,$(OWN),$(AECD_SRC)) $(OWN)/libaec.a $(OWN)/libnn.a
-	$(CC) $(CFLAGS) $(OMP) -static -s -o $@ $(filter %.o,$^) $(OWN)/libaec.a $(OWN)/libnn.a \
+$(BUILD)/aecd-stub: $(call objs,$(OWN),$(AECD_SRC)) $(OWN)/libcodec.a $(OWN)/libnn.a
+	$(CC) $(CFLAGS) $(OMP) -static -s -o $@ $(filter %.o,$^) $(OWN)/libcodec.a $(OWN)/libnn.a \
 	  $(filter-out -lopenblas -ljpeg,$(LDLIBS_AEC))
 
 bin/aecd: $(BUILD)/aecd-stub bin/aec $(BUILTIN_MODEL)
 	@mkdir -p bin
 	$(if $(BUILTIN_MODEL),bin/aec export-decoder --stub $(BUILD)/aecd-stub -o $@ -f >/dev/null,cp $(BUILD)/aecd-stub $@)
+
+# ---- install ----------------------------------------------------------------
+# make install PREFIX=/usr/local DESTDIR=  (LIBDIR for a lib64 or multiarch
+# folder); make uninstall removes exactly what it installed. aec.pc is
+# written for the PREFIX given.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+BINDIR      = $(PREFIX)/bin
+INCLUDEDIR  = $(PREFIX)/include
+MAN1DIR     = $(PREFIX)/share/man/man1
+INSTALLED   = $(BINDIR)/aec $(BINDIR)/aecd $(LIBDIR)/libaec.a $(LIBDIR)/libaec.so.$(AEC_MAJOR) \
+              $(LIBDIR)/libaec.so $(INCLUDEDIR)/aec.h $(LIBDIR)/pkgconfig/aec.pc \
+              $(MAN1DIR)/aec.1 $(MAN1DIR)/aecd.1
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(MAN1DIR)
+	@# not stripped (install -s): aecd's model is appended to the file
+	install -m 755 bin/aec bin/aecd $(DESTDIR)$(BINDIR)/
+	install -m 644 $(BUILD)/libaec.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libaec.so.$(AEC_MAJOR) $(DESTDIR)$(LIBDIR)/
+	ln -sf libaec.so.$(AEC_MAJOR) $(DESTDIR)$(LIBDIR)/libaec.so
+	install -m 644 codec/aec.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	  -e 's|@VERSION@|$(AEC_MAJOR).$(AEC_MINOR).$(AEC_PATCH)|' codec/aec.pc.in \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/aec.pc
+	install -m 644 tools/man/aec.1 tools/man/aecd.1 $(DESTDIR)$(MAN1DIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 # ---- tests ------------------------------------------------------------------
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libaectools.a $(LIBS)
@@ -160,10 +222,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libaectools.a $(LIBS)
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES = $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
-test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS)
+# tests/test_install.sh: make install into a DESTDIR, the README's example
+# (tests/example_decode.c) built with pkg-config against it and run
+test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS) $(BUILD)/tests/png_to_rgb
 	@echo "== tests (-O2)"
 	$(if $(HAVE_MPI),,@echo "test_train_mpi: skipped: Open MPI is not installed (apt-get install -y $(MPI_DEPS))")
-	@AEC_MPI_BIN=$(if $(HAVE_MPI),$(abspath $(BUILD)/mpi/aec)) tests/run.sh $(TESTS)
+	@AEC_MPI_BIN=$(if $(HAVE_MPI),$(abspath $(BUILD)/mpi/aec)) AEC_MAKE="$(MAKE)" AEC_CC="$(CC)" \
+	  AEC_BUILD=$(BUILD) tests/run.sh $(TESTS) tests/test_install.sh
 
 # A second standalone decoder, unoptimised and with only the baseline copy
 # of the vectorised loops (nn/vector_clones.h): test_cli checks that it
@@ -214,10 +279,10 @@ demo: all
 clean:
 	rm -rf $(BUILD) bin
 
-.PHONY: all test test-plain test-asan bench clean demo FORCE
+.PHONY: all test test-plain test-asan bench clean demo install uninstall FORCE
 .SECONDARY:
 
--include $(shell find $(BUILD)/obj $(BUILD)/own $(BUILD)/mpi/obj $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/own $(BUILD)/pic $(BUILD)/mpi/obj $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
 
 # ---- fuzzing ----------------------------------------------------------------
 # Two libFuzzer harnesses (clang; Debian: clang libclang-rt-14-dev):
@@ -262,11 +327,11 @@ $(FUZZ)/obj/%.o: %.c | $(BUILD)/.deps-ok fuzz-clang
 
 $(FUZZ)/libnn.a: $(call objs,$(FUZZ),$(NN_SRC))
 	@rm -f $@; ar rcs $@ $^
-$(FUZZ)/libaec.a: $(call objs,$(FUZZ),$(CODEC_SRC))
+$(FUZZ)/libcodec.a: $(call objs,$(FUZZ),$(CODEC_SRC))
 	@rm -f $@; ar rcs $@ $^
 
-$(FUZZERS): $(FUZZ)/%: $(FUZZ)/obj/tests/%.o $(FUZZ)/libaec.a $(FUZZ)/libnn.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(OMP) -o $@ $< $(FUZZ)/libaec.a $(FUZZ)/libnn.a \
+$(FUZZERS): $(FUZZ)/%: $(FUZZ)/obj/tests/%.o $(FUZZ)/libcodec.a $(FUZZ)/libnn.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(OMP) -o $@ $< $(FUZZ)/libcodec.a $(FUZZ)/libnn.a \
 	  $(LDLIBS_AEC)
 
 fuzz: $(FUZZ)/fuzz_decode

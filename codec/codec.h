@@ -1,6 +1,7 @@
-/* codec/codec.h - aec's public coding API: a model ready to code (float
- * transforms, integer hyper-synthesis, entropy tables, identity) and the
- * encode and decode of one image.
+/* codec/codec.h - the coding API inside aec (the tools, the tests and the
+ * library's aec_api*.c; programs outside use aec.h): a model ready to code
+ * (float transforms, integer hyper-synthesis, entropy tables, identity) and
+ * the encode and decode of one image.
  *
  *   aec_codec c;
  *   aec_codec_load(&c, "butterfly.aecm", 0, err, sizeof err);
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aec.h"
 #include "cdf_tables.h"
 #include "container.h"
 #include "context_int.h"
@@ -90,9 +92,8 @@ typedef struct {
  * padded pixels, levels 2 and 3 bigger ones too, in tiles. A context
  * model, which the search does not handle, gets 20 refinement steps at
  * every level above 0. The README and the model card give the levels'
- * measured sizes and times. */
-#define AEC_EFFORT_MAX 3
-#define AEC_EFFORT_DEFAULT 1
+ * measured sizes and times. AEC_EFFORT_MAX and AEC_EFFORT_DEFAULT come from
+ * the public header, aec.h. */
 /* Sets c's search_steps, search_tiles and refine_iters for the level
  * (clamped to 0 .. AEC_EFFORT_MAX). */
 void aec_codec_set_effort(aec_codec *c, int effort);

@@ -26,12 +26,10 @@
 #include "cli.h"
 #include "domain_fit.h"
 #include "image_io.h"
+#include "target.h"
 #include "tools.h"
 
 #define MAX_WORKERS 64
-/* the tolerances of --bpp (relative) and --psnr (dB) */
-#define BPP_TOLERANCE 0.03
-#define PSNR_TOLERANCE_DB 0.1
 
 typedef struct {
     const char *model, *out;
@@ -707,142 +705,36 @@ typedef struct {
     unsigned flags;
 } code_ctx;
 
-static double psnr_rgb(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    double se = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        se += d * d;
-    }
-    double mse = se / (double)n;
-    return mse > 0 ? 10 * log10(255.0 * 255.0 / mse) : INFINITY;
-}
-
-/* One encode at a quality (in hundredths), with its bpp and, if asked for,
- * its PSNR. */
-typedef struct {
-    int qx;
-    uint8_t *bytes;
-    size_t len;
-    double bpp, psnr;
-} trial;
-
-static int try_quality(const aec_codec *c, const aec_image *img, int qx, int want_psnr, trial *t,
-                       char *err, size_t errlen)
-{
-    memset(t, 0, sizeof *t);
-    t->qx = qx;
-    t->psnr = NAN;
-    if (aec_encode(c, img->rgb, img->width, img->height, qx / 100.0, &t->bytes, &t->len, err,
-                   errlen))
-        return -1;
-    t->bpp = 8.0 * (double)t->len / ((double)img->width * img->height);
-    if (want_psnr) {
-        uint8_t *dec;
-        int w, h;
-        if (aec_decode(c, t->bytes, t->len, &dec, &w, &h, err, errlen)) {
-            free(t->bytes);
-            t->bytes = NULL;
-            return -1;
-        }
-        t->psnr = psnr_rgb(dec, img->rgb, (size_t)w * h * 3);
-        free(dec);
-    }
-    return 0;
-}
-
-typedef struct {
-    int by_psnr;
-    double target;
-} search_goal;
-
-static double value_of(const search_goal *g, const trial *t)
-{
-    /* an exact copy has infinite PSNR; any finite target is below it */
-    return g->by_psnr ? (isinf(t->psnr) ? 1e9 : t->psnr) : t->bpp;
-}
-
-/* how far from the target, in units of the tolerance (<= 1 is close enough) */
-static double miss(const search_goal *g, double v)
-{
-    return g->by_psnr ? fabs(v - g->target) / PSNR_TOLERANCE_DB
-                      : fabs(v - g->target) / (BPP_TOLERANCE * g->target);
-}
-
-/* Keeps the closer of *best and *t, freeing the other's bytes. */
-static void keep_closer(const search_goal *g, trial *best, trial *t)
-{
-    if (!best->bytes || miss(g, value_of(g, t)) < miss(g, value_of(g, best))) {
-        free(best->bytes);
-        *best = *t;
-    } else {
-        free(t->bytes);
-    }
-    t->bytes = NULL;
-}
-
-/* Bisection on quality for --bpp or --psnr. It relies on the measure rising
- * with quality; where the samples it takes show otherwise it says so. */
+/* --bpp or --psnr: the search (target.h), with a warning where the measure
+ * did not rise with quality and a note where the target was missed. */
 static int search_quality(const code_ctx *x, const aec_image *img, const char *name, FILE *warn,
-                          trial *best, char *err, size_t errlen)
+                          aec_trial *best, char *err, size_t errlen)
 {
-    search_goal g = {x->o->target_psnr > 0, x->o->target_psnr > 0 ? x->o->target_psnr : x->o->target_bpp};
+    aec_target g = {x->o->target_psnr > 0, x->o->target_psnr > 0 ? x->o->target_psnr : x->o->target_bpp};
     const char *unit = g.by_psnr ? "dB" : "bpp";
-    memset(best, 0, sizeof *best);
-    trial t;
-    int lo = 0, hi = 10000;
-    if (try_quality(x->c, img, lo, g.by_psnr, &t, err, errlen)) return -1;
-    double v_lo = value_of(&g, &t);
-    keep_closer(&g, best, &t);
-    if (try_quality(x->c, img, hi, g.by_psnr, &t, err, errlen)) {
-        free(best->bytes);
-        return -1;
-    }
-    double v_hi = value_of(&g, &t);
-    keep_closer(&g, best, &t);
-    const double v_min = v_lo, v_max = v_hi;
-    int monotone = v_lo <= v_hi, bad_a = 0, bad_b = 10000;
-    double bad_va = v_lo, bad_vb = v_hi;
-    if (monotone && g.target > v_lo && g.target < v_hi) {
-        while (hi - lo > 1 && miss(&g, value_of(&g, best)) > 1) {
-            int mid = lo + (hi - lo) / 2;
-            if (try_quality(x->c, img, mid, g.by_psnr, &t, err, errlen)) {
-                free(best->bytes);
-                return -1;
-            }
-            double v = value_of(&g, &t);
-            keep_closer(&g, best, &t);
-            if (monotone && (v < v_lo || v > v_hi)) {
-                monotone = 0;
-                bad_a = v < v_lo ? lo : mid;
-                bad_va = v < v_lo ? v_lo : v;
-                bad_b = v < v_lo ? mid : hi;
-                bad_vb = v < v_lo ? v : v_hi;
-            }
-            if (v < g.target) { lo = mid; v_lo = v; }
-            else { hi = mid; v_hi = v; }
-        }
-    }
-    if (!monotone)
+    aec_target_result r;
+    if (aec_encode_target(x->c, img->rgb, img->width, img->height, &g, &r, err, errlen)) return -1;
+    *best = r.best;
+    if (!r.monotone)
         fprintf(warn,
                 "aec encode: warning: %s: with this model %s does not rise with quality "
                 "(quality %.2f gives %.4g %s, quality %.2f gives %.4g %s), so the search "
                 "for %g %s may have missed a closer quality\n",
-                name, unit, bad_a / 100.0, bad_va, unit, bad_b / 100.0, bad_vb, unit, g.target,
-                unit);
-    if (miss(&g, value_of(&g, best)) > 1) {
+                name, unit, r.bad_a / 100.0, r.bad_va, unit, r.bad_b / 100.0, r.bad_vb, unit,
+                g.target, unit);
+    if (!aec_target_reached(&g, best)) {
         char why[160];
-        if (g.target < v_min)
+        if (g.target < r.v_min)
             snprintf(why, sizeof why, "below the least this model gives (%.4g %s at quality 0)",
-                     v_min, unit);
-        else if (g.target > v_max)
+                     r.v_min, unit);
+        else if (g.target > r.v_max)
             snprintf(why, sizeof why, "above the most this model gives (%.4g %s at quality 100)",
-                     v_max, unit);
+                     r.v_max, unit);
         else
             snprintf(why, sizeof why, "between two neighbouring qualities");
         fprintf(warn,
                 "aec encode: note: %s: %g %s is %s; closest: %.4g %s at quality %.2f\n", name,
-                g.target, unit, why, value_of(&g, best), unit, best->qx / 100.0);
+                g.target, unit, why, aec_target_value(&g, best), unit, best->qx / 100.0);
     }
     return 0;
 }
@@ -877,7 +769,7 @@ static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result
     char err[2048];
     aec_image img;
     memset(&img, 0, sizeof img);
-    trial best;
+    aec_trial best;
     memset(&best, 0, sizeof best);
     uint8_t *raw = NULL;
     size_t in_len = 0;
@@ -911,8 +803,9 @@ static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result
      * system's fault, anything else (the image size) the input's */
     int searching = o->target_bpp > 0 || o->target_psnr > 0;
     int failed = searching ? search_quality(x, &img, name, warn, &best, err, sizeof err)
-                           : try_quality(x->c, &img, (int)aec_quality_to_x100(o->quality),
-                                         o->verbose, &best, err, sizeof err);
+                           : aec_trial_encode(x->c, img.rgb, img.width, img.height,
+                                              (int)aec_quality_to_x100(o->quality), o->verbose,
+                                              &best, err, sizeof err);
     if (failed) {
         char inner[1024];
         snprintf(inner, sizeof inner, "%.1000s", err);
@@ -924,7 +817,7 @@ static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result
         uint8_t *dec;
         int w, h;
         if (aec_decode(x->c, best.bytes, best.len, &dec, &w, &h, err, sizeof err) == 0) {
-            best.psnr = psnr_rgb(dec, img.rgb, (size_t)w * h * 3);
+            best.psnr = aec_target_psnr(dec, img.rgb, (size_t)w * h * 3);
             free(dec);
         }
     }

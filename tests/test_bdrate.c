@@ -1,7 +1,7 @@
 /* tests/test_bdrate.c - the Bjontegaard delta-rate, numpy-style cubic fit,
  * bpp window and equal-quality rate of codec/bdrate.c, against answers
  * known in closed form and values computed once with rd.py's own
- * functions (numpy 1.24) on the curves of ../shared/bench/peers-kodak.md. */
+ * functions (numpy 1.24) on measured curves of JPEG and other codecs on Kodak. */
 #include <math.h>
 
 #include "bdrate.h"

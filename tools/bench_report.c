@@ -220,7 +220,7 @@ static void write_summary(FILE *f, const bench_results *r, const mean_curve *cur
     fprintf(f, "- model: %s\n", r->model ? r->model : "the one built into aec");
     codec_lines(f, r);
     fprintf(f, "- PSNR: RGB, 8-bit, MSE over the three channels; MS-SSIM: RGB, 5 scales; both "
-               "per image, then averaged over the images (as ../shared/bench/rd.py)\n");
+               "per image, then averaged over the images\n");
     if (r->jpeg_inputs)
         fprintf(f, "- inputs: %d of the %d images are JPEGs; their PSNR and MS-SSIM (every "
                    "codec's) are measured against the decoded JPEG pixels, not the picture before "

@@ -1,6 +1,7 @@
 /* tools/ext_codec.h - WebP and AVIF for `aec bench`, through their
  * command-line programs run without a shell on files in a folder, set up
- * as ../shared/bench/rd.py runs them:
+ * with the settings of common codec comparisons (WebP at its slowest method,
+ * AVIF at libaom speed 4, constant quality, tuned for PSNR):
  *   cwebp -quiet -q Q -m 6 IN.png -o F.webp;  dwebp -quiet F.webp -o OUT.png
  *   avifenc -s 4 -j 1 --min 0 --max 63 -a end-usage=q -a cq-level=Q
  *           -a tune=psnr IN.png F.avif;       avifdec -j 1 F.avif OUT.png

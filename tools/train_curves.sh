@@ -1,8 +1,8 @@
 #!/bin/sh
 # tools/train_curves.sh - training recipes compared by how fast they learn.
 #
-#   tools/train_curves.sh [-o DIR] [--time T] [--every T] [--stride K]
-#                         [--jobs J] [--data DIR] [--val DIR] [RECIPE...]
+#   tools/train_curves.sh --data DIR --val DIR [-o DIR] [--time T] [--every T]
+#                         [--stride K] [--jobs J] [RECIPE...]
 #
 # Trains each recipe from scratch for --time (same seed, one thread each,
 # J runs side by side), keeping the weights every --every (aec train
@@ -32,13 +32,13 @@ recipe_args() {
 }
 ALL="lr5e-4 lr1e-3 patch64 small"
 
-OUT=runs/curves
+OUT=curves
 TIME=30m
 EVERY=5m
 STRIDE=1
 JOBS=2
-DATA=../shared/data/butterflies/train
-VAL=../shared/data/butterflies/val
+DATA=
+VAL=
 AEC=${AEC:-bin/aec}
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -67,6 +67,7 @@ for r in $RECIPES; do
     recipe_args "$r" >/dev/null || { echo "train_curves.sh: unknown recipe '$r' (known: lr5e-4 lr1e-3 lr2e-4 patch64 small small-lr1e-3)" >&2; exit 2; }
 done
 [ -x "$AEC" ] || { echo "train_curves.sh: $AEC not built (run make)" >&2; exit 2; }
+[ -n "$DATA" ] && [ -n "$VAL" ] || { echo "train_curves.sh: --data and --val name the training and validation folders" >&2; exit 2; }
 [ -d "$DATA" ] || { echo "train_curves.sh: $DATA: no such folder" >&2; exit 2; }
 [ -d "$VAL" ] || { echo "train_curves.sh: $VAL: no such folder" >&2; exit 2; }
 case "$OUT" in *" "*) echo "train_curves.sh: -o $OUT: no spaces, please" >&2; exit 2 ;; esac

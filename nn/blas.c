@@ -4,14 +4,13 @@
  * 0.3.21 names some AVX-512 CPUs "Prescott" (it does not know their model
  * numbers), while on an AVX2-only CPU such as Zen 3 the SkylakeX kernel dies
  * with SIGILL. So we ask CPUID and the OS (xgetbv) which vector state is
- * usable and map that to the best kernel that is safe to run. */
+ * usable (nn/cpu.c) and map that to the best kernel that is safe to run. */
 #include "blas.h"
 
 #include "gemm.h"
 #ifndef NN_OWN_GEMM
 #include <cblas.h>
 #endif
-#include <cpuid.h>
 #include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -25,44 +24,6 @@
 #include <sys/auxv.h>
 #endif
 #include <unistd.h>
-
-/* XCR0 bits: SSE and AVX (YMM upper halves) state, and the three AVX-512
- * states (opmask, ZMM0-15 upper halves, ZMM16-31). */
-#define XCR0_AVX_STATE 0x06u
-#define XCR0_AVX512_STATE 0xe0u
-
-static unsigned long long read_xcr0(void)
-{
-    unsigned int lo, hi;
-    /* the xgetbv instruction itself; _xgetbv() would need -mxsave */
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return ((unsigned long long)hi << 32) | lo;
-}
-
-void nn_cpu_detect(nn_cpu_features *f)
-{
-    memset(f, 0, sizeof *f);
-    unsigned int eax, ebx, ecx, edx;
-    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return;
-    const int osxsave = (ecx >> 27) & 1;
-    const int cpu_avx = (ecx >> 28) & 1, cpu_fma = (ecx >> 12) & 1, cpu_f16c = (ecx >> 29) & 1;
-    /* A CPU flag only counts if the OS saves the registers on context
-     * switches; otherwise using them faults just like a missing instruction. */
-    unsigned long long xcr0 = osxsave ? read_xcr0() : 0;
-    const int os_avx = (xcr0 & XCR0_AVX_STATE) == XCR0_AVX_STATE;
-    const int os_avx512 = os_avx && (xcr0 & XCR0_AVX512_STATE) == XCR0_AVX512_STATE;
-    f->avx = cpu_avx && os_avx;
-    f->fma = cpu_fma && os_avx;
-    f->f16c = cpu_f16c && os_avx;
-    if (__get_cpuid_max(0, NULL) < 7) return;
-    __cpuid_count(7, 0, eax, ebx, ecx, edx);
-    f->avx2 = ((ebx >> 5) & 1) && os_avx;
-    f->avx512f = ((ebx >> 16) & 1) && os_avx512;
-    f->avx512dq = ((ebx >> 17) & 1) && os_avx512;
-    f->avx512cd = ((ebx >> 28) & 1) && os_avx512;
-    f->avx512bw = ((ebx >> 30) & 1) && os_avx512;
-    f->avx512vl = ((ebx >> 31) & 1) && os_avx512;
-}
 
 /* OpenBLAS 0.3.21's x86-64 kernels below the AVX2 level: a CPU that can do
  * better gets moved off these. "Unknown" is what failed detection reports. */

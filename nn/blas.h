@@ -22,16 +22,8 @@
 #ifndef NN_BLAS_H
 #define NN_BLAS_H
 
-/* CPU features that decide the kernel (from CPUID), and f16c for
- * params_io.c's half-float loads (clang 14's __builtin_cpu_supports does
- * not know "f16c"). Each counts only where the OS enabled the AVX register
- * state, as with GCC's __builtin_cpu_supports. */
-typedef struct {
-    int avx, avx2, fma, avx512f, avx512dq, avx512cd, avx512bw, avx512vl;
-    int f16c;
-} nn_cpu_features;
+#include "cpu.h"
 
-void nn_cpu_detect(nn_cpu_features *f);
 /* The kernel to ask for, or NULL to keep the live one: a pure function of the
  * live kernel name and the CPU, tested on its own. Only a known weak kernel
  * (Prescott, Katmai, Core2, Nehalem, Sandybridge, Barcelona, Bulldozer, ...,

@@ -24,7 +24,9 @@ static void test_decision_table(void)
     const nn_cpu_features avx_only = {.avx = 1};
     const nn_cpu_features avx2_no_fma = {.avx = 1, .avx2 = 1};
     const nn_cpu_features avx2 = {.avx = 1, .avx2 = 1, .fma = 1};
-    const nn_cpu_features avx512 = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    const nn_cpu_features avx512 = {.avx = 1, .avx2 = 1, .fma = 1, .avx512f = 1, .avx512dq = 1,
+                                    .avx512cd = 1, .avx512bw = 1, .avx512vl = 1, .f16c = 1,
+                                    .sse2 = 1, .pclmul = 1};
     nn_cpu_features avx512_no_bw = avx512;
     avx512_no_bw.avx512bw = 0;
     nn_cpu_features avx512_no_vl = avx512;
@@ -74,6 +76,8 @@ static void test_detect(void)
 #ifndef __clang__ /* clang 14 does not know "f16c" here: why nn_cpu_detect has it */
     CHECK(f.f16c == !!__builtin_cpu_supports("f16c"), "f16c %d", f.f16c);
 #endif
+    CHECK(f.sse2 == !!__builtin_cpu_supports("sse2"), "sse2 %d", f.sse2);
+    CHECK(f.pclmul == !!__builtin_cpu_supports("pclmul"), "pclmul %d", f.pclmul);
     CHECK(!f.avx2 || f.avx, "avx2 implies avx");
     printf("cpu: avx %d avx2 %d fma %d f16c %d avx512 f/dq/cd/bw/vl %d%d%d%d%d, live kernel %s\n",
            f.avx, f.avx2, f.fma, f.f16c, f.avx512f, f.avx512dq, f.avx512cd, f.avx512bw, f.avx512vl,

@@ -22,6 +22,7 @@
  * count. */
 #include "gemm.h"
 
+#include "cpu.h"
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -165,55 +166,13 @@ static const kernel_desc generic_kernel = {"generic 4x8", 4, 8, kernel_generic_4
 static const kernel_desc avx2_kernel = {"avx2+fma 6x16", 6, 16, kernel_avx2_6x16};
 #endif
 
-/* set once, then only read; atomics because threads may race to set it */
-static const kernel_desc *active_kernel_ptr;
-
-static int cpu_runs_avx2(void)
-{
-#if GEMM_HAVE_X86
-    /* libgcc's check includes the OS side (XCR0 via xgetbv): AVX2 and FMA
-     * are reported only when the OS saves the ymm registers */
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
-}
-
-static const kernel_desc *kernel_for(nn_gemm_kernel k)
-{
-    switch (k) {
-    case NN_GEMM_KERNEL_GENERIC: return &generic_kernel;
-    case NN_GEMM_KERNEL_AVX2:
-#if GEMM_HAVE_X86
-        return cpu_runs_avx2() ? &avx2_kernel : NULL;
-#else
-        return NULL;
-#endif
-    case NN_GEMM_KERNEL_AUTO: {
-        const kernel_desc *best = kernel_for(NN_GEMM_KERNEL_AVX2);
-        return best ? best : &generic_kernel;
-    }
-    }
-    return NULL;
-}
-
+/* the AVX2 kernel where the switch (nn/cpu.h) allows AVX2 and FMA */
 static const kernel_desc *active_kernel(void)
 {
-    const kernel_desc *k = __atomic_load_n(&active_kernel_ptr, __ATOMIC_ACQUIRE);
-    if (!k) {
-        k = kernel_for(NN_GEMM_KERNEL_AUTO);
-        __atomic_store_n(&active_kernel_ptr, k, __ATOMIC_RELEASE);
-    }
-    return k;
-}
-
-int nn_gemm_use_kernel(nn_gemm_kernel k)
-{
-    const kernel_desc *d = kernel_for(k);
-    if (!d) return -1;
-    __atomic_store_n(&active_kernel_ptr, d, __ATOMIC_RELEASE);
-    return 0;
+#if GEMM_HAVE_X86
+    if (nn_cpu_has(NN_CPU_AVX2 | NN_CPU_FMA)) return &avx2_kernel;
+#endif
+    return &generic_kernel;
 }
 
 const char *nn_gemm_kernel_name(void) { return active_kernel()->name; }
@@ -223,15 +182,11 @@ const char *nn_gemm_kernel_name(void) { return active_kernel()->name; }
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
-/* One sliver from rows along p: d[p*w + u] = x[u*ld + p] for u < n (0 for
- * n <= u < w), p < kb; a transpose, 4x4 blocks at a time where SSE2 is
- * there (x86-64), so that the sliver is written in order and each row read
- * 16 bytes at a time: element by element it was a fifth of a training
- * step with workers, whose weight gradients multiply by a transposed B. */
-static void pack_across(const float *x, size_t ld, int n, int kb, int w, float *d)
+#if defined(__SSE2__)
+/* pack_across's depths [0, kb - kb % 4) with SSE2; returns where it stopped */
+static int pack_across_sse2(const float *x, size_t ld, int n, int kb, int w, float *d)
 {
     int p = 0;
-#if defined(__SSE2__)
     for (; p + 4 <= kb; p += 4) {
         float *dp = d + (size_t)p * w;
         int u = 0;
@@ -248,6 +203,21 @@ static void pack_across(const float *x, size_t ld, int n, int kb, int w, float *
         for (; u < w; u++)
             for (int k = 0; k < 4; k++) dp[(size_t)k * w + u] = u < n ? x[(size_t)u * ld + p + k] : 0.0f;
     }
+    return p;
+}
+#endif
+
+/* One sliver from rows along p: d[p*w + u] = x[u*ld + p] for u < n (0 for
+ * n <= u < w), p < kb; a transpose, 4x4 blocks at a time where SSE2 is
+ * there (x86-64, and the switch allows it), so that the sliver is written
+ * in order and each row read 16 bytes at a time: element by element it
+ * was a fifth of a training step with workers, whose weight gradients
+ * multiply by a transposed B. Both ways copy the same values. */
+static void pack_across(const float *x, size_t ld, int n, int kb, int w, float *d)
+{
+    int p = 0;
+#if defined(__SSE2__)
+    if (nn_cpu_has(NN_CPU_SSE2)) p = pack_across_sse2(x, ld, n, kb, w, d);
 #endif
     for (; p < kb; p++)
         for (int u = 0; u < w; u++) d[(size_t)p * w + u] = u < n ? x[(size_t)u * ld + p] : 0.0f;

@@ -11,8 +11,9 @@
  *
  * It exists so that aecd can be linked without OpenBLAS (whose static library
  * carries kernels for every CPU and all of LAPACK). Two micro-kernels: AVX2 +
- * FMA, chosen at run time when the CPU and OS support it, and a portable one
- * for any x86-64 (or any other CPU). Threads: OpenMP over blocks of C, only
+ * FMA, chosen at each call when nn/cpu.h's switch allows both (the CPU and
+ * OS support them, AEC_CPU or a test did not turn them off), and a portable
+ * one for any x86-64 (or any other CPU). Threads: OpenMP over blocks of C, only
  * for products large enough to pay for waking them. Each element of C is
  * summed in the same order whatever the thread count, so results do not
  * depend on it; they do differ slightly between the two kernels (FMA rounds
@@ -32,8 +33,8 @@ void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
  * micro-kernel's order and nn_sgemm_packed then computes
  *     C = alpha A B' + beta C       (B' = op(B), K x N)
  * exactly as nn_sgemm would (same sums in the same order), without packing A
- * again. The pack remembers its kernel, so a later nn_gemm_use_kernel does
- * not mix layouts. pack_a returns 0, or -1 (nothing allocated) for an empty
+ * again. The pack remembers its kernel, so a later change of the switch
+ * (nn_cpu_set_mask) does not mix layouts. pack_a returns 0, or -1 (nothing allocated) for an empty
  * A or when out of memory; pa must not hold a pack already (free it first).
  * packed returns 0, or -1 when out of memory or pa holds no pack (C
  * untouched). */
@@ -81,18 +82,7 @@ static inline size_t nn_sgemm_b_at(const nn_sgemm_blayout *l, int k, int j)
 int nn_sgemm_packed_b(const nn_sgemm_apack *pa, const nn_sgemm_blayout *l, const float *b,
                       float *C, int ldc);
 
-/* The micro-kernels, for tests and benchmarks. */
-typedef enum {
-    NN_GEMM_KERNEL_AUTO,    /* the best one this CPU runs (the default) */
-    NN_GEMM_KERNEL_GENERIC, /* plain C, any CPU */
-    NN_GEMM_KERNEL_AVX2,    /* AVX2 + FMA */
-} nn_gemm_kernel;
-
-/* Makes nn_sgemm use kernel k from now on (all threads). Returns 0, or -1 and
- * changes nothing when this CPU cannot run it. Not thread safe against
- * nn_sgemm calls running at the same time. */
-int nn_gemm_use_kernel(nn_gemm_kernel k);
-/* The kernel in use: "avx2+fma 6x16" or "generic 4x8". */
+/* The kernel nn_sgemm uses now: "avx2+fma 6x16" or "generic 4x8". */
 const char *nn_gemm_kernel_name(void);
 
 #endif

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "blas.h"
+#include "cpu.h"
 #include "gemm.h"
 
 #define MIN_REPS 2
@@ -62,7 +63,7 @@ static void bench_shape(const shape *s, int threads, const float *a, const float
 int main(int argc, char **argv)
 {
     nn_blas_setup(argv);
-    if (argc > 1 && strcmp(argv[1], "generic") == 0) nn_gemm_use_kernel(NN_GEMM_KERNEL_GENERIC);
+    if (argc > 1 && strcmp(argv[1], "generic") == 0) nn_cpu_set_mask(NN_CPU_ALL & ~(NN_CPU_AVX2 | NN_CPU_FMA));
     printf("bench_gemm: nn_sgemm kernel %s against OpenBLAS kernel %s; GFLOP/s, best of %d-%d runs\n",
            nn_gemm_kernel_name(), nn_blas_corename(), MIN_REPS, MAX_REPS);
     printf("%-29s %5s %6s %4s | %8s %8s %5s | %8s %8s %5s\n", "product (768x512 image)", "M", "N",

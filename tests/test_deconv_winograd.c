@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cpu.h"
 #include "deconv_winograd.h"
 
 static void fill_uniform(float *v, size_t count, nn_rng *rng)
@@ -533,9 +534,10 @@ int main(void)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_shape(&shapes[i], seed++);
     /* and with the portable GEMM kernel, whose slivers (8 wide) the input
      * transform then writes */
-    if (nn_gemm_use_kernel(NN_GEMM_KERNEL_GENERIC) == 0) {
+    if (nn_cpu_has(NN_CPU_AVX2 | NN_CPU_FMA)) {
+        nn_cpu_set_mask(NN_CPU_ALL & ~(NN_CPU_AVX2 | NN_CPU_FMA));
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_shape(&shapes[i], seed++);
-        nn_gemm_use_kernel(NN_GEMM_KERNEL_AUTO);
+        nn_cpu_set_mask(NN_CPU_ALL);
     }
     test_other_shapes();
     static const int conv_shapes[][5] = {/* n, cin, cout, h, w */

@@ -1,4 +1,4 @@
-/* Checks of nn/gemm: each micro-kernel (forced through nn_gemm_use_kernel)
+/* Checks of nn/gemm: each micro-kernel (chosen through nn_cpu_set_mask)
  * against a plain triple loop in double precision, over many shapes (1 to
  * 300, odd sizes, across the block sizes), every transpose combination,
  * several alpha and beta, strides wider than the matrices; plus the BLAS
@@ -14,7 +14,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "cpu.h"
 #include "gemm.h"
+
+/* the switch's masks that give the portable kernel and the best one */
+#define MASK_GENERIC (NN_CPU_ALL & ~(NN_CPU_AVX2 | NN_CPU_FMA))
+#define MASK_BEST NN_CPU_ALL
 
 /* a value no computation produces, to see that C's padding is untouched */
 #define SENTINEL -12345.0f
@@ -246,7 +251,7 @@ static void thread_independence(const char *kernel, int sanitized)
  * same bits as nn_sgemm, over shapes across the K, M and N blocks, both
  * transposes, two products from one pack; and a pack keeps its kernel when
  * the active one changes afterwards. */
-static void packed_a_cases(const char *kernel, nn_gemm_kernel id, int sanitized)
+static void packed_a_cases(const char *kernel, unsigned mask, int sanitized)
 {
     static const int dims[][3] = {{1, 1, 1},    {6, 16, 5},   {7, 17, 300}, {145, 40, 128},
                                   {512, 75, 128}, {300, 3, 513}, {13, 200, 192}};
@@ -270,9 +275,9 @@ static void packed_a_cases(const char *kernel, nn_gemm_kernel id, int sanitized)
             for (int rep = 0; rep < 2; rep++) {
                 memcpy(x.c, x.c0, x.c_len * sizeof(float));
                 /* the other kernel active: the pack must still use its own */
-                nn_gemm_use_kernel(rep ? NN_GEMM_KERNEL_GENERIC : id);
+                nn_cpu_set_mask(rep ? MASK_GENERIC : mask);
                 same &= nn_sgemm_packed(&pa, t.tb, t.n, t.alpha, x.b, x.ldb, t.beta, x.c, x.ldc) == 0;
-                nn_gemm_use_kernel(id);
+                nn_cpu_set_mask(mask);
                 same &= memcmp(want, x.c, x.c_len * sizeof(float)) == 0;
             }
             CHECK(same, "%s packed A %c%c M %d N %d K %d: not nn_sgemm's bits", kernel,
@@ -390,14 +395,15 @@ int main(void)
     const char *san = getenv("AEC_TEST_SANITIZED");
     const int sanitized = san && san[0] == '1';
     const struct {
-        nn_gemm_kernel id;
+        unsigned mask, needs;
         const char *name;
-    } kernels[] = {{NN_GEMM_KERNEL_GENERIC, "generic"}, {NN_GEMM_KERNEL_AVX2, "avx2"}};
+    } kernels[] = {{MASK_GENERIC, 0, "generic"}, {MASK_BEST, NN_CPU_AVX2 | NN_CPU_FMA, "avx2"}};
 
-    CHECK(nn_gemm_use_kernel(NN_GEMM_KERNEL_AUTO) == 0, "the automatic choice always exists");
+    nn_cpu_set_mask(NN_CPU_ALL);
     printf("test_gemm: automatic kernel %s\n", nn_gemm_kernel_name());
     for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
-        if (nn_gemm_use_kernel(kernels[k].id) != 0) {
+        nn_cpu_set_mask(kernels[k].mask);
+        if (!nn_cpu_has(kernels[k].needs)) {
             printf("test_gemm: this CPU cannot run the %s kernel; not tested\n", kernels[k].name);
             continue;
         }
@@ -408,9 +414,9 @@ int main(void)
         block_edge_cases(kernels[k].name, sanitized);
         corner_cases(kernels[k].name);
         thread_independence(kernels[k].name, sanitized);
-        packed_a_cases(kernels[k].name, kernels[k].id, sanitized);
+        packed_a_cases(kernels[k].name, kernels[k].mask, sanitized);
         packed_b_cases(kernels[k].name);
     }
-    nn_gemm_use_kernel(NN_GEMM_KERNEL_AUTO);
+    nn_cpu_set_mask(NN_CPU_ALL);
     return check_report("test_gemm");
 }

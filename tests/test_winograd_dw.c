@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cpu.h"
 #include "deconv_winograd.h"
 
 /* error / (sum of |terms| + 1) of the float gradients: F(4x4, 3x3) in
@@ -372,10 +373,11 @@ int main(void)
     uint64_t seed = 500;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_shape(&shapes[i], 0, seed++);
     /* and with the portable GEMM kernel */
-    if (nn_gemm_use_kernel(NN_GEMM_KERNEL_GENERIC) == 0) {
+    if (nn_cpu_has(NN_CPU_AVX2 | NN_CPU_FMA)) {
+        nn_cpu_set_mask(NN_CPU_ALL & ~(NN_CPU_AVX2 | NN_CPU_FMA));
         test_shape(&shapes[1], 0, seed++);
         test_shape(&shapes[10], 0, seed++);
-        nn_gemm_use_kernel(NN_GEMM_KERNEL_AUTO);
+        nn_cpu_set_mask(NN_CPU_ALL);
     }
     /* the process-wide cap forces chunks too */
     const size_t old = nn_conv_set_workspace_cap((size_t)1 << 20);

@@ -22,6 +22,7 @@
  * length to 600 at every alignment against zlib. */
 #include "crc32.h"
 
+#include "cpu.h"
 #include <zlib.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -67,18 +68,12 @@ __attribute__((target("pclmul"))) static uint32_t crc_fold(uint32_t crc, const u
     uLong c = crc32_z(0xffffffffUL, last, sizeof last);
     return (uint32_t)crc32_z(c, p, len);
 }
-
-static int cpu_has_pclmul(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("pclmul");
-}
 #endif
 
 uint32_t nn_crc32(uint32_t crc, const void *buf, size_t len)
 {
 #ifdef CRC_HAVE_FOLD
-    if (buf && len >= 64 && cpu_has_pclmul()) return crc_fold(crc, buf, len);
+    if (buf && len >= 64 && nn_cpu_has(NN_CPU_PCLMUL)) return crc_fold(crc, buf, len);
 #endif
     return (uint32_t)crc32_z(crc, buf, len);
 }

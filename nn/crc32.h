@@ -4,10 +4,11 @@
  * nn_crc32(crc, buf, len) returns exactly what zlib's crc32_z(crc, buf,
  * len) returns, for any arguments (crc32_z(0, NULL, 0) == 0 starts a CRC;
  * nn_crc32(nn_crc32(c, a, n), b, m) is the CRC of a then b). On an x86-64
- * CPU with PCLMULQDQ, buffers of 64 bytes or more are folded 64 bytes at a
- * time with carry-less multiplications (about 10x zlib's speed here: a
- * model file is checked three times as it loads); otherwise, and for short
- * buffers, it is zlib's. */
+ * CPU with PCLMULQDQ, where nn/cpu.h's switch allows it, buffers of 64
+ * bytes or more are folded 64 bytes at a time with carry-less
+ * multiplications (about 10x zlib's speed here: a model file is checked
+ * three times as it loads); otherwise, and for short buffers, it is
+ * zlib's. */
 #ifndef NN_CRC32_H
 #define NN_CRC32_H
 

@@ -2,8 +2,8 @@
  * byte layout is specified in spec/model-format.md ("Parameter blob"). */
 #include "params.h"
 
-#include "blas.h"
 #include "crc32.h"
+#include "half.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -51,96 +51,9 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* ---- binary16 --------------------------------------------------------------- */
-
-/* float32 -> binary16 bits, round to nearest even; overflow gives infinity,
- * NaN stays NaN. Plain integer code, so every machine gets the same bits. */
-static uint16_t f32_to_f16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xffu, man = x & 0x7fffffu;
-    if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (man ? 0x200u : 0));
-    int e = (int)exp - 127 + 15;
-    if (e >= 31) return (uint16_t)(sign | 0x7c00u);
-    if (e <= 0) {
-        if (e < -10) return (uint16_t)sign;
-        man |= 0x800000u;                 /* subnormal half: shift the implicit 1 in */
-        int shift = 14 - e;
-        uint32_t half = man >> shift, rest = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
-        if (rest > mid || (rest == mid && (half & 1))) half++;
-        return (uint16_t)(sign | half);
-    }
-    uint32_t half = (uint32_t)e << 10 | man >> 13, rest = man & 0x1fffu;
-    if (rest > 0x1000u || (rest == 0x1000u && (half & 1))) half++; /* may carry into the exponent: right */
-    return (uint16_t)(sign | half);
-}
-
-static float f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, x;
-    if (exp == 0x1f) {
-        x = sign | 0x7f800000u | man << 13;
-    } else if (exp == 0) {
-        if (man == 0) {
-            x = sign;
-        } else { /* subnormal: normalise */
-            int e = -1;
-            do { man <<= 1; e++; } while (!(man & 0x400u));
-            x = sign | (uint32_t)(127 - 15 - e) << 23 | (man & 0x3ffu) << 13;
-        }
-    } else {
-        x = sign | (exp + 127 - 15) << 23 | man << 13;
-    }
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
-/* v[i] = the binary16 value at src + 2 i (little-endian), i < n. With
- * F16C (x86-64 CPUs with AVX2 have it) 8 values an instruction: exact like
- * the conversion above for every finite or zero value; a group of 8 with
- * an infinity or NaN among them goes through f16_to_f32, which keeps a
- * signalling NaN signalling where the instruction would quiet it. Loading
- * a shipped model converts ~1.5 million values. */
-static void f16_run_plain(const uint8_t *src, size_t n, float *v)
-{
-    for (size_t i = 0; i < n; i++) v[i] = f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-__attribute__((target("avx,f16c"))) static void f16_run_f16c(const uint8_t *src, size_t n, float *v)
-{
-    const __m128i exp_mask = _mm_set1_epi16(0x7c00);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m128i h = _mm_loadu_si128((const __m128i *)(src + 2 * i));
-        if (_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(h, exp_mask), exp_mask)))
-            f16_run_plain(src + 2 * i, 8, v + i);
-        else
-            _mm256_storeu_ps(v + i, _mm256_cvtph_ps(h));
-    }
-    f16_run_plain(src + 2 * i, n - i, v + i);
-}
-
-/* CPUID through nn_cpu_detect: clang 14's __builtin_cpu_supports does not
- * know "f16c"; the test (AVX and F16C, both with the OS's AVX state) is
- * GCC's. */
-static void f16_run(const uint8_t *src, size_t n, float *v)
-{
-    nn_cpu_features f;
-    nn_cpu_detect(&f);
-    if (f.avx && f.f16c) f16_run_f16c(src, n, v);
-    else f16_run_plain(src, n, v);
-}
-#else
-#define f16_run f16_run_plain
-#endif
-
 void nn_params_round_f16(nn_params *p)
 {
-    for (size_t i = 0; i < p->count; i++) p->value[i] = f16_to_f32(f32_to_f16(p->value[i]));
+    for (size_t i = 0; i < p->count; i++) p->value[i] = nn_f16_to_f32(nn_f32_to_f16(p->value[i]));
 }
 
 /* ---- serialise ------------------------------------------------------------ */
@@ -216,7 +129,7 @@ int nn_params_serialize_stream(const nn_params *p, int f16, nn_params_sink sink,
         const float *v = p->value + entry->offset;
         for (size_t i = 0; i < entry->count; i++) {
             if (f16) {
-                uint16_t h = f32_to_f16(v[i]);
+                uint16_t h = nn_f32_to_f16(v[i]);
                 at = stream_room(&s, 2);
                 at[0] = (uint8_t)h;
                 at[1] = (uint8_t)(h >> 8);
@@ -413,7 +326,7 @@ static int deserialize(nn_params *p, const uint8_t *buf, size_t len, int allow_e
         if (!want) continue; /* an extra entry that allow_extra let through */
         float *v = p->value + want->offset;
         if (value_bytes == 2) {
-            f16_run(e.data, e.count, v);
+            nn_f16_load(e.data, e.count, v);
             continue;
         }
         for (size_t i = 0; i < e.count; i++) {

@@ -188,9 +188,9 @@ int aec_ctx_int_run(const aec_ctx_int *q, int yh, int yw, const int32_t *r, int3
                     dm_[p] = aec_int_to_act(rc < 0 ? -rc : rc, q->r_mult, q->r_shift);
                 }
             }
-        aec_int_layer_run(q->kernel, &q->ctx, g, 1, np, xp, a + (size_t)2 * M * np, 0, NULL, NULL, 0);
-        aec_int_layer_run(q->kernel, &q->ep0, a, 1, np, xp, hid, 1, NULL, NULL, 0);
-        aec_int_layer_run(q->kernel, &q->ep1, hid, 1, np, xp, NULL, 0, ds, dm, M);
+        aec_int_layer_run(&q->ctx, g, 1, np, xp, a + (size_t)2 * M * np, 0, NULL, NULL, 0);
+        aec_int_layer_run(&q->ep0, a, 1, np, xp, hid, 1, NULL, NULL, 0);
+        aec_int_layer_run(&q->ep1, hid, 1, np, xp, NULL, 0, ds, dm, M);
         for (int c = 0; c < M; c++) {
             int32_t *s = scale_q + (size_t)c * plane, *mu = mu_q + (size_t)c * plane;
             const int32_t *d1 = ds + (size_t)c * np, *d2 = dm + (size_t)c * np;

@@ -35,7 +35,6 @@ typedef struct {
     int32_t hs_mult, hs_shift;   /* Q16 params_hs -> e_hs */
     int32_t r_mult, r_shift;     /* symbols r, |r| -> the context's input */
     aec_hs_int_layer ctx, ep0, ep1;
-    int kernel;                  /* an aec_hs_kernel (tests) */
 } aec_ctx_int;
 
 /* Activation ranges seen by aec_model_context_calibrate. */
@@ -52,8 +51,8 @@ void aec_ctx_int_free(aec_ctx_int *q);
 /* Updates, in place, scale_q and mu_q ([M][yh][yw], Q16, h_s's values on
  * entry) at the non-anchors, from the anchors' symbols in r ([M][yh][yw];
  * its non-anchors are not read). The anchors' values are left as they
- * are. Results do not depend on the thread count or the kernel. 0, or -1
- * (bad arguments, out of memory). */
+ * are. Results do not depend on the thread count or the kernel (nn/cpu.h).
+ * 0, or -1 (bad arguments, out of memory). */
 int aec_ctx_int_run(const aec_ctx_int *q, int yh, int yw, const int32_t *r, int32_t *scale_q,
                     int32_t *mu_q);
 

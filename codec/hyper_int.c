@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "le32.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -601,20 +602,19 @@ __attribute__((target("avx2"))) static void kernel_avx2(const int16_t *wp, const
 
 typedef void (*kernel_fn)(const int16_t *, const int16_t *, size_t, int, int64_t[CO_BLOCK][16]);
 
-static kernel_fn pick_kernel(int which, int *width)
+/* the widest kernel nn/cpu.h's switch allows; all give the same sums */
+static kernel_fn pick_kernel(int *width)
 {
 #if HS_X86
-    int avx2 = __builtin_cpu_supports("avx2");
-    if (avx2 && (which == AEC_HS_KERNEL_AUTO || which == AEC_HS_KERNEL_AVX2)) {
+    if (nn_cpu_has(NN_CPU_AVX2)) {
         *width = 16;
         return kernel_avx2;
     }
-    if (which != AEC_HS_KERNEL_GENERIC) {
+    if (nn_cpu_has(NN_CPU_SSE2)) {
         *width = 8;
         return kernel_sse2;
     }
 #endif
-    (void)which;
     *width = 8;
     return kernel_generic;
 }
@@ -680,6 +680,29 @@ static inline void tap_values(const int16_t *src, int h, int w, size_t P, size_t
     }
 }
 
+/* dst = a[0], b[0], a[1], b[1], ... (TILE_PIX pairs): SSE2's unpacks where
+ * sse2 (nn/cpu.h's switch), else one value at a time */
+static inline void interleave(const int16_t *a, const int16_t *b, int16_t *dst, int sse2)
+{
+#if defined(__SSE2__)
+    if (sse2) {
+        _Static_assert(TILE_PIX == 16, "two vectors of 8 a tile");
+        const __m128i a0 = _mm_loadu_si128((const __m128i *)a), a1 = _mm_loadu_si128((const __m128i *)(a + 8));
+        const __m128i b0 = _mm_loadu_si128((const __m128i *)b), b1 = _mm_loadu_si128((const __m128i *)(b + 8));
+        _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(a0, b0));
+        _mm_storeu_si128((__m128i *)(dst + 8), _mm_unpackhi_epi16(a0, b0));
+        _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpacklo_epi16(a1, b1));
+        _mm_storeu_si128((__m128i *)(dst + 24), _mm_unpackhi_epi16(a1, b1));
+        return;
+    }
+#endif
+    (void)sse2;
+    for (int j = 0; j < TILE_PIX; j++) {
+        dst[2 * j] = a[j];
+        dst[2 * j + 1] = b[j];
+    }
+}
+
 /* Unrolls phase (py, px) of layer L on the input in [cin][h][w] into xp,
  * a pair of reduction rows at a time: each (tile, pair) is one block of
  * TILE_PIX interleaved pairs, 64 bytes, written whole. (Row by row, with a
@@ -692,6 +715,7 @@ static void unroll(const aec_hs_int_layer *L, int py, int px, const int16_t *in,
     int nx = axis_taps(L->k, L->stride, px, kxi, dx);
     const int K = L->cin * ny * nx, kp_count = (K + 1) / 2, taps = ny * nx;
     const size_t hw = (size_t)h * w, tiles = ppad / TILE_PIX;
+    const int sse2 = nn_cpu_has(NN_CPU_SSE2);
 #pragma omp parallel for schedule(static) if ((size_t)kp_count * 2 * ppad > 65536)
     for (int kp = 0; kp < kp_count; kp++) {
         const int k0 = 2 * kp, k1 = k0 + 1, t0 = k0 % taps, t1 = k1 % taps;
@@ -701,31 +725,16 @@ static void unroll(const aec_hs_int_layer *L, int py, int px, const int16_t *in,
             tap_values(src0, h, w, hw, t * TILE_PIX, dy[t0 / nx], dx[t0 % nx], a);
             if (k1 < K) tap_values(src1, h, w, hw, t * TILE_PIX, dy[t1 / nx], dx[t1 % nx], b);
             else memset(b, 0, sizeof b);
-            int16_t *dst = xp + (t * (size_t)kp_count + (size_t)kp) * TILE_PIX * 2;
-#if defined(__SSE2__)
-            _Static_assert(TILE_PIX == 16, "two vectors of 8 a tile");
-            const __m128i a0 = _mm_loadu_si128((const __m128i *)a), a1 = _mm_loadu_si128((const __m128i *)(a + 8));
-            const __m128i b0 = _mm_loadu_si128((const __m128i *)b), b1 = _mm_loadu_si128((const __m128i *)(b + 8));
-            _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(a0, b0));
-            _mm_storeu_si128((__m128i *)(dst + 8), _mm_unpackhi_epi16(a0, b0));
-            _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpacklo_epi16(a1, b1));
-            _mm_storeu_si128((__m128i *)(dst + 24), _mm_unpackhi_epi16(a1, b1));
-#else
-            for (int j = 0; j < TILE_PIX; j++) {
-                dst[2 * j] = a[j];
-                dst[2 * j + 1] = b[j];
-            }
-#endif
+            interleave(a, b, xp + (t * (size_t)kp_count + (size_t)kp) * TILE_PIX * 2, sse2);
         }
     }
 }
 
-void aec_int_layer_run(int which, const aec_hs_int_layer *L, const int16_t *in, int h, int w,
-                       int16_t *xp, int16_t *out_act, int lrelu, int32_t *out_lo, int32_t *out_hi,
-                       int split)
+void aec_int_layer_run(const aec_hs_int_layer *L, const int16_t *in, int h, int w, int16_t *xp,
+                       int16_t *out_act, int lrelu, int32_t *out_lo, int32_t *out_hi, int split)
 {
     int width;
-    kernel_fn kernel = pick_kernel(which, &width);
+    kernel_fn kernel = pick_kernel(&width);
     const int s = L->stride, ow = w * s;
     const size_t P = (size_t)h * w, ppad = round_up(P, TILE_PIX);
     const size_t out_plane = P * s * s;
@@ -800,10 +809,10 @@ int aec_hs_int_run(const aec_hs_int *q, const int32_t *z_hat, int h, int w,
             int64_t z = clamp64(z_hat[(size_t)c * hw + i], -AEC_HS_Z_MAX, AEC_HS_Z_MAX);
             a0[(size_t)c * hw + i] = aec_int_to_act(z * hinv_q[c], q->in_mult, q->in_shift);
         }
-    aec_int_layer_run(q->kernel, &q->layer[0], a0, h, w, xp, a1, 1, NULL, NULL, 0);
-    aec_int_layer_run(q->kernel, &q->layer[1], a1, 2 * h, 2 * w, xp, a2, 1, NULL, NULL, 0);
+    aec_int_layer_run(&q->layer[0], a0, h, w, xp, a1, 1, NULL, NULL, 0);
+    aec_int_layer_run(&q->layer[1], a1, 2 * h, 2 * w, xp, a2, 1, NULL, NULL, 0);
     /* output channels [0, M) are the scales, [M, 2M) the means */
-    aec_int_layer_run(q->kernel, &q->layer[2], a2, 4 * h, 4 * w, xp, NULL, 0, scale_q, mu_q, q->m);
+    aec_int_layer_run(&q->layer[2], a2, 4 * h, 4 * w, xp, NULL, 0, scale_q, mu_q, q->m);
     return 0;
 }
 

@@ -55,13 +55,7 @@ typedef struct {
     int32_t *hinv_q;            /* [levels][n], Q16 */
     int32_t in_mult, in_shift;  /* z^ * hinv_q (Q16) -> a0 */
     aec_hs_int_layer layer[3];
-    int kernel;                 /* an aec_hs_kernel: which inner loop runs (tests) */
 } aec_hs_int;
-
-/* The inner loops, all with the same results: AUTO picks the fastest the
- * CPU has; a SIMD kernel the CPU or compiler lacks falls back to GENERIC. */
-enum aec_hs_kernel { AEC_HS_KERNEL_AUTO = 0, AEC_HS_KERNEL_GENERIC, AEC_HS_KERNEL_SSE2,
-                     AEC_HS_KERNEL_AVX2 };
 
 /* Calibration statistics: max |activation| of the float h_s at the three
  * points that become int16 (0: z^ * hinv, 1: after the first leaky ReLU,
@@ -101,8 +95,8 @@ size_t aec_hs_int_scratch_bytes(const aec_hs_int *q, int h, int w);
 /* z_hat: [n][h][w]; hinv_q: [n] (|values| <= AEC_HS_HINV_MAX, else -1);
  * writes scale_q and mu_q, [m][4h][4w] each, Q16 (scale_q is the raw
  * network output: the coder applies its own lower bound). Results do not
- * depend on the thread count or the kernel. -1 on bad arguments or a
- * scratch smaller than aec_hs_int_scratch_bytes. */
+ * depend on the thread count or the kernel (nn/cpu.h). -1 on bad arguments
+ * or a scratch smaller than aec_hs_int_scratch_bytes. */
 int aec_hs_int_run(const aec_hs_int *q, const int32_t *z_hat, int h, int w,
                    const int32_t *hinv_q, int32_t *scale_q, int32_t *mu_q,
                    void *scratch, size_t scratch_bytes);
@@ -129,13 +123,13 @@ int aec_int_layer_build(aec_hs_int_layer *L, const float *w, const float *b, dou
 int aec_int_layer_finish(aec_hs_int_layer *L, int li, char *err, size_t errlen);
 /* int16 scratch bytes (xp) that aec_int_layer_run needs for an h x w input */
 size_t aec_int_layer_xp_bytes(const aec_hs_int_layer *L, int h, int w);
-/* L on in [cin][h][w] with kernel `which` (an aec_hs_kernel). With out_act,
- * int16 outputs [cout][h s][w s], through the leaky ReLU when lrelu;
- * otherwise int32 outputs, channels [0, split) to out_lo and the rest to
- * out_hi. */
-void aec_int_layer_run(int which, const aec_hs_int_layer *L, const int16_t *in, int h, int w,
-                       int16_t *xp, int16_t *out_act, int lrelu, int32_t *out_lo, int32_t *out_hi,
-                       int split);
+/* L on in [cin][h][w]. With out_act, int16 outputs [cout][h s][w s],
+ * through the leaky ReLU when lrelu; otherwise int32 outputs, channels
+ * [0, split) to out_lo and the rest to out_hi. The inner loop is the
+ * widest nn/cpu.h's switch allows (AVX2, SSE2 or plain C): all three give
+ * the same integers. */
+void aec_int_layer_run(const aec_hs_int_layer *L, const int16_t *in, int h, int w, int16_t *xp,
+                       int16_t *out_act, int lrelu, int32_t *out_lo, int32_t *out_hi, int split);
 /* v * mult / 2^shift rounded half up, clamped to the int16 activation range */
 int16_t aec_int_to_act(int64_t v, int32_t mult, int shift);
 /* mult / 2^shift ~ r (mult < 2^16); -1 when r cannot be represented */

@@ -14,6 +14,7 @@
 #include "blas.h"
 #include "check.h"
 #include "codec.h"
+#include "cpu.h"
 #include "rangecoder.h"
 #include "tiny_codec.h"
 
@@ -1161,18 +1162,19 @@ static void test_context(void)
         s0[k] = (int32_t)nn_rng_below(&g, 1 << 20);
         m0[k] = (int32_t)nn_rng_below(&g, 1 << 20) - (1 << 19);
     }
-    int kernels[3] = {AEC_HS_KERNEL_GENERIC, AEC_HS_KERNEL_SSE2, AEC_HS_KERNEL_AVX2};
+    /* the plain C kernel, then SSE2's and AVX2's (nn/cpu.h) */
+    const unsigned kernels[3] = {0, NN_CPU_SSE2, NN_CPU_ALL};
     for (int ki = 0; ki < 3; ki++) {
-        aec_ctx_int q = c.ctx;
-        q.kernel = kernels[ki];
+        nn_cpu_set_mask(kernels[ki]);
         int32_t *ss = ki ? s2 : s1, *mm = ki ? m2 : m1;
         memcpy(ss, s0, ny * 4);
         memcpy(mm, m0, ny * 4);
-        CHECK(aec_ctx_int_run(&q, yh, yw, r, ss, mm) == 0, "the context runs (kernel %d)",
+        CHECK(aec_ctx_int_run(&c.ctx, yh, yw, r, ss, mm) == 0, "the context runs (mask %#x)",
               kernels[ki]);
         if (ki) CHECK(!memcmp(s1, s2, ny * 4) && !memcmp(m1, m2, ny * 4),
-                      "kernel %d gives the generic kernel's parameters", kernels[ki]);
+                      "mask %#x gives the plain kernel's parameters", kernels[ki]);
     }
+    nn_cpu_set_mask(NN_CPU_ALL);
     int changed[2] = {0, 0};
     for (size_t k = 0; k < ny; k++) {
         size_t i = k % ((size_t)yh * yw);

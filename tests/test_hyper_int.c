@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "cpu.h"
 #include "hyper_int.h"
 
 /* golden CRC-32s of seed 1's small model (see test_golden) */
@@ -180,12 +181,14 @@ static void test_accuracy(const char *what, int n, int mm, int h, int w, int cal
         CHECK(aec_hs_int_run(&q, zi, h, w, hinv_q, b.scale, b.mu, b.scratch, b.scratch_bytes) == 0, "run");
         CHECK(run_crc(&b, &q, h, w) == c0, "%s: one thread differs", what);
         omp_set_num_threads(3);
-        for (int k = AEC_HS_KERNEL_GENERIC; k <= AEC_HS_KERNEL_AVX2; k++) {
-            q.kernel = k;
+        /* the plain C kernel, then SSE2's and AVX2's (nn/cpu.h) */
+        const unsigned kernels[3] = {0, NN_CPU_SSE2, NN_CPU_ALL};
+        for (int k = 0; k < 3; k++) {
+            nn_cpu_set_mask(kernels[k]);
             CHECK(aec_hs_int_run(&q, zi, h, w, hinv_q, b.scale, b.mu, b.scratch, b.scratch_bytes) == 0, "run");
             CHECK(run_crc(&b, &q, h, w) == c0, "%s: kernel %d differs", what, k);
         }
-        q.kernel = AEC_HS_KERNEL_AUTO;
+        nn_cpu_set_mask(NN_CPU_ALL);
         omp_set_num_threads(threads);
     }
     CHECK(bad == 0, "%s: %zu outputs beyond 0.1 + 2%%", what, bad);

@@ -231,7 +231,7 @@ test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS) $(BUILD)/tes
 	  AEC_BUILD=$(BUILD) tests/run.sh $(TESTS) tests/test_install.sh
 
 # A second standalone decoder, unoptimised and with only the baseline copy
-# of the vectorised loops (nn/vector_clones.h): test_cli checks that it
+# of the vectorised loops (nn/vector_copies.h): test_cli checks that it
 # decodes to the same pixels, +-1, as the -O2 one (a file decodes to the
 # same result everywhere).
 $(BUILD)/o0/aecd-stub: $(NN_SRC) $(CODEC_SRC) $(AECD_SRC) $(wildcard nn/*.h codec/*.h) tools/cli.h \

@@ -25,7 +25,7 @@
 #include <zlib.h>
 
 #include "crc32.h"
-#include "vector_clones.h"
+#include "vector_copies.h"
 
 #define PIECE_BYTES (256 * 1024) /* filtered bytes per separately deflated piece */
 #define BAND_PIECES 8            /* pieces per band (filtered, then deflated in parallel) */
@@ -84,11 +84,11 @@ static inline unsigned cost_of(int v)
 }
 
 /* The five filters' costs over bytes [bpp, n) of a row (a = cur[i - bpp],
- * b = prev[i], c = prev[i - bpp]); built for AVX2 too (nn/vector_clones.h):
+ * b = prev[i], c = prev[i - bpp]); built for AVX2 too (nn/vector_copies.h):
  * this and the filtering were a third of the PNG's time, one byte at a
  * time. Sums of at most 128 per byte fit 32 bits for rows < 2^24 bytes. */
-NN_VECTOR_CLONES static void filter_costs(const uint8_t *restrict cur, const uint8_t *restrict prev,
-                                          size_t n, int bpp, unsigned cost[5])
+NN_VECTOR_BODY void filter_costs_body(const uint8_t *restrict cur, const uint8_t *restrict prev,
+                                      size_t n, int bpp, unsigned cost[5])
 {
     unsigned s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0;
 #pragma omp simd reduction(+ : s0, s1, s2, s3, s4)
@@ -106,10 +106,14 @@ NN_VECTOR_CLONES static void filter_costs(const uint8_t *restrict cur, const uin
     cost[3] += s3;
     cost[4] += s4;
 }
+NN_VECTOR_COPIES(filter_costs,
+                 (const uint8_t *restrict cur, const uint8_t *restrict prev, size_t n, int bpp,
+                  unsigned cost[5]),
+                 (cur, prev, n, bpp, cost))
 
 /* dst[i] = cur[i] - predictor of filter `type`, for bytes [bpp, n) */
-NN_VECTOR_CLONES static void filter_apply(const uint8_t *restrict cur, const uint8_t *restrict prev,
-                                          size_t n, int bpp, int type, uint8_t *restrict dst)
+NN_VECTOR_BODY void filter_apply_body(const uint8_t *restrict cur, const uint8_t *restrict prev,
+                                      size_t n, int bpp, int type, uint8_t *restrict dst)
 {
     const size_t i0 = (size_t)bpp;
     switch (type) {
@@ -133,6 +137,10 @@ NN_VECTOR_CLONES static void filter_apply(const uint8_t *restrict cur, const uin
         break;
     }
 }
+NN_VECTOR_COPIES(filter_apply,
+                 (const uint8_t *restrict cur, const uint8_t *restrict prev, size_t n, int bpp,
+                  int type, uint8_t *restrict dst),
+                 (cur, prev, n, bpp, type, dst))
 
 /* Row y as PNG bytes: rgb's row itself, or RGBA interleaved into buf. */
 static const uint8_t *raw_row(const uint8_t *rgb, const uint8_t *alpha, size_t width, size_t y,

@@ -22,7 +22,7 @@
 #include "deconv_winograd.h"
 
 #include "gemm.h"
-#include "vector_clones.h"
+#include "vector_copies.h"
 #include "winograd_int.h"
 #include <omp.h>
 #include <stdlib.h>
@@ -60,9 +60,9 @@ static void reorder_weights(const nn_deconv2d *l, const float *w, float *wt)
  * phase row r = 4 co + 2a + b and input channel ci, g[dd][ee] the tap
  * (taps[a][dd], taps[b][ee]) or 0; over a block of input channels at once:
  * t = row i of G g (1x3), then t G^T (1x6). wt: reorder_weights'. */
-NN_VECTOR_CLONES static void transform_weights_co(const nn_deconv2d *l, const float *wt,
-                                                  const int taps[2][3], const float gf[6][3],
-                                                  int i, float *u, size_t ustride, int co)
+NN_VECTOR_BODY void transform_weights_co_body(const nn_deconv2d *l, const float *wt,
+                                              const int taps[2][3], const float gf[6][3],
+                                              int i, float *u, size_t ustride, int co)
 {
     const int cin = l->cin;
     const size_t cin_pad = weights_cin_pad(cin);
@@ -92,6 +92,10 @@ NN_VECTOR_CLONES static void transform_weights_co(const nn_deconv2d *l, const fl
         }
     }
 }
+NN_VECTOR_COPIES(transform_weights_co,
+                 (const nn_deconv2d *l, const float *wt, const int taps[2][3], const float gf[6][3],
+                  int i, float *u, size_t ustride, int co),
+                 (l, wt, taps, gf, i, u, ustride, co))
 
 /* u[j][r][ci] for every output channel (transform_weights_co, built for
  * AVX2 too: training makes its plans again at every step) */
@@ -137,9 +141,9 @@ static inline void output_line(const float *m, int s, float *o, int os)
 
 /* One job of nn_winograd_input_tiles: LANES tiles from tl0 of channel ci. The
  * transforms are most of the Winograd passes' time besides the products:
- * built for AVX2 too (vector_clones.h). */
-NN_VECTOR_CLONES static void input_job(const tile_grid *g, long t0, int count, float *v,
-                                       const nn_sgemm_blayout *lay, size_t vstride, int ci, int tl0)
+ * built for AVX2 too (vector_copies.h). */
+NN_VECTOR_BODY void input_job_body(const tile_grid *g, long t0, int count, float *v,
+                                   const nn_sgemm_blayout *lay, size_t vstride, int ci, int tl0)
 {
     const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
     float d[6][6][LANES], t[6][6][LANES], o[6][6][LANES];
@@ -155,6 +159,10 @@ NN_VECTOR_CLONES static void input_job(const tile_grid *g, long t0, int count, f
         for (int q = 0; q < LANES; q++) vp[q] = op[q];
     }
 }
+NN_VECTOR_COPIES(input_job,
+                 (const tile_grid *g, long t0, int count, float *v, const nn_sgemm_blayout *lay,
+                  size_t vstride, int ci, int tl0),
+                 (g, t0, count, v, lay, vstride, ci, tl0))
 
 /* V: point pt's (B^T d B) of tile t0 + tl of channel ci, tl < count, as
  * row ci, column tl of the GEMM's packed B (nn_sgemm_b_at) of that point's
@@ -196,9 +204,9 @@ static inline __attribute__((always_inline)) void product_row_outputs(const floa
  * the bias (if not NULL), written where they fall inside the output. A job is LANES tiles
  * of one output channel, all four phases: the 8x8 output pixels of a tile
  * are written row by row. */
-NN_VECTOR_CLONES static void output_job(const tile_grid *g, int cout, const float *mo,
-                                        const float *bias, long t0, int count, size_t span,
-                                        float *y, int co, int tl0)
+NN_VECTOR_BODY void output_job_body(const tile_grid *g, int cout, const float *mo,
+                                    const float *bias, long t0, int count, size_t span,
+                                    float *y, int co, int tl0)
 {
     const int ow = 2 * g->w;
     const size_t oplane = (size_t)g->out_h * ow;
@@ -210,7 +218,7 @@ NN_VECTOR_CLONES static void output_job(const tile_grid *g, int cout, const floa
     int n, y0, x0;
     tile_origin(g, t0 + tl0, &n, &y0, &x0);
 #if defined(__SSE2__)
-    if (lanes == LANES && x0 + 4 * LANES <= g->w && y0 + 4 <= g->h) {
+    if (lanes == LANES && x0 + 4 * LANES <= g->w && y0 + 4 <= g->h && nn_cpu_has(NN_CPU_SSE2)) {
         /* the usual case: the LANES tiles side by side in one tile row (the
          * row has room for them), all inside the output, so that each output row they reach is 8 x LANES
          * pixels in a row: its pixel 8 q + 2 j + b (row i, a of the tiles) is
@@ -250,6 +258,10 @@ NN_VECTOR_CLONES static void output_job(const tile_grid *g, int cout, const floa
             }
     }
 }
+NN_VECTOR_COPIES(output_job,
+                 (const tile_grid *g, int cout, const float *mo, const float *bias, long t0,
+                  int count, size_t span, float *y, int co, int tl0),
+                 (g, cout, mo, bias, t0, count, span, y, co, tl0))
 
 static void output_tiles(const tile_grid *g, int cout, const float *mo, const float *bias, long t0,
                          int count, size_t span, float *y)
@@ -265,9 +277,9 @@ static void output_tiles(const tile_grid *g, int cout, const float *mo, const fl
 /* dx's pixels of tiles t0 .. t0 + count - 1: (A^T M A) of each row (an input
  * channel of the layer), plus bias[row] when there is one, written where
  * they fall inside the h x w grid */
-NN_VECTOR_CLONES static void output_plain_job(const tile_grid *g, int rows, const float *mo,
-                                              const float *bias, long t0, int count, size_t span,
-                                              float *dx, int r, int tl0)
+NN_VECTOR_BODY void output_plain_job_body(const tile_grid *g, int rows, const float *mo,
+                                          const float *bias, long t0, int count, size_t span,
+                                          float *dx, int r, int tl0)
 {
     const size_t plane = (size_t)g->h * g->w;
     const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
@@ -285,6 +297,10 @@ NN_VECTOR_CLONES static void output_plain_job(const tile_grid *g, int rows, cons
         }
     }
 }
+NN_VECTOR_COPIES(output_plain_job,
+                 (const tile_grid *g, int rows, const float *mo, const float *bias, long t0,
+                  int count, size_t span, float *dx, int r, int tl0),
+                 (g, rows, mo, bias, t0, count, span, dx, r, tl0))
 
 static void output_tiles_plain(const tile_grid *g, int rows, const float *mo, const float *bias,
                                long t0, int count, size_t span, float *dx)

@@ -2,7 +2,7 @@
 
 #include "blas.h"
 #include "gemm.h"
-#include "vector_clones.h"
+#include "vector_copies.h"
 #include <limits.h>
 #include <omp.h>
 #include <math.h>
@@ -133,10 +133,10 @@ static int gdn_prepare(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
  * -1/2 (GDN); y may be x. `omp simd` because GCC's -O2 cost model leaves
  * these loops scalar (y may alias x or d, and checking costs too much for
  * it): sqrtss and divss one value at a time cost a visible share of a decode; an AVX2
- * copy (vector_clones.h) halves the vector work again. Vector square roots
+ * copy (vector_copies.h) halves the vector work again. Vector square roots
  * and divisions round exactly as scalar ones, so the values are the same
  * bits. (Scalar too without -fno-math-errno: sqrtf's errno branch.) */
-NN_VECTOR_CLONES static void gdn_scale(const float *x, const float *d, float b, size_t n, int inverse, float *y)
+NN_VECTOR_BODY void gdn_scale_body(const float *x, const float *d, float b, size_t n, int inverse, float *y)
 {
     if (inverse) {
 #pragma omp simd
@@ -146,6 +146,9 @@ NN_VECTOR_CLONES static void gdn_scale(const float *x, const float *d, float b, 
         for (size_t i = 0; i < n; i++) y[i] = x[i] / sqrtf(d[i] + b);
     }
 }
+NN_VECTOR_COPIES(gdn_scale,
+                 (const float *x, const float *d, float b, size_t n, int inverse, float *y),
+                 (x, d, b, n, inverse, y))
 
 int nn_gdn_forward(const nn_gdn *l, const nn_params *p, const nn_tensor *x,
                    nn_tensor *y, nn_workspace *ws)

@@ -27,7 +27,7 @@
  * (nn_sgemm sums the same way on any thread count too). */
 #include "deconv_winograd.h"
 
-#include "vector_clones.h"
+#include "vector_copies.h"
 #include "winograd_int.h"
 #include <omp.h>
 #include <string.h>
@@ -87,8 +87,8 @@ static inline void grad_line(const float *y, int s, float *o, int os)
 
 /* One job of grad_tiles: dM = A dY A^T of LANES tiles from tl0 of row r,
  * written to dm[pt][r][tl0 ..] (zeros for tiles past count) */
-NN_VECTOR_CLONES static void grad_job(const tile_grid *g, long t0, int count, float *dm,
-                                      size_t span, size_t mstride, int r, int tl0)
+NN_VECTOR_BODY void grad_job_body(const tile_grid *g, long t0, int count, float *dm,
+                                  size_t span, size_t mstride, int r, int tl0)
 {
     const int lanes = count - tl0 < LANES ? count - tl0 : LANES;
     float e[4][4][LANES], t[6][4][LANES], o[6][6][LANES];
@@ -102,6 +102,10 @@ NN_VECTOR_CLONES static void grad_job(const tile_grid *g, long t0, int count, fl
         for (int q = 0; q < LANES; q++) dp[q] = op[q];
     }
 }
+NN_VECTOR_COPIES(grad_job,
+                 (const tile_grid *g, long t0, int count, float *dm, size_t span, size_t mstride,
+                  int r, int tl0),
+                 (g, t0, count, dm, span, mstride, r, tl0))
 
 /* dM of tiles t0 .. t0 + count - 1 of every row of grid g */
 static void grad_tiles(const tile_grid *g, long t0, int count, float *dm, size_t span,
@@ -130,7 +134,7 @@ static inline void weight_line(const float *u, int s, float *o, int os)
 
 /* Row r of the gradient: dg = G^T dU G for each column c, added to the
  * weights' gradient at the taps of its phase */
-NN_VECTOR_CLONES static void weight_row(const dw_job *j, const float *du, size_t ustride, int r)
+NN_VECTOR_BODY void weight_row_body(const dw_job *j, const float *du, size_t ustride, int r)
 {
     float m[6][6][LANES], t[6][3][LANES], dg[3][3][LANES];
     for (int c0 = 0; c0 < j->chans; c0 += LANES) {
@@ -158,6 +162,9 @@ NN_VECTOR_CLONES static void weight_row(const dw_job *j, const float *du, size_t
         }
     }
 }
+NN_VECTOR_COPIES(weight_row,
+                 (const dw_job *j, const float *du, size_t ustride, int r),
+                 (j, du, ustride, r))
 
 /* The weights' gradient of job j, added to j->grad. Rows write disjoint
  * weights (each tap is one phase's), so they run in parallel. */

@@ -1138,7 +1138,7 @@ int main(void)
      * is +-1, but with the same GEMM kernel and no fused multiply-adds
      * anywhere else the two decoders compute the same floats, so this one
      * must give the -O2 one's pixels exactly (the AVX2 and baseline copies
-     * of nn/vector_clones.h the same bits) */
+     * of nn/vector_copies.h the same bits) */
     {
         char o0_stub[PATH_MAX + 32];
         snprintf(o0_stub, sizeof o0_stub, "%s/build/o0/aecd-stub", root);

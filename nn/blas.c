@@ -246,8 +246,10 @@ void nn_blas_setup(char **argv)
     const char *live = nn_blas_corename();
 #ifndef NN_OWN_GEMM
     if (!getenv("OPENBLAS_CORETYPE")) {
+        /* only to a kernel whose features the switch allows (AEC_CPU) */
         nn_cpu_features f;
         nn_cpu_detect(&f);
+        nn_cpu_features_mask(&f, nn_cpu_flags());
         plan.coretype = nn_blas_better_coretype(live, &f);
     }
 #endif

@@ -5,8 +5,9 @@
  * picks the kernel once, when the library loads, from OPENBLAS_CORETYPE or
  * CPUID. So a program calls nn_blas_setup(argv) first thing in main(): if the
  * user did not set OPENBLAS_CORETYPE and the live kernel is weaker than the
- * CPU supports, it sets OPENBLAS_CORETYPE and re-executes the program once
- * (argv unchanged). A user's own OPENBLAS_CORETYPE is always respected.
+ * CPU supports (the features nn/cpu.h's switch allows: AEC_CPU), it sets
+ * OPENBLAS_CORETYPE and re-executes the program once (argv unchanged). A
+ * user's own OPENBLAS_CORETYPE is always respected.
  *
  * The same re-execution sets OMP_WAIT_POLICY=passive unless the user set
  * OMP_WAIT_POLICY or GOMP_SPINCOUNT: with libgomp's default, the OpenMP

@@ -72,6 +72,17 @@ unsigned nn_cpu_features_flags(const nn_cpu_features *f)
     return flags;
 }
 
+void nn_cpu_features_mask(nn_cpu_features *f, unsigned flags)
+{
+    if (!(flags & NN_CPU_SSE2)) f->sse2 = 0;
+    if (!(flags & NN_CPU_AVX2)) f->avx2 = 0;
+    if (!(flags & NN_CPU_FMA)) f->fma = 0;
+    if (!(flags & NN_CPU_F16C)) f->f16c = 0;
+    if (!(flags & NN_CPU_PCLMUL)) f->pclmul = 0;
+    if (!(flags & NN_CPU_AVX512))
+        f->avx512f = f->avx512dq = f->avx512cd = f->avx512bw = f->avx512vl = 0;
+}
+
 /* ---- AEC_CPU ---------------------------------------------------------------- */
 
 static const struct {

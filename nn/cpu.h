@@ -17,7 +17,10 @@
  * A name this CPU lacks stays off; an unknown name is reported on stderr
  * and ignored. Loops the compiler vectorises for the baseline (SSE2 on
  * x86-64) are plain C here: "none" turns off hand-written vector code and
- * the AVX2 copies, not the compiler's baseline vectorisation. */
+ * the AVX2 copies, not the compiler's baseline vectorisation. OpenBLAS
+ * chooses its kernels itself: AEC_CPU only bounds the kernel nn_blas_setup
+ * may move it to (nn/blas.h), it never moves it down (OPENBLAS_CORETYPE
+ * does that). */
 #ifndef NN_CPU_H
 #define NN_CPU_H
 
@@ -65,5 +68,8 @@ typedef struct {
 void nn_cpu_detect(nn_cpu_features *f);
 /* The NN_CPU_ bits of f. */
 unsigned nn_cpu_features_flags(const nn_cpu_features *f);
+/* Clears the features of f whose NN_CPU_ bit is not in flags (AVX itself,
+ * which no bit names, stays). */
+void nn_cpu_features_mask(nn_cpu_features *f, unsigned flags);
 
 #endif

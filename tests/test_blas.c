@@ -157,7 +157,8 @@ static int run_child(const char *mode, const char *coretype, const char *extra, 
             strncmp(environ[i], "GOMP_SPINCOUNT=", 15) != 0 &&
             strncmp(environ[i], "OPENBLAS_THREAD_TIMEOUT=", 24) != 0 &&
             strncmp(environ[i], "GOTO_THREAD_TIMEOUT=", 20) != 0 &&
-            strncmp(environ[i], "GLIBC_TUNABLES=", 15) != 0)
+            strncmp(environ[i], "GLIBC_TUNABLES=", 15) != 0 &&
+            strncmp(environ[i], "AEC_CPU=", 8) != 0)
             envp[m++] = environ[i];
     if (coretype) {
         snprintf(setting, sizeof setting, "OPENBLAS_CORETYPE=%s", coretype);
@@ -258,6 +259,20 @@ static void test_setup_in_child(void)
           "child re-executing from Prescott ran");
     printf("child, live Prescott and no setting: %s\n", line);
     CHECK(strcmp(line, expect) == 0, "re-executed onto the better kernel: %s, want %s", line, expect);
+    /* AEC_CPU bounds the kernel it asks for: none past the baseline,
+     * Haswell's where AVX2 and FMA are allowed and the CPU has them (the
+     * re-executed child, started without the Prescott setting it forgot,
+     * runs OpenBLAS's own choice when nothing is asked for) */
+    CHECK(run_child("--child-from-prescott", "Prescott", "AEC_CPU=sse2", line, sizeof line) == 0,
+          "child from Prescott with AEC_CPU=sse2 ran");
+    CHECK(strstr(line, " env=- sgemm=ok ") != NULL, "AEC_CPU=sse2 asks for no kernel: %s", line);
+    if (f.avx && f.avx2 && f.fma) {
+        CHECK(run_child("--child-from-prescott", "Prescott", "AEC_CPU=sse2,avx2,fma", line,
+                        sizeof line) == 0,
+              "child from Prescott with AEC_CPU=sse2,avx2,fma ran");
+        CHECK(strncmp(line, "kernel=Haswell env=Haswell sgemm=ok ", 36) == 0,
+              "AEC_CPU=sse2,avx2,fma asks for Haswell, not more: %s", line);
+    }
 }
 
 int main(int argc, char **argv)

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "png_filters.h"
 #include "png_io.h"
 #include "stderr_capture.h"
 
@@ -491,40 +492,6 @@ static void fill_patterned(uint8_t *rgb, uint8_t *alpha, int w, int h)
         }
 }
 
-/* The filter type byte of every row of a PNG written by aec_png_write
- * (8-bit RGB or RGBA, no interlace): counts[type]++; -1 if unreadable. */
-static int count_filters(const uint8_t *png, size_t n, size_t row_bytes, size_t rows, size_t counts[5])
-{
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (inflateInit(&z) != Z_OK) return -1;
-    uint8_t *row = malloc(row_bytes);
-    size_t at = 8, got = 0, r = 0;
-    int status = Z_OK;
-    while (row && at + 12 <= n && status == Z_OK) {
-        size_t len = (size_t)png[at] << 24 | (size_t)png[at + 1] << 16 | (size_t)png[at + 2] << 8 | png[at + 3];
-        if (!memcmp(png + at + 4, "IDAT", 4)) {
-            z.next_in = (Bytef *)png + at + 8;
-            z.avail_in = (uInt)len;
-            while (z.avail_in && status == Z_OK) {
-                z.next_out = row + got;
-                z.avail_out = (uInt)(row_bytes - got);
-                status = inflate(&z, Z_NO_FLUSH);
-                got = row_bytes - z.avail_out;
-                if (got == row_bytes) {
-                    if (row[0] > 4 || r == rows) status = Z_DATA_ERROR;
-                    else counts[row[0]]++, r++;
-                    got = 0;
-                }
-            }
-        }
-        at += 12 + len;
-    }
-    inflateEnd(&z);
-    free(row);
-    return status == Z_STREAM_END && r == rows ? 0 : -1;
-}
-
 /* The encoder deflates pieces of about 256 KiB in parallel, 8 per band:
  * images of several pieces and bands, RGB and RGBA, the widest rows (one
  * row a piece), a single pixel; the same bytes with 1 and 2 threads. */
@@ -555,7 +522,7 @@ static void check_parallel_writer(const char *dir)
         CHECK(b1 && b2 && n1 == n2 && !memcmp(b1, b2, n1), "%dx%d: the same bytes at 1 and 2 threads", w, h);
         size_t counts[5] = {0};
         const size_t row_bytes = (size_t)w * (alpha ? 4 : 3) + 1;
-        CHECK(b1 && count_filters(b1, n1, row_bytes, (size_t)h, counts) == 0,
+        CHECK(b1 && png_count_filters(b1, n1, row_bytes, (size_t)h, counts) == 0,
               "%dx%d: zlib inflates IDAT to %d filtered rows", w, h, h);
         if (w == 1000)
             CHECK(counts[0] && counts[1] && counts[2] && counts[3] && counts[4],

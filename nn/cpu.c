@@ -85,15 +85,16 @@ void nn_cpu_features_mask(nn_cpu_features *f, unsigned flags)
 
 /* ---- AEC_CPU ---------------------------------------------------------------- */
 
+/* the features' names, then the words for sets */
 static const struct {
     const char *name;
     unsigned flags;
 } cpu_names[] = {
     {"sse2", NN_CPU_SSE2}, {"avx2", NN_CPU_AVX2},     {"fma", NN_CPU_FMA},
     {"f16c", NN_CPU_F16C}, {"pclmul", NN_CPU_PCLMUL}, {"avx512", NN_CPU_AVX512},
-    /* words for sets */
     {"all", NN_CPU_ALL},   {"baseline", NN_CPU_SSE2}, {"none", 0},
 };
+#define FEATURE_NAMES 6
 
 /* the flags of the name s[0, n), or -1 */
 static long name_flags(const char *s, size_t n)
@@ -128,10 +129,8 @@ const char *nn_cpu_names(unsigned flags, char *buf, size_t len)
     if (!len) return buf;
     buf[0] = 0;
     size_t at = 0;
-    for (size_t i = 0; i < sizeof cpu_names / sizeof cpu_names[0]; i++) {
-        const unsigned f = cpu_names[i].flags;
-        /* the single features only (a power of two) */
-        if (!f || (f & (f - 1)) || !(flags & f)) continue;
+    for (size_t i = 0; i < FEATURE_NAMES; i++) {
+        if (!(flags & cpu_names[i].flags)) continue;
         int w = snprintf(buf + at, len - at, "%s%s", at ? "," : "", cpu_names[i].name);
         if (w < 0 || (size_t)w >= len - at) break;
         at += (size_t)w;

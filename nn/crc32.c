@@ -18,8 +18,8 @@
  * The constants are the bit-reflected remainders x^e mod P, shifted left
  * one bit (a product of reflected operands lands one bit low), with
  * e = S + 32 for H and e = S - 32 for L: 4*128 +- 32 for the 64-byte
- * stride, 128 +- 32 for the 16-byte one. tests/test_crc32.c checks every
- * length to 600 at every alignment against zlib. */
+ * stride, 128 +- 32 for the 16-byte one. tests/test_cpu_paths.c checks
+ * every length to 600 at 16 alignments against zlib. */
 #include "crc32.h"
 
 #include "cpu.h"

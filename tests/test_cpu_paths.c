@@ -501,10 +501,11 @@ typedef struct {
     int n, cin, cout, h, w;
 } wino_shape;
 
-/* partial tiles in each; the last two with 64 tiles or more, which the
- * weight gradient takes by Winograd too */
+/* partial tiles in each; the last two with 81 tiles, which the weight
+ * gradient takes by Winograd too (64 or more), in 10 blocks of LANES and
+ * a partial one */
 static const wino_shape wino_shapes[] = {
-    {1, 2, 16, 16, 6, 10}, {0, 1, 16, 16, 12, 20}, {1, 1, 20, 17, 30, 34}, {0, 1, 17, 24, 60, 70}};
+    {1, 2, 16, 16, 6, 10}, {0, 1, 16, 16, 12, 20}, {1, 1, 20, 17, 34, 34}, {0, 1, 17, 24, 70, 70}};
 
 typedef struct {
     nn_tensor y, dx;

@@ -132,7 +132,10 @@ const char *nn_cpu_names(unsigned flags, char *buf, size_t len)
     for (size_t i = 0; i < FEATURE_NAMES; i++) {
         if (!(flags & cpu_names[i].flags)) continue;
         int w = snprintf(buf + at, len - at, "%s%s", at ? "," : "", cpu_names[i].name);
-        if (w < 0 || (size_t)w >= len - at) break;
+        if (w < 0 || (size_t)w >= len - at) {
+            buf[at] = 0; /* whole names only: drop the one cut short */
+            break;
+        }
         at += (size_t)w;
     }
     if (!at) snprintf(buf, len, "none");

@@ -13,6 +13,7 @@
  *     AEC_CPU=sse2        x86-64's baseline: the SSE2 intrinsics only
  *     AEC_CPU=sse2,avx2   ... and the AVX2 copies of the loops; names are
  *                         sse2 avx2 fma f16c pclmul avx512, or all
+ *                         (baseline is sse2)
  *
  * A name this CPU lacks stays off; an unknown name is reported on stderr
  * and ignored. Loops the compiler vectorises for the baseline (SSE2 on
@@ -51,7 +52,8 @@ unsigned nn_cpu_set_mask(unsigned mask);
 /* The set AEC_CPU names (NN_CPU_ALL when value is NULL or empty), for
  * tests; names it does not know are reported on stderr. */
 unsigned nn_cpu_parse_mask(const char *value);
-/* "sse2,avx2,..." for the features in flags ("none" for none) into buf. */
+/* "sse2,avx2,..." for the features in flags ("none" for none) into buf;
+ * as many whole names as fit. */
 const char *nn_cpu_names(unsigned flags, char *buf, size_t len);
 
 /* The CPU's features one by one, from CPUID, for OpenBLAS's kernel choice

@@ -17,12 +17,15 @@
  * The float loops give the same bits on every path because no path fuses
  * a multiply-add (nn/vector_copies.h); their checks leave FMA out of the
  * mask, so that the GEMM under them is the portable kernel on every path.
+ * Before the kernels, the switch itself: AEC_CPU's names, nn_cpu_names and
+ * nn_cpu_set_mask.
  * AEC_TEST_SANITIZED=1 runs fewer GEMM sizes. */
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "check.h"
@@ -38,6 +41,7 @@
 #include "png_filters.h"
 #include "png_write.h"
 #include "rng.h"
+#include "stderr_capture.h"
 #include "tiny_codec.h"
 
 typedef struct {
@@ -67,7 +71,7 @@ static void for_each_path(const char *kernel, const path *paths, int count, path
     }
     nn_cpu_set_mask(NN_CPU_ALL);
     printf("test_cpu_paths: %-19s ran: %s%s%s\n", kernel, ran,
-           *skipped ? "; skipped (not on this CPU): " : "", skipped);
+           *skipped ? "; skipped (not on this CPU, or AEC_CPU left out): " : "", skipped);
 }
 
 static void fill_uniform(float *v, size_t count, float lo, float hi, nn_rng *r)
@@ -625,6 +629,56 @@ static void check_coding(const path *p, void *ctx)
     }
 }
 
+/* ---- the switch itself -------------------------------------------------------- */
+
+/* AEC_CPU's names to a mask, the mask to names, and nn_cpu_set_mask within
+ * what is available */
+static void check_switch(void)
+{
+    CHECK(nn_cpu_parse_mask(NULL) == NN_CPU_ALL && nn_cpu_parse_mask("") == NN_CPU_ALL,
+          "AEC_CPU unset or empty: all");
+    CHECK(nn_cpu_parse_mask("none") == 0 && nn_cpu_parse_mask("all") == NN_CPU_ALL, "none, all");
+    CHECK(nn_cpu_parse_mask("sse2,AVX2 fma") == (NN_CPU_SSE2 | NN_CPU_AVX2 | NN_CPU_FMA),
+          "sse2,AVX2 fma: %#x", nn_cpu_parse_mask("sse2,AVX2 fma"));
+    CHECK(nn_cpu_parse_mask(",f16c,,pclmul,avx512,") ==
+              (NN_CPU_F16C | NN_CPU_PCLMUL | NN_CPU_AVX512),
+          "f16c, pclmul, avx512 with empty names between");
+    CHECK(nn_cpu_parse_mask("baseline") == NN_CPU_SSE2, "baseline is sse2");
+    /* an unknown name is ignored, with a warning */
+    char dir[] = "/tmp/aec_test_cpu.XXXXXX";
+    if (mkdtemp(dir)) {
+        stderr_capture cap;
+        stderr_capture_begin(&cap, dir);
+        const unsigned m = nn_cpu_parse_mask("sse2,avx3");
+        const long printed = stderr_capture_end(&cap);
+        CHECK(m == NN_CPU_SSE2 && printed > 0, "sse2,avx3: %#x, %ld bytes of warning", m, printed);
+        rmdir(dir);
+    } else {
+        CHECK(0, "mkdtemp %s", dir);
+    }
+    char buf[64];
+    CHECK(!strcmp(nn_cpu_names(NN_CPU_SSE2 | NN_CPU_PCLMUL, buf, sizeof buf), "sse2,pclmul"), "%s",
+          buf);
+    CHECK(!strcmp(nn_cpu_names(0, buf, sizeof buf), "none"), "%s", buf);
+    CHECK(!strcmp(nn_cpu_names(NN_CPU_ALL, buf, sizeof buf), "sse2,avx2,fma,f16c,pclmul,avx512"), "%s",
+          buf);
+    CHECK(!strcmp(nn_cpu_names(NN_CPU_ALL, buf, 12), "sse2,avx2"), "12 bytes: %s", buf);
+    CHECK(nn_cpu_parse_mask(nn_cpu_names(NN_CPU_ALL, buf, sizeof buf)) == NN_CPU_ALL,
+          "names read back");
+    /* the switch holds what is available of the mask, no more */
+    const unsigned avail = nn_cpu_available();
+    const char *env = getenv("AEC_CPU");
+    CHECK((avail & ~nn_cpu_parse_mask(env)) == 0, "AEC_CPU=%s leaves out %#x, available %#x",
+          env ? env : "", ~nn_cpu_parse_mask(env) & NN_CPU_ALL, avail);
+    CHECK(nn_cpu_set_mask(0) == 0 && nn_cpu_flags() == 0, "mask 0: %#x", nn_cpu_flags());
+    CHECK(nn_cpu_set_mask(NN_CPU_SSE2 | NN_CPU_AVX2) == (avail & (NN_CPU_SSE2 | NN_CPU_AVX2)) &&
+              nn_cpu_flags() == (avail & (NN_CPU_SSE2 | NN_CPU_AVX2)),
+          "mask sse2,avx2: %#x", nn_cpu_flags());
+    CHECK(nn_cpu_set_mask(NN_CPU_ALL) == avail && nn_cpu_flags() == avail &&
+              nn_cpu_available() == avail,
+          "mask all: %#x of %#x", nn_cpu_flags(), avail);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 int main(void)
@@ -632,7 +686,9 @@ int main(void)
     const char *san = getenv("AEC_TEST_SANITIZED");
     int sanitized = san && san[0] == '1';
     char names[128];
-    printf("test_cpu_paths: this CPU: %s\n", nn_cpu_names(nn_cpu_available(), names, sizeof names));
+    printf("test_cpu_paths: features available: %s\n",
+           nn_cpu_names(nn_cpu_available(), names, sizeof names));
+    check_switch();
 
     const path gemm[] = {{"plain", 0}, {"sse2", NN_CPU_SSE2},
                          {"avx2+fma", NN_CPU_SSE2 | NN_CPU_AVX2 | NN_CPU_FMA}};

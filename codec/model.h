@@ -158,8 +158,8 @@ int aec_model_train_share(aec_model *m, aec_train_state *s, int workers, float *
  * gradients, [8, 12) g_s's forward, [12, 16) g_s's input gradients (empty
  * plans for layers the Winograd passes do not take). A pass makes its
  * plan at every call otherwise: aec_model_train_split makes them once a
- * step for all its workers, on all threads, a plan to a thread (one
- * worker's plans were a quarter of its step). plans: zeroed, or an
+ * step for all its workers, on all threads, a plan to a thread (rather
+ * than each worker spending part of its step on its own). plans: zeroed, or an
  * earlier call's, whose memory is reused. 0, or -1 (out of memory, or a
  * decoder-only model: then the plans are freed). */
 #define AEC_MODEL_PLANS 16

@@ -5,8 +5,8 @@
  * len) returns, for any arguments (crc32_z(0, NULL, 0) == 0 starts a CRC;
  * nn_crc32(nn_crc32(c, a, n), b, m) is the CRC of a then b). On an x86-64
  * CPU with PCLMULQDQ, buffers of 64 bytes or more are folded 64 bytes at a
- * time with carry-less multiplications (about 10x zlib's speed here: a
- * model file is checked three times as it loads); otherwise, and for short
+ * time with carry-less multiplications (several times zlib's speed, which
+ * counts because a model file is checked three times as it loads); otherwise, and for short
  * buffers, it is zlib's. */
 #ifndef NN_CRC32_H
 #define NN_CRC32_H

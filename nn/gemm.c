@@ -226,8 +226,9 @@ static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 /* One sliver from rows along p: d[p*w + u] = x[u*ld + p] for u < n (0 for
  * n <= u < w), p < kb; a transpose, 4x4 blocks at a time where SSE2 is
  * there (x86-64), so that the sliver is written in order and each row read
- * 16 bytes at a time: element by element it was a fifth of a training
- * step with workers, whose weight gradients multiply by a transposed B. */
+ * 16 bytes at a time: element by element it would take a large share of
+ * a training step with workers, whose weight gradients multiply by a
+ * transposed B. */
 static void pack_across(const float *x, size_t ld, int n, int kb, int w, float *d)
 {
     int p = 0;

@@ -89,6 +89,15 @@ void aec_model_init(aec_model *m, uint64_t seed);
  * nothing (see above); the other way round they are dropped. 0, or -1 (bad
  * arch, a decoder-only src, out of memory). */
 int aec_model_relevel(aec_model *dst, const aec_model *src, const aec_arch *arch);
+/* dst: src with m >= src's M latent channels (codec/model_widen.c), its
+ * first M src's. The new channels start out reaching no pixel (g_s's
+ * weights from them are 0) and changing no old channel's mean or scale
+ * (h_a's weights from them are 0, h_s's new hidden channels start at 0),
+ * so dst codes every picture to src's pixels, the new channels' symbols
+ * costing a few bits; their analysis rows are random (seed) so that they
+ * learn. 0, or -1 (a decoder-only or context src, m below src's M, out
+ * of memory). */
+int aec_model_widen(aec_model *dst, const aec_model *src, int m, uint64_t seed);
 /* A copy with its own parameter buffer (gradients zero). */
 int aec_model_clone(aec_model *dst, const aec_model *src);
 void aec_model_free(aec_model *m);

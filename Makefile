@@ -224,11 +224,14 @@ BENCHES = $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
 # tests/test_install.sh: make install into a DESTDIR, the README's example
 # (tests/example_decode.c) built with pkg-config against it and run
-test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS) $(BUILD)/tests/png_to_rgb
+# tests/test_diagnostics.sh: the model diagnostics (DIAGNOSTICS) run once
+DIAGNOSTICS = $(BUILD)/tests/transform_ceiling $(BUILD)/tests/latent_stats
+test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS) $(BUILD)/tests/png_to_rgb \
+            $(DIAGNOSTICS)
 	@echo "== tests (-O2)"
 	$(if $(HAVE_MPI),,@echo "test_train_mpi: skipped: Open MPI is not installed (apt-get install -y $(MPI_DEPS))")
 	@AEC_MPI_BIN=$(if $(HAVE_MPI),$(abspath $(BUILD)/mpi/aec)) AEC_MAKE="$(MAKE)" AEC_CC="$(CC)" \
-	  AEC_BUILD=$(BUILD) tests/run.sh $(TESTS) tests/test_install.sh
+	  AEC_BUILD=$(BUILD) tests/run.sh $(TESTS) tests/test_install.sh tests/test_diagnostics.sh
 
 # A second standalone decoder, unoptimised and with only the baseline copy
 # of the vectorised loops (nn/vector_copies.h): test_cli checks that it

@@ -793,7 +793,7 @@ static int in_pass(size_t k, const latent_shape *ls, int which)
 
 /* t[k] = the table of latent k, aec_scale_index of its scale, for all n
  * latents on every thread: the range coder's loop, serial, then only reads
- * them (the search was a third of that loop's time) */
+ * them instead of searching the tables itself */
 static void table_indices(const aec_cdf_set *set, const int32_t *scale_q, size_t n, uint16_t *t)
 {
 #pragma omp parallel for schedule(static) if (n > 65536)

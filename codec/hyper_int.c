@@ -705,8 +705,9 @@ static inline void interleave(const int16_t *a, const int16_t *b, int16_t *dst, 
 
 /* Unrolls phase (py, px) of layer L on the input in [cin][h][w] into xp,
  * a pair of reduction rows at a time: each (tile, pair) is one block of
- * TILE_PIX interleaved pairs, 64 bytes, written whole. (Row by row, with a
- * bounds check per value, this was a third of the h_s's time.) */
+ * TILE_PIX interleaved pairs, 64 bytes, written whole. (Row by row, with
+ * a bounds check per value, unrolling would take a large share of the
+ * h_s's time.) */
 static void unroll(const aec_hs_int_layer *L, int py, int px, const int16_t *in, int h, int w,
                    int16_t *xp, size_t ppad)
 {

@@ -983,7 +983,7 @@ int aec_model_refine_latent(const aec_model *m, aec_train_state *s, const nn_ten
     /* the synthesis' weights transformed once for all the steps' passes,
      * forward [0..3] and backward [4..7] (each costs about as much as a
      * tenth of a pass over a 768x512 image; together they hold ~66 MB for
-     * the default architecture, where one at a time held ~14 MB) */
+     * the default architecture, against ~14 MB for one at a time) */
     nn_winograd_plan plans[8] = {{0}};
     if (!best || !m1 || !v1) goto done;
     for (int i = 0; i < 8; i++)
@@ -1049,7 +1049,7 @@ done:
  * as it has been read, so at most two activations are alive, plus the
  * convolutions' capped workspace (nn_conv_set_workspace_cap) and GDN's
  * bands below. On a 768x512 image the biggest activation (128 channels at
- * 384x256) is 50 MB; all of training's tensors together were ~350 MB. */
+ * 384x256) is 50 MB; all of training's tensors together would be ~350 MB. */
 
 /* Rows row0 .. row1 - 1 of t = GDN(t), in place (nn_gdn_forward_inplace:
  * GDN mixes the channels of one pixel and never neighbouring pixels, so

@@ -89,6 +89,15 @@ void aec_model_init(aec_model *m, uint64_t seed);
  * nothing (see above); the other way round they are dropped. 0, or -1 (bad
  * arch, a decoder-only src, out of memory). */
 int aec_model_relevel(aec_model *dst, const aec_model *src, const aec_arch *arch);
+/* dst: src with m >= src's M latent channels (codec/model_widen.c), its
+ * first M src's. The new channels start out reaching no pixel (g_s's
+ * weights from them are 0) and changing no old channel's mean or scale
+ * (h_a's weights from them are 0, h_s's new hidden channels start at 0),
+ * so dst codes every picture to src's pixels, the new channels' symbols
+ * costing a few bits; their analysis rows are random (seed) so that they
+ * learn. 0, or -1 (a decoder-only or context src, m below src's M, out
+ * of memory). */
+int aec_model_widen(aec_model *dst, const aec_model *src, int m, uint64_t seed);
 /* A copy with its own parameter buffer (gradients zero). */
 int aec_model_clone(aec_model *dst, const aec_model *src);
 void aec_model_free(aec_model *m);
@@ -158,8 +167,8 @@ int aec_model_train_share(aec_model *m, aec_train_state *s, int workers, float *
  * gradients, [8, 12) g_s's forward, [12, 16) g_s's input gradients (empty
  * plans for layers the Winograd passes do not take). A pass makes its
  * plan at every call otherwise: aec_model_train_split makes them once a
- * step for all its workers, on all threads, a plan to a thread (one
- * worker's plans were a quarter of its step). plans: zeroed, or an
+ * step for all its workers, on all threads, a plan to a thread (rather
+ * than each worker spending part of its step on its own). plans: zeroed, or an
  * earlier call's, whose memory is reused. 0, or -1 (out of memory, or a
  * decoder-only model: then the plans are freed). */
 #define AEC_MODEL_PLANS 16

@@ -34,7 +34,7 @@
  * only says "compress"): on filtered rows of a decoded image the runs are
  * most of what deflate finds anyway, so it makes files about as small as
  * level 4 with the filtered-data strategy (on kodim23, decoded and
- * original) in about half the time, and smaller than level 1. */
+ * original) in less time, and smaller than level 1. */
 #define LEVEL 1
 #define STRATEGY Z_RLE
 
@@ -84,9 +84,9 @@ static inline unsigned cost_of(int v)
 }
 
 /* The five filters' costs over bytes [bpp, n) of a row (a = cur[i - bpp],
- * b = prev[i], c = prev[i - bpp]); built for AVX2 too (nn/vector_copies.h):
- * this and the filtering were a third of the PNG's time, one byte at a
- * time. Sums of at most 128 per byte fit 32 bits for rows < 2^24 bytes. */
+ * b = prev[i], c = prev[i - bpp]); built for AVX2 too (nn/vector_copies.h),
+ * since one byte at a time this and the filtering would take much of the
+ * PNG's time. Sums of at most 128 per byte fit 32 bits for rows < 2^24 bytes. */
 NN_VECTOR_BODY void filter_costs_body(const uint8_t *restrict cur, const uint8_t *restrict prev,
                                       size_t n, int bpp, unsigned cost[5])
 {

@@ -138,8 +138,9 @@ static int wants_passive_wait(void)
 
 /* The same on OpenBLAS's side: its idle worker threads call sched_yield in
  * a loop for 2^28 cycles (~0.1 s) after every sgemm before they sleep, so
- * during our OpenMP loops three threads share two cores and a fifth of the
- * training process's time went to the kernel's sched_yield (perf). The
+ * during our OpenMP loops they share the cores with the loops' threads,
+ * and much of the training process's time goes to the kernel's sched_yield
+ * (perf shows it). The
  * shortest timeout (2^4 cycles) sends them to sleep at once; waking them
  * costs microseconds per sgemm, and a training step is faster (make bench:
  * bench_train, run with and without OPENBLAS_THREAD_TIMEOUT=28). A user's
@@ -214,13 +215,13 @@ static void undo_env(const env_plan *plan)
 /* Freed scratch stays with the process. glibc gives blocks above its
  * starting mmap threshold (128 KiB) back to the kernel when they are freed,
  * and trims the free top of every heap, so each call's buffers (the GEMM's
- * packed panels, the Winograd transforms' packs, per thread) came back as
- * fresh pages the kernel had to zero: a 768x512 decode took 40,300 page
- * faults, 26,900 with these settings, and half the system time; a
- * training step is faster too (bench_train). Blocks of 32 MiB and more
- * still get their own mappings, and up to 64 MiB free at a heap's top is
- * kept: with 256 MiB / 1 GiB the encoder's peak (bench_memory) grew from
- * 484 to 659 MB, with these it stays at 486. */
+ * packed panels, the Winograd transforms' packs, per thread) would come
+ * back as fresh pages the kernel has to zero, page faults that take much of
+ * a decode's system time; a training step is faster too (bench_train).
+ * Blocks of 32 MiB and more still get their own mappings, and up to 64 MiB
+ * free at a heap's top is kept: the encoder's peak (bench_memory) is 484 MB
+ * with glibc's defaults, 659 MB with thresholds of 256 MiB / 1 GiB and 486
+ * MB with these. */
 static void keep_freed_memory(void)
 {
 #ifdef __GLIBC__

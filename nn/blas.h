@@ -1,7 +1,7 @@
 /* nn/blas.h - making sure OpenBLAS runs its fast kernel.
  *
  * OpenBLAS 0.3.21 (Debian 12) does not know newer CPUs and falls back to its
- * slowest kernel ("Prescott") on them, 5-8x below what the CPU can do. It
+ * slowest kernel ("Prescott") on them, far below what the CPU can do. It
  * picks the kernel once, when the library loads, from OPENBLAS_CORETYPE or
  * CPUID. So a program calls nn_blas_setup(argv) first thing in main(): if the
  * user did not set OPENBLAS_CORETYPE and the live kernel is weaker than the
@@ -12,8 +12,8 @@
  * The same re-execution sets OMP_WAIT_POLICY=passive unless the user set
  * OMP_WAIT_POLICY or GOMP_SPINCOUNT: with libgomp's default, the OpenMP
  * threads of the conv2d loops spin for milliseconds after each loop and take
- * the cores from the OpenBLAS threads of the sgemm that follows (it halved
- * the speed of the small layers). Likewise OPENBLAS_THREAD_TIMEOUT=4 unless
+ * the cores from the OpenBLAS threads of the sgemm that follows, which
+ * slows the small layers most (blas.c). Likewise OPENBLAS_THREAD_TIMEOUT=4 unless
  * the user set it (or GOTO_THREAD_TIMEOUT): OpenBLAS's idle threads otherwise
  * call sched_yield for ~0.1 s after every sgemm, through our OpenMP loops.
  * And (glibc on Linux) GLIBC_TUNABLES gets glibc.malloc.hugetlb=1 unless the
@@ -52,9 +52,9 @@ void nn_blas_set_threads(int n);
  * (nn/gemm.h) runs in the calling thread; nn_sgemm always when built with
  * -DNN_OWN_GEMM. That
  * build is aecd's: a static decoder without OpenBLAS. In it the functions
- * above do no OpenBLAS work: nn_blas_setup re-executes only for
- * OMP_WAIT_POLICY=passive (with spinning threads a decode took twice as long
- * on a busy 2-core machine, though the GEMM shares the loops' OpenMP pool),
+ * above do no OpenBLAS work: nn_blas_setup re-executes only to shorten
+ * the OpenMP threads' spinning (GOMP_SPINCOUNT, see blas.c: the decoder
+ * runs hundreds of short parallel regions) and for the huge-page tunable,
  * nn_blas_corename names nn_sgemm's kernel, nn_blas_set_threads sets the
  * OpenMP thread count. */
 void nn_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,

@@ -223,7 +223,8 @@ NN_VECTOR_BODY void output_job_body(const tile_grid *g, int cout, const float *m
          * row has room for them), all inside the output, so that each output row they reach is 8 x LANES
          * pixels in a row: its pixel 8 q + 2 j + b (row i, a of the tiles) is
          * o[2a+b][i][j][q], a transpose of o's lanes, done in 4x4 blocks
-         * (one pixel at a time this was the largest of the transforms) */
+         * (one pixel at a time, this would be the costliest of the
+         * transforms) */
         float *dst = y + ((size_t)n * cout + co) * oplane;
         const __m128 b4 = _mm_set1_ps(bc);
         for (int i = 0; i < 4; i++)

@@ -211,8 +211,8 @@ static int pack_across_sse2(const float *x, size_t ld, int n, int kb, int w, flo
  * n <= u < w), p < kb; a transpose, 4x4 blocks at a time where SSE2 is
  * there (x86-64, and the switch allows it), so that the sliver is written
  * in order and each row read 16 bytes at a time: element by element it
- * was a fifth of a training step with workers, whose weight gradients
- * multiply by a transposed B. Both ways copy the same values. */
+ * would take a large share of a training step with workers, whose weight
+ * gradients multiply by a transposed B. Both ways copy the same values. */
 static void pack_across(const float *x, size_t ld, int n, int kb, int w, float *d)
 {
     int p = 0;
@@ -335,8 +335,13 @@ static void sgemm_unpacked(int transA, int transB, int M, int N, int K, float al
         }
 }
 
-/* The K blocking both entry points use: equal blocks of at most KC_MAX. */
-static int k_block(int K) { return ceil_div(K, ceil_div(K, KC_MAX)); }
+/* The K blocking both entry points use: blocks of KC_MAX from k = 0, the
+ * last one shorter. Not equal blocks: with these, zero rows appended to K
+ * (a layer given more input channels whose weights are 0, as a widened
+ * model's synthesis is: aec_model_widen) leave every sum as it was, bit
+ * for bit, since the old blocks keep their bounds and the new terms add
+ * exact zeros. */
+static int k_block(int K) { return K < KC_MAX ? K : KC_MAX; }
 
 /* C = alpha op(A) B + beta C. A is either given (A, lda, transA: packed here
  * per K block) or prepacked (all its K blocks, nn_sgemm_pack_a's layout:

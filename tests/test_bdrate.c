@@ -7,7 +7,7 @@
 #include "bdrate.h"
 #include "check.h"
 
-/* JPEG and WebP on Kodak (peers-kodak.md): bpp, PSNR, MS-SSIM */
+/* JPEG and WebP on Kodak, measured curves: bpp, PSNR, MS-SSIM */
 static const double jpeg[][3] = {
     {0.1422, 23.823, 0.80693}, {0.3613, 28.143, 0.92756}, {0.5334, 29.893, 0.95608},
     {0.6829, 31.013, 0.96828}, {0.8104, 31.822, 0.97449}, {0.9299, 32.515, 0.97874},

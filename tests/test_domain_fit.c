@@ -95,7 +95,7 @@ static void test_score(const aec_codec *c)
     free(small);
 
     /* noise: aec's PSNR far outside JPEG's points, where an unbounded
-     * extension of JPEG's curve gave scores of 60 and more */
+     * extension of JPEG's curve would give scores of 60 and more */
     uint8_t *noise = malloc(64 * 64 * 3);
     if (!noise) abort();
     uint32_t x = 12345;

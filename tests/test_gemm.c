@@ -305,6 +305,43 @@ static void packed_b_cases(const char *kernel)
     }
 }
 
+/* K grown by rows whose A columns are 0 (a layer widened with input
+ * channels whose weights are 0: aec_model_widen) gives C's bits as before,
+ * by nn_sgemm and by a packed A, also when the longer K takes more K
+ * blocks than the shorter (K 192 -> 320, as the butterfly model's latent
+ * widened; 1728 -> 2880, its hyper-analysis's im2col). */
+static void zero_k_tail_cases(const char *kernel)
+{
+    static const int dims[][4] = {{128, 300, 192, 320}, {7, 50, 300, 600}, {16, 40, 1728, 2880},
+                                  {5, 17, 12, 20}};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+        const int M = dims[i][0], N = dims[i][1], K = dims[i][2], K2 = dims[i][3];
+        float *a = calloc((size_t)M * K2, sizeof(float)), *b = malloc((size_t)K2 * N * sizeof(float));
+        float *c = malloc((size_t)M * N * sizeof(float)), *c2 = malloc((size_t)M * N * sizeof(float));
+        float *c3 = malloc((size_t)M * N * sizeof(float));
+        if (!a || !b || !c || !c2 || !c3) {
+            CHECK(0, "out of memory");
+            free(a); free(b); free(c); free(c2); free(c3);
+            return;
+        }
+        /* A: M x K2 with its columns from K on 0; B: K2 x N, all random */
+        for (int r = 0; r < M; r++)
+            for (int p = 0; p < K; p++) a[(size_t)r * K2 + p] = next_sym();
+        for (size_t p = 0; p < (size_t)K2 * N; p++) b[p] = next_sym();
+        nn_sgemm(0, 0, M, N, K, 1.0f, a, K2, b, N, 0.0f, c, N);
+        nn_sgemm(0, 0, M, N, K2, 1.0f, a, K2, b, N, 0.0f, c2, N);
+        nn_sgemm_apack pa;
+        int packed = nn_sgemm_pack_a(&pa, 0, M, K2, a, K2) == 0;
+        packed = packed && nn_sgemm_packed(&pa, 0, N, 1.0f, b, N, 0.0f, c3, N) == 0;
+        if (packed) nn_sgemm_apack_free(&pa);
+        CHECK(!memcmp(c, c2, (size_t)M * N * sizeof(float)),
+              "%s M %d N %d: K %d and K %d with zero rows: the same bits", kernel, M, N, K, K2);
+        CHECK(packed && !memcmp(c, c3, (size_t)M * N * sizeof(float)),
+              "%s M %d N %d: K %d with zero rows, packed A: K %d's bits", kernel, M, N, K2, K);
+        free(a); free(b); free(c); free(c2); free(c3);
+    }
+}
+
 int main(void)
 {
     const char *san = getenv("AEC_TEST_SANITIZED");
@@ -331,6 +368,7 @@ int main(void)
         thread_independence(kernels[k].name, sanitized);
         packed_a_cases(kernels[k].name, kernels[k].mask, sanitized);
         packed_b_cases(kernels[k].name);
+        zero_k_tail_cases(kernels[k].name);
     }
     nn_cpu_set_mask(NN_CPU_ALL);
     return check_report("test_gemm");

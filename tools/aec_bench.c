@@ -61,12 +61,12 @@ static void usage(FILE *f)
             "  --jpeg-qualities LIST  JPEG qualities 1-100 (default %s);\n"
             "                         JPEG is libjpeg-turbo as `cjpeg -optimize` (4:2:0)\n"
             "  --webp-qualities LIST  cwebp -q 0-100 (default %s);\n"
-            "                         `cwebp -quiet -q Q -m 6`, `dwebp -quiet` (as rd.py)\n"
+            "                         `cwebp -quiet -q Q -m 6`, `dwebp -quiet`\n"
             "  --avif-qualities LIST  avifenc cq-levels 0-63, lower is better\n"
             "                         (default %s);\n"
             "                         `avifenc -s 4 -j 1 --min 0 --max 63 -a end-usage=q\n"
             "                         -a cq-level=Q -a tune=psnr` (its default 4:4:4),\n"
-            "                         `avifdec -j 1` (as rd.py)\n"
+            "                         `avifdec -j 1`\n"
             "  WebP and AVIF run as programs on PNG files in a temporary folder under\n"
             "  $TMPDIR (or /tmp), removed at the end; their times are the programs' runs.\n",
             AEC_EFFORT_MAX, AEC_EFFORT_DEFAULT, default_aec, default_jpeg, default_webp,

@@ -89,7 +89,8 @@ static void usage(FILE *f)
             "  --init MODEL          start from this model's weights (fine-tuning)\n"
             "  --resume CKPT         continue a run from its checkpoint (weights + optimiser)\n"
             "  --time T              stop after T (e.g. 90s, 20m, 3h)\n"
-            "  --steps N             stop after N steps (counting resumed ones)\n"
+            "  --steps N             stop after N steps (counting resumed ones); 0: none,\n"
+            "                        the model exported as it starts (widened, relevelled)\n"
             "  --batch B             patches per step (default 8)\n"
             "  --patch P             patch side, multiple of 64 (default 128)\n"
             "  --patch-first P:T     patches of side P for the first T of this run, then\n"
@@ -102,7 +103,9 @@ static void usage(FILE *f)
             "                        under mpirun (make MPI=1) W per rank, the batch split\n"
             "                        over them all\n"
             "  --seed S              random seed (default 1)\n"
-            "  --n N --m M           channels of a new model (default 128, 192)\n"
+            "  --n N --m M           channels of a new model (default 128, 192; M even, at\n"
+            "                        most 1024); with --init, an M above the model's widens\n"
+            "                        its latent: the new channels start out changing no pixel\n"
             "  --lambdas L1,L2,...   the rate levels' lambdas, increasing (default 0.0003,\n"
             "                        0.0008,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.095,\n"
             "                        0.18: about 0.1-1.5 bpp); with --init the gains\n"
@@ -126,6 +129,7 @@ typedef struct {
     const char *data, *val, *calib, *out, *init, *resume, *ckpt;
     double time_limit, ckpt_every, val_every, snapshot_every;  /* 0: no snapshots */
     long steps;
+    int steps_given;           /* --steps, 0 included */
     int batch, patch, threads, n, m;
     int first_patch;           /* --patch-first P:T; 0: none */
     int workers;               /* --workers; 0: 1 */
@@ -202,7 +206,10 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
                 fprintf(say, "aec train: %s: bad number '%s'\n", a, v);
                 return -1;
             }
-            if (!strcmp(a, "--steps")) o->steps = (long)n;
+            if (!strcmp(a, "--steps")) {
+                o->steps = (long)n;
+                o->steps_given = 1;
+            }
             else if (!strcmp(a, "--batch")) o->batch = (int)n;
             else if (!strcmp(a, "--patch")) o->patch = (int)n;
             else if (!strcmp(a, "--threads")) o->threads = (int)n;
@@ -255,12 +262,17 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
         fprintf(say, "aec train: --data DIR and -o MODEL are required (try aec train --help)\n");
         return -1;
     }
-    if (!o->time_limit && !o->steps) {
+    if (!o->time_limit && !o->steps_given) {
         fprintf(say, "aec train: give a budget: --time T or --steps N\n");
         return -1;
     }
     if (o->batch < 1 || o->batch > 64) {
         fprintf(say, "aec train: --batch must be 1-64\n");
+        return -1;
+    }
+    /* the hyper-synthesis has 3M/2 channels, and a model file at most 1024 */
+    if (o->m % 2 || o->m > 1024) {
+        fprintf(say, "aec train: --m %d: the latent channels must be even, at most 1024\n", o->m);
         return -1;
     }
     if (o->patch < 64 || o->patch % 64) {
@@ -501,6 +513,60 @@ static int load_start(const char *path, int resume, aec_model *model, nn_adam *a
     return rc;
 }
 
+/* model (and its average) replaced by fresh, which it takes over. */
+static int replace_model(aec_model *model, aec_model *avg, aec_model *fresh)
+{
+    aec_model_free(model);
+    *model = *fresh;
+    if (avg) {
+        aec_model_free(avg);
+        if (aec_model_clone(avg, model)) {
+            fprintf(stderr, "aec train: out of memory\n");
+            return AEC_EXIT_SYSTEM;
+        }
+    }
+    return AEC_EXIT_OK;
+}
+
+/* --n and --m on a loaded model: N stays the model's; with --init an M
+ * above the model's widens its latent (aec_model_widen: training starts
+ * from the model's pixels and learns to use the new channels). A
+ * checkpoint's optimiser state cannot follow, so --resume is refused; so
+ * is a context model, whose layers read every channel. */
+static int change_width(const train_options *o, aec_model *model, aec_model *avg)
+{
+    const aec_arch *a = &model->arch;
+    const char *path = o->resume ? o->resume : o->init;
+    if (o->n && o->n != a->n) {
+        fprintf(stderr, "aec train: --n %d: %s has N=%d, which %s keeps\n", o->n, path, a->n,
+                o->resume ? "--resume" : "--init");
+        return AEC_EXIT_USAGE;
+    }
+    if (!o->m || o->m == a->m) return AEC_EXIT_OK;
+    if (o->m < a->m) {
+        fprintf(stderr, "aec train: --m %d: %s has M=%d latent channels, which --m can only widen\n",
+                o->m, path, a->m);
+        return AEC_EXIT_USAGE;
+    }
+    if (o->resume) {
+        fprintf(stderr, "aec train: %s: the checkpoint's M is %d; widen it with --init (a fresh "
+                "optimiser) instead of --resume\n", path, a->m);
+        return AEC_EXIT_USAGE;
+    }
+    if (a->context) {
+        fprintf(stderr, "aec train: --m %d: %s has a context model, which cannot be widened; widen "
+                "a model without one (--context adds it)\n", o->m, path);
+        return AEC_EXIT_USAGE;
+    }
+    aec_model wide;
+    if (aec_model_widen(&wide, model, o->m, o->seed)) {
+        fprintf(stderr, "aec train: out of memory\n");
+        return AEC_EXIT_SYSTEM;
+    }
+    printf("aec train: %s widened from M=%d to M=%d latent channels\n", path, a->m, o->m);
+    return replace_model(model, avg, &wide);
+}
+
 /* --lambdas or --context on a loaded model: nothing to do when the model
  * already is so; with --init, the model (and its average) re-levelled or
  * given a context; a checkpoint's optimiser state cannot follow, so --resume
@@ -530,16 +596,7 @@ static int change_levels(const train_options *o, aec_model *model, aec_model *av
         fprintf(stderr, "aec train: out of memory\n");
         return AEC_EXIT_SYSTEM;
     }
-    aec_model_free(model);
-    *model = fresh;
-    if (avg) {
-        aec_model_free(avg);
-        if (aec_model_clone(avg, model)) {
-            fprintf(stderr, "aec train: out of memory\n");
-            return AEC_EXIT_SYSTEM;
-        }
-    }
-    return AEC_EXIT_OK;
+    return replace_model(model, avg, &fresh);
 }
 
 /* The states of this process's share of a batch: a single one whose
@@ -781,7 +838,9 @@ static int start_model(train_run *r)
         return AEC_EXIT_DATA;
     } else {
         r->has_model = 1;
-        rc = o->n_lambdas || o->context ? change_levels(o, &r->model, r->avg, has_opt) : AEC_EXIT_OK;
+        /* widened first: a context model cannot be, but one can be added to the wider model */
+        rc = change_width(o, &r->model, r->avg);
+        if (!rc && (o->n_lambdas || o->context)) rc = change_levels(o, &r->model, r->avg, has_opt);
     }
     if (rc) return rc;
     if (!has_opt && nn_adam_init(&r->adam, r->model.p.count)) {
@@ -1027,7 +1086,7 @@ static int train_loop(train_run *r, double t0)
     for (;;) {
         double elapsed = now_seconds() - ls.t0;
         agree_step(r, &elapsed);
-        int done = (o->steps && r->adam.step >= o->steps) || (o->time_limit && elapsed >= o->time_limit);
+        int done = (o->steps_given && r->adam.step >= o->steps) || (o->time_limit && elapsed >= o->time_limit);
         if (done || r->interrupted) break;
         if (r->patch != o->patch && elapsed >= o->first_patch_time) next_patch(r, ls.tty);
         float lr;

@@ -150,11 +150,11 @@ static void codec_lines(FILE *f, const bench_results *r)
     fprintf(f, "- JPEG: %s linked in, as `cjpeg -quality Q -optimize` (4:2:0) and `djpeg`\n",
             r->jpeg_name);
     if (r->sweeps->n[BENCH_WEBP])
-        fprintf(f, "- WebP: `%s -quiet -q Q -m 6`, `dwebp -quiet` (as rd.py)\n",
+        fprintf(f, "- WebP: `%s -quiet -q Q -m 6`, `dwebp -quiet`\n",
                 r->encoder[BENCH_WEBP]);
     if (r->sweeps->n[BENCH_AVIF])
         fprintf(f, "- AVIF: `%s -s 4 -j 1 --min 0 --max 63 -a end-usage=q -a cq-level=Q "
-                   "-a tune=psnr` (its default 4:4:4), `avifdec -j 1` (as rd.py)\n",
+                   "-a tune=psnr` (its default 4:4:4), `avifdec -j 1`\n",
                 r->encoder[BENCH_AVIF]);
     for (int c = 0; c < BENCH_CODECS; c++)
         if (r->skipped[c])
@@ -166,7 +166,7 @@ static void bd_table(FILE *f, const bench_results *r, const mean_curve *curve)
 {
     fprintf(f, "\n## BD-rate against JPEG\n\n"
                "Cubic fit of log(bpp) against quality over the range both curves cover, each "
-               "curve cut to %.1f-%.1f bpp plus one point each side (rd.py's method). "
+               "curve cut to %.1f-%.1f bpp plus one point each side. "
                "Negative: the codec needs fewer bits than JPEG for the same quality.\n\n"
                "| codec | BD-rate PSNR %% | BD-rate MS-SSIM %% |\n|---|---|---|\n",
             BENCH_BD_LO, BENCH_BD_HI);
@@ -236,8 +236,7 @@ static void write_summary(FILE *f, const bench_results *r, const mean_curve *cur
     for (int i = 0; i < r->n_images; i++)
         if (r->image_ok[i] && isnan(point(r, i, 0)->msssim)) small++;
     if (small)
-        fprintf(f, "- %d image(s) under 176 px a side have no MS-SSIM, so its means are nan "
-                   "(rd.py gives nan too)\n", small);
+        fprintf(f, "- %d image(s) under 176 px a side have no MS-SSIM, so its means are nan\n", small);
     bd_table(f, r, curve);
     equal_psnr_table(f, r, &curve[BENCH_AEC], used);
     for (int c = 0; c < BENCH_CODECS; c++)

@@ -35,7 +35,7 @@
  * sample of 256 has several scores above it, so it is steadier than the
  * 99th) plus a margin, so that in-domain images are flagged rarely. On
  * the shipped model, 0 of the 40 butterfly validation images and 9 of
- * Kodak's 24 general photos are above it (README, "Domain fit"). */
+ * Kodak's 24 general photos are above it (README, "The domain check"). */
 #define DOMAIN_FIT_OFF_PERCENTILE 97.5
 #define DOMAIN_FIT_MARGIN 0.05
 /* how many images of a calibration folder the stored scores come from at

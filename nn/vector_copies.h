@@ -19,9 +19,9 @@
  * with -DNN_VECTOR_BASELINE (the -O0 decoder that tests/test_cli.c
  * compares with the usual one), NAME is the baseline copy alone.
  *
- * (These were GCC's target_clones before: an ifunc picks the copy once,
- * when the program loads, which a test cannot undo, and ThreadSanitizer's
- * runtime was not up when the resolver ran.) */
+ * (Not GCC's target_clones: its ifunc picks the copy once, when the
+ * program loads, which a test cannot undo, and runs before
+ * ThreadSanitizer's runtime is up.) */
 #ifndef NN_VECTOR_COPIES_H
 #define NN_VECTOR_COPIES_H
 

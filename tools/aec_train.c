@@ -96,6 +96,10 @@ static void usage(FILE *f)
             "  --patch-first P:T     patches of side P for the first T of this run, then\n"
             "                        --patch (cheaper steps early: e.g. 64:10m)\n"
             "  --lr R                peak learning rate (default 1e-4)\n"
+            "  --lr-scale P=F,...    the rate of the parameters whose names start with P\n"
+            "                        times F (0: frozen): g_a g_s (the transforms), h_a\n"
+            "                        h_s z_density (the entropy model), gain inv_gain\n"
+            "                        hgain hinv_gain (the rate levels); e.g. g_s=0\n"
             "  --threads T           threads (default: all cores)\n"
             "  --workers W           the batch split over W workers of one thread each\n"
             "                        (at most the threads, the batch, 16; default: one per\n"
@@ -125,6 +129,8 @@ static void usage(FILE *f)
             AEC_CALIB_IMAGES);
 }
 
+#define TRAIN_LR_PARTS 16
+
 typedef struct {
     const char *data, *val, *calib, *out, *init, *resume, *ckpt;
     double time_limit, ckpt_every, val_every, snapshot_every;  /* 0: no snapshots */
@@ -139,7 +145,36 @@ typedef struct {
     int n_lambdas;   /* 0: not given */
     float lambdas[AEC_MAX_LEVELS];
     int context;     /* --context */
+    int n_lr_parts;  /* --lr-scale PART=F,...: 0 when not given */
+    char lr_part[TRAIN_LR_PARTS][NN_PARAM_NAME_MAX];
+    float lr_part_scale[TRAIN_LR_PARTS];
 } train_options;
+
+/* --lr-scale's list, PART=F,PART=F,...: PART a parameter-name prefix, F a
+ * factor in [0, 100]. 0, or -1 (said). */
+static int parse_lr_scale(const char *v, train_options *o, FILE *say)
+{
+    const char *s = v;
+    o->n_lr_parts = 0;
+    for (;;) {
+        const char *eq = strchr(s, '=');
+        char *end = NULL;
+        float f = eq ? strtof(eq + 1, &end) : -1;
+        size_t len = eq ? (size_t)(eq - s) : 0;
+        if (!eq || len == 0 || len >= NN_PARAM_NAME_MAX || memchr(s, ',', len) ||
+            end == eq + 1 || !(f >= 0 && f <= 100) || (*end && *end != ',') ||
+            o->n_lr_parts == TRAIN_LR_PARTS) {
+            fprintf(say, "aec train: --lr-scale: '%s' is not a list of up to %d PART=FACTOR "
+                    "(a parameter-name prefix such as g_s, a factor 0-100)\n", v, TRAIN_LR_PARTS);
+            return -1;
+        }
+        memcpy(o->lr_part[o->n_lr_parts], s, len);
+        o->lr_part[o->n_lr_parts][len] = 0;
+        o->lr_part_scale[o->n_lr_parts++] = f;
+        if (!*end) return 0;
+        s = end + 1;
+    }
+}
 
 /* The options; errors go to say (every rank parses, rank 0 says).
  * 0, 1 for --help, or -1. */
@@ -224,6 +259,9 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
                 fprintf(say, "aec train: --lr: bad rate '%s'\n", v);
                 return -1;
             }
+        } else if (!strcmp(a, "--lr-scale")) {
+            NEED_VALUE
+            if (parse_lr_scale(v, o, say)) return -1;
         } else if (!strcmp(a, "--context")) {
             o->context = 1;
         } else if (!strcmp(a, "--lambdas")) {
@@ -713,6 +751,7 @@ typedef struct {
     aec_model *avg;           /* &average, or NULL without --average */
     int has_model;
     nn_adam adam;
+    float *entry_scale;       /* --lr-scale per parameter entry, or NULL */
     double wall_before;       /* training time before this run (--resume) */
     char history[4096];       /* see format_meta */
     trainer tr;
@@ -724,6 +763,7 @@ static void run_free(train_run *r)
 {
     trainer_free(&r->tr);
     nn_adam_free(&r->adam);
+    free(r->entry_scale);
     if (r->has_model) aec_model_free(&r->model);
     if (r->has_model && r->avg) aec_model_free(r->avg);
     aec_dataset_free(&r->data);
@@ -884,6 +924,43 @@ static int share_model(train_run *r)
     return AEC_EXIT_OK;
 }
 
+/* --lr-scale's factor of each parameter entry: that of the longest PART
+ * its name starts with, else 1. Every rank builds the same. A PART no
+ * entry starts with is an error (a typo would silently train everything). */
+static int entry_scales(train_run *r)
+{
+    const train_options *o = &r->o;
+    const nn_params *p = &r->model.p;
+    if (!o->n_lr_parts) return AEC_EXIT_OK;
+    r->entry_scale = malloc(sizeof(float) * (size_t)(p->n_entries ? p->n_entries : 1));
+    if (!r->entry_scale) {
+        fprintf(stderr, "aec train: %sout of memory\n", r->who);
+        return AEC_EXIT_SYSTEM;
+    }
+    int used[TRAIN_LR_PARTS] = {0};
+    for (int e = 0; e < p->n_entries; e++) {
+        size_t best = 0;
+        r->entry_scale[e] = 1.0f;
+        for (int k = 0; k < o->n_lr_parts; k++) {
+            size_t len = strlen(o->lr_part[k]);
+            if (len > best && !strncmp(p->entries[e].name, o->lr_part[k], len)) {
+                best = len;
+                r->entry_scale[e] = o->lr_part_scale[k];
+                used[k] = 1;
+            }
+        }
+    }
+    for (int k = 0; k < o->n_lr_parts; k++)
+        if (!used[k]) {
+            if (r->ranks.rank == 0)
+                fprintf(stderr, "aec train: --lr-scale: no parameter's name starts with '%s' (the "
+                        "parts: g_a g_s h_a h_s z_density gain inv_gain hgain hinv_gain, ctx and "
+                        "ep with --context)\n", o->lr_part[k]);
+            return AEC_EXIT_USAGE;
+        }
+    return AEC_EXIT_OK;
+}
+
 /* The batch's workers: one per thread by default, which makes a step
  * faster than one batch whose loops use every thread (make bench:
  * bench_train times the two). Over MPI each rank has as many, the batch split over all of
@@ -1033,7 +1110,8 @@ static int one_step(train_run *r, loop_state *ls, double elapsed, float *lr)
         return AEC_EXIT_DATA;
     }
     *lr = learning_rate(o, r->adam.step, ls->first_step, elapsed);
-    nn_adam_step(&r->adam, &r->model.p, *lr);
+    if (r->entry_scale) nn_adam_step_scaled(&r->adam, &r->model.p, *lr, r->entry_scale);
+    else nn_adam_step(&r->adam, &r->model.p, *lr);
     if (r->avg) nn_average_update(r->avg->p.value, r->model.p.value, r->model.p.count, o->average);
     double bpp = stat[STAT_BITS] / ((double)o->batch * r->patch * r->patch);
     double psnr = stat[STAT_PSNR] / o->batch;
@@ -1216,6 +1294,7 @@ static int start_run(train_run *r, int argc, char **argv)
     if ((rc = agree(r, rc, "read its images")) || (rc = same_data(r))) return rc;
     rc = lead ? start_model(r) : AEC_EXIT_OK;
     if ((rc = agree(r, rc, "start the model")) || (rc = share_model(r))) return rc;
+    if ((rc = entry_scales(r))) return rc;
     return start_trainer(r);
 }
 

@@ -443,6 +443,24 @@ static void test_average(void)
               "--batch", "2", "--patch", "64", "--lr", "0.01", "--lr-scale", "g_s=1,g_a=0") == 0 &&
               same_params(out, fz, "g_s.") == 0 && same_params(out, fz, "g_a.") == 1,
           "g_a frozen, g_s moved: %s", err_text);
+    /* --init's default patches: 256 a side, 2 a batch; smaller images (the
+     * smallest here is 96 pixels high): the largest multiple of 64 they all
+     * hold, the batch the same pixels; --patch alone sets the batch so too */
+    mkdir(path_in("big"), 0777);
+    write_image(path_in("big/b0.png"), 320, 272, 21, 0);
+    write_image(path_in("big/b1.png"), 288, 300, 22, 0);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("big"), "-o", fz, "--init", out, "--steps", "1") == 0 &&
+              strstr(out_text, "batch 2 of 256x256"),
+          "--init on big images: batch 2 of 256x256: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", fz, "--init", out, "--steps", "1") == 0 &&
+              strstr(out_text, "batch 32 of 64x64"),
+          "--init on small images: batch 32 of 64x64: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("big"), "-o", fz, "--init", out, "--steps", "1",
+              "--patch", "128") == 0 && strstr(out_text, "batch 8 of 128x128"),
+          "--init --patch 128: batch 8: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("big"), "-o", fz, "--steps", "1", "--n", "8", "--m",
+              "12") == 0 && strstr(out_text, "batch 8 of 128x128"),
+          "a new model: batch 8 of 128x128: %s %s", out_text, err_text);
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", fz, "--init", out, "--steps", "1",
               "--lr-scale", "g_x=0") == 2 && strstr(err_text, "'g_x'"),
           "--lr-scale of no parameter refused: %s", err_text);

@@ -92,9 +92,9 @@ static void usage(FILE *f)
             "  --steps N             stop after N steps (counting resumed ones); 0: none,\n"
             "                        the model exported as it starts (widened, relevelled)\n"
             "  --batch B             patches per step (default 8; with --init, as many\n"
-            "                        pixels as 2 patches of 256x256)\n"
+            "                        pixels as 2 patches of 256x256, at least 1)\n"
             "  --patch P             patch side, multiple of 64 (default 128; with --init\n"
-            "                        256, or the largest that every training image holds)\n"
+            "                        384, or the largest that every training image holds)\n"
             "  --patch-first P:T     patches of side P for the first T of this run, then\n"
             "                        --patch (cheaper steps early: e.g. 64:10m)\n"
             "  --lr R                peak learning rate (default 1e-4)\n"
@@ -134,7 +134,8 @@ static void usage(FILE *f)
 #define TRAIN_LR_PARTS 16
 #define AEC_TRAIN_PATCH 128        /* a new model's patch side and batch */
 #define AEC_TRAIN_BATCH 8
-#define AEC_FINE_TUNE_PATCH 256    /* --init's patch side, at most */
+#define AEC_FINE_TUNE_PATCH 384    /* --init's patch side, at most */
+#define AEC_FINE_TUNE_PIXELS (2 * 256 * 256)  /* --init's pixels a batch */
 #define AEC_FINE_TUNE_MIN_PATCH 64
 
 typedef struct {
@@ -799,12 +800,11 @@ static int agree(train_run *r, int rc, const char *what)
 }
 
 /* The patch side and batch when not given: for a new model, 8 patches of
- * 128x128; with --init (fine-tuning), 256x256 patches, or the largest
+ * 128x128; with --init (fine-tuning), 384x384 patches, or the largest
  * multiple of 64 every training image holds, and a batch of as many pixels
- * as 2 patches of 256x256. Fine-tuning gains most from big patches: 20
- * minutes from the butterfly model on 16 Kodak images bought twice the
- * BD-rate on 8 others with 2 of 256x256 as with 8 of 128x128 (the
- * README's "Fine-tuning" has the command). */
+ * as 2 patches of 256x256 (at least 1). Fine-tuning gains the more from the
+ * same pixels the bigger the patches, up to 384 (the README's Fine-tuning
+ * section has the measurement and its command). */
 static void resolve_patch(train_options *o, const aec_dataset *d)
 {
     if (!o->patch) {
@@ -819,7 +819,7 @@ static void resolve_patch(train_options *o, const aec_dataset *d)
         }
     }
     if (!o->batch) {
-        const long pixels = 2L * AEC_FINE_TUNE_PATCH * AEC_FINE_TUNE_PATCH;
+        long pixels = AEC_FINE_TUNE_PIXELS;
         o->batch = o->init ? (int)(pixels / ((long)o->patch * o->patch)) : AEC_TRAIN_BATCH;
         if (o->batch < 1) o->batch = 1;
         if (o->batch > 64) o->batch = 64;

@@ -95,6 +95,26 @@ double nn_adam_step(nn_adam *a, nn_params *p, float lr)
     return norm;
 }
 
+double nn_adam_step_scaled(nn_adam *a, nn_params *p, float lr, const float *entry_scale)
+{
+    double sum = 0.0;
+    for (int e = 0; e < p->n_entries; e++) {
+        if (!(entry_scale[e] > 0.0f)) continue;
+        const float *g = p->grad + p->entries[e].offset;
+        for (size_t i = 0; i < p->entries[e].count; i++) sum += (double)g[i] * g[i];
+    }
+    double norm = sqrt(sum);
+    float scale = 1.0f;
+    if (a->clip_norm > 0.0f && norm > a->clip_norm) scale = (float)(a->clip_norm / norm);
+    nn_adam_tick(a);
+    for (int e = 0; e < p->n_entries; e++) {
+        if (!(entry_scale[e] > 0.0f)) continue;
+        const nn_param_entry *en = &p->entries[e];
+        nn_adam_update_range(a, p, en->offset, en->offset + en->count, lr * entry_scale[e], scale);
+    }
+    return norm;
+}
+
 float nn_lr_at(const nn_lr_schedule *s, long step)
 {
     if (step < 0) step = 0;

@@ -30,6 +30,13 @@ double nn_adam_step(nn_adam *a, nn_params *p, float lr);
 void nn_adam_tick(nn_adam *a);
 void nn_adam_update_range(nn_adam *a, nn_params *p, size_t begin, size_t end, float lr, float grad_scale);
 double nn_grad_norm(const nn_params *p);
+/* nn_adam_step with a learning-rate factor per parameter entry
+ * (entry_scale[p->n_entries]): entry e moves with lr * entry_scale[e]; an
+ * entry with factor 0 is frozen (its moments stay as they are) and leaves
+ * the clipping norm, which is summed over the moving entries only, in entry
+ * order. Returns that norm. For fine-tuning some parts of a model faster
+ * than others. */
+double nn_adam_step_scaled(nn_adam *a, nn_params *p, float lr, const float *entry_scale);
 
 /* Learning rate at `step` of `total`: linear warm-up from 0.1*base over
  * `warmup` steps, then constant, then cosine decay to final_frac*base over

@@ -158,8 +158,82 @@ static void test_schedule(void)
     CHECK(nn_lr_at(&flat, 0) == 2e-4f && nn_lr_at(&flat, 99) == 2e-4f, "no warm-up, no decay: constant");
 }
 
+/* Per-entry factors: all 1 is nn_adam_step; 0 freezes an entry (values
+ * and moments) and leaves its gradient out of the clipping norm; 2 moves
+ * an entry twice as far on the first step (each coordinate moves by
+ * lr * factor * sign(g) there). Three entries of 2, 3 and 1 floats. */
+static const int scaled_sizes[3] = {2, 3, 1};
+
+/* Copies six floats into (or out of, when out) the three entries. */
+static void scaled_copy(nn_params *p, float *six, int out)
+{
+    for (int e = 0, k = 0; e < 3; e++)
+        for (int i = 0; i < scaled_sizes[e]; i++, k++) {
+            float *x = p->value + p->entries[e].offset + i;
+            if (out) six[k] = *x;
+            else *x = six[k];
+        }
+}
+
+static void scaled_grad(nn_params *p, const float *six)
+{
+    for (int e = 0, k = 0; e < 3; e++)
+        for (int i = 0; i < scaled_sizes[e]; i++, k++) p->grad[p->entries[e].offset + i] = six[k];
+}
+
+static void test_scaled(void)
+{
+    nn_params p, q;
+    nn_params_init(&p);
+    nn_params_init(&q);
+    int ok = 1;
+    for (int k = 0; k < 2; k++) {
+        nn_params *x = k ? &q : &p;
+        const char *names[3] = {"a", "b", "c"};
+        for (int e = 0; e < 3; e++) ok &= nn_params_declare(x, names[e], scaled_sizes[e], 1, 1, 1) != (size_t)-1;
+        ok &= nn_params_alloc(x) == 0;
+    }
+    nn_adam a, b, c;
+    ok = ok && nn_adam_init(&a, p.count) == 0 && nn_adam_init(&b, q.count) == 0 &&
+         nn_adam_init(&c, q.count) == 0;
+    CHECK(ok, "setup");
+    if (!ok) { nn_params_free(&p); nn_params_free(&q); return; }
+    float x0[6] = {1, 2, 3, 4, 5, 6}, xp[6], xq[6];
+    const float g[2][6] = {{3, 4, 100, -50, 7, 0.5f}, {-1, 2, 3, 4, 5, -6}};
+    const float ones[3] = {1, 1, 1};
+    scaled_copy(&p, x0, 0);
+    scaled_copy(&q, x0, 0);
+    for (int s = 0; s < 2; s++) {
+        scaled_grad(&p, g[s]);
+        scaled_grad(&q, g[s]);
+        double n1 = nn_adam_step(&a, &p, 0.01f);
+        double n2 = nn_adam_step_scaled(&b, &q, 0.01f, ones);
+        CHECK_CLOSE(n2, n1, 1e-9, "all-1 factors: the same norm");
+    }
+    scaled_copy(&p, xp, 1);
+    scaled_copy(&q, xq, 1);
+    for (int i = 0; i < 6; i++) CHECK_CLOSE(xq[i], xp[i], 1e-6, "all-1 factors: nn_adam_step");
+
+    /* factors (1, 0, 2), clipping to 1: the norm is |(3, 4, 0.5)|, b frozen */
+    c.clip_norm = 1.0f;
+    const float f[3] = {1, 0, 2};
+    scaled_copy(&q, x0, 0);
+    scaled_grad(&q, g[0]);
+    double n = nn_adam_step_scaled(&c, &q, 0.1f, f);
+    CHECK_CLOSE(n, sqrt(9 + 16 + 0.25), 1e-9, "norm over the moving entries");
+    const float want[6] = {0.9f, 1.9f, 3, 4, 5, 5.8f};
+    scaled_copy(&q, xq, 1);
+    for (int i = 0; i < 6; i++) CHECK_CLOSE(xq[i], want[i], 1e-6, "factor 1, 0 and 2");
+    const size_t ob = q.entries[1].offset;
+    for (size_t i = ob; i < ob + 3; i++) CHECK(c.m[i] == 0 && c.v[i] == 0, "a frozen entry's moments stay 0");
+    CHECK(c.step == 1, "one step counted");
+    nn_adam_free(&a); nn_adam_free(&b); nn_adam_free(&c);
+    nn_params_free(&p); nn_params_free(&q);
+}
+
 int main(void)
 {
+    test_scaled();
     test_hand_step();
     test_quadratic();
     test_clipping();

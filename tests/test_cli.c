@@ -243,6 +243,31 @@ static void model_id(const char *text, char id[17])
     if (p) snprintf(id, 17, "%.16s", p + 8);
 }
 
+/* Whether the parameters whose names start with prefix are bit for bit
+ * the same in the models at paths a and b: 1, 0, or -1 when one cannot be
+ * read or no name starts with prefix. */
+static int same_params(const char *a, const char *b, const char *prefix)
+{
+    aec_model x, y;
+    char err[512];
+    if (aec_model_load(a, &x, NULL, NULL, NULL, err, sizeof err)) return -1;
+    if (aec_model_load(b, &y, NULL, NULL, NULL, err, sizeof err)) {
+        aec_model_free(&x);
+        return -1;
+    }
+    int found = 0, same = x.p.n_entries == y.p.n_entries;
+    for (int e = 0; same && e < x.p.n_entries; e++) {
+        const nn_param_entry *u = &x.p.entries[e], *v = &y.p.entries[e];
+        if (strncmp(u->name, prefix, strlen(prefix))) continue;
+        found = 1;
+        same = !strcmp(u->name, v->name) && u->count == v->count &&
+               !memcmp(x.p.value + u->offset, y.p.value + v->offset, u->count * sizeof(float));
+    }
+    aec_model_free(&x);
+    aec_model_free(&y);
+    return found ? same : -1;
+}
+
 static int max_pixel_diff(const char *a, const char *b)
 {
     aec_image x, y;
@@ -406,6 +431,51 @@ static void test_average(void)
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv, "--resume", ckpt, "--steps",
               "5", "--lambdas", "0.001,0.01") == 2 && strstr(err_text, "--init"),
           "--resume with other levels refused: %s", err_text);
+    /* --lr-scale: a part at 0 keeps its weights bit for bit, one at 1 moves */
+    const char *fz = path_in("frozen.aecm");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", fz, "--init", out, "--steps", "2",
+              "--batch", "2", "--patch", "64", "--lr", "0.01", "--lr-scale", "g_s=0,h_s=3") == 0,
+          "--lr-scale g_s=0,h_s=3: %s", err_text);
+    CHECK(same_params(out, fz, "g_s.") == 1 && same_params(out, fz, "h_s.") == 0 &&
+              same_params(out, fz, "g_a.") == 0,
+          "g_s frozen, h_s and g_a moved");
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", fz, "--init", out, "--steps", "2",
+              "--batch", "2", "--patch", "64", "--lr", "0.01", "--lr-scale", "g_s=1,g_a=0") == 0 &&
+              same_params(out, fz, "g_s.") == 0 && same_params(out, fz, "g_a.") == 1,
+          "g_a frozen, g_s moved: %s", err_text);
+    /* --init's default patches: 384 a side, 1 a batch; smaller images: the
+     * largest multiple of 64 they all hold (256 in mid/, 64 in train/,
+     * whose smallest side is 96), the batch as many pixels as 2 of 256x256;
+     * --patch alone sets the batch so too */
+    mkdir(path_in("big"), 0777);
+    write_image(path_in("big/b0.png"), 400, 416, 21, 0);
+    write_image(path_in("big/b1.png"), 392, 400, 22, 0);
+    mkdir(path_in("mid"), 0777);
+    write_image(path_in("mid/m0.png"), 320, 272, 23, 0);
+    write_image(path_in("mid/m1.png"), 400, 400, 24, 0);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("big"), "-o", fz, "--init", out, "--steps", "1") == 0 &&
+              strstr(out_text, "batch 1 of 384x384"),
+          "--init on big images: batch 1 of 384x384: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("mid"), "-o", fz, "--init", out, "--steps", "1") == 0 &&
+              strstr(out_text, "2 images") && strstr(out_text, "batch 2 of 256x256"),
+          "--init on a 272-pixel-high image: batch 2 of 256x256: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", fz, "--init", out, "--steps", "1") == 0 &&
+              strstr(out_text, "batch 32 of 64x64"),
+          "--init on small images: batch 32 of 64x64: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("big"), "-o", fz, "--init", out, "--steps", "1",
+              "--patch", "128") == 0 && strstr(out_text, "batch 8 of 128x128"),
+          "--init --patch 128: batch 8: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("big"), "-o", fz, "--steps", "1", "--n", "8", "--m",
+              "12") == 0 && strstr(out_text, "batch 8 of 128x128"),
+          "a new model: batch 8 of 128x128: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", fz, "--init", out, "--steps", "1",
+              "--lr-scale", "g_x=0") == 2 && strstr(err_text, "'g_x'"),
+          "--lr-scale of no parameter refused: %s", err_text);
+    const char *bad_scale[] = {"g_s", "g_s=", "g_s=-1", "g_s=101", "=1", "g_s=1,", "g_s=1x"};
+    for (size_t i = 0; i < sizeof bad_scale / sizeof bad_scale[0]; i++)
+        CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", fz, "--steps", "1",
+                  "--lr-scale", bad_scale[i]) == 2 && strstr(err_text, "--lr-scale"),
+              "--lr-scale %s refused: %s", bad_scale[i], err_text);
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv, "--steps", "1",
               "--lambdas", "0.01,0.005") == 2, "decreasing lambdas refused");
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv, "--steps", "1",

@@ -91,11 +91,17 @@ static void usage(FILE *f)
             "  --time T              stop after T (e.g. 90s, 20m, 3h)\n"
             "  --steps N             stop after N steps (counting resumed ones); 0: none,\n"
             "                        the model exported as it starts (widened, relevelled)\n"
-            "  --batch B             patches per step (default 8)\n"
-            "  --patch P             patch side, multiple of 64 (default 128)\n"
+            "  --batch B             patches per step (default 8; with --init, as many\n"
+            "                        pixels as 2 patches of 256x256, at least 1)\n"
+            "  --patch P             patch side, multiple of 64 (default 128; with --init\n"
+            "                        384, or the largest that every training image holds)\n"
             "  --patch-first P:T     patches of side P for the first T of this run, then\n"
             "                        --patch (cheaper steps early: e.g. 64:10m)\n"
             "  --lr R                peak learning rate (default 1e-4)\n"
+            "  --lr-scale P=F,...    the rate of the parameters whose names start with P\n"
+            "                        times F (0: frozen): g_a g_s (the transforms), h_a\n"
+            "                        h_s z_density (the entropy model), gain inv_gain\n"
+            "                        hgain hinv_gain (the rate levels); e.g. g_s=0\n"
             "  --threads T           threads (default: all cores)\n"
             "  --workers W           the batch split over W workers of one thread each\n"
             "                        (at most the threads, the batch, 16; default: one per\n"
@@ -125,12 +131,20 @@ static void usage(FILE *f)
             AEC_CALIB_IMAGES);
 }
 
+#define TRAIN_LR_PARTS 16
+#define AEC_TRAIN_PATCH 128        /* a new model's patch side and batch */
+#define AEC_TRAIN_BATCH 8
+#define AEC_FINE_TUNE_PATCH 384    /* --init's patch side, at most */
+#define AEC_FINE_TUNE_PIXELS (2 * 256 * 256)  /* --init's pixels a batch */
+#define AEC_FINE_TUNE_MIN_PATCH 64
+
 typedef struct {
     const char *data, *val, *calib, *out, *init, *resume, *ckpt;
     double time_limit, ckpt_every, val_every, snapshot_every;  /* 0: no snapshots */
     long steps;
     int steps_given;           /* --steps, 0 included */
     int batch, patch, threads, n, m;
+    int batch_given, patch_given;  /* else resolve_patch sets them */
     int first_patch;           /* --patch-first P:T; 0: none */
     int workers;               /* --workers; 0: 1 */
     double first_patch_time;
@@ -139,15 +153,43 @@ typedef struct {
     int n_lambdas;   /* 0: not given */
     float lambdas[AEC_MAX_LEVELS];
     int context;     /* --context */
+    int n_lr_parts;  /* --lr-scale PART=F,...: 0 when not given */
+    char lr_part[TRAIN_LR_PARTS][NN_PARAM_NAME_MAX];
+    float lr_part_scale[TRAIN_LR_PARTS];
 } train_options;
+
+/* --lr-scale's list, PART=F,PART=F,...: PART a parameter-name prefix, F a
+ * factor in [0, 100]. 0, or -1 (said). */
+static int parse_lr_scale(const char *v, train_options *o, FILE *say)
+{
+    const char *s = v;
+    o->n_lr_parts = 0;
+    for (;;) {
+        const char *eq = strchr(s, '=');
+        char *end = NULL;
+        float f = eq ? strtof(eq + 1, &end) : -1;
+        size_t len = eq ? (size_t)(eq - s) : 0;
+        if (!eq || len == 0 || len >= NN_PARAM_NAME_MAX || memchr(s, ',', len) ||
+            end == eq + 1 || !(f >= 0 && f <= 100) || (*end && *end != ',') ||
+            o->n_lr_parts == TRAIN_LR_PARTS) {
+            fprintf(say, "aec train: --lr-scale: '%s' is not a list of up to %d PART=FACTOR "
+                    "(a parameter-name prefix such as g_s, a factor 0-100)\n", v, TRAIN_LR_PARTS);
+            return -1;
+        }
+        memcpy(o->lr_part[o->n_lr_parts], s, len);
+        o->lr_part[o->n_lr_parts][len] = 0;
+        o->lr_part_scale[o->n_lr_parts++] = f;
+        if (!*end) return 0;
+        s = end + 1;
+    }
+}
 
 /* The options; errors go to say (every rank parses, rank 0 says).
  * 0, 1 for --help, or -1. */
 static int parse_options(int argc, char **argv, train_options *o, FILE *say)
 {
     memset(o, 0, sizeof *o);
-    o->batch = 8;
-    o->patch = 128;
+    /* batch and patch 0: not given, set by resolve_patch */
     o->lr = 1e-4f;
     o->average = 0.999f;
     o->seed = 1;
@@ -224,6 +266,9 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
                 fprintf(say, "aec train: --lr: bad rate '%s'\n", v);
                 return -1;
             }
+        } else if (!strcmp(a, "--lr-scale")) {
+            NEED_VALUE
+            if (parse_lr_scale(v, o, say)) return -1;
         } else if (!strcmp(a, "--context")) {
             o->context = 1;
         } else if (!strcmp(a, "--lambdas")) {
@@ -266,7 +311,7 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
         fprintf(say, "aec train: give a budget: --time T or --steps N\n");
         return -1;
     }
-    if (o->batch < 1 || o->batch > 64) {
+    if (o->batch_given = o->batch != 0, o->batch_given && (o->batch < 1 || o->batch > 64)) {
         fprintf(say, "aec train: --batch must be 1-64\n");
         return -1;
     }
@@ -275,7 +320,7 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
         fprintf(say, "aec train: --m %d: the latent channels must be even, at most 1024\n", o->m);
         return -1;
     }
-    if (o->patch < 64 || o->patch % 64) {
+    if (o->patch_given = o->patch != 0, o->patch_given && (o->patch < 64 || o->patch % 64)) {
         fprintf(say, "aec train: --patch must be a multiple of 64\n");
         return -1;
     }
@@ -713,6 +758,7 @@ typedef struct {
     aec_model *avg;           /* &average, or NULL without --average */
     int has_model;
     nn_adam adam;
+    float *entry_scale;       /* --lr-scale per parameter entry, or NULL */
     double wall_before;       /* training time before this run (--resume) */
     char history[4096];       /* see format_meta */
     trainer tr;
@@ -724,6 +770,7 @@ static void run_free(train_run *r)
 {
     trainer_free(&r->tr);
     nn_adam_free(&r->adam);
+    free(r->entry_scale);
     if (r->has_model) aec_model_free(&r->model);
     if (r->has_model && r->avg) aec_model_free(r->avg);
     aec_dataset_free(&r->data);
@@ -752,13 +799,42 @@ static int agree(train_run *r, int rc, const char *what)
     return AEC_EXIT_OK;
 }
 
+/* The patch side and batch when not given: for a new model, 8 patches of
+ * 128x128; with --init (fine-tuning), 384x384 patches, or the largest
+ * multiple of 64 every training image holds, and a batch of as many pixels
+ * as 2 patches of 256x256 (at least 1). Fine-tuning gains the more from the
+ * same pixels the bigger the patches, up to 384 (the README's Fine-tuning
+ * section has the measurement and its command). */
+static void resolve_patch(train_options *o, const aec_dataset *d)
+{
+    if (!o->patch) {
+        o->patch = AEC_TRAIN_PATCH;
+        if (o->init) {
+            int side = AEC_FINE_TUNE_PATCH;
+            for (int i = 0; i < d->count; i++) {
+                int s = d->width[i] < d->height[i] ? d->width[i] : d->height[i];
+                if (s < side) side = s;
+            }
+            o->patch = side / 64 * 64;
+        }
+    }
+    if (!o->batch) {
+        long pixels = AEC_FINE_TUNE_PIXELS;
+        o->batch = o->init ? (int)(pixels / ((long)o->patch * o->patch)) : AEC_TRAIN_BATCH;
+        if (o->batch < 1) o->batch = 1;
+        if (o->batch > 64) o->batch = 64;
+    }
+}
+
 /* --data, --val and --calib, before any training: a folder that cannot be
  * read fails now, not after hours. Every rank reads --data; only rank 0,
  * which validates and exports, reads --val and --calib. */
 static int load_images(train_run *r, char *err, size_t errlen)
 {
     const train_options *o = &r->o;
-    int min_side = o->first_patch > o->patch ? o->first_patch : o->patch;
+    /* fine-tuning's patch is chosen to fit the images (resolve_patch) */
+    int patch = o->patch ? o->patch : o->init ? AEC_FINE_TUNE_MIN_PATCH : AEC_TRAIN_PATCH;
+    int min_side = o->first_patch > patch ? o->first_patch : patch;
     int lead = r->ranks.rank == 0;
     if (aec_dataset_load(&r->data, o->data, min_side, err, errlen) ||
         (lead && o->val && aec_dataset_load(&r->val, o->val, 1, err, errlen)) ||
@@ -881,6 +957,43 @@ static int share_model(train_run *r)
         train_ranks_broadcast(k, &r->wall_before, sizeof r->wall_before) ||
         train_ranks_broadcast(k, r->history, sizeof r->history))
         train_ranks_abort(k, AEC_EXIT_SYSTEM);
+    return AEC_EXIT_OK;
+}
+
+/* --lr-scale's factor of each parameter entry: that of the longest PART
+ * its name starts with, else 1. Every rank builds the same. A PART no
+ * entry starts with is an error (a typo would silently train everything). */
+static int entry_scales(train_run *r)
+{
+    const train_options *o = &r->o;
+    const nn_params *p = &r->model.p;
+    if (!o->n_lr_parts) return AEC_EXIT_OK;
+    r->entry_scale = malloc(sizeof(float) * (size_t)(p->n_entries ? p->n_entries : 1));
+    if (!r->entry_scale) {
+        fprintf(stderr, "aec train: %sout of memory\n", r->who);
+        return AEC_EXIT_SYSTEM;
+    }
+    int used[TRAIN_LR_PARTS] = {0};
+    for (int e = 0; e < p->n_entries; e++) {
+        size_t best = 0;
+        r->entry_scale[e] = 1.0f;
+        for (int k = 0; k < o->n_lr_parts; k++) {
+            size_t len = strlen(o->lr_part[k]);
+            if (len > best && !strncmp(p->entries[e].name, o->lr_part[k], len)) {
+                best = len;
+                r->entry_scale[e] = o->lr_part_scale[k];
+                used[k] = 1;
+            }
+        }
+    }
+    for (int k = 0; k < o->n_lr_parts; k++)
+        if (!used[k]) {
+            if (r->ranks.rank == 0)
+                fprintf(stderr, "aec train: --lr-scale: no parameter's name starts with '%s' (the "
+                        "parts: g_a g_s h_a h_s z_density gain inv_gain hgain hinv_gain, ctx and "
+                        "ep with --context)\n", o->lr_part[k]);
+            return AEC_EXIT_USAGE;
+        }
     return AEC_EXIT_OK;
 }
 
@@ -1033,7 +1146,8 @@ static int one_step(train_run *r, loop_state *ls, double elapsed, float *lr)
         return AEC_EXIT_DATA;
     }
     *lr = learning_rate(o, r->adam.step, ls->first_step, elapsed);
-    nn_adam_step(&r->adam, &r->model.p, *lr);
+    if (r->entry_scale) nn_adam_step_scaled(&r->adam, &r->model.p, *lr, r->entry_scale);
+    else nn_adam_step(&r->adam, &r->model.p, *lr);
     if (r->avg) nn_average_update(r->avg->p.value, r->model.p.value, r->model.p.count, o->average);
     double bpp = stat[STAT_BITS] / ((double)o->batch * r->patch * r->patch);
     double psnr = stat[STAT_PSNR] / o->batch;
@@ -1195,11 +1309,6 @@ static int start_run(train_run *r, int argc, char **argv)
     if (quiet) fclose(quiet);
     const train_options *o = &r->o;
     int rc = parsed == 1 ? RUN_HELP : parsed ? AEC_EXIT_USAGE : AEC_EXIT_OK;
-    if (!rc && o->batch < k->size) {
-        if (lead) fprintf(stderr, "aec train: --batch %d: fewer patches than the %d ranks\n", o->batch,
-                          k->size);
-        rc = AEC_EXIT_USAGE;
-    }
     if ((rc = agree(r, rc, "take its command line"))) {
         if (rc == RUN_HELP && lead) usage(stdout);
         return rc;
@@ -1214,8 +1323,15 @@ static int start_run(train_run *r, int argc, char **argv)
     rc = load_images(r, err, sizeof err);
     if (rc) fprintf(stderr, "aec train: %s%s\n", r->who, err);
     if ((rc = agree(r, rc, "read its images")) || (rc = same_data(r))) return rc;
+    resolve_patch(&r->o, &r->data);
+    if (o->batch < k->size) {
+        if (lead) fprintf(stderr, "aec train: --batch %d: fewer patches than the %d ranks\n", o->batch,
+                          k->size);
+        return AEC_EXIT_USAGE;
+    }
     rc = lead ? start_model(r) : AEC_EXIT_OK;
     if ((rc = agree(r, rc, "start the model")) || (rc = share_model(r))) return rc;
+    if ((rc = entry_scales(r))) return rc;
     return start_trainer(r);
 }
 

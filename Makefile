@@ -72,14 +72,13 @@ $(BUILD)/libaectools.a: $(call objs,$(BUILD),$(TOOLS_LIB_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 # ---- libaec: the public library (codec/aec.h) -------------------------------
-# Encoding and decoding only: the codec and nn/ (of the data set, dataset.c
-# for aec_image_to_planar; the shared library drops the rest), no PNG,
-# JPEG, metrics or bench code. Built as aecd is, with -DNN_OWN_GEMM (nn/gemm.c
+# Encoding and decoding only: the codec and nn/, no data set, PNG, JPEG,
+# metrics or bench code. Built as aecd is, with -DNN_OWN_GEMM (nn/gemm.c
 # instead of OpenBLAS), so it decodes to aecd's pixels and needs only libgomp
 # and libm; position-independent, every symbol hidden but aec.h's (AEC_API),
 # and the shared library keeps only the sections those reach.
 LIBAEC_CODEC := aec_api aec_api_code target codec search model model_file cdf_tables container \
-                context_int hyper_int rangecoder varint dataset
+                context_int hyper_int rangecoder varint images
 LIBAEC_SRC := $(patsubst %,codec/%.c,$(LIBAEC_CODEC)) $(NN_SRC)
 LIBAEC_LIBS = -lz -lm -lpthread
 PIC = $(BUILD)/pic

@@ -249,9 +249,9 @@ static int32_t level_position_q16(const aec_model *m, uint16_t quality_x100)
     return (int32_t)(((int64_t)quality_x100 * (m->arch.levels - 1) << AEC_HS_T_FRAC) / 10000);
 }
 
-static int fit_y_tables(aec_codec *c, const aec_dataset *calib);
+static int fit_y_tables(aec_codec *c, const aec_images *calib);
 
-int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, char *err,
+int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_images *calib, char *err,
                          size_t errlen)
 {
     memset(c, 0, sizeof *c);
@@ -1055,7 +1055,7 @@ static double fit_bits(const double *hist, double tail, double s)
     return bits;
 }
 
-static int fit_y_tables(aec_codec *c, const aec_dataset *calib)
+static int fit_y_tables(aec_codec *c, const aec_images *calib)
 {
     const aec_model *m = &c->model;
     const int nt = (int)c->y_tables.n_tables, W = 2 * FIT_HALF + 1;

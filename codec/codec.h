@@ -21,7 +21,7 @@
 #include "cdf_tables.h"
 #include "container.h"
 #include "context_int.h"
-#include "dataset.h"
+#include "images.h"
 #include "hyper_int.h"
 #include "model.h"
 
@@ -106,7 +106,7 @@ void aec_codec_set_effort(aec_codec *c, int effort);
  * (and context model) with activation ranges calibrated on `calib`, a few
  * images of the domain, then the entropy tables, the latents' fitted to
  * those images' symbols. Takes ownership of *m. */
-int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, char *err,
+int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_images *calib, char *err,
                          size_t errlen);
 /* The .aecm file as a malloc'd byte string; decoder_only keeps just what
  * aecd needs. */

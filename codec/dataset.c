@@ -1,5 +1,5 @@
-/* codec/dataset.c - drawing crops from a training set, and images as the
- * model's planar input. Loading a folder is dataset_load.c's. */
+/* codec/dataset.c - drawing crops from a training set. Loading a folder is
+ * dataset_load.c's. */
 #include "dataset.h"
 
 #include <stdlib.h>
@@ -35,26 +35,4 @@ void aec_dataset_random_crop(const aec_dataset *d, nn_rng *rng, int patch, float
                 dst[c * plane + (size_t)y * patch + x] = row[sx * 3 + c] * (1.0f / 255.0f);
         }
     }
-}
-
-int aec_image_to_planar(const uint8_t *rgb, int w, int h, int multiple, float **dst,
-                        int *pw, int *ph)
-{
-    int W = (w + multiple - 1) / multiple * multiple;
-    int H = (h + multiple - 1) / multiple * multiple;
-    size_t plane = (size_t)W * H;
-    float *out = malloc(3 * plane * sizeof(float));
-    if (!out) return -1;
-    for (int y = 0; y < H; y++) {
-        int sy = y < h ? y : h - 1;
-        for (int x = 0; x < W; x++) {
-            int sx = x < w ? x : w - 1;
-            const uint8_t *px = rgb + ((size_t)sy * w + sx) * 3;
-            for (int c = 0; c < 3; c++) out[c * plane + (size_t)y * W + x] = px[c] * (1.0f / 255.0f);
-        }
-    }
-    *dst = out;
-    *pw = W;
-    *ph = H;
-    return 0;
 }

@@ -8,14 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "images.h"
 #include "rng.h"
 
-typedef struct {
-    int count;
-    int *width, *height;
-    uint8_t **rgb;      /* interleaved 8-bit RGB */
-    char **name;        /* file names, sorted */
-} aec_dataset;
+/* the images, sorted by file name */
+typedef aec_images aec_dataset;
 
 /* Loads every *.png, *.jpg and *.jpeg (any case) in dir (not recursive,
  * sorted by name; hidden files skipped), read by image_io.h. Images
@@ -30,10 +27,5 @@ void aec_dataset_free(aec_dataset *d);
  * dst NULL: only the draws, for a crop that another process of the run
  * takes (the generator moves on as it would with the crop). */
 void aec_dataset_random_crop(const aec_dataset *d, nn_rng *rng, int patch, float *dst);
-
-/* Image i as planar float RGB [3][H'][W'], H' and W' rounded up to a
- * multiple of `multiple`, the border replicated into the padding. */
-int aec_image_to_planar(const uint8_t *rgb, int w, int h, int multiple, float **dst,
-                        int *pw, int *ph);
 
 #endif

@@ -1,7 +1,6 @@
 /* codec/dataset_load.c - loading a folder of training images (dataset.h).
- * Apart from dataset.c because it reads files: the standalone decoder
- * links the codec, and with it dataset.c's aec_image_to_planar, but must
- * not link the image readers (image_io.h) and libjpeg. */
+ * Apart from dataset.c because it reads files (image_io.h, and with it
+ * libjpeg). */
 #include "dataset.h"
 
 #include <dirent.h>

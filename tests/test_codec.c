@@ -989,7 +989,7 @@ static void test_fitted_tables(void)
         snprintf(names[i], sizeof names[i], "c%d.png", i);
         name[i] = names[i];
     }
-    aec_dataset calib = {N_IMG, width, height, rgb, name};
+    aec_images calib = {N_IMG, width, height, rgb, name};
     aec_model m;
     aec_codec c;
     if (tiny_model(&m, 1)) abort();

@@ -118,7 +118,7 @@ static void test_calibrate(aec_codec *c)
         CHECK(domain_fit_score(c, rgb[i], width[i], height[i], &want[i], err, sizeof err) == 0,
               "score %d: %s", i, err);
     }
-    aec_dataset set = {3, width, height, rgb, name};
+    aec_images set = {3, width, height, rgb, name};
     CHECK(domain_fit_calibrate(c, &set, err, sizeof err) == 0, "calibrate: %s", err);
     CHECK(c->fit_count == 3, "three scores stored: %u", c->fit_count);
     for (int i = 0; i < 3 && c->fit_count == 3; i++) {

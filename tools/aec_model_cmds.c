@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dataset.h"
 #include "domain_fit.h"
 #include "model_file.h"
 #include "tools.h"

@@ -167,7 +167,7 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int domain_fit_calibrate(aec_codec *c, const aec_dataset *set, char *err, size_t errlen)
+int domain_fit_calibrate(aec_codec *c, const aec_images *set, char *err, size_t errlen)
 {
     int n = set->count < DOMAIN_FIT_CALIB_IMAGES ? set->count : DOMAIN_FIT_CALIB_IMAGES;
     float *scores = n > 0 ? malloc((size_t)n * sizeof *scores) : NULL;

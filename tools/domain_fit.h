@@ -23,7 +23,6 @@
 #include <stdint.h>
 
 #include "codec.h"
-#include "dataset.h"
 
 #define DOMAIN_FIT_QUALITY 50
 /* Smaller images are not scored: the codec works on 64-pixel blocks, and
@@ -67,6 +66,6 @@ int domain_fit_off(const aec_codec *c, double score);
 /* Scores up to DOMAIN_FIT_CALIB_IMAGES images of set and stores them in
  * c->fit_scores (ascending; images too small to score left out),
  * replacing any there. 0, or -1 with err. */
-int domain_fit_calibrate(aec_codec *c, const aec_dataset *set, char *err, size_t errlen);
+int domain_fit_calibrate(aec_codec *c, const aec_images *set, char *err, size_t errlen);
 
 #endif

@@ -9,8 +9,8 @@
  *      same order, table chosen by the integer scale);
  *   5. y^ = r + mu, then the float synthesis, crop and round to 8 bits.
  * Steps 1-4 are integer-only, so every machine reads the same latents. */
-#include "codec.h"
-#include "search.h"
+#include "codec/codec.h"
+#include "codec/search.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "le32.h"
-#include "model_file.h"
-#include "ops.h"
-#include "rangecoder.h"
+#include "codec/le32.h"
+#include "codec/model_file.h"
+#include "nn/ops.h"
+#include "codec/rangecoder.h"
 
 /* Hyper-latent tables: integers lo..hi around the density's mass, tails
  * below this (each side) go to the escape. Gaussian tables: as CompressAI's

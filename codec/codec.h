@@ -17,13 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aec.h"
-#include "cdf_tables.h"
-#include "container.h"
-#include "context_int.h"
-#include "images.h"
-#include "hyper_int.h"
-#include "model.h"
+#include "codec/aec.h"
+#include "codec/cdf_tables.h"
+#include "codec/container.h"
+#include "codec/context_int.h"
+#include "codec/images.h"
+#include "codec/hyper_int.h"
+#include "codec/model.h"
 
 /* The decoder refuses an image whose padded area (each side rounded up to a
  * multiple of 64, the size every stage works at) is above the codec's
@@ -73,7 +73,7 @@ typedef struct {
                            * pixels (bigger ones too, in tiles, with search_tiles); 0: none */
     int search_tiles;
     float *fit_scores;    /* the domain-fit scores of the model's own images, ascending
-                           * (the FITS chunk; tools/domain_fit.h), or NULL */
+                           * (the FITS chunk; tools/measure/domain_fit.h), or NULL */
     uint32_t fit_count;
 } aec_codec;
 

@@ -1,5 +1,5 @@
 /* codec/images.c - an image as the model's planar input. */
-#include "images.h"
+#include "codec/images.h"
 
 #include <stdlib.h>
 

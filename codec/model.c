@@ -1,6 +1,6 @@
 /* codec/model.c - the aec autoencoder: parameters, the training forward and
  * backward passes, and the float evaluation path used for validation. */
-#include "model.h"
+#include "codec/model.h"
 
 #include <math.h>
 #include <omp.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deconv_winograd.h"
-#include "ops.h"
+#include "nn/deconv_winograd.h"
+#include "nn/ops.h"
 
 #define LRELU_SLOPE 0.01f
 

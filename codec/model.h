@@ -35,13 +35,13 @@
 
 #include <stdint.h>
 
-#include "conv2d.h"
-#include "deconv_winograd.h"
-#include "gdn.h"
-#include "likelihood.h"
-#include "params.h"
-#include "rng.h"
-#include "tensor.h"
+#include "nn/conv2d.h"
+#include "nn/deconv_winograd.h"
+#include "nn/gdn.h"
+#include "nn/likelihood.h"
+#include "nn/params.h"
+#include "nn/rng.h"
+#include "nn/tensor.h"
 
 #define AEC_MAX_LEVELS 16
 
@@ -89,7 +89,7 @@ void aec_model_init(aec_model *m, uint64_t seed);
  * nothing (see above); the other way round they are dropped. 0, or -1 (bad
  * arch, a decoder-only src, out of memory). */
 int aec_model_relevel(aec_model *dst, const aec_model *src, const aec_arch *arch);
-/* dst: src with m >= src's M latent channels (codec/model_widen.c), its
+/* dst: src with m >= src's M latent channels (tools/train/model_widen.c), its
  * first M src's. The new channels start out reaching no pixel (g_s's
  * weights from them are 0) and changing no old channel's mean or scale
  * (h_a's weights from them are 0, h_s's new hidden channels start at 0),

@@ -1,5 +1,5 @@
 /* codec/target.c - the bisection on quality for a target bpp or PSNR. */
-#include "target.h"
+#include "codec/target.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
+#include "codec/codec.h"
 
 /* the tolerances: relative for bpp, in dB for PSNR */
 #define AEC_TARGET_BPP_TOLERANCE 0.03

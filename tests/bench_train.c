@@ -18,9 +18,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "adam.h"
-#include "blas.h"
-#include "model.h"
+#include "nn/adam.h"
+#include "nn/blas.h"
+#include "codec/model.h"
 
 static double now(void)
 {

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "blas.h"
-#include "check.h"
-#include "codec.h"
-#include "rangecoder.h"
-#include "tiny_codec.h"
+#include "nn/blas.h"
+#include "tests/check.h"
+#include "codec/codec.h"
+#include "codec/rangecoder.h"
+#include "tests/tiny_codec.h"
 
 static uint32_t crc_bytes(const void *p, size_t n)
 {

@@ -1,4 +1,4 @@
-/* tests/test_domain_fit.c - the domain-fit score (tools/domain_fit.h) with
+/* tests/test_domain_fit.c - the domain-fit score (tools/measure/domain_fit.h) with
  * a tiny coding-ready model: the percentile and off-domain rules on stored
  * scores given here, a score that is the same twice and is that of the
  * central crop, the scores a calibration stores, and the FITS chunk of a
@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "codec.h"
-#include "domain_fit.h"
-#include "le32.h"
-#include "model_file.h"
-#include "tiny_codec.h"
+#include "tests/check.h"
+#include "codec/codec.h"
+#include "tools/measure/domain_fit.h"
+#include "codec/le32.h"
+#include "codec/model_file.h"
+#include "tests/tiny_codec.h"
 
 static void make_codec(aec_codec *c)
 {

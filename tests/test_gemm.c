@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "cpu.h"
-#include "gemm.h"
-#include "gemm_cases.h"
+#include "tests/check.h"
+#include "nn/cpu.h"
+#include "nn/gemm.h"
+#include "tests/gemm_cases.h"
 
 /* the switch's masks that give the portable kernel and the best one */
 #define MASK_GENERIC (NN_CPU_ALL & ~(NN_CPU_AVX2 | NN_CPU_FMA))

@@ -1,4 +1,4 @@
-/* tests/test_metrics.c - PSNR and MS-SSIM of codec/metrics.c against the
+/* tests/test_metrics.c - PSNR and MS-SSIM of tools/measure/metrics.c against the
  * referee: tests/fixtures/metrics/ holds two image pairs and the values
  * rd.py's psnr() and ms_ssim() gave on them (make_fixtures.py made both);
  * they must agree within 0.01 dB and 0.0005. Plus values known without
@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "metrics.h"
-#include "png_io.h"
+#include "tests/check.h"
+#include "tools/measure/metrics.h"
+#include "tools/imageio/png_io.h"
 
 #define FIXTURES "tests/fixtures/metrics/"
 

@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adam.h"
-#include "check.h"
-#include "deconv_winograd.h"
-#include "gdn.h"
-#include "model.h"
-#include "small_model.h"
+#include "nn/adam.h"
+#include "tests/check.h"
+#include "nn/deconv_winograd.h"
+#include "nn/gdn.h"
+#include "codec/model.h"
+#include "tests/small_model.h"
 
 static void fill_batch(nn_tensor *x, unsigned seed)
 {

@@ -6,9 +6,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "check.h"
-#include "model_file.h"
-#include "small_model.h"
+#include "tests/check.h"
+#include "codec/model_file.h"
+#include "tests/small_model.h"
 
 static aec_model small_model(void)
 {

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "rng.h"
-#include "search.h"
-#include "small_model.h"
+#include "tests/check.h"
+#include "nn/rng.h"
+#include "codec/search.h"
+#include "tests/small_model.h"
 
 #define PW 128
 #define PH 128

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "codec.h"
+#include "codec/codec.h"
 
 #define TINY_N 8
 #define TINY_M 12

@@ -19,13 +19,13 @@
 
 #include <dirent.h>
 
-#include "bench.h"
-#include "codec.h"
-#include "ext_codec.h"
-#include "image_io.h"
-#include "image_list.h"
-#include "jpeg_ref.h"
-#include "tools.h"
+#include "tools/bench.h"
+#include "codec/codec.h"
+#include "tools/ext_codec.h"
+#include "tools/imageio/image_io.h"
+#include "tools/imageio/image_list.h"
+#include "tools/measure/jpeg_ref.h"
+#include "tools/tools.h"
 
 static const char default_aec[] = "0,12.5,25,37.5,50,62.5,75,87.5,100";
 static const char default_jpeg[] = "5,15,25,35,45,55,65,75,85,95,98";

@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "dataset.h"
-#include "domain_fit.h"
-#include "model_file.h"
-#include "tools.h"
+#include "tools/cli.h"
+#include "tools/train/dataset.h"
+#include "tools/measure/domain_fit.h"
+#include "codec/model_file.h"
+#include "tools/tools.h"
 
 static void export_usage(FILE *f)
 {

@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "domain_fit.h"
-#include "image_list.h"
-#include "image_io.h"
-#include "tools.h"
+#include "tools/cli.h"
+#include "tools/measure/domain_fit.h"
+#include "tools/imageio/image_list.h"
+#include "tools/imageio/image_io.h"
+#include "tools/tools.h"
 
 static void usage(FILE *f)
 {

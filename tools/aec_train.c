@@ -32,18 +32,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "adam.h"
-#include "average.h"
-#include "blas.h"
-#include "cli.h"
-#include "codec.h"
-#include "crc32.h"
-#include "dataset.h"
-#include "domain_fit.h"
-#include "model.h"
-#include "model_file.h"
-#include "tools.h"
-#include "train_ranks.h"
+#include "nn/adam.h"
+#include "nn/average.h"
+#include "nn/blas.h"
+#include "tools/cli.h"
+#include "codec/codec.h"
+#include "nn/crc32.h"
+#include "tools/train/dataset.h"
+#include "tools/measure/domain_fit.h"
+#include "codec/model.h"
+#include "codec/model_file.h"
+#include "tools/tools.h"
+#include "tools/train/train_ranks.h"
 
 static volatile sig_atomic_t stop_requested;
 

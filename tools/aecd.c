@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blas.h"
-#include "cli.h"
-#include "model_file.h"
-#include "tools.h"
+#include "nn/blas.h"
+#include "tools/cli.h"
+#include "codec/model_file.h"
+#include "tools/tools.h"
 
 static void usage(FILE *f)
 {

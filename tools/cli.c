@@ -1,5 +1,5 @@
 /* tools/cli.c - output files, inputs and models for the command-line tools. */
-#include "cli.h"
+#include "tools/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model_file.h"
-#include "png_io.h"
-#include "tools.h"
+#include "codec/model_file.h"
+#include "tools/imageio/png_io.h"
+#include "tools/tools.h"
 
 /* ---- removing a half-written output when the program is killed ----------- */
 

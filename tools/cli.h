@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
+#include "codec/codec.h"
 
 /* flags of cli_check_output and cli_write_output */
 #define CLI_OVERWRITE 1u /* -f: an existing file may be replaced */

@@ -1,7 +1,7 @@
-/* tools/jpeg_ref.c - JPEG through libjpeg-turbo, as cjpeg/djpeg do it (see
+/* tools/measure/jpeg_ref.c - JPEG through libjpeg-turbo, as cjpeg/djpeg do it (see
  * jpeg_ref.h). libjpeg reports errors by calling error_exit, which must not
  * return: it longjmps back here with the library's message. */
-#include "jpeg_ref.h"
+#include "tools/measure/jpeg_ref.h"
 
 #include <setjmp.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* codec/png_io.h - read any PNG into 8-bit RGB plus an optional alpha plane,
+/* tools/imageio/png_io.h - read any PNG into 8-bit RGB plus an optional alpha plane,
  * write 8-bit RGB or RGBA PNGs atomically. Built on libpng.
  *
  * Every function returns 0 on success and -1 on failure; on failure a single

@@ -1,14 +1,14 @@
-/* tools/domain_fit.c - the domain-fit score (domain_fit.h). */
-#include "domain_fit.h"
+/* tools/measure/domain_fit.c - the domain-fit score (domain_fit.h). */
+#include "tools/measure/domain_fit.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "container.h"
-#include "jpeg_ref.h"
-#include "metrics.h"
+#include "codec/container.h"
+#include "tools/measure/jpeg_ref.h"
+#include "tools/measure/metrics.h"
 
 /* JPEG qualities whose (PSNR, bits) points aec's PSNR is placed among */
 static const int jpeg_qualities[] = {5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 98, 100};

@@ -1,4 +1,4 @@
-/* codec/dataset.h - a folder of training images held in memory, and the
+/* tools/train/dataset.h - a folder of training images held in memory, and the
  * random crops and flips a training step draws from it (dataset.c; the
  * loading, which reads PNG and JPEG files, is dataset_load.c, so that the
  * standalone decoder links neither image reader). */
@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "images.h"
-#include "rng.h"
+#include "codec/images.h"
+#include "nn/rng.h"
 
 /* the images, sorted by file name */
 typedef aec_images aec_dataset;

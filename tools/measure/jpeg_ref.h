@@ -1,4 +1,4 @@
-/* tools/jpeg_ref.h - the JPEG baseline of `aec bench`: libjpeg-turbo,
+/* tools/measure/jpeg_ref.h - the JPEG baseline of `aec bench`: libjpeg-turbo,
  * linked in, set up as `cjpeg -quality Q -optimize` and `djpeg` are by
  * default (the referee's JPEG): 4:2:0 YCbCr, the islow DCT, Huffman tables
  * optimised per image, the quality scaling not forced to baseline tables,

@@ -1,4 +1,4 @@
-/* codec/jpeg_io.h - read a JPEG into the 8-bit RGB of an aec_image
+/* tools/imageio/jpeg_io.h - read a JPEG into the 8-bit RGB of an aec_image
  * (png_io.h), upright. Built on libjpeg-turbo.
  *
  * As png_io: 0 on success, -1 on failure with a single line "NAME:
@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "png_io.h"
+#include "tools/imageio/png_io.h"
 
 /* libjpeg-turbo's djpeg -maxscans suggests a limit of this order; real
  * progressive files have about 10 scans. */

@@ -1,9 +1,9 @@
-/* codec/bdrate.c - Bjontegaard delta-rate and equal-quality rates (see
+/* tools/measure/bdrate.c - Bjontegaard delta-rate and equal-quality rates (see
  * bdrate.h). The fit follows numpy.polyfit so that rd.py and `aec bench`
  * agree even on degenerate curves; the least squares are solved through a
  * one-sided Jacobi SVD, which is accurate for the badly conditioned
  * Vandermonde matrices of PSNR values around 30. */
-#include "bdrate.h"
+#include "tools/measure/bdrate.h"
 
 #include <float.h>
 #include <math.h>

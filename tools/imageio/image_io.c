@@ -1,5 +1,5 @@
-/* codec/image_io.c - PNG or JPEG by the first bytes; see image_io.h. */
-#include "image_io.h"
+/* tools/imageio/image_io.c - PNG or JPEG by the first bytes; see image_io.h. */
+#include "tools/imageio/image_io.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "jpeg_io.h"
-#include "model_file.h"
+#include "tools/imageio/jpeg_io.h"
+#include "codec/model_file.h"
 
 /* aec encode's limit on an input file's size */
 #define MAX_FILE_BYTES ((size_t)1 << 31)

@@ -1,4 +1,4 @@
-/* codec/image_io.h - reading the images aec codes and trains on: PNG
+/* tools/imageio/image_io.h - reading the images aec codes and trains on: PNG
  * (png_io.h) or JPEG (jpeg_io.h), told apart by their first bytes, not
  * their names, into the same aec_image.
  *
@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "png_io.h"
+#include "tools/imageio/png_io.h"
 
 typedef enum { AEC_IMAGE_UNKNOWN, AEC_IMAGE_PNG, AEC_IMAGE_JPEG } aec_image_format;
 

@@ -1,4 +1,4 @@
-/* codec/metrics.c - PSNR and MS-SSIM as rd.py computes them (see metrics.h).
+/* tools/measure/metrics.c - PSNR and MS-SSIM as rd.py computes them (see metrics.h).
  *
  * rd.py filters with scipy's gaussian_filter(sigma 1.5, truncate 3.5,
  * mode "constant") and then crops 5 pixels from every side. The kernel's
@@ -6,7 +6,7 @@
  * positions where the window lies inside the image: the zero padding never
  * counts, and a "valid" correlation here gives the same numbers. Everything
  * is in double, as numpy does it. */
-#include "metrics.h"
+#include "tools/measure/metrics.h"
 
 #include <math.h>
 #include <stdlib.h>

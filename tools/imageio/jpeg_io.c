@@ -1,4 +1,4 @@
-/* codec/jpeg_io.c - JPEG reading with libjpeg-turbo; see jpeg_io.h.
+/* tools/imageio/jpeg_io.c - JPEG reading with libjpeg-turbo; see jpeg_io.h.
  *
  * libjpeg reports errors by calling error_exit, which must not return;
  * ours records the message and longjmps back into decode(). The warnings
@@ -6,7 +6,7 @@
  * allocates lives in a struct owned by its caller, so nothing is lost or
  * left indeterminate across the longjmp, and the caller frees it on every
  * path. */
-#include "jpeg_io.h"
+#include "tools/imageio/jpeg_io.h"
 
 #include <setjmp.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* tools/train_ranks.h - the processes of one data-parallel `aec train`
+/* tools/train/train_ranks.h - the processes of one data-parallel `aec train`
  * run: the ranks of an MPI job (`mpirun -np N bin/aec train ...`, built
  * with make MPI=1, which defines AEC_MPI), or the one process of a run
  * without MPI, for which every call below is nothing or a copy.

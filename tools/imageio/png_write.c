@@ -1,4 +1,4 @@
-/* codec/png_write.c - PNG encoding with the rows filtered and deflated in
+/* tools/imageio/png_write.c - PNG encoding with the rows filtered and deflated in
  * parallel; see png_write.h.
  *
  * A PNG's pixels are one zlib stream, which libpng compresses on one
@@ -17,15 +17,15 @@
  * Each row's filter is the one of the five (PNG spec, section 9) whose
  * output has the smallest sum of magnitudes read as signed bytes, the
  * heuristic the PNG spec suggests and libpng uses. */
-#include "png_write.h"
+#include "tools/imageio/png_write.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
-#include "crc32.h"
-#include "vector_copies.h"
+#include "nn/crc32.h"
+#include "nn/vector_copies.h"
 
 #define PIECE_BYTES (256 * 1024) /* filtered bytes per separately deflated piece */
 #define BAND_PIECES 8            /* pieces per band (filtered, then deflated in parallel) */

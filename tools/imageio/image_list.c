@@ -1,5 +1,5 @@
-/* tools/image_list.c - the image files under a folder (image_list.h). */
-#include "image_list.h"
+/* tools/imageio/image_list.c - the image files under a folder (image_list.h). */
+#include "tools/imageio/image_list.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "image_io.h"
+#include "tools/imageio/image_io.h"
 
 int image_list_add(image_list *l, const char *p)
 {

@@ -1,4 +1,4 @@
-/* codec/bdrate.h - comparing rate-distortion curves: the Bjontegaard
+/* tools/measure/bdrate.h - comparing rate-distortion curves: the Bjontegaard
  * delta-rate exactly as the project's reference script rd.py computes it,
  * and the file size another codec needs for the same quality.
  *

@@ -1,6 +1,6 @@
-/* codec/dataset.c - drawing crops from a training set. Loading a folder is
+/* tools/train/dataset.c - drawing crops from a training set. Loading a folder is
  * dataset_load.c's. */
-#include "dataset.h"
+#include "tools/train/dataset.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
-/* tools/rd_svg.c - the rate-distortion plot of `aec bench` as hand-written
+/* tools/measure/rd_svg.c - the rate-distortion plot of `aec bench` as hand-written
  * SVG (see rd_svg.h): no plotting library, and the file opens in any
  * browser. */
-#include "rd_svg.h"
+#include "tools/measure/rd_svg.h"
 
 #include <math.h>
 #include <string.h>

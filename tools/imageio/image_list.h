@@ -1,4 +1,4 @@
-/* tools/image_list.h - the image files under a folder, found the same way
+/* tools/imageio/image_list.h - the image files under a folder, found the same way
  * by every command that takes folders (aec bench, aec score). */
 #ifndef AEC_IMAGE_LIST_H
 #define AEC_IMAGE_LIST_H

@@ -1,4 +1,4 @@
-/* codec/png_write.h - the PNG encoder behind aec_png_write (png_io.h).
+/* tools/imageio/png_write.h - the PNG encoder behind aec_png_write (png_io.h).
  *
  * Writes width x height 8-bit RGB (alpha == NULL) or RGBA to f: the rows
  * filtered and deflated in parallel (OpenMP), the bytes the same for any

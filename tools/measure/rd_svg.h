@@ -1,4 +1,4 @@
-/* tools/rd_svg.h - a rate-distortion plot as a standalone SVG file: bits
+/* tools/measure/rd_svg.h - a rate-distortion plot as a standalone SVG file: bits
  * per pixel against PSNR on the left and against MS-SSIM on the right, one
  * line with markers per codec, axes with ticks, a legend and a title. */
 #ifndef AEC_RD_SVG_H

@@ -1,4 +1,4 @@
-/* codec/metrics.h - image quality measures, computed exactly as the
+/* tools/measure/metrics.h - image quality measures, computed exactly as the
  * project's reference script rd.py computes them, so that numbers
  * from `aec bench` and from rd.py can be put side by side.
  *

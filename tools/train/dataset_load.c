@@ -1,7 +1,7 @@
-/* codec/dataset_load.c - loading a folder of training images (dataset.h).
+/* tools/train/dataset_load.c - loading a folder of training images (dataset.h).
  * Apart from dataset.c because it reads files (image_io.h, and with it
  * libjpeg). */
-#include "dataset.h"
+#include "tools/train/dataset.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image_io.h"
+#include "tools/imageio/image_io.h"
 
 static int cmp_str(const void *a, const void *b)
 {

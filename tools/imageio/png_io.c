@@ -1,4 +1,4 @@
-/* codec/png_io.c - PNG reading with libpng and atomic writing (the encoder
+/* tools/imageio/png_io.c - PNG reading with libpng and atomic writing (the encoder
  * is png_write.c); see png_io.h.
  *
  * libpng reports errors by calling an error function that must not return;
@@ -6,8 +6,8 @@
  * setjmp. Everything that function allocates lives in a struct owned by its
  * caller, so nothing is lost or left indeterminate across the longjmp, and
  * the caller frees it on every path. */
-#include "png_io.h"
-#include "png_write.h"
+#include "tools/imageio/png_io.h"
+#include "tools/imageio/png_write.h"
 
 #include <errno.h>
 #include <fcntl.h>

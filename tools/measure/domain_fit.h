@@ -1,4 +1,4 @@
-/* tools/domain_fit.h - how well an image fits the domain a model was trained
+/* tools/measure/domain_fit.h - how well an image fits the domain a model was trained
  * on. An autoencoder codes what it has learnt cheaply and what it has not
  * seen dearly, but an image's rate also depends on how much detail it has.
  * The score divides the one by the other: the bits aec needs for the image
@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
+#include "codec/codec.h"
 
 #define DOMAIN_FIT_QUALITY 50
 /* Smaller images are not scored: the codec works on 64-pixel blocks, and

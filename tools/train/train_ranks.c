@@ -1,7 +1,7 @@
-/* tools/train_ranks.c - the ranks of a data-parallel training run (see
+/* tools/train/train_ranks.c - the ranks of a data-parallel training run (see
  * train_ranks.h): MPI when built with AEC_MPI (make MPI=1), otherwise one
  * rank and nothing to exchange. */
-#include "train_ranks.h"
+#include "tools/train/train_ranks.h"
 
 #include <limits.h>
 #include <stdio.h>

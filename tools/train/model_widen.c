@@ -1,8 +1,8 @@
-/* codec/model_widen.c - a trained model given more latent channels
+/* tools/train/model_widen.c - a trained model given more latent channels
  * (aec train --init MODEL --m M2): its first M channels are the model's
  * and the new ones start out changing no pixel, so that training begins
  * where the model was and learns what the new channels can add. */
-#include "model.h"
+#include "codec/model.h"
 
 #include <math.h>
 #include <string.h>

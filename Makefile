@@ -318,7 +318,8 @@ clean:
 #       findings to $(BUILD)/fuzz/image-crash-*.
 # One thread, so a finding replays exactly; an input running over 10 s is a
 # finding (a hang).
-# The harnesses link the programs' libraries (NN_SRC, CODEC_SRC, IMAGEIO_SRC) built again
+# The harnesses link the programs' libraries (NN_SRC, CODEC_SRC, IMAGEIO_SRC,
+# TRAIN_SRC) built again
 # in $(BUILD)/fuzz by clang with coverage, ASan and UBSan. make test builds
 # them and runs each for FUZZ_SMOKE seconds (test-fuzz).
 FUZZ_CC  ?= clang
@@ -349,8 +350,11 @@ $(FUZZ)/libcodec.a: $(call objs,$(FUZZ),$(CODEC_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(FUZZ)/libimageio.a: $(call objs,$(FUZZ),$(IMAGEIO_SRC))
 	@rm -f $@; ar rcs $@ $^
+# for the tiny model fuzz_codec makes at start-up (aec_model_init)
+$(FUZZ)/libtrain.a: $(call objs,$(FUZZ),$(filter-out %/train_ranks.c,$(TRAIN_SRC)))
+	@rm -f $@; ar rcs $@ $^
 
-FUZZ_LIBS = $(FUZZ)/libimageio.a $(FUZZ)/libcodec.a $(FUZZ)/libnn.a
+FUZZ_LIBS = $(FUZZ)/libtrain.a $(FUZZ)/libimageio.a $(FUZZ)/libcodec.a $(FUZZ)/libnn.a
 $(FUZZERS): $(FUZZ)/%: $(FUZZ)/obj/tests/%.o $(FUZZ_LIBS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(OMP) -o $@ $< $(FUZZ_LIBS) $(LDLIBS_AEC)
 
@@ -390,9 +394,9 @@ test-fuzz: $(FUZZERS)
 
 # $(FUZZ)/fuzz_decode_corpus DIR and $(FUZZ)/fuzz_codec_corpus DIR write the
 # harnesses' seed files (built with -DAEC_FUZZ_WRITE_CORPUS, gcc, no fuzzer)
-$(FUZZERS:=_corpus): $(FUZZ)/%_corpus: tests/%.c $(wildcard tests/*.h) $(LIBS)
+$(FUZZERS:=_corpus): $(FUZZ)/%_corpus: tests/%.c $(wildcard tests/*.h) $(BUILD)/libaectools.a $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -I. $(CFLAGS) $(WARN) $(OMP) -DAEC_FUZZ_WRITE_CORPUS \
-	  -o $@ $< $(LIBS) $(LDLIBS_AEC)
+	  -o $@ $< $(BUILD)/libaectools.a $(LIBS) $(LDLIBS_AEC)
 
 .PHONY: fuzz fuzz-codec fuzz-image fuzz-merge fuzz-clang test-fuzz

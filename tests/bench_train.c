@@ -20,6 +20,7 @@
 
 #include "nn/adam.h"
 #include "nn/blas.h"
+#include "tools/train/model_train.h"
 #include "codec/model.h"
 
 static double now(void)

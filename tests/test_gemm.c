@@ -17,6 +17,7 @@
 #include "nn/cpu.h"
 #include "nn/gemm.h"
 #include "tests/gemm_cases.h"
+#include "tools/train/model_train.h"
 
 /* the switch's masks that give the portable kernel and the best one */
 #define MASK_GENERIC (NN_CPU_ALL & ~(NN_CPU_AVX2 | NN_CPU_FMA))

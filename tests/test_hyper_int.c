@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "tests/check.h"
+#include "tools/train/model_train.h"
 #include "codec/hyper_int.h"
 
 /* golden CRC-32s of seed 1's small model (see test_golden) */

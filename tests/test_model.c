@@ -11,6 +11,7 @@
 #include "nn/gdn.h"
 #include "codec/model.h"
 #include "tests/small_model.h"
+#include "tools/train/model_train.h"
 
 static void fill_batch(nn_tensor *x, unsigned seed)
 {

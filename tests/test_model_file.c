@@ -9,6 +9,7 @@
 #include "tests/check.h"
 #include "codec/model_file.h"
 #include "tests/small_model.h"
+#include "tools/train/model_train.h"
 
 static aec_model small_model(void)
 {

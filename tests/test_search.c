@@ -12,6 +12,7 @@
 #include "nn/rng.h"
 #include "codec/search.h"
 #include "tests/small_model.h"
+#include "tools/train/model_train.h"
 
 #define PW 128
 #define PH 128

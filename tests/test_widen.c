@@ -8,6 +8,7 @@
 #include "tests/check.h"
 #include "codec/codec.h"
 #include "tests/tiny_codec.h"
+#include "tools/train/model_train.h"
 
 #define WIDE_M 20
 

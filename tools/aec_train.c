@@ -39,6 +39,7 @@
 #include "codec/codec.h"
 #include "nn/crc32.h"
 #include "tools/train/dataset.h"
+#include "tools/train/model_train.h"
 #include "tools/measure/domain_fit.h"
 #include "codec/model.h"
 #include "codec/model_file.h"

@@ -3,6 +3,7 @@
  * and the new ones start out changing no pixel, so that training begins
  * where the model was and learns what the new channels can add. */
 #include "codec/model.h"
+#include "tools/train/model_train.h"
 
 #include <math.h>
 #include <string.h>

@@ -17,7 +17,7 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 cd "$(dirname "$0")/.."
 imgs="samples/kodim23.png samples/swallowtail.png"
 
-# encode: two images, three qualities, efforts 0 and 1
+# encode: two images, three qualities, efforts 0 and 1, a bpp and a PSNR target
 for img in $imgs; do
     b=$(basename "$img" .png)
     for q in 10 50 90; do
@@ -25,6 +25,7 @@ for img in $imgs; do
     done
     "$aec" encode -q 50 -e 1 -j 1 "$img" -o "$work/$b-q50-e1.aec" >/dev/null
     "$aec" encode --bpp 0.5 -e 0 -j 1 "$img" -o "$work/$b-bpp0.5.aec" >/dev/null
+    "$aec" encode --psnr 26 -e 0 -j 1 "$img" -o "$work/$b-psnr26.aec" >/dev/null
 done
 # decode with aec and with aecd
 for f in "$work"/*.aec; do

@@ -25,7 +25,7 @@ for img in $imgs; do
     done
     "$aec" encode -q 50 -e 1 -j 1 "$img" -o "$work/$b-q50-e1.aec" >/dev/null
     "$aec" encode --bpp 0.5 -e 0 -j 1 "$img" -o "$work/$b-bpp0.5.aec" >/dev/null
-    "$aec" encode --psnr 26 -e 0 -j 1 "$img" -o "$work/$b-psnr26.aec" >/dev/null
+    "$aec" encode --psnr 27.5 -e 0 -j 1 "$img" -o "$work/$b-psnr27.5.aec" >/dev/null
 done
 # decode with aec and with aecd
 for f in "$work"/*.aec; do

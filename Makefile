@@ -86,9 +86,7 @@ $(BUILD)/libaectools.a: $(call objs,$(BUILD),$(TOOLS_LIB_SRC))
 # instead of OpenBLAS), so it decodes to aecd's pixels and needs only libgomp
 # and libm; position-independent, every symbol hidden but aec.h's (AEC_API),
 # and the shared library keeps only the sections those reach.
-LIBAEC_CODEC := aec_api aec_api_code target codec search model model_file cdf_tables container \
-                context_int hyper_int rangecoder varint images
-LIBAEC_SRC := $(patsubst %,codec/%.c,$(LIBAEC_CODEC)) $(NN_SRC)
+LIBAEC_SRC := $(CODEC_SRC) $(NN_SRC)
 LIBAEC_LIBS = -lz -lm -lpthread
 PIC = $(BUILD)/pic
 $(PIC)/obj/%.o: %.c | $(BUILD)/.deps-ok

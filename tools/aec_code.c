@@ -26,6 +26,7 @@
 #include "tools/cli.h"
 #include "tools/measure/domain_fit.h"
 #include "tools/imageio/image_io.h"
+#include "codec/psnr.h"
 #include "codec/target.h"
 #include "tools/tools.h"
 
@@ -817,7 +818,7 @@ static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result
         uint8_t *dec;
         int w, h;
         if (aec_decode(x->c, best.bytes, best.len, &dec, &w, &h, err, sizeof err) == 0) {
-            best.psnr = aec_target_psnr(dec, img.rgb, (size_t)w * h * 3);
+            best.psnr = aec_psnr(dec, img.rgb, (size_t)w * h * 3);
             free(dec);
         }
     }

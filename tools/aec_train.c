@@ -43,6 +43,7 @@
 #include "tools/measure/domain_fit.h"
 #include "codec/model.h"
 #include "codec/model_file.h"
+#include "codec/psnr.h"
 #include "tools/tools.h"
 #include "tools/train/train_ranks.h"
 
@@ -310,20 +311,13 @@ static void validate(const aec_model *m, aec_train_state *s, const aec_dataset *
                     se += (a - b) * (a - b);
                 }
         double mse = se / (3.0 * w * h);
-        sum_psnr += 10 * log10(255.0 * 255.0 / (mse > 1e-10 ? mse : 1e-10));
+        sum_psnr += aec_psnr_mse(mse);
         sum_bpp += bits / ((double)w * h);
         free(planar);
     }
     nn_tensor_free(&x_hat);
     *bpp = sum_bpp / val->count;
     *psnr = sum_psnr / val->count;
-}
-
-static double psnr_of(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    double se = 0;
-    for (size_t i = 0; i < n; i++) se += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-    return 10 * log10(255.0 * 255.0 / fmax(se / (double)n, 1e-10));
 }
 
 /* m made ready to code as aec export makes it: a copy of its weights,
@@ -365,7 +359,7 @@ static void validate_coded(const aec_model *m, aec_train_state *s, const aec_dat
                            &len, err, sizeof err) == 0 &&
                 aec_decode(&codec, bytes, len, &rgb, &w, &h, err, sizeof err) == 0) {
                 bpp += 8.0 * (double)len / ((double)w * h);
-                psnr += psnr_of(rgb, val->rgb[i], (size_t)w * h * 3);
+                psnr += aec_psnr(rgb, val->rgb[i], (size_t)w * h * 3);
                 n++;
             }
             free(bytes);

@@ -113,7 +113,7 @@ static int measure(const aec_codec *c, const bench_options *o, const aec_image *
     if (rc == 0) {
         p->bytes = (double)len;
         p->bpp = 8.0 * (double)len / ((double)img->width * img->height);
-        p->psnr = aec_psnr_rgb(img->rgb, back, w, h);
+        p->psnr = aec_psnr(img->rgb, back, (size_t)w * h * 3);
         if (aec_msssim_rgb(img->rgb, back, w, h, &p->msssim)) {
             snprintf(inner, sizeof inner, "out of memory");
             rc = -1;

@@ -70,7 +70,7 @@ static int jpeg_log_bits_at(const uint8_t *rgb, int w, int h, double psnr, doubl
             return -1;
         }
         size_t bytes = jpeg_entropy_bytes(jpg, len);
-        p[k].psnr = aec_psnr_rgb(rgb, dec, w, h);
+        p[k].psnr = aec_psnr(rgb, dec, (size_t)w * h * 3);
         p[k].log_bits = log2(8.0 * (double)(bytes ? bytes : 1));
         free(jpg);
         free(dec);
@@ -118,7 +118,7 @@ int domain_fit_score(const aec_codec *c, const uint8_t *rgb, int w, int h, doubl
     double jpeg_log_bits;
     if (aec_encode(&fast, crop, cw, ch, DOMAIN_FIT_QUALITY, &file, &len, err, errlen) == 0 &&
         aec_decode(&fast, file, len, &dec, &dw, &dh, err, errlen) == 0) {
-        double psnr = aec_psnr_rgb(crop, dec, cw, ch);
+        double psnr = aec_psnr(crop, dec, (size_t)cw * ch * 3);
         size_t payload = aec_payload_bytes(file, len);
         if (jpeg_log_bits_at(crop, cw, ch, psnr, &jpeg_log_bits, err, errlen) == 0) {
             *score = log2(8.0 * (double)(payload ? payload : 1)) - jpeg_log_bits;

@@ -15,18 +15,6 @@
 #define TAPS (2 * RADIUS + 1)
 #define SCALES 5
 
-double aec_psnr_rgb(const uint8_t *a, const uint8_t *b, int w, int h)
-{
-    size_t n = (size_t)w * (size_t)h * 3;
-    double sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - (double)b[i];
-        sum += d * d;
-    }
-    double mse = n ? sum / (double)n : 0;
-    return mse == 0 ? 100.0 : 10 * log10(255.0 * 255.0 / mse);
-}
-
 /* scipy's _gaussian_kernel1d: exp(-x^2 / (2 sigma^2)) over -5..5, normalised. */
 static void gaussian_taps(double taps[TAPS])
 {

@@ -8,9 +8,9 @@
 
 #include <stdint.h>
 
-/* PSNR in dB of the mean squared error over all three channels together;
- * 100 when the images are identical (rd.py's convention). */
-double aec_psnr_rgb(const uint8_t *a, const uint8_t *b, int w, int h);
+/* PSNR: codec/psnr.h (the encoder's PSNR target uses it too), the same
+ * as rd.py's. */
+#include "codec/psnr.h"
 
 /* Smallest side for which MS-SSIM is defined: the fifth scale (side / 16)
  * must still be as wide as the 11-tap window. */

@@ -98,16 +98,6 @@ typedef struct {
  * (clamped to 0 .. AEC_EFFORT_MAX). */
 void aec_codec_set_effort(aec_codec *c, int effort);
 
-/* How many images of the calibration set aec_codec_from_model uses (the
- * first ones). */
-#define AEC_CALIB_IMAGES 8
-
-/* Makes a trained model ready to code: builds the integer hyper-synthesis
- * (and context model) with activation ranges calibrated on `calib`, a few
- * images of the domain, then the entropy tables, the latents' fitted to
- * those images' symbols. Takes ownership of *m. */
-int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_images *calib, char *err,
-                         size_t errlen);
 /* The .aecm file as a malloc'd byte string; decoder_only keeps just what
  * aecd needs. */
 int aec_codec_serialize(const aec_codec *c, int decoder_only, const char *meta, uint8_t **out,

@@ -6,8 +6,9 @@
 #include <stdint.h>
 
 /* count 8-bit interleaved RGB images, with their sizes and names (for
- * messages): the calibration set of aec_codec_from_model, and the training
- * data set (aec_dataset) */
+ * messages): the calibration set of aec_codec_from_model
+ * (tools/train/calibrate.h) and of the domain-fit scores, and the
+ * training data set (aec_dataset) */
 typedef struct {
     int count;
     int *width, *height;

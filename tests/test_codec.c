@@ -16,6 +16,7 @@
 #include "codec/codec.h"
 #include "codec/rangecoder.h"
 #include "tests/tiny_codec.h"
+#include "tools/train/calibrate.h"
 
 static uint32_t crc_bytes(const void *p, size_t n)
 {
@@ -973,7 +974,7 @@ static void test_bits(aec_codec *c)
     free(img);
 }
 
-/* The latent tables fitted at export (codec.c, fit_y_tables) code the
+/* The latent tables fitted at export (tools/train/calibrate.c) code the
  * calibration images in fewer bytes than the tables at their own scales:
  * a calibration set big enough that tables get fitted (2000 symbols). */
 static void test_fitted_tables(void)

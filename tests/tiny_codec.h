@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "codec/codec.h"
+#include "tools/train/calibrate.h"
 #include "tools/train/model_train.h"
 
 #define TINY_N 8

@@ -12,6 +12,7 @@
 #include "tools/measure/domain_fit.h"
 #include "codec/model_file.h"
 #include "tools/tools.h"
+#include "tools/train/calibrate.h"
 
 static void export_usage(FILE *f)
 {

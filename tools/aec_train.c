@@ -45,6 +45,7 @@
 #include "codec/model_file.h"
 #include "codec/psnr.h"
 #include "tools/tools.h"
+#include "tools/train/calibrate.h"
 #include "tools/train/train_ranks.h"
 
 static volatile sig_atomic_t stop_requested;

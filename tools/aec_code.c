@@ -626,64 +626,58 @@ static int parse_common(int argc, char **argv, int encoding, code_options *o, ch
         fprintf(stderr, "aec %s: out of memory\n", cmd);
         return AEC_EXIT_SYSTEM;
     }
-    int only_inputs = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int takes_value = !strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "-j") ||
-                          (encoding && (!strcmp(a, "-q") || !strcmp(a, "--bpp") ||
-                                        !strcmp(a, "--psnr") || !strcmp(a, "--refine") ||
-                                        !strcmp(a, "-e") || !strcmp(a, "--effort")));
-        if (only_inputs || a[0] != '-' || !a[1]) {
-            (*inputs)[(*n_in)++] = argv[i];
-        } else if (!strcmp(a, "--")) {
-            only_inputs = 1;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return -1;
-        } else if (takes_value || !strncmp(a, "-j", 2)) {
-            const char *v = a[2] && a[1] == 'j' ? a + 2 : NULL; /* -jN */
-            if (!v && i + 1 >= argc) {
-                fprintf(stderr, "aec %s: %s needs a value\n", cmd, a);
-                return AEC_EXIT_USAGE;
-            }
-            if (!v) v = argv[++i];
-            double x;
-            if (!strcmp(a, "-m")) o->model = v;
-            else if (!strcmp(a, "-o")) o->out = v;
-            else if (a[1] == 'j') {
-                if (parse_number(cmd, "-j", v, 0, MAX_WORKERS, &x) || x != floor(x))
-                    return AEC_EXIT_USAGE;
-                /* -j 0: one worker per core */
-                o->workers = x > 0 ? (int)x : (int)sysconf(_SC_NPROCESSORS_ONLN);
-                if (o->workers < 1) o->workers = 1;
-                if (o->workers > MAX_WORKERS) o->workers = MAX_WORKERS;
-            } else if (!strcmp(a, "-q")) {
-                if (parse_number(cmd, "-q", v, 0, 100, &o->quality)) return AEC_EXIT_USAGE;
-                o->quality_given = 1;
-            } else if (!strcmp(a, "--refine")) {
-                if (parse_number(cmd, "--refine", v, 0, 1000, &x) || x != floor(x))
-                    return AEC_EXIT_USAGE;
-                o->refine = (int)x;
-            } else if (!strcmp(a, "-e") || !strcmp(a, "--effort")) {
-                if (parse_number(cmd, a, v, 0, AEC_EFFORT_MAX, &x) || x != floor(x))
-                    return AEC_EXIT_USAGE;
-                o->effort = (int)x;
-            } else if (!strcmp(a, "--bpp")) {
-                if (parse_number(cmd, "--bpp", v, 1e-6, 48, &o->target_bpp)) return AEC_EXIT_USAGE;
-            } else {
-                if (parse_number(cmd, "--psnr", v, 1, 200, &o->target_psnr)) return AEC_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "-f")) {
-            o->force = 1;
-        } else if (encoding && !strcmp(a, "-v")) {
-            o->verbose = 1;
-        } else if (encoding && !strcmp(a, "--drop-alpha")) {
-            o->drop_alpha = 1;
-        } else if (encoding && !strcmp(a, "--no-fit-check")) {
-            o->no_fit_check = 1;
-        } else {
-            fprintf(stderr, "aec %s: unknown option '%s' (try aec %s --help)\n", cmd, a, cmd);
-            return AEC_EXIT_USAGE;
+    enum { O_MODEL = 1, O_OUT, O_JOBS, O_FORCE, O_QUALITY, O_BPP, O_PSNR, O_REFINE, O_EFFORT,
+           O_VERBOSE, O_DROP_ALPHA, O_NO_FIT_CHECK };
+    static const cli_option decode_opts[] = {
+        {"-m", O_MODEL, CLI_VALUE}, {"-o", O_OUT, CLI_VALUE}, {"-j", O_JOBS, CLI_GLUED},
+        {"-f", O_FORCE, 0}, {NULL, 0, 0}};
+    static const cli_option encode_opts[] = {
+        {"-m", O_MODEL, CLI_VALUE}, {"-o", O_OUT, CLI_VALUE}, {"-j", O_JOBS, CLI_GLUED},
+        {"-f", O_FORCE, 0}, {"-q", O_QUALITY, CLI_VALUE}, {"--bpp", O_BPP, CLI_VALUE},
+        {"--psnr", O_PSNR, CLI_VALUE}, {"--refine", O_REFINE, CLI_VALUE},
+        {"-e", O_EFFORT, CLI_VALUE}, {"--effort", O_EFFORT, CLI_VALUE}, {"-v", O_VERBOSE, 0},
+        {"--drop-alpha", O_DROP_ALPHA, 0}, {"--no-fit-check", O_NO_FIT_CHECK, 0}, {NULL, 0, 0}};
+    char name[16];
+    snprintf(name, sizeof name, "aec %s", cmd);
+    cli_args args = cli_args_start(argc, argv, name, stderr);
+    for (int k; (k = cli_next_arg(&args, encoding ? encode_opts : decode_opts)) != CLI_END;) {
+        const char *a = args.arg, *v = args.value;
+        double x;
+        switch (k) {
+        case CLI_OPERAND: (*inputs)[(*n_in)++] = argv[args.next - 1]; break;
+        case CLI_HELP: usage(stdout); return -1;
+        case CLI_ERROR: return AEC_EXIT_USAGE;
+        case O_MODEL: o->model = v; break;
+        case O_OUT: o->out = v; break;
+        case O_JOBS:
+            if (parse_number(cmd, "-j", v, 0, MAX_WORKERS, &x) || x != floor(x)) return AEC_EXIT_USAGE;
+            /* -j 0: one worker per core */
+            o->workers = x > 0 ? (int)x : (int)sysconf(_SC_NPROCESSORS_ONLN);
+            if (o->workers < 1) o->workers = 1;
+            if (o->workers > MAX_WORKERS) o->workers = MAX_WORKERS;
+            break;
+        case O_QUALITY:
+            if (parse_number(cmd, "-q", v, 0, 100, &o->quality)) return AEC_EXIT_USAGE;
+            o->quality_given = 1;
+            break;
+        case O_REFINE:
+            if (parse_number(cmd, "--refine", v, 0, 1000, &x) || x != floor(x)) return AEC_EXIT_USAGE;
+            o->refine = (int)x;
+            break;
+        case O_EFFORT:
+            if (parse_number(cmd, a, v, 0, AEC_EFFORT_MAX, &x) || x != floor(x)) return AEC_EXIT_USAGE;
+            o->effort = (int)x;
+            break;
+        case O_BPP:
+            if (parse_number(cmd, "--bpp", v, 1e-6, 48, &o->target_bpp)) return AEC_EXIT_USAGE;
+            break;
+        case O_PSNR:
+            if (parse_number(cmd, "--psnr", v, 1, 200, &o->target_psnr)) return AEC_EXIT_USAGE;
+            break;
+        case O_FORCE: o->force = 1; break;
+        case O_VERBOSE: o->verbose = 1; break;
+        case O_DROP_ALPHA: o->drop_alpha = 1; break;
+        case O_NO_FIT_CHECK: o->no_fit_check = 1; break;
         }
     }
     if ((o->quality_given != 0) + (o->target_bpp > 0) + (o->target_psnr > 0) > 1) {

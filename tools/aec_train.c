@@ -156,25 +156,35 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
     o->seed = 1;
     o->ckpt_every = 300;
     o->val_every = 900;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE                                                               \
-    if (!v) {                                                                    \
-        fprintf(say, "aec train: %s needs a value\n", a);                        \
-        return -1;                                                               \
-    }                                                                            \
-    i++;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
-        else if (!strcmp(a, "--data")) { NEED_VALUE o->data = v; }
-        else if (!strcmp(a, "--val")) { NEED_VALUE o->val = v; }
-        else if (!strcmp(a, "--calib")) { NEED_VALUE o->calib = v; }
-        else if (!strcmp(a, "-o")) { NEED_VALUE o->out = v; }
-        else if (!strcmp(a, "--init")) { NEED_VALUE o->init = v; }
-        else if (!strcmp(a, "--resume")) { NEED_VALUE o->resume = v; }
-        else if (!strcmp(a, "--checkpoint")) { NEED_VALUE o->ckpt = v; }
+    /* every option but --context takes a value; the loop tells them apart
+     * by name */
+    static const cli_option opts[] = {
+        {"--data", 1, CLI_VALUE}, {"--val", 1, CLI_VALUE}, {"--calib", 1, CLI_VALUE},
+        {"-o", 1, CLI_VALUE}, {"--init", 1, CLI_VALUE}, {"--resume", 1, CLI_VALUE},
+        {"--checkpoint", 1, CLI_VALUE}, {"--time", 1, CLI_VALUE},
+        {"--checkpoint-every", 1, CLI_VALUE}, {"--val-every", 1, CLI_VALUE},
+        {"--snapshot-every", 1, CLI_VALUE}, {"--steps", 1, CLI_VALUE}, {"--batch", 1, CLI_VALUE},
+        {"--patch", 1, CLI_VALUE}, {"--threads", 1, CLI_VALUE}, {"--seed", 1, CLI_VALUE},
+        {"--n", 1, CLI_VALUE}, {"--workers", 1, CLI_VALUE}, {"--m", 1, CLI_VALUE},
+        {"--patch-first", 1, CLI_VALUE}, {"--lr", 1, CLI_VALUE}, {"--lambdas", 1, CLI_VALUE},
+        {"--average", 1, CLI_VALUE}, {"--context", 1, 0}, {NULL, 0, 0}};
+    cli_args args = cli_args_start(argc, argv, "aec train", say);
+    for (int k; (k = cli_next_arg(&args, opts)) != CLI_END;) {
+        const char *a = args.arg, *v = args.value;
+        if (k == CLI_HELP) return 1;
+        if (k == CLI_ERROR) return -1;
+        if (k == CLI_OPERAND) {
+            fprintf(say, "aec train: unexpected argument '%s' (try aec train --help)\n", a);
+            return -1;
+        }
+        if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--val")) o->val = v;
+        else if (!strcmp(a, "--calib")) o->calib = v;
+        else if (!strcmp(a, "-o")) o->out = v;
+        else if (!strcmp(a, "--init")) o->init = v;
+        else if (!strcmp(a, "--resume")) o->resume = v;
+        else if (!strcmp(a, "--checkpoint")) o->ckpt = v;
         else if (!strcmp(a, "--patch-first")) {
-            NEED_VALUE
             char *end;
             long p = strtol(v, &end, 10);
             double d = *end == ':' ? parse_duration(end + 1) : -1;
@@ -187,7 +197,6 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
             o->first_patch_time = d;
         } else if (!strcmp(a, "--time") || !strcmp(a, "--checkpoint-every") || !strcmp(a, "--val-every") ||
                    !strcmp(a, "--snapshot-every")) {
-            NEED_VALUE
             double d = parse_duration(v);
             if (d < 0) {
                 fprintf(say, "aec train: %s: bad duration '%s' (use e.g. 90s, 20m, 3h)\n", a, v);
@@ -201,7 +210,6 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
                    !strcmp(a, "--threads") || !strcmp(a, "--seed") || !strcmp(a, "--n") ||
                    !strcmp(a, "--workers") ||
                    !strcmp(a, "--m")) {
-            NEED_VALUE
             char *end;
             errno = 0;
             long long n = strtoll(v, &end, 10);
@@ -221,7 +229,6 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
             else if (!strcmp(a, "--n")) o->n = (int)n;
             else o->m = (int)n;
         } else if (!strcmp(a, "--lr")) {
-            NEED_VALUE
             o->lr = strtof(v, NULL);
             if (!(o->lr > 0 && o->lr < 1)) {
                 fprintf(say, "aec train: --lr: bad rate '%s'\n", v);
@@ -230,7 +237,6 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
         } else if (!strcmp(a, "--context")) {
             o->context = 1;
         } else if (!strcmp(a, "--lambdas")) {
-            NEED_VALUE
             const char *s = v;
             o->n_lambdas = 0;
             for (;;) {
@@ -248,18 +254,13 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
                 s = end + 1;
             }
         } else if (!strcmp(a, "--average")) {
-            NEED_VALUE
             char *end;
             o->average = strtof(v, &end);
             if (*end || !(o->average >= 0 && o->average < 1)) {
                 fprintf(say, "aec train: --average: bad decay '%s' (0 to below 1)\n", v);
                 return -1;
             }
-        } else {
-            fprintf(say, "aec train: unknown option '%s' (try aec train --help)\n", a);
-            return -1;
         }
-#undef NEED_VALUE
     }
     if (!o->data || !o->out) {
         fprintf(say, "aec train: --data DIR and -o MODEL are required (try aec train --help)\n");

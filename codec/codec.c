@@ -21,8 +21,8 @@
 
 #include "codec/le32.h"
 #include "codec/model_file.h"
-#include "nn/ops.h"
 #include "codec/rangecoder.h"
+#include "nn/ops.h"
 
 /* scratch cap of the coder's convolutions: bounds memory on big images
  * (training keeps the larger default: bigger chunks run faster) */

@@ -21,8 +21,8 @@
 #include "codec/cdf_tables.h"
 #include "codec/container.h"
 #include "codec/context_int.h"
-#include "codec/images.h"
 #include "codec/hyper_int.h"
+#include "codec/images.h"
 #include "codec/model.h"
 
 /* The decoder refuses an image whose padded area (each side rounded up to a

@@ -33,8 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/cpu.h"
 #include "codec/le32.h"
+#include "nn/cpu.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>

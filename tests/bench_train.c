@@ -18,10 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "codec/model.h"
 #include "nn/adam.h"
 #include "nn/blas.h"
 #include "tools/train/model_train.h"
-#include "codec/model.h"
 
 static double now(void)
 {

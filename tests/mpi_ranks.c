@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/check.h"
 #include "nn/crc32.h"
+#include "tests/check.h"
 #include "tools/train/train_ranks.h"
 
 /* rank k's element i: rank 0 about 1, the others about half the last bit

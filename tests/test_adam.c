@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "nn/adam.h"
-#include "tests/check.h"
 #include "nn/params.h"
+#include "tests/check.h"
 
 /* Two steps on a 3-vector against values worked out by hand (and with a
  * double-precision script): lr 0.1, default betas, gradients

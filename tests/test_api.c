@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "codec/aec.h"
-#include "tests/check.h"
 #include "codec/model_file.h"
-#include "tools/imageio/png_io.h"
 #include "codec/target.h"
+#include "tests/check.h"
 #include "tests/tiny_codec.h"
+#include "tools/imageio/png_io.h"
 
 #define W 130
 #define H 97

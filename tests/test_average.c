@@ -4,8 +4,8 @@
 #include <stdlib.h>
 
 #include "nn/average.h"
-#include "tests/check.h"
 #include "nn/rng.h"
+#include "tests/check.h"
 
 static void test_against_reference(size_t n)
 {

@@ -4,8 +4,8 @@
  * functions (numpy 1.24) on measured curves of JPEG and other codecs on Kodak. */
 #include <math.h>
 
-#include "tools/measure/bdrate.h"
 #include "tests/check.h"
+#include "tools/measure/bdrate.h"
 
 /* JPEG and WebP on Kodak, measured curves: bpp, PSNR, MS-SSIM */
 static const double jpeg[][3] = {

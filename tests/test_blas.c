@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "nn/blas.h"
-#include "tests/check.h"
 #include "nn/rng.h"
+#include "tests/check.h"
 
 extern char **environ;
 

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "nn/blas.h"
-#include "tests/check.h"
 #include "codec/codec.h"
 #include "codec/rangecoder.h"
+#include "nn/blas.h"
+#include "tests/check.h"
 #include "tests/tiny_codec.h"
 #include "tools/train/calibrate.h"
 

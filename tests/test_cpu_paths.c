@@ -28,21 +28,21 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "tests/check.h"
 #include "codec/codec.h"
+#include "codec/hyper_int.h"
 #include "nn/cpu.h"
 #include "nn/crc32.h"
 #include "nn/deconv_winograd.h"
 #include "nn/gdn.h"
 #include "nn/gemm.h"
-#include "tests/gemm_cases.h"
 #include "nn/half.h"
-#include "codec/hyper_int.h"
-#include "tests/png_filters.h"
-#include "tools/imageio/png_write.h"
 #include "nn/rng.h"
+#include "tests/check.h"
+#include "tests/gemm_cases.h"
+#include "tests/png_filters.h"
 #include "tests/stderr_capture.h"
 #include "tests/tiny_codec.h"
+#include "tools/imageio/png_write.h"
 
 typedef struct {
     const char *name;

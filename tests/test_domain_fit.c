@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/check.h"
 #include "codec/codec.h"
-#include "tools/measure/domain_fit.h"
 #include "codec/le32.h"
 #include "codec/model_file.h"
+#include "tests/check.h"
 #include "tests/tiny_codec.h"
+#include "tools/measure/domain_fit.h"
 
 static void make_codec(aec_codec *c)
 {

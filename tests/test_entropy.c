@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "codec/cdf_tables.h"
-#include "tests/check.h"
 #include "codec/rangecoder.h"
 #include "codec/varint.h"
+#include "tests/check.h"
 
 static uint64_t rng_state;
 

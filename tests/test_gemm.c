@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/check.h"
 #include "nn/cpu.h"
 #include "nn/gemm.h"
+#include "tests/check.h"
 #include "tests/gemm_cases.h"
 #include "tools/train/model_train.h"
 

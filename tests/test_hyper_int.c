@@ -7,9 +7,9 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "codec/hyper_int.h"
 #include "tests/check.h"
 #include "tools/train/model_train.h"
-#include "codec/hyper_int.h"
 
 /* golden CRC-32s of seed 1's small model (see test_golden) */
 #define GOLDEN_BLOB 0x2144df1cu

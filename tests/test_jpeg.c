@@ -19,10 +19,10 @@
 #include <jpeglib.h>
 
 #include "tests/check.h"
-#include "tools/imageio/image_io.h"
 #include "tests/jpeg_files.h"
-#include "tools/imageio/jpeg_io.h"
 #include "tests/stderr_capture.h"
+#include "tools/imageio/image_io.h"
+#include "tools/imageio/jpeg_io.h"
 
 /* ---- pixels ------------------------------------------------------------------- */
 

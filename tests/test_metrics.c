@@ -12,8 +12,8 @@
 #include "codec/target.h"
 #include "tests/check.h"
 #include "tests/tiny_codec.h"
-#include "tools/measure/metrics.h"
 #include "tools/imageio/png_io.h"
+#include "tools/measure/metrics.h"
 
 #define FIXTURES "tests/fixtures/metrics/"
 

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/model.h"
 #include "nn/adam.h"
-#include "tests/check.h"
 #include "nn/deconv_winograd.h"
 #include "nn/gdn.h"
-#include "codec/model.h"
+#include "tests/check.h"
 #include "tests/small_model.h"
 #include "tools/train/model_train.h"
 

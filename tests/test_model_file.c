@@ -6,8 +6,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "tests/check.h"
 #include "codec/model_file.h"
+#include "tests/check.h"
 #include "tests/small_model.h"
 #include "tools/train/model_train.h"
 

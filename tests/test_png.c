@@ -16,8 +16,8 @@
 
 #include "tests/check.h"
 #include "tests/png_filters.h"
-#include "tools/imageio/png_io.h"
 #include "tests/stderr_capture.h"
+#include "tools/imageio/png_io.h"
 
 /* ---- generating test images ------------------------------------------- */
 

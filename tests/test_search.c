@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/check.h"
-#include "nn/rng.h"
 #include "codec/search.h"
+#include "nn/rng.h"
+#include "tests/check.h"
 #include "tests/small_model.h"
 #include "tools/train/model_train.h"
 

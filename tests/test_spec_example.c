@@ -23,16 +23,16 @@
 #include <string.h>
 
 #include "codec/cdf_tables.h"
-#include "tests/check.h"
 #include "codec/codec.h"
 #include "codec/container.h"
+#include "codec/model.h"
+#include "codec/rangecoder.h"
 #include "nn/conv2d.h"
 #include "nn/crc32.h"
 #include "nn/deconv_winograd.h"
 #include "nn/gdn.h"
-#include "codec/model.h"
-#include "codec/rangecoder.h"
 #include "nn/rng.h"
+#include "tests/check.h"
 #include "tests/tiny_codec.h"
 
 #define SPEC_NAME "spec/aec-format.md"

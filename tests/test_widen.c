@@ -5,8 +5,8 @@
  * the widenings it cannot do are refused. */
 #include <string.h>
 
-#include "tests/check.h"
 #include "codec/codec.h"
+#include "tests/check.h"
 #include "tests/tiny_codec.h"
 #include "tools/train/model_train.h"
 

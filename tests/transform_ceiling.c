@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "tools/train/dataset.h"
 #include "codec/model_file.h"
 #include "codec/psnr.h"
+#include "tools/train/dataset.h"
 
 /* PSNR of x_hat (clamped, rounded to 8 bits) against the w x h image in
  * the top-left corner of the padded planar x */

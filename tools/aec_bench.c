@@ -19,9 +19,9 @@
 
 #include <dirent.h>
 
+#include "codec/codec.h"
 #include "tools/bench.h"
 #include "tools/cli.h"
-#include "codec/codec.h"
 #include "tools/ext_codec.h"
 #include "tools/imageio/image_io.h"
 #include "tools/imageio/image_list.h"

@@ -23,11 +23,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tools/cli.h"
-#include "tools/measure/domain_fit.h"
-#include "tools/imageio/image_io.h"
 #include "codec/psnr.h"
 #include "codec/target.h"
+#include "tools/cli.h"
+#include "tools/imageio/image_io.h"
+#include "tools/measure/domain_fit.h"
 #include "tools/tools.h"
 
 #define MAX_WORKERS 64

@@ -7,12 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tools/cli.h"
-#include "tools/train/dataset.h"
-#include "tools/measure/domain_fit.h"
 #include "codec/model_file.h"
+#include "tools/cli.h"
+#include "tools/measure/domain_fit.h"
 #include "tools/tools.h"
 #include "tools/train/calibrate.h"
+#include "tools/train/dataset.h"
 
 static void export_usage(FILE *f)
 {

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "tools/cli.h"
-#include "tools/measure/domain_fit.h"
-#include "tools/imageio/image_list.h"
 #include "tools/imageio/image_io.h"
+#include "tools/imageio/image_list.h"
+#include "tools/measure/domain_fit.h"
 #include "tools/tools.h"
 
 static void usage(FILE *f)

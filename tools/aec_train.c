@@ -32,20 +32,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nn/adam.h"
-#include "nn/average.h"
-#include "nn/blas.h"
-#include "tools/cli.h"
 #include "codec/codec.h"
-#include "nn/crc32.h"
-#include "tools/train/dataset.h"
-#include "tools/train/model_train.h"
-#include "tools/measure/domain_fit.h"
 #include "codec/model.h"
 #include "codec/model_file.h"
 #include "codec/psnr.h"
+#include "nn/adam.h"
+#include "nn/average.h"
+#include "nn/blas.h"
+#include "nn/crc32.h"
+#include "tools/cli.h"
+#include "tools/measure/domain_fit.h"
 #include "tools/tools.h"
 #include "tools/train/calibrate.h"
+#include "tools/train/dataset.h"
+#include "tools/train/model_train.h"
 #include "tools/train/train_ranks.h"
 
 static volatile sig_atomic_t stop_requested;

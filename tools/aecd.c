@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "codec/model_file.h"
 #include "nn/blas.h"
 #include "tools/cli.h"
-#include "codec/model_file.h"
 #include "tools/tools.h"
 
 static void usage(FILE *f)

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "tools/measure/bdrate.h"
 #include "tools/bench.h"
 #include "tools/cli.h"
+#include "tools/measure/bdrate.h"
 #include "tools/measure/rd_svg.h"
 
 /* The mean curve of one codec: one point per setting. */

@@ -21,14 +21,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tools/bench.h"
 #include "nn/blas.h"
+#include "tools/bench.h"
 #include "tools/cli.h"
-#include "tools/measure/jpeg_ref.h"
-#include "tools/measure/metrics.h"
 #include "tools/ext_codec.h"
 #include "tools/imageio/image_io.h"
 #include "tools/imageio/png_io.h"
+#include "tools/measure/jpeg_ref.h"
+#include "tools/measure/metrics.h"
 
 typedef struct {
     char *const *path;

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tools/imageio/jpeg_io.h"
 #include "codec/model_file.h"
+#include "tools/imageio/jpeg_io.h"
 
 /* aec encode's limit on an input file's size */
 #define MAX_FILE_BYTES ((size_t)1 << 31)

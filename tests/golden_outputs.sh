@@ -27,6 +27,12 @@ for img in $imgs; do
     "$aec" encode --bpp 0.5 -e 0 -j 1 "$img" -o "$work/$b-bpp0.5.aec" >/dev/null
     "$aec" encode --psnr 27.5 -e 0 -j 1 "$img" -o "$work/$b-psnr27.5.aec" >/dev/null
 done
+# a folder encoded and decoded by two worker processes (-j 2)
+mkdir -p "$work/in"
+cp $imgs "$work/in/"
+"$aec" encode -q 50 -e 0 -j 2 "$work/in" -o "$work/j2" >/dev/null
+"$aec" decode -j 2 "$work/j2" -o "$work/j2-dec" >/dev/null
+rm -r "$work/in"
 # decode with aec and with aecd
 for f in "$work"/*.aec; do
     "$aec" decode -j 1 "$f" -o "${f%.aec}.aec.png" >/dev/null
@@ -48,13 +54,16 @@ data=tests/fixtures/metrics
 "$aec" export-decoder -m "$work/tiny.aecm" -o "$work/tiny-aecd" --stub "$aecd" > /dev/null
 "$work/tiny-aecd" "$work/tiny-sq.aec" "$work/tiny-sq.aecd.png"
 
-# bench: its points (times left out) and plot at two qualities
+# bench: its points (times left out) and plot at two qualities, with one
+# worker process and with two
 "$aec" bench "$data" -o "$work/bench" -j 1 -e 0 --codecs aec,jpeg --qualities 30,70 \
+    --jpeg-qualities 30,70 > /dev/null 2>&1
+"$aec" bench "$data" -o "$work/bench-j2" -j 2 -e 0 --codecs aec,jpeg --qualities 30,70 \
     --jpeg-qualities 30,70 > /dev/null 2>&1
 cd "$work"
 # tiny-aecd is the decoder program itself with the model appended: a build
 # of the same code may differ in it; what it decodes to is compared instead
 rm -f train.log tiny-aecd
 # the bench's points without their times (the last two columns)
-cut -d, -f1-7 bench/points.csv > bench/points-no-times.csv
+for d in bench bench-j2; do cut -d, -f1-7 $d/points.csv > $d/points-no-times.csv; done
 find . -type f ! -name points.csv ! -name summary.md | sort | xargs sha256sum

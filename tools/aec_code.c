@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include "tools/imageio/image_io.h"
 #include "tools/measure/domain_fit.h"
 #include "tools/tools.h"
+#include "tools/workers.h"
 
 #define MAX_WORKERS 64
 
@@ -339,215 +339,111 @@ static void print_ready(runner *R)
     progress_draw(R);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* what a worker sends back for each job, followed by the two texts */
+/* what a job in a worker sends back: this, then the two texts */
 typedef struct {
-    int32_t job, rc;
+    int32_t rc;
     uint64_t in_bytes, out_bytes;
     uint32_t say_len, warn_len;
 } result_record;
 
-typedef struct {
-    pid_t pid;
-    int task_fd, result_fd; /* the parent's ends */
-    int job;                /* the job it is on, -1 when idle */
-} worker;
-
-static void worker_main(runner *R, int task_fd, int result_fd)
+/* In a worker (workers.h): job j, its result sent up fd as one message. */
+static int worker_run(void *ctx, int j, int fd)
 {
-    int32_t job;
-    while (read_all(task_fd, &job, sizeof job) == 0 && job >= 0 && job < R->jobs->n) {
-        job_result r;
-        run_one(R, job, &r);
-        result_record h = {job, r.rc, r.in_bytes, r.out_bytes, r.say ? (uint32_t)strlen(r.say) : 0,
-                           r.warn ? (uint32_t)strlen(r.warn) : 0};
-        int bad = write_all(result_fd, &h, sizeof h) || write_all(result_fd, r.say, h.say_len) ||
-                  write_all(result_fd, r.warn, h.warn_len);
-        free(r.say);
-        free(r.warn);
-        if (bad) break;
+    runner *R = ctx;
+    job_result r;
+    run_one(R, j, &r);
+    result_record h = {r.rc, r.in_bytes, r.out_bytes, r.say ? (uint32_t)strlen(r.say) : 0,
+                       r.warn ? (uint32_t)strlen(r.warn) : 0};
+    size_t len = sizeof h + h.say_len + h.warn_len;
+    char *msg = malloc(len);
+    int rc = -1;
+    if (msg) {
+        memcpy(msg, &h, sizeof h);
+        if (h.say_len) memcpy(msg + sizeof h, r.say, h.say_len);
+        if (h.warn_len) memcpy(msg + sizeof h + h.say_len, r.warn, h.warn_len);
+        rc = workers_send(fd, msg, len);
     }
-    _exit(0);
+    free(msg);
+    free(r.say);
+    free(r.warn);
+    return rc;
 }
 
-static int start_worker(runner *R, worker *ws, int k, int n_workers)
+/* In the parent: a job's result. */
+static int got_result(void *ctx, int j, const void *data, size_t len)
 {
-    int task[2], result[2];
-    if (pipe(task) != 0) return -1;
-    if (pipe(result) != 0) {
-        close(task[0]);
-        close(task[1]);
-        return -1;
+    runner *R = ctx;
+    result_record h;
+    if (j < 0 || j >= R->jobs->n || len < sizeof h) return 0;
+    memcpy(&h, data, sizeof h);
+    job_result *r = &R->results[j];
+    memset(r, 0, sizeof *r);
+    if ((uint64_t)h.say_len + h.warn_len != len - sizeof h) return 0;
+    r->rc = h.rc;
+    r->in_bytes = h.in_bytes;
+    r->out_bytes = h.out_bytes;
+    r->say = h.say_len ? malloc((size_t)h.say_len + 1) : NULL;
+    r->warn = h.warn_len ? malloc((size_t)h.warn_len + 1) : NULL;
+    if ((h.say_len && !r->say) || (h.warn_len && !r->warn)) {
+        free(r->say);
+        free(r->warn);
+        r->say = r->warn = NULL;
+        r->rc = AEC_EXIT_SYSTEM;
+    } else {
+        const char *p = (const char *)data + sizeof h;
+        if (r->say) {
+            memcpy(r->say, p, h.say_len);
+            r->say[h.say_len] = 0;
+        }
+        if (r->warn) {
+            memcpy(r->warn, p + h.say_len, h.warn_len);
+            r->warn[h.warn_len] = 0;
+        }
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(task[0]); close(task[1]); close(result[0]); close(result[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        /* the other workers' pipes must close when they do, not stay open here */
-        for (int j = 0; j < n_workers; j++)
-            if (j != k && ws[j].pid > 0) {
-                close(ws[j].task_fd);
-                close(ws[j].result_fd);
-            }
-        close(task[1]);
-        close(result[0]);
-        worker_main(R, task[0], result[1]);
-    }
-    close(task[0]);
-    close(result[1]);
-    ws[k].pid = pid;
-    ws[k].task_fd = task[1];
-    ws[k].result_fd = result[0];
-    ws[k].job = -1;
+    r->done = 1;
+    R->finished++;
+    print_ready(R);
     return 0;
 }
 
-static void stop_worker(worker *w)
+/* In the parent: a job that sent no result (its worker died in it, or was
+ * out of memory) fails with a message. */
+static void job_done(void *ctx, int j, int lost, int status)
 {
-    close(w->task_fd);
-    close(w->result_fd);
-    int status;
-    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {}
-    w->pid = 0;
-}
-
-/* Reads one result from worker w; a worker that died leaves its job failed. */
-static void collect(runner *R, worker *w)
-{
-    result_record h;
-    job_result *r = &R->results[w->job];
-    memset(r, 0, sizeof *r);
-    if (read_all(w->result_fd, &h, sizeof h) == 0 && h.job == w->job) {
-        r->rc = h.rc;
-        r->in_bytes = h.in_bytes;
-        r->out_bytes = h.out_bytes;
-        r->say = h.say_len ? malloc((size_t)h.say_len + 1) : NULL;
-        r->warn = h.warn_len ? malloc((size_t)h.warn_len + 1) : NULL;
-        if ((h.say_len && !r->say) || (h.warn_len && !r->warn)) {
-            /* drain the texts to keep the pipe in step */
-            char sink[4096];
-            for (uint64_t left = (uint64_t)h.say_len + h.warn_len; left > 0;) {
-                size_t n = left < sizeof sink ? (size_t)left : sizeof sink;
-                if (read_all(w->result_fd, sink, n)) break;
-                left -= n;
-            }
-            free(r->say);
-            free(r->warn);
-            r->say = r->warn = NULL;
-            r->rc = AEC_EXIT_SYSTEM;
-        } else if (read_all(w->result_fd, r->say, h.say_len) == 0 &&
-                   read_all(w->result_fd, r->warn, h.warn_len) == 0) {
-            if (r->say) r->say[h.say_len] = 0;
-            if (r->warn) r->warn[h.warn_len] = 0;
-            r->done = 1;
-            w->job = -1;
-            R->finished++;
-            return;
-        }
-    }
-    /* the worker died mid-job */
-    int status = 0;
-    close(w->task_fd);
-    close(w->result_fd);
-    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {}
-    w->pid = 0;
-    free(r->say);
-    free(r->warn);
-    r->say = NULL;
+    runner *R = ctx;
+    job_result *r = &R->results[j];
+    if (r->done) return;
     char msg[1200];
-    if (WIFSIGNALED(status))
+    if (!lost)
+        snprintf(msg, sizeof msg, "aec %s: %.900s: the worker process sent no result (out of "
+                 "memory)\n", R->cmd, R->jobs->in[j]);
+    else if (WIFSIGNALED(status))
         snprintf(msg, sizeof msg, "aec %s: %.900s: worker process killed by signal %d (%s)\n",
-                 R->cmd, R->jobs->in[w->job], WTERMSIG(status), strsignal(WTERMSIG(status)));
+                 R->cmd, R->jobs->in[j], WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
         snprintf(msg, sizeof msg, "aec %s: %.900s: worker process ended unexpectedly\n", R->cmd,
-                 R->jobs->in[w->job]);
+                 R->jobs->in[j]);
+    memset(r, 0, sizeof *r);
     r->warn = strdup(msg);
     r->rc = AEC_EXIT_SYSTEM;
     r->done = 1;
     R->finished++;
-    w->job = -1;
-}
-
-static int give_job(worker *w, int job)
-{
-    int32_t j = job;
-    if (write_all(w->task_fd, &j, sizeof j)) return -1;
-    w->job = job;
-    return 0;
+    print_ready(R);
 }
 
 static void run_parallel(runner *R, int n_workers)
 {
-    worker ws[MAX_WORKERS];
-    memset(ws, 0, sizeof ws);
     fflush(stdout);
     fflush(stderr);
-    /* a worker that dies must not take the parent with it through SIGPIPE */
-    struct sigaction ign, old_pipe;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ign, &old_pipe);
-
-    int next = 0;
-    for (int k = 0; k < n_workers; k++) start_worker(R, ws, k, n_workers);
-    while (R->finished < R->jobs->n) {
-        /* keep every worker busy; restart those that died */
-        for (int k = 0; k < n_workers && next < R->jobs->n; k++) {
-            if (!ws[k].pid && start_worker(R, ws, k, n_workers)) continue;
-            if (ws[k].job < 0 && give_job(&ws[k], next) == 0) next++;
-        }
-        int busy = 0;
-        struct pollfd pf[MAX_WORKERS];
-        int who[MAX_WORKERS];
-        for (int k = 0; k < n_workers; k++)
-            if (ws[k].pid && ws[k].job >= 0) {
-                pf[busy].fd = ws[k].result_fd;
-                pf[busy].events = POLLIN;
-                who[busy++] = k;
-            }
-        if (!busy) {
-            /* no worker could be started: finish here, in this process */
-            job_result *r = &R->results[next];
-            run_one(R, next++, r);
-            R->finished++;
-        } else if (poll(pf, (nfds_t)busy, -1) > 0) {
-            for (int p = 0; p < busy; p++)
-                if (pf[p].revents) collect(R, &ws[who[p]]);
-        } else if (errno != EINTR) {
-            break;
-        }
+    workers_spec spec = {R->jobs->n, n_workers, R, NULL, worker_run, got_result, job_done, -1,
+                         NULL, NULL};
+    int handed = workers_run(&spec);
+    /* no worker could be started: the rest here, in this process */
+    for (int i = handed; i < R->jobs->n; i++) {
+        run_one(R, i, &R->results[i]);
+        R->finished++;
         print_ready(R);
     }
-    for (int k = 0; k < n_workers; k++)
-        if (ws[k].pid) stop_worker(&ws[k]);
-    sigaction(SIGPIPE, &old_pipe, NULL);
 }
 
 /* Runs every job and prints their messages in order; returns the worst

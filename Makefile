@@ -14,16 +14,23 @@ CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g -fno-math-errno
 WARN     = -Wall -Wextra -Werror=implicit-function-declaration
-CPPFLAGS_AEC = -std=c11 -D_GNU_SOURCE -Inn -Icodec -Itools -MMD -MP
+# every include names its folder from the top: "nn/gemm.h", "tools/train/dataset.h"
+CPPFLAGS_AEC = -std=c11 -D_GNU_SOURCE -I. -MMD -MP
 OMP      = -fopenmp
 LDLIBS_AEC = -lopenblas -lpng -ljpeg -lz -lm -lpthread
 BUILD   ?= build
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 
-NN_SRC    := $(wildcard nn/*.c)
-CODEC_SRC := $(wildcard codec/*.c)
-AEC_SRC   := $(filter-out tools/aecd.c,$(wildcard tools/*.c))
-AECD_SRC  := tools/aecd.c tools/cli.c
+# The layers, each over the ones before it (README, "Layout"): nn/, codec/
+# (libaec), tools/imageio/ (image files), tools/train/ and tools/measure/,
+# tools/ (the programs).
+NN_SRC      := $(wildcard nn/*.c)
+CODEC_SRC   := $(wildcard codec/*.c)
+IMAGEIO_SRC := $(wildcard tools/imageio/*.c)
+TRAIN_SRC   := $(wildcard tools/train/*.c)
+MEASURE_SRC := $(wildcard tools/measure/*.c)
+AEC_SRC     := $(filter-out tools/aecd.c,$(wildcard tools/*.c)) $(TRAIN_SRC) $(MEASURE_SRC)
+AECD_SRC    := tools/aecd.c tools/cli.c
 # the shipped model, built into aec and appended to aecd when present
 BUILTIN_MODEL := $(wildcard samples/butterfly.aecm)
 TEST_SRC  := $(wildcard tests/test_*.c)
@@ -64,23 +71,22 @@ $(BUILD)/libnn.a: $(call objs,$(BUILD),$(NN_SRC))
 # all of codec/, for the tools and the tests (libaec is below)
 $(BUILD)/libcodec.a: $(call objs,$(BUILD),$(CODEC_SRC))
 	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libimageio.a: $(call objs,$(BUILD),$(IMAGEIO_SRC))
+	@rm -f $@; ar rcs $@ $^
 
-LIBS = $(BUILD)/libcodec.a $(BUILD)/libnn.a
+LIBS = $(BUILD)/libimageio.a $(BUILD)/libcodec.a $(BUILD)/libnn.a
 # the tools' parts that unit tests call directly (no main, no built-in model)
 TOOLS_LIB_SRC := $(filter-out tools/aec.c tools/builtin_model.c,$(AEC_SRC))
 $(BUILD)/libaectools.a: $(call objs,$(BUILD),$(TOOLS_LIB_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 # ---- libaec: the public library (codec/aec.h) -------------------------------
-# Encoding and decoding only: the codec and nn/ (of the data set, dataset.c
-# for aec_image_to_planar; the shared library drops the rest), no PNG,
-# JPEG, metrics or bench code. Built as aecd is, with -DNN_OWN_GEMM (nn/gemm.c
+# Encoding and decoding only: the codec and nn/, no data set, PNG, JPEG,
+# metrics or bench code. Built as aecd is, with -DNN_OWN_GEMM (nn/gemm.c
 # instead of OpenBLAS), so it decodes to aecd's pixels and needs only libgomp
 # and libm; position-independent, every symbol hidden but aec.h's (AEC_API),
 # and the shared library keeps only the sections those reach.
-LIBAEC_CODEC := aec_api aec_api_code target codec search model model_file cdf_tables container \
-                context_int hyper_int rangecoder varint dataset
-LIBAEC_SRC := $(patsubst %,codec/%.c,$(LIBAEC_CODEC)) $(NN_SRC)
+LIBAEC_SRC := $(CODEC_SRC) $(NN_SRC)
 LIBAEC_LIBS = -lz -lm -lpthread
 PIC = $(BUILD)/pic
 $(PIC)/obj/%.o: %.c | $(BUILD)/.deps-ok
@@ -114,7 +120,7 @@ endif
 
 # ---- MPI (optional) ---------------------------------------------------------
 # `make MPI=1` builds bin/aec with Open MPI, so that `mpirun -np N bin/aec
-# train ...` trains data-parallel (tools/train_ranks.c, README). Only
+# train ...` trains data-parallel (tools/train/train_ranks.c, README). Only
 # train_ranks.c is compiled with $(MPICC) and -DAEC_MPI, and the program is
 # linked by it; the libraries, aecd and a plain make never see MPI. make test
 # builds $(BUILD)/mpi/aec whenever $(MPICC) is found, for test_train_mpi,
@@ -138,18 +144,18 @@ $(BUILD)/mpi/obj/%.o: %.c | $(BUILD)/.deps-ok $(BUILD)/.mpi-ok
 	$(MPICC) -DAEC_MPI $(CPPFLAGS_AEC) $(CFLAGS) $(WARN) $(OMP) -c $< -o $@
 
 AEC_MPI_OBJ = $(filter-out %/train_ranks.o,$(call objs,$(BUILD),$(AEC_SRC))) \
-              $(BUILD)/mpi/obj/tools/train_ranks.o
+              $(BUILD)/mpi/obj/tools/train/train_ranks.o
 $(BUILD)/mpi/aec: $(AEC_MPI_OBJ) $(LIBS)
 	$(MPICC) $(CFLAGS) $(OMP) -o $@ $(AEC_MPI_OBJ) $(LIBS) $(LDLIBS_AEC)
 
 # the gradient sum alone under mpirun (tests/mpi_ranks.c, run by test_train_mpi)
-$(BUILD)/mpi/mpi_ranks: $(BUILD)/mpi/obj/tests/mpi_ranks.o $(BUILD)/mpi/obj/tools/train_ranks.o $(LIBS)
+$(BUILD)/mpi/mpi_ranks: $(BUILD)/mpi/obj/tests/mpi_ranks.o $(BUILD)/mpi/obj/tools/train/train_ranks.o $(LIBS)
 	$(MPICC) $(CFLAGS) $(OMP) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
 MPI_TEST_PROGRAMS = $(if $(HAVE_MPI),$(BUILD)/mpi/aec $(BUILD)/mpi/mpi_ranks)
 
 # make bench-mpi: the gradient sum timed against MPI_Allreduce, on 2 ranks
 # (tests/mpi_bench.c; mpirun -np N $(BUILD)/mpi/mpi_bench [FLOATS] for others)
-$(BUILD)/mpi/mpi_bench: $(BUILD)/mpi/obj/tests/mpi_bench.o $(BUILD)/mpi/obj/tools/train_ranks.o $(LIBS)
+$(BUILD)/mpi/mpi_bench: $(BUILD)/mpi/obj/tests/mpi_bench.o $(BUILD)/mpi/obj/tools/train/train_ranks.o $(LIBS)
 	$(MPICC) $(CFLAGS) $(OMP) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS_AEC)
 bench-mpi: $(BUILD)/mpi/mpi_bench
 	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 $<
@@ -175,9 +181,12 @@ $(OWN)/libnn.a: $(call objs,$(OWN),$(NN_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(OWN)/libcodec.a: $(call objs,$(OWN),$(CODEC_SRC))
 	@rm -f $@; ar rcs $@ $^
+$(OWN)/libimageio.a: $(call objs,$(OWN),$(IMAGEIO_SRC))
+	@rm -f $@; ar rcs $@ $^
 
-$(BUILD)/aecd-stub: $(call objs,$(OWN),$(AECD_SRC)) $(OWN)/libcodec.a $(OWN)/libnn.a
-	$(CC) $(CFLAGS) $(OMP) -static -s -o $@ $(filter %.o,$^) $(OWN)/libcodec.a $(OWN)/libnn.a \
+$(BUILD)/aecd-stub: $(call objs,$(OWN),$(AECD_SRC)) $(OWN)/libimageio.a $(OWN)/libcodec.a $(OWN)/libnn.a
+	$(CC) $(CFLAGS) $(OMP) -static -s -o $@ $(filter %.o,$^) $(OWN)/libimageio.a $(OWN)/libcodec.a \
+	  $(OWN)/libnn.a \
 	  $(filter-out -lopenblas -ljpeg,$(LDLIBS_AEC))
 
 bin/aecd: $(BUILD)/aecd-stub bin/aec $(BUILTIN_MODEL)
@@ -225,19 +234,23 @@ BENCHES = $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 # tests/test_install.sh: make install into a DESTDIR, the README's example
 # (tests/example_decode.c) built with pkg-config against it and run
 # tests/test_diagnostics.sh: the model diagnostics (DIAGNOSTICS) run once
+# tests/test_layers.sh: no include runs upward (tests/check_layers.sh), and
+# libaec and aecd define nothing of tools/train/ or tools/measure/
 DIAGNOSTICS = $(BUILD)/tests/transform_ceiling $(BUILD)/tests/latent_stats
 test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS) $(BUILD)/tests/png_to_rgb \
             $(DIAGNOSTICS)
 	@echo "== tests (-O2)"
 	$(if $(HAVE_MPI),,@echo "test_train_mpi: skipped: Open MPI is not installed (apt-get install -y $(MPI_DEPS))")
 	@AEC_MPI_BIN=$(if $(HAVE_MPI),$(abspath $(BUILD)/mpi/aec)) AEC_MAKE="$(MAKE)" AEC_CC="$(CC)" \
-	  AEC_BUILD=$(BUILD) tests/run.sh $(TESTS) tests/test_install.sh tests/test_diagnostics.sh
+	  AEC_BUILD=$(BUILD) tests/run.sh $(TESTS) tests/test_install.sh tests/test_diagnostics.sh \
+	  tests/test_layers.sh
 
 # A second standalone decoder, unoptimised and with only the baseline copy
 # of the vectorised loops (nn/vector_copies.h): test_cli checks that it
 # decodes to the same pixels, +-1, as the -O2 one (a file decodes to the
 # same result everywhere).
-$(BUILD)/o0/aecd-stub: $(NN_SRC) $(CODEC_SRC) $(AECD_SRC) $(wildcard nn/*.h codec/*.h) tools/cli.h \
+$(BUILD)/o0/aecd-stub: $(NN_SRC) $(CODEC_SRC) $(IMAGEIO_SRC) $(AECD_SRC) \
+                       $(wildcard nn/*.h codec/*.h tools/imageio/*.h) tools/cli.h \
                        tools/tools.h Makefile | $(BUILD)/.deps-ok
 	@mkdir -p $(BUILD)/o0; $(MAKE) --no-print-directory BUILD=$(BUILD)/o0 \
 	  CFLAGS="-O0 -g -fno-math-errno -DNN_VECTOR_BASELINE" $(BUILD)/o0/aecd-stub \
@@ -303,7 +316,8 @@ clean:
 #       findings to $(BUILD)/fuzz/image-crash-*.
 # One thread, so a finding replays exactly; an input running over 10 s is a
 # finding (a hang).
-# The harnesses link the programs' libraries (NN_SRC, CODEC_SRC) built again
+# The harnesses link the programs' libraries (NN_SRC, CODEC_SRC, IMAGEIO_SRC,
+# TRAIN_SRC) built again
 # in $(BUILD)/fuzz by clang with coverage, ASan and UBSan. make test builds
 # them and runs each for FUZZ_SMOKE seconds (test-fuzz).
 FUZZ_CC  ?= clang
@@ -332,10 +346,15 @@ $(FUZZ)/libnn.a: $(call objs,$(FUZZ),$(NN_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(FUZZ)/libcodec.a: $(call objs,$(FUZZ),$(CODEC_SRC))
 	@rm -f $@; ar rcs $@ $^
+$(FUZZ)/libimageio.a: $(call objs,$(FUZZ),$(IMAGEIO_SRC))
+	@rm -f $@; ar rcs $@ $^
+# for the tiny model fuzz_codec makes at start-up (aec_model_init)
+$(FUZZ)/libtrain.a: $(call objs,$(FUZZ),$(filter-out %/train_ranks.c,$(TRAIN_SRC)))
+	@rm -f $@; ar rcs $@ $^
 
-$(FUZZERS): $(FUZZ)/%: $(FUZZ)/obj/tests/%.o $(FUZZ)/libcodec.a $(FUZZ)/libnn.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(OMP) -o $@ $< $(FUZZ)/libcodec.a $(FUZZ)/libnn.a \
-	  $(LDLIBS_AEC)
+FUZZ_LIBS = $(FUZZ)/libtrain.a $(FUZZ)/libimageio.a $(FUZZ)/libcodec.a $(FUZZ)/libnn.a
+$(FUZZERS): $(FUZZ)/%: $(FUZZ)/obj/tests/%.o $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(OMP) -o $@ $< $(FUZZ_LIBS) $(LDLIBS_AEC)
 
 fuzz: $(FUZZ)/fuzz_decode
 	@mkdir -p $(FUZZ)/corpus
@@ -373,9 +392,9 @@ test-fuzz: $(FUZZERS)
 
 # $(FUZZ)/fuzz_decode_corpus DIR and $(FUZZ)/fuzz_codec_corpus DIR write the
 # harnesses' seed files (built with -DAEC_FUZZ_WRITE_CORPUS, gcc, no fuzzer)
-$(FUZZERS:=_corpus): $(FUZZ)/%_corpus: tests/%.c $(wildcard tests/*.h) $(LIBS)
+$(FUZZERS:=_corpus): $(FUZZ)/%_corpus: tests/%.c $(wildcard tests/*.h) $(BUILD)/libaectools.a $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -Inn -Icodec $(CFLAGS) $(WARN) $(OMP) -DAEC_FUZZ_WRITE_CORPUS \
-	  -o $@ $< $(LIBS) $(LDLIBS_AEC)
+	$(CC) -std=c11 -D_GNU_SOURCE -I. $(CFLAGS) $(WARN) $(OMP) -DAEC_FUZZ_WRITE_CORPUS \
+	  -o $@ $< $(BUILD)/libaectools.a $(LIBS) $(LDLIBS_AEC)
 
 .PHONY: fuzz fuzz-codec fuzz-image fuzz-merge fuzz-clang test-fuzz

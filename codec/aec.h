@@ -158,7 +158,9 @@ typedef struct {
      * encoder searches for the quality that gives a decoded PSNR of
      * target_psnr dB (to within 0.1 dB) or target_bpp bits per pixel (to
      * within 3%), or, where the model cannot reach it, the closest. Each
-     * step of the search is a whole encode (about 8-14 of them). */
+     * step of the search is a whole encode (about 8-14 of them). PSNR is
+     * 10 log10(255^2 / MSE), the MSE over all three channels together, and
+     * 100 dB for an exact copy. */
     double target_psnr;
     double target_bpp;
 } aec_encode_options;

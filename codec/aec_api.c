@@ -1,6 +1,6 @@
 /* codec/aec_api.c - the public API's coder (aec.h): versions, error
  * strings, loading a model and the coder's settings. */
-#include "aec_api.h"
+#include "codec/aec_api.h"
 
 #include <omp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_file.h"
+#include "codec/model_file.h"
 
 _Static_assert(AEC_MODEL_ID_BYTES == AEC_MODEL_ID_SIZE, "aec.h's model id size is the format's");
 

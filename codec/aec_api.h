@@ -4,8 +4,8 @@
 #ifndef AEC_API_INTERNAL_H
 #define AEC_API_INTERNAL_H
 
-#include "aec.h"
-#include "codec.h"
+#include "codec/aec.h"
+#include "codec/codec.h"
 
 /* A model loaded for coding (codec, when loaded), the settings and the
  * last call's message. */

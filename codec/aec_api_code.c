@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aec_api.h"
-#include "container.h"
-#include "target.h"
+#include "codec/aec_api.h"
+#include "codec/container.h"
+#include "codec/target.h"
 
 void aec_encode_options_default(aec_encode_options *o)
 {

@@ -1,4 +1,4 @@
-#include "cdf_tables.h"
+#include "codec/cdf_tables.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "varint.h"
+#include "codec/varint.h"
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {

@@ -9,8 +9,9 @@
  *      same order, table chosen by the integer scale);
  *   5. y^ = r + mu, then the float synthesis, crop and round to 8 bits.
  * Steps 1-4 are integer-only, so every machine reads the same latents. */
-#include "codec.h"
-#include "search.h"
+#include "codec/codec.h"
+#include "codec/codec_parts.h"
+#include "codec/search.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -18,78 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "le32.h"
-#include "model_file.h"
-#include "ops.h"
-#include "rangecoder.h"
+#include "codec/le32.h"
+#include "codec/model_file.h"
+#include "codec/rangecoder.h"
+#include "nn/ops.h"
 
-/* Hyper-latent tables: integers lo..hi around the density's mass, tails
- * below this (each side) go to the escape. Gaussian tables: as CompressAI's
- * scale table, 64 scales log-spaced over [0.11, 256]. */
-#define Z_TAIL 1e-7
-#define Z_RANGE 4096
-#define Y_SCALES 64
-#define Y_SCALE_MIN 0.11
-#define Y_SCALE_MAX 256.0
-#define Y_TAIL 1e-9
-#define TABLE_MAX_LENGTH 4095
 /* scratch cap of the coder's convolutions: bounds memory on big images
  * (training keeps the larger default: bigger chunks run faster) */
 #define AEC_CODING_WORKSPACE_BYTES ((size_t)8 << 20)
-
-static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
-
-static int build_z_tables(aec_cdf_set *set, const aec_model *m)
-{
-    int n = m->arch.n;
-    int32_t *lo = malloc((size_t)n * sizeof *lo);
-    uint32_t *len = malloc((size_t)n * sizeof *len);
-    double *pmf = malloc((2 * Z_RANGE + 1) * sizeof *pmf);
-    int ret = -1;
-    if (!lo || !len || !pmf) goto done;
-    for (int c = 0; c < n; c++) {
-        /* the first and last integers whose bins hold more than the tail */
-        int a = -Z_RANGE, b = Z_RANGE;
-        while (a < 0 && sigmoid(nn_factorized_logit(&m->z_density, &m->p, c, a + 0.5)) < Z_TAIL) a++;
-        while (b > 0 && 1 - sigmoid(nn_factorized_logit(&m->z_density, &m->p, c, b - 0.5)) < Z_TAIL) b--;
-        if (b - a + 1 > TABLE_MAX_LENGTH) {
-            int mid = (a + b) / 2;
-            a = mid - TABLE_MAX_LENGTH / 2;
-            b = a + TABLE_MAX_LENGTH - 1;
-        }
-        lo[c] = a;
-        len[c] = (uint32_t)(b - a + 1);
-    }
-    if (aec_cdf_set_alloc(set, AEC_CDF_KIND_INDEXED, (uint32_t)n, len)) goto done;
-    for (int c = 0; c < n; c++) {
-        double below = sigmoid(nn_factorized_logit(&m->z_density, &m->p, c, lo[c] - 0.5)), prev = below;
-        for (uint32_t k = 0; k < len[c]; k++) {
-            double up = sigmoid(nn_factorized_logit(&m->z_density, &m->p, c, lo[c] + (double)k + 0.5));
-            pmf[k] = fmax(up - prev, 0.0);
-            prev = up;
-        }
-        double escape = below + (1 - prev);
-        set->tables[c].offset = lo[c];
-        if (aec_cdf_from_pmf(pmf, len[c], fmax(escape, 1e-12), set->tables[c].cdf)) {
-            aec_cdf_set_free(set);
-            goto done;
-        }
-    }
-    ret = 0;
-done:
-    free(lo);
-    free(len);
-    free(pmf);
-    return ret;
-}
-
-/* shapes: the scale each table's Gaussian has (NULL: the table's own) */
-static int build_y_tables(aec_cdf_set *set, const double *shapes)
-{
-    double scales[Y_SCALES];
-    aec_scales_logspace(Y_SCALE_MIN, Y_SCALE_MAX, Y_SCALES, scales);
-    return aec_cdf_set_build_gaussian_shaped(set, scales, shapes, Y_SCALES, Y_TAIL, TABLE_MAX_LENGTH);
-}
 
 /* ---- identity: FNV-1a 64 over everything the decoder uses --------------- */
 
@@ -222,7 +159,7 @@ static int compute_id(aec_codec *c, const coding_bytes *b)
 }
 
 /* c->id from the decoder half as it would be stored */
-static int set_identity(aec_codec *c)
+int aec_codec_set_identity(aec_codec *c)
 {
     coding_bytes b;
     if (make_blobs(c, &b)) return -1;
@@ -247,83 +184,6 @@ void aec_codec_free(aec_codec *c)
 static int32_t level_position_q16(const aec_model *m, uint16_t quality_x100)
 {
     return (int32_t)(((int64_t)quality_x100 * (m->arch.levels - 1) << AEC_HS_T_FRAC) / 10000);
-}
-
-static int fit_y_tables(aec_codec *c, const aec_dataset *calib);
-
-int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, char *err,
-                         size_t errlen)
-{
-    memset(c, 0, sizeof *c);
-    c->model = *m;
-    memset(m, 0, sizeof *m);
-    c->can_encode = !c->model.decoder_only;
-    aec_cdf_set_init(&c->z_tables);
-    aec_cdf_set_init(&c->y_tables);
-    if (!c->can_encode) {
-        snprintf(err, errlen, "a decoder-only model cannot be exported");
-        goto fail;
-    }
-    /* the file stores the weights as binary16: round them now, so that the
-     * tables, the integer hyper-synthesis and the identity are made from
-     * exactly the weights every loader will see */
-    nn_params_round_f16(&c->model.p);
-    if (build_z_tables(&c->z_tables, &c->model) || build_y_tables(&c->y_tables, NULL)) {
-        snprintf(err, errlen, "building the entropy tables failed (out of memory?)");
-        goto fail;
-    }
-    /* activation ranges of the hyper-synthesis, from real hyper-latents at
-     * every level */
-    aec_hs_calib cal;
-    aec_hs_calib_init(&cal);
-    aec_ctx_calib ctx_cal;
-    memset(&ctx_cal, 0, sizeof ctx_cal);
-    aec_train_state s;
-    aec_train_state_init(&s, 1);
-    int n_img = calib->count < AEC_CALIB_IMAGES ? calib->count : AEC_CALIB_IMAGES, failed = 0;
-    const aec_arch *a = &c->model.arch;
-    for (int i = 0; i < n_img && !failed; i++) {
-        float *planar;
-        int pw, ph;
-        if (aec_image_to_planar(calib->rgb[i], calib->width[i], calib->height[i], 64, &planar, &pw, &ph)) {
-            failed = 1;
-            break;
-        }
-        nn_tensor x = {1, 3, ph, pw, planar}, y_ga = {0}, y = {0};
-        /* g_a once: only the gains that follow it depend on the level */
-        failed = aec_model_analysis(&c->model, &x, &y_ga, &s.ws);
-        for (int l = 0; l < a->levels && !failed; l++) {
-            const float *hinv = c->model.p.value + c->model.hinv_gain + (size_t)l * a->n;
-            failed = nn_tensor_copy(&y, &y_ga);
-            if (failed) break;
-            failed = aec_model_analyze_y(&c->model, &s, &y, (float)l) ||
-                     aec_hs_int_calibrate(&cal, &c->model, &s.z_hat, hinv) ||
-                     (a->context &&
-                      aec_model_context_calibrate(&c->model, &s, (float)l, ctx_cal.max_abs));
-        }
-        nn_tensor_free(&y_ga);
-        nn_tensor_free(&y);
-        free(planar);
-    }
-    aec_train_state_free(&s);
-    if (failed) {
-        snprintf(err, errlen, "calibrating the hyper-synthesis failed (out of memory?)");
-        goto fail;
-    }
-    if (aec_hs_int_build(&c->hs, &c->model, &cal, err, errlen)) goto fail;
-    if (a->context && aec_ctx_int_build(&c->ctx, &c->model, &ctx_cal, err, errlen)) goto fail;
-    if (fit_y_tables(c, calib)) {
-        snprintf(err, errlen, "fitting the latent tables failed (out of memory?)");
-        goto fail;
-    }
-    if (set_identity(c)) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    return 0;
-fail:
-    aec_codec_free(c);
-    return -1;
 }
 
 /* The FITS chunk: u32 count, then count float32 scores, ascending. */
@@ -517,13 +377,9 @@ static int32_t round_to_symbol(double v)
     return (int32_t)r;
 }
 
-typedef struct {
-    int pw, ph, zh, zw, yh, yw;
-} latent_shape;
-
-static latent_shape shape_of(int w, int h)
+aec_latent_shape aec_latent_shape_of(int w, int h)
 {
-    latent_shape s;
+    aec_latent_shape s;
     s.pw = (w + 63) / 64 * 64;
     s.ph = (h + 63) / 64 * 64;
     s.zw = s.pw / 64;
@@ -573,7 +429,7 @@ typedef struct {
 
 /* Tile cores' side in latents for an image of this latent shape: the
  * whole image (one tile) unless tiling applies. */
-static int tile_core(const aec_codec *c, const latent_shape *ls)
+static int tile_core(const aec_codec *c, const aec_latent_shape *ls)
 {
     int whole = ls->yh > ls->yw ? ls->yh : ls->yw;
     if (c->tile_latents < 0) return whole;
@@ -601,7 +457,7 @@ static void tile_rects(int rows, int cols, int core, int y0, int x0, latent_rect
 /* scale_q and mu_q of every latent from z^, by the integer hyper-synthesis,
  * in tiles of HS_TILE hyper-latents (of tile_latents / 4 when tiles are
  * forced smaller, so that the tests reach several tiles on small images). */
-static int hyper_params(const aec_codec *c, const int32_t *z, const latent_shape *ls,
+static int hyper_params(const aec_codec *c, const int32_t *z, const aec_latent_shape *ls,
                         int32_t t_q16, int32_t **scale_q, int32_t **mu_q)
 {
     const int n = c->model.arch.n, m = c->model.arch.m;
@@ -686,8 +542,8 @@ static int crop_planar(const uint8_t *rgb, int w, int h, int px0, int py0, int t
 /* y = g_a(x) of the image, x being the RGB padded to ls (edge pixels
  * repeated, as aec_image_to_planar does), computed tile by tile straight
  * from the 8-bit pixels, so that the float image is never whole. */
-static int analyze_tiles(const aec_codec *c, const uint8_t *rgb, int w, int h,
-                         const latent_shape *ls, nn_tensor *y)
+int aec_analyze_tiles(const aec_codec *c, const uint8_t *rgb, int w, int h,
+                      const aec_latent_shape *ls, nn_tensor *y)
 {
     const aec_model *m = &c->model;
     const int core = tile_core(c, ls);
@@ -736,7 +592,7 @@ static uint8_t to_8bit(float v)
 static int synthesize_tiles(const aec_codec *c, const aec_latents *lat, uint8_t *img)
 {
     const aec_model *m = &c->model;
-    const latent_shape ls = shape_of(lat->width, lat->height);
+    const aec_latent_shape ls = aec_latent_shape_of(lat->width, lat->height);
     const int core = tile_core(c, &ls), W = lat->width, H = lat->height;
     float inv_gain[1024];
     if (lat->m > 1024 || lat->m != m->arch.m) return -1;
@@ -784,7 +640,7 @@ done:
 
 /* Whether latent k ([M][yh][yw] order) is coded in pass `which`: 0 the
  * anchors (row + column even), 1 the others, -1 (no context model) all. */
-static int in_pass(size_t k, const latent_shape *ls, int which)
+static int in_pass(size_t k, const aec_latent_shape *ls, int which)
 {
     if (which < 0) return 1;
     size_t i = k % ((size_t)ls->yh * ls->yw);
@@ -801,7 +657,7 @@ static void table_indices(const aec_cdf_set *set, const int32_t *scale_q, size_t
 }
 
 /* r = round(y_g - mu) for the latents of pass `which` */
-static void symbols(const nn_tensor *y_g, const int32_t *mu_q, const latent_shape *ls, int which,
+static void symbols(const nn_tensor *y_g, const int32_t *mu_q, const aec_latent_shape *ls, int which,
                     int32_t *r)
 {
     const size_t ny = nn_tensor_numel(y_g);
@@ -883,7 +739,7 @@ static void copy_cells(nn_tensor *grid, nn_tensor *part, const latent_rect *r, i
 /* s->y_g and s->z_g searched (aec_search_latents), whole or tile by tile,
  * and s->z_hat rounded from the result */
 static int search(const aec_codec *c, aec_train_state *s, const uint8_t *rgb, int w, int h,
-                  float t, const latent_shape *ls)
+                  float t, const aec_latent_shape *ls)
 {
     const aec_model *m = &c->model;
     const int whole = (uint64_t)ls->pw * ls->ph <= AEC_REFINE_MAX_PIXELS;
@@ -932,14 +788,7 @@ done:
     return ret;
 }
 
-/* Everything the encoder sends, before entropy coding: z^, and r with the
- * scale_q its table comes from (and mu_q, which r was rounded against). */
-typedef struct {
-    latent_shape ls;
-    int32_t *z, *scale_q, *mu_q, *r;
-} coded_latents;
-
-static void coded_latents_free(coded_latents *cl)
+void aec_coded_latents_free(aec_coded_latents *cl)
 {
     free(cl->z);
     free(cl->scale_q);
@@ -949,19 +798,19 @@ static void coded_latents_free(coded_latents *cl)
 }
 
 /* The latents of the image at level position t_q16, as the decoder will
- * read them, from y_ga = g_a(image) (analyze_tiles; it does not depend on
+ * read them, from y_ga = g_a(image) (aec_analyze_tiles; it does not depend on
  * the level, so a caller coding several levels computes it once and sets
  * keep_y; otherwise *y_ga is taken over and left empty, which saves a copy
  * of the latents on big images), the latent refined first when refine_on
  * (and c->refine_iters and the image's size allow): 0, or -1 when out of
  * memory (cl left empty). */
-static int encoder_latents(const aec_codec *c, const uint8_t *rgb, int w, int h, nn_tensor *y_ga,
-                           int keep_y, int32_t t_q16, int refine_on, coded_latents *cl)
+int aec_encoder_latents(const aec_codec *c, const uint8_t *rgb, int w, int h, nn_tensor *y_ga,
+                        int keep_y, int32_t t_q16, int refine_on, aec_coded_latents *cl)
 {
     const aec_model *m = &c->model;
     const float t = (float)t_q16 / (float)(1 << AEC_HS_T_FRAC);
     memset(cl, 0, sizeof *cl);
-    const latent_shape ls = shape_of(w, h);
+    const aec_latent_shape ls = aec_latent_shape_of(w, h);
     cl->ls = ls;
     aec_train_state s;
     aec_train_state_init(&s, 0);
@@ -1020,112 +869,9 @@ static int encoder_latents(const aec_codec *c, const uint8_t *rgb, int w, int h,
     }
     ret = 0;
 done:
-    if (ret) coded_latents_free(cl);
+    if (ret) aec_coded_latents_free(cl);
     nn_tensor_free(&y);
     aec_train_state_free(&s);
-    return ret;
-}
-
-/* ---- the latent tables fitted to the coder's own symbols -----------------
- *
- * Training fits the scales to noisy latents (y + u), the coder sends
- * rounded residuals, and aec_scale_index rounds each scale up to the next
- * table (tables are about 13% apart): so a table built at its own scale is
- * wider than what lands in it. On the butterfly validation set, the
- * residuals of small-scale latents were coded best by Gaussians about 16%
- * narrower. So after the integer networks are built, the exporter encodes
- * the calibration images at every level (without refinement), counts the
- * symbols r that fall under each table and builds each table for the
- * scale f * s that codes its counts in the fewest bits, f in 2^(k/32),
- * k = -32 .. 16. Tables that saw fewer than FIT_MIN symbols take the
- * factor of the nearest table that did (1 when none did). The tables'
- * stored scales, which choose them, do not change: this is the encoder's
- * choice of tables, the format is the same. */
-#define FIT_HALF 64      /* |r| counted one by one up to this; above, as one tail count */
-#define FIT_MIN 2000
-
-/* bits to code counts hist[0 .. 2 FIT_HALF] (r = -FIT_HALF ..), tail (|r|
- * beyond) under a discretised Gaussian of scale s */
-static double fit_bits(const double *hist, double tail, double s)
-{
-    double bits = 0;
-    for (int k = 0; k <= 2 * FIT_HALF; k++)
-        if (hist[k] != 0) bits -= hist[k] * log2(fmax(aec_gaussian_bin_mass(k - FIT_HALF, s), 1e-12));
-    if (tail > 0) bits -= tail * log2(fmax(aec_gaussian_tail_mass(FIT_HALF, s), 1e-12));
-    return bits;
-}
-
-static int fit_y_tables(aec_codec *c, const aec_dataset *calib)
-{
-    const aec_model *m = &c->model;
-    const int nt = (int)c->y_tables.n_tables, W = 2 * FIT_HALF + 1;
-    double *hist = calloc((size_t)nt * W, sizeof *hist), *tail = calloc((size_t)nt, sizeof *tail);
-    double *shape = malloc((size_t)nt * sizeof *shape), *f = malloc((size_t)nt * sizeof *f);
-    int ret = -1, n_img = calib->count < AEC_CALIB_IMAGES ? calib->count : AEC_CALIB_IMAGES;
-    if (!hist || !tail || !shape || !f) goto done;
-    for (int i = 0; i < n_img; i++) {
-        const latent_shape shape = shape_of(calib->width[i], calib->height[i]);
-        nn_tensor y_ga = {0};
-        if (analyze_tiles(c, calib->rgb[i], calib->width[i], calib->height[i], &shape, &y_ga)) {
-            nn_tensor_free(&y_ga);
-            goto done;
-        }
-        for (int l = 0; l < m->arch.levels; l++) {
-            coded_latents cl;
-            if (encoder_latents(c, calib->rgb[i], calib->width[i], calib->height[i], &y_ga, 1,
-                                l * (1 << AEC_HS_T_FRAC), 0, &cl)) {
-                nn_tensor_free(&y_ga);
-                goto done;
-            }
-            /* the image's own latents: the padding's are not counted */
-            const latent_shape *ls = &cl.ls;
-            const int yh = (calib->height[i] + 15) / 16, yw = (calib->width[i] + 15) / 16;
-            for (int ch = 0; ch < m->arch.m; ch++)
-                for (int y = 0; y < yh; y++)
-                    for (int x = 0; x < yw; x++) {
-                        size_t k = ((size_t)ch * ls->yh + y) * ls->yw + x;
-                        uint32_t t = aec_scale_index(&c->y_tables, cl.scale_q[k]);
-                        int32_t r = cl.r[k];
-                        if (r >= -FIT_HALF && r <= FIT_HALF) hist[(size_t)t * W + (r + FIT_HALF)] += 1;
-                        else tail[t] += 1;
-                    }
-            coded_latents_free(&cl);
-        }
-        nn_tensor_free(&y_ga);
-    }
-    for (int t = 0; t < nt; t++) {
-        double total = tail[t];
-        for (int k = 0; k < W; k++) total += hist[(size_t)t * W + k];
-        f[t] = 0;   /* not fitted */
-        if (total < FIT_MIN) continue;
-        const double s = c->y_tables.tables[t].scale_q16 / 65536.0;
-        double best = -1;
-        for (int k = -32; k <= 16; k++) {
-            double fk = pow(2.0, k / 32.0), b = fit_bits(hist + (size_t)t * W, tail[t], s * fk);
-            if (best < 0 || b < best) {
-                best = b;
-                f[t] = fk;
-            }
-        }
-    }
-    for (int t = 0; t < nt; t++) {
-        double ft = 1;
-        for (int d = 0; d < nt; d++) {   /* the nearest fitted table */
-            if (t - d >= 0 && f[t - d] > 0) { ft = f[t - d]; break; }
-            if (t + d < nt && f[t + d] > 0) { ft = f[t + d]; break; }
-        }
-        shape[t] = c->y_tables.tables[t].scale_q16 / 65536.0 * ft;
-    }
-    aec_cdf_set fitted;
-    if (build_y_tables(&fitted, shape)) goto done;
-    aec_cdf_set_free(&c->y_tables);
-    c->y_tables = fitted;
-    ret = 0;
-done:
-    free(hist);
-    free(tail);
-    free(shape);
-    free(f);
     return ret;
 }
 
@@ -1145,17 +891,17 @@ int aec_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, double qual
     }
     const aec_model *m = &c->model;
     uint16_t qx = aec_quality_to_x100(quality);
-    const latent_shape shape = shape_of(w, h);
+    const aec_latent_shape shape = aec_latent_shape_of(w, h);
     nn_tensor y_ga = {0};
-    coded_latents cl;
-    int bad = analyze_tiles(c, rgb, w, h, &shape, &y_ga) ||
-              encoder_latents(c, rgb, w, h, &y_ga, 0, level_position_q16(m, qx), 1, &cl);
+    aec_coded_latents cl;
+    int bad = aec_analyze_tiles(c, rgb, w, h, &shape, &y_ga) ||
+              aec_encoder_latents(c, rgb, w, h, &y_ga, 0, level_position_q16(m, qx), 1, &cl);
     nn_tensor_free(&y_ga);
     if (bad) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    const latent_shape ls = cl.ls;
+    const aec_latent_shape ls = cl.ls;
     aec_rc_encoder enc;
     aec_rc_encoder_init(&enc);
     uint8_t *stream = NULL;
@@ -1192,7 +938,7 @@ oom:
 done:
     free(stream);
     aec_rc_encoder_free(&enc);
-    coded_latents_free(&cl);
+    aec_coded_latents_free(&cl);
     return ret;
 }
 
@@ -1217,7 +963,7 @@ int aec_decode_latents(const aec_codec *c, const uint8_t *data, size_t len, aec_
         return -1;
     }
     const aec_model *m = &c->model;
-    latent_shape ls = shape_of((int)con.width, (int)con.height);
+    aec_latent_shape ls = aec_latent_shape_of((int)con.width, (int)con.height);
     /* before anything of the image's size is allocated or decoded */
     uint64_t limit = c->max_pixels ? c->max_pixels : AEC_DECODE_MAX_PIXELS_DEFAULT;
     uint64_t padded = (uint64_t)ls.pw * (uint64_t)ls.ph;

@@ -17,13 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aec.h"
-#include "cdf_tables.h"
-#include "container.h"
-#include "context_int.h"
-#include "dataset.h"
-#include "hyper_int.h"
-#include "model.h"
+#include "codec/aec.h"
+#include "codec/cdf_tables.h"
+#include "codec/container.h"
+#include "codec/context_int.h"
+#include "codec/hyper_int.h"
+#include "codec/images.h"
+#include "codec/model.h"
 
 /* The decoder refuses an image whose padded area (each side rounded up to a
  * multiple of 64, the size every stage works at) is above the codec's
@@ -73,7 +73,7 @@ typedef struct {
                            * pixels (bigger ones too, in tiles, with search_tiles); 0: none */
     int search_tiles;
     float *fit_scores;    /* the domain-fit scores of the model's own images, ascending
-                           * (the FITS chunk; tools/domain_fit.h), or NULL */
+                           * (the FITS chunk; tools/measure/domain_fit.h), or NULL */
     uint32_t fit_count;
 } aec_codec;
 
@@ -98,16 +98,6 @@ typedef struct {
  * (clamped to 0 .. AEC_EFFORT_MAX). */
 void aec_codec_set_effort(aec_codec *c, int effort);
 
-/* How many images of the calibration set aec_codec_from_model uses (the
- * first ones). */
-#define AEC_CALIB_IMAGES 8
-
-/* Makes a trained model ready to code: builds the integer hyper-synthesis
- * (and context model) with activation ranges calibrated on `calib`, a few
- * images of the domain, then the entropy tables, the latents' fitted to
- * those images' symbols. Takes ownership of *m. */
-int aec_codec_from_model(aec_codec *c, aec_model *m, const aec_dataset *calib, char *err,
-                         size_t errlen);
 /* The .aecm file as a malloc'd byte string; decoder_only keeps just what
  * aecd needs. */
 int aec_codec_serialize(const aec_codec *c, int decoder_only, const char *meta, uint8_t **out,

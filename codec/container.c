@@ -1,4 +1,4 @@
-#include "container.h"
+#include "codec/container.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "le32.h"
-#include "varint.h"
+#include "codec/le32.h"
+#include "codec/varint.h"
 
 static const uint8_t aec_magic[AEC_MAGIC_SIZE] = {'A', 'E', 'C'};
 

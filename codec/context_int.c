@@ -4,14 +4,14 @@
  * becomes a 1x1 layer over the 12 anchor taps gathered per latent (the 13
  * other taps of the 5x5 kernel only ever see non-anchors, which the float
  * model zeroes, so they are left out). */
-#include "context_int.h"
+#include "codec/context_int.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "le32.h"
+#include "codec/le32.h"
 
 #define CTX_MAGIC "AECX"
 #define CTX_VERSION 1

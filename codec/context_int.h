@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hyper_int.h"
-#include "model.h"
+#include "codec/hyper_int.h"
+#include "codec/model.h"
 
 #define AEC_CTX_TAPS 12
 #define AEC_CTX_MAX_CIN 8192   /* 24 M: M <= 341 */

@@ -25,7 +25,7 @@
  * total is bounded when the model is finished (check_layer). Integer sums
  * are exact, so the kernel, the blocking and the thread count cannot change
  * a result. */
-#include "hyper_int.h"
+#include "codec/hyper_int.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -33,8 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
-#include "le32.h"
+#include "codec/le32.h"
+#include "nn/cpu.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>

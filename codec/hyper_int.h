@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
-#include "tensor.h"
+#include "codec/model.h"
+#include "nn/tensor.h"
 
 #define AEC_HS_OUT_FRAC 16    /* scale_q and mu_q are Q16: value = q / 2^16 */
 #define AEC_HS_HINV_FRAC 16   /* hinv_q is Q16 */

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crc32.h"
+#include "nn/crc32.h"
 
 static inline void aec_put_le32(uint8_t *p, uint32_t v)
 {

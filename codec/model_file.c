@@ -1,5 +1,5 @@
 /* codec/model_file.c - reading and writing .aecm files (see model_file.h). */
-#include "model_file.h"
+#include "codec/model_file.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "le32.h"
+#include "codec/le32.h"
 
 static const uint8_t signature[8] = {'A', 'E', 'C', 'M', '\r', '\n', 0x1a, 1};
 

@@ -16,8 +16,8 @@
 
 #include <stddef.h>
 
-#include "adam.h"
-#include "model.h"
+#include "codec/model.h"
+#include "nn/adam.h"
 
 /* ARCH's flags word (present only when non-zero): the context model */
 #define AEC_ARCH_CONTEXT 1u

@@ -1,4 +1,4 @@
-#include "rangecoder.h"
+#include "codec/rangecoder.h"
 
 #include <stdlib.h>
 #include <string.h>

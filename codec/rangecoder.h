@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cdf_tables.h"
+#include "codec/cdf_tables.h"
 
 /* the encoder drops at most this many trailing zero bytes */
 #define AEC_RC_MAX_PAD 4

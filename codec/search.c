@@ -1,11 +1,11 @@
 /* codec/search.c - the encoder's latent search (search.h). */
-#include "search.h"
+#include "codec/search.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
+#include "nn/ops.h"
 
 #define RELAX_EPS 1e-4f
 

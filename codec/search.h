@@ -23,7 +23,7 @@
 #ifndef AEC_SEARCH_H
 #define AEC_SEARCH_H
 
-#include "model.h"
+#include "codec/model.h"
 
 /* Hyper-latent rows y0..y1-1 and columns x0..x1-1. */
 typedef struct {

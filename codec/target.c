@@ -1,20 +1,11 @@
 /* codec/target.c - the bisection on quality for a target bpp or PSNR. */
-#include "target.h"
+#include "codec/target.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-double aec_target_psnr(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    double se = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        se += d * d;
-    }
-    double mse = se / (double)n;
-    return mse > 0 ? 10 * log10(255.0 * 255.0 / mse) : INFINITY;
-}
+#include "codec/psnr.h"
 
 int aec_trial_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, int qx, int want_psnr,
                      aec_trial *t, char *err, size_t errlen)
@@ -32,7 +23,7 @@ int aec_trial_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, int q
             t->bytes = NULL;
             return -1;
         }
-        t->psnr = aec_target_psnr(dec, rgb, (size_t)dw * dh * 3);
+        t->psnr = aec_psnr(dec, rgb, (size_t)dw * dh * 3);
         free(dec);
     }
     return 0;
@@ -40,8 +31,7 @@ int aec_trial_encode(const aec_codec *c, const uint8_t *rgb, int w, int h, int q
 
 double aec_target_value(const aec_target *g, const aec_trial *t)
 {
-    /* an exact copy has infinite PSNR; any finite target is below it */
-    return g->by_psnr ? (isinf(t->psnr) ? 1e9 : t->psnr) : t->bpp;
+    return g->by_psnr ? t->psnr : t->bpp;
 }
 
 /* how far from the target, in units of the tolerance (<= 1 is close enough) */

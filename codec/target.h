@@ -8,15 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
+#include "codec/codec.h"
 
 /* the tolerances: relative for bpp, in dB for PSNR */
 #define AEC_TARGET_BPP_TOLERANCE 0.03
 #define AEC_TARGET_PSNR_TOLERANCE_DB 0.1
-
-/* The PSNR the search measures, of two 8-bit images of n samples: +inf
- * when they are equal (metrics.h's aec_psnr_rgb says 100 dB). */
-double aec_target_psnr(const uint8_t *a, const uint8_t *b, size_t n);
 
 /* One encode at a quality in hundredths, with its bpp and, when asked for,
  * its decoded PSNR (else NAN). */
@@ -47,7 +43,7 @@ typedef struct {
     double bad_va, bad_vb;
 } aec_target_result;
 
-/* The trial's measure: its PSNR (an exact copy's counts as 1e9 dB) or bpp. */
+/* The trial's measure: its PSNR (psnr.h: an exact copy's is 100 dB) or bpp. */
 double aec_target_value(const aec_target *g, const aec_trial *t);
 /* 1 when the trial is within the tolerance of the target. */
 int aec_target_reached(const aec_target *g, const aec_trial *t);

@@ -1,4 +1,4 @@
-#include "varint.h"
+#include "codec/varint.h"
 
 size_t aec_varint_size(uint32_t v)
 {

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "params.h"
+#include "nn/params.h"
 
 typedef struct {
     float beta1, beta2, eps;

@@ -1,5 +1,5 @@
 /* nn/average.c - exponential moving average of a weight buffer. */
-#include "average.h"
+#include "nn/average.h"
 
 void nn_average_update(float *avg, const float *value, size_t n, float decay)
 {

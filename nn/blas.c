@@ -5,9 +5,9 @@
  * numbers), while on an AVX2-only CPU such as Zen 3 the SkylakeX kernel dies
  * with SIGILL. So we ask CPUID and the OS (xgetbv) which vector state is
  * usable (nn/cpu.c) and map that to the best kernel that is safe to run. */
-#include "blas.h"
+#include "nn/blas.h"
 
-#include "gemm.h"
+#include "nn/gemm.h"
 #ifndef NN_OWN_GEMM
 #include <cblas.h>
 #endif

@@ -23,7 +23,7 @@
 #ifndef NN_BLAS_H
 #define NN_BLAS_H
 
-#include "cpu.h"
+#include "nn/cpu.h"
 
 /* The kernel to ask for, or NULL to keep the live one: a pure function of the
  * live kernel name and the CPU, tested on its own. Only a known weak kernel

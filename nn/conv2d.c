@@ -45,9 +45,9 @@
  * split by columns, so a chunked result equals the whole one up to the
  * rounding of the sums over overlapping bands. The backward passes (training
  * only, on small patches) still run the whole batch at once. */
-#include "conv2d.h"
+#include "nn/conv2d.h"
 
-#include "blas.h"
+#include "nn/blas.h"
 #include <limits.h>
 #include <math.h>
 #include <omp.h>

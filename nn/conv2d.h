@@ -10,9 +10,9 @@
 #ifndef NN_CONV2D_H
 #define NN_CONV2D_H
 
-#include "params.h"
-#include "rng.h"
-#include "tensor.h"
+#include "nn/params.h"
+#include "nn/rng.h"
+#include "nn/tensor.h"
 
 enum nn_pad_mode { NN_PAD_ZERO = 0, NN_PAD_REPLICATE = 1 };
 

@@ -1,5 +1,5 @@
 /* nn/cpu.c - the CPU feature switch (see cpu.h): CPUID, AEC_CPU, the mask. */
-#include "cpu.h"
+#include "nn/cpu.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -20,9 +20,9 @@
  * e = S + 32 for H and e = S - 32 for L: 4*128 +- 32 for the 64-byte
  * stride, 128 +- 32 for the 16-byte one. tests/test_cpu_paths.c checks
  * every length to 600 at 16 alignments against zlib. */
-#include "crc32.h"
+#include "nn/crc32.h"
 
-#include "cpu.h"
+#include "nn/cpu.h"
 #include <zlib.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

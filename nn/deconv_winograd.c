@@ -19,11 +19,11 @@
  *     M[pt][r][tile] = sum_ci U[pt][r][ci] V[pt][ci][tile].
  * U is computed from the weights at each call (cheap next to the products,
  * and the model stays read-only) and packed once for the GEMM kernel. */
-#include "deconv_winograd.h"
+#include "nn/deconv_winograd.h"
 
-#include "gemm.h"
-#include "vector_copies.h"
-#include "winograd_int.h"
+#include "nn/gemm.h"
+#include "nn/vector_copies.h"
+#include "nn/winograd_int.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>

@@ -31,8 +31,8 @@
 #ifndef NN_DECONV_WINOGRAD_H
 #define NN_DECONV_WINOGRAD_H
 
-#include "conv2d.h"
-#include "gemm.h"
+#include "nn/conv2d.h"
+#include "nn/gemm.h"
 
 /* One layer's weights, transformed to the 36 Winograd points and packed
  * for the GEMM kernel, for one direction. Making it costs about as much as

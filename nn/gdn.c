@@ -1,8 +1,8 @@
-#include "gdn.h"
+#include "nn/gdn.h"
 
-#include "blas.h"
-#include "gemm.h"
-#include "vector_copies.h"
+#include "nn/blas.h"
+#include "nn/gemm.h"
+#include "nn/vector_copies.h"
 #include <limits.h>
 #include <omp.h>
 #include <math.h>

@@ -12,8 +12,8 @@
 #ifndef NN_GDN_H
 #define NN_GDN_H
 
-#include "params.h"
-#include "tensor.h"
+#include "nn/params.h"
+#include "nn/tensor.h"
 
 typedef struct {
     int c, inverse;

@@ -20,9 +20,9 @@
  * Every C element is one kernel's sum over k in increasing order, whatever
  * the thread that computed it, so the result does not depend on the thread
  * count. */
-#include "gemm.h"
+#include "nn/gemm.h"
 
-#include "cpu.h"
+#include "nn/cpu.h"
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>

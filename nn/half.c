@@ -1,7 +1,7 @@
 /* nn/half.c - binary16 conversions (see half.h). */
-#include "half.h"
+#include "nn/half.h"
 
-#include "cpu.h"
+#include "nn/cpu.h"
 #include <string.h>
 
 uint16_t nn_f32_to_f16(float f)

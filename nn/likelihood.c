@@ -7,13 +7,13 @@
  * the forward in the backward pass instead of caching activations, so the
  * two calls need no state and no allocation. Sums go through fixed chunks
  * summed in order, so the bit count does not depend on the thread count. */
-#include "likelihood.h"
+#include "nn/likelihood.h"
 
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
 
-#include "rng.h"
+#include "nn/rng.h"
 
 #define LN2 0.69314718055994530942
 #define SQRT1_2 0.70710678118654752440f

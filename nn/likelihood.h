@@ -19,8 +19,8 @@
 #ifndef NN_LIKELIHOOD_H
 #define NN_LIKELIHOOD_H
 
-#include "params.h"
-#include "tensor.h"
+#include "nn/params.h"
+#include "nn/tensor.h"
 
 #define NN_LIKELIHOOD_MIN 1e-9f
 #define NN_SCALE_MIN 0.11f

@@ -1,4 +1,4 @@
-#include "ops.h"
+#include "nn/ops.h"
 
 #include <math.h>
 

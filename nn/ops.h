@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 
-#include "rng.h"
-#include "tensor.h"
+#include "nn/rng.h"
+#include "nn/tensor.h"
 
 void nn_relu_forward(const float *x, float *y, size_t n);             /* y may alias x */
 void nn_relu_backward(const float *x, const float *dy, float *dx, size_t n);

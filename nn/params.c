@@ -1,4 +1,4 @@
-#include "params.h"
+#include "nn/params.h"
 
 #include <stdlib.h>
 #include <string.h>

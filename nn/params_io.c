@@ -1,9 +1,9 @@
 /* Parameter blob: serialisation, checking and atomic file save/load. The
  * byte layout is specified in spec/model-format.md ("Parameter blob"). */
-#include "params.h"
+#include "nn/params.h"
 
-#include "crc32.h"
-#include "half.h"
+#include "nn/crc32.h"
+#include "nn/half.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>

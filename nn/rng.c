@@ -1,4 +1,4 @@
-#include "rng.h"
+#include "nn/rng.h"
 
 #include <math.h>
 

@@ -1,4 +1,4 @@
-#include "tensor.h"
+#include "nn/tensor.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -25,7 +25,7 @@
 #ifndef NN_VECTOR_COPIES_H
 #define NN_VECTOR_COPIES_H
 
-#include "cpu.h"
+#include "nn/cpu.h"
 
 #define NN_VECTOR_BODY static inline __attribute__((always_inline))
 

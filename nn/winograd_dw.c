@@ -25,10 +25,10 @@
  * adds its chunk to dU (beta 1 after the first), so every sum runs in an
  * order set by the shapes and the cap alone, whatever the thread count
  * (nn_sgemm sums the same way on any thread count too). */
-#include "deconv_winograd.h"
+#include "nn/deconv_winograd.h"
 
-#include "vector_copies.h"
-#include "winograd_int.h"
+#include "nn/vector_copies.h"
+#include "nn/winograd_int.h"
 #include <omp.h>
 #include <string.h>
 

@@ -6,7 +6,7 @@
 #ifndef NN_WINOGRAD_INT_H
 #define NN_WINOGRAD_INT_H
 
-#include "gemm.h"
+#include "nn/gemm.h"
 #include <stddef.h>
 
 #define POINTS 36

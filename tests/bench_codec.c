@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gemm.h"
-#include "synthesis_shapes.h"
+#include "nn/gemm.h"
+#include "tests/synthesis_shapes.h"
 
 #define REPS 3
 

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "blas.h"
-#include "conv2d.h"
+#include "nn/blas.h"
+#include "nn/conv2d.h"
 
 #define BATCH 8
 #define MIN_REPS 3

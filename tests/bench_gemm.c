@@ -13,15 +13,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "blas.h"
-#include "cpu.h"
-#include "gemm.h"
+#include "nn/blas.h"
+#include "nn/cpu.h"
+#include "nn/gemm.h"
 
 #define MIN_REPS 2
 #define MAX_REPS 10
 #define SHAPE_SECONDS 1.5
 
-#include "synthesis_shapes.h"
+#include "tests/synthesis_shapes.h"
 
 static double now(void)
 {

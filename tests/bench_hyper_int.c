@@ -16,11 +16,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "dataset.h"
-#include "hyper_int.h"
-#include "model_file.h"
-#include "ops.h"
-#include "png_io.h"
+#include "codec/hyper_int.h"
+#include "codec/model_file.h"
+#include "nn/ops.h"
+#include "tools/imageio/png_io.h"
+#include "tools/train/dataset.h"
 
 #define MAX_IMAGES 8
 

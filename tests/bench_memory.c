@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "png_io.h"
+#include "tools/imageio/png_io.h"
 
 static double now(void)
 {

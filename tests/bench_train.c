@@ -18,9 +18,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "adam.h"
-#include "blas.h"
-#include "model.h"
+#include "codec/model.h"
+#include "nn/adam.h"
+#include "nn/blas.h"
+#include "tools/train/model_train.h"
 
 static double now(void)
 {

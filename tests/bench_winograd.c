@@ -17,9 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "blas.h"
-#include "conv2d.h"
-#include "deconv_winograd.h"
+#include "nn/blas.h"
+#include "nn/conv2d.h"
+#include "nn/deconv_winograd.h"
 
 #define REPS 5
 

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "codec.h"
-#include "tiny_codec.h"
+#include "codec/codec.h"
+#include "tests/tiny_codec.h"
 
 #define FUZZ_MAX_PIXELS (128 * 128)
 #define FUZZ_MAX_INPUT (1u << 16)

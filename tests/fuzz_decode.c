@@ -25,9 +25,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "cdf_tables.h"
-#include "container.h"
-#include "rangecoder.h"
+#include "codec/cdf_tables.h"
+#include "codec/container.h"
+#include "codec/rangecoder.h"
 
 #define FUZZ_MAX_VALUES 4096
 #define FUZZ_MAX_INPUT (1u << 20)

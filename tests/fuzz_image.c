@@ -1,5 +1,5 @@
 /* tests/fuzz_image.c - libFuzzer harness for the image readers of
- * codec/image_io.h: the bytes aec encode, train and bench read from users'
+ * tools/imageio/image_io.h: the bytes aec encode, train and bench read from users'
  * files, PNG (libpng) or JPEG (libjpeg-turbo) by their first bytes, and the
  * code of our own around them: the EXIF orientation parser and the
  * turning of the pixels, the CMYK conversion, the warnings taken as
@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image_io.h"
-#include "jpeg_io.h"
+#include "tools/imageio/image_io.h"
+#include "tools/imageio/jpeg_io.h"
 
 #define FUZZ_MAX_PIXELS (256 * 256)
 
@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #else /* the seed writer */
 
-#include "jpeg_files.h"
+#include "tests/jpeg_files.h"
 
 static int write_seed(const char *dir, const char *name, const uint8_t *bytes, size_t len)
 {

@@ -1,7 +1,7 @@
 /* tests/jpeg_files.h - JPEG files for the tests, written here with
  * libjpeg: baseline or progressive, YCbCr, grayscale, CMYK or YCCK, with
  * or without an EXIF orientation or an APP1 payload given, so that the
- * tests of codec/jpeg_io.c read files whose content they know. */
+ * tests of tools/imageio/jpeg_io.c read files whose content they know. */
 #ifndef TESTS_JPEG_FILES_H
 #define TESTS_JPEG_FILES_H
 

@@ -21,10 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "dataset.h"
-#include "likelihood.h"
-#include "model_file.h"
-#include "png_io.h"
+#include "codec/model_file.h"
+#include "nn/likelihood.h"
+#include "tools/imageio/png_io.h"
+#include "tools/train/dataset.h"
 
 #define BINS 10
 #define FACTORS 13

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train_ranks.h"
+#include "tools/train/train_ranks.h"
 
 #define WARMUP 3
 #define REPS 15

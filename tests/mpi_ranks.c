@@ -1,4 +1,4 @@
-/* tests/mpi_ranks.c - tools/train_ranks.c under MPI, run by test_train_mpi
+/* tests/mpi_ranks.c - tools/train/train_ranks.c under MPI, run by test_train_mpi
  * as `mpirun -np N $(BUILD)/mpi/mpi_ranks` for N = 1..4 (built with
  * mpicc; not a test_*.c, which build without MPI).
  *
@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "crc32.h"
-#include "train_ranks.h"
+#include "nn/crc32.h"
+#include "tests/check.h"
+#include "tools/train/train_ranks.h"
 
 /* rank k's element i: rank 0 about 1, the others about half the last bit
  * of 1 in float, exactly */

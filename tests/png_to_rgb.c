@@ -3,7 +3,7 @@
  * png_to_rgb IMAGE.png > IMAGE.rgb */
 #include <stdio.h>
 
-#include "png_io.h"
+#include "tools/imageio/png_io.h"
 
 int main(int argc, char **argv)
 {

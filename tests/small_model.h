@@ -6,7 +6,8 @@
 
 #include <stdint.h>
 
-#include "model.h"
+#include "codec/model.h"
+#include "tools/train/model_train.h"
 
 /* 0, or -1 when aec_model_create fails */
 static inline int small_model_create(aec_model *m, int n, int mm, int levels, uint64_t seed)

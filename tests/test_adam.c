@@ -2,9 +2,9 @@
  * schedule. */
 #include <string.h>
 
-#include "adam.h"
-#include "check.h"
-#include "params.h"
+#include "nn/adam.h"
+#include "nn/params.h"
+#include "tests/check.h"
 
 /* Two steps on a 3-vector against values worked out by hand (and with a
  * double-precision script): lr 0.1, default betas, gradients

@@ -9,12 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "aec.h"
-#include "check.h"
-#include "model_file.h"
-#include "png_io.h"
-#include "target.h"
-#include "tiny_codec.h"
+#include "codec/aec.h"
+#include "codec/model_file.h"
+#include "codec/target.h"
+#include "tests/check.h"
+#include "tests/tiny_codec.h"
+#include "tools/imageio/png_io.h"
 
 #define W 130
 #define H 97

@@ -3,9 +3,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "average.h"
-#include "check.h"
-#include "rng.h"
+#include "nn/average.h"
+#include "nn/rng.h"
+#include "tests/check.h"
 
 static void test_against_reference(size_t n)
 {

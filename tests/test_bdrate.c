@@ -1,11 +1,11 @@
 /* tests/test_bdrate.c - the Bjontegaard delta-rate, numpy-style cubic fit,
- * bpp window and equal-quality rate of codec/bdrate.c, against answers
+ * bpp window and equal-quality rate of tools/measure/bdrate.c, against answers
  * known in closed form and values computed once with rd.py's own
  * functions (numpy 1.24) on measured curves of JPEG and other codecs on Kodak. */
 #include <math.h>
 
-#include "bdrate.h"
-#include "check.h"
+#include "tests/check.h"
+#include "tools/measure/bdrate.h"
 
 /* JPEG and WebP on Kodak, measured curves: bpp, PSNR, MS-SSIM */
 static const double jpeg[][3] = {

@@ -7,9 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "blas.h"
-#include "check.h"
-#include "rng.h"
+#include "nn/blas.h"
+#include "nn/rng.h"
+#include "tests/check.h"
 
 extern char **environ;
 

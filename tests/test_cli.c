@@ -20,11 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "jpeg_files.h"
-#include "model_file.h"
-#include "png_io.h"
-#include "synthetic_image.h"
+#include "codec/model_file.h"
+#include "tests/check.h"
+#include "tests/jpeg_files.h"
+#include "tests/synthetic_image.h"
+#include "tools/imageio/png_io.h"
 
 static char root[PATH_MAX], tmp[PATH_MAX], aec_bin[PATH_MAX + 16], stub_bin[PATH_MAX + 32];
 static char out_text[1 << 16], err_text[1 << 16];

@@ -11,11 +11,12 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "blas.h"
-#include "check.h"
-#include "codec.h"
-#include "rangecoder.h"
-#include "tiny_codec.h"
+#include "codec/codec.h"
+#include "codec/rangecoder.h"
+#include "nn/blas.h"
+#include "tests/check.h"
+#include "tests/tiny_codec.h"
+#include "tools/train/calibrate.h"
 
 static uint32_t crc_bytes(const void *p, size_t n)
 {
@@ -973,7 +974,7 @@ static void test_bits(aec_codec *c)
     free(img);
 }
 
-/* The latent tables fitted at export (codec.c, fit_y_tables) code the
+/* The latent tables fitted at export (tools/train/calibrate.c) code the
  * calibration images in fewer bytes than the tables at their own scales:
  * a calibration set big enough that tables get fitted (2000 symbols). */
 static void test_fitted_tables(void)
@@ -989,7 +990,7 @@ static void test_fitted_tables(void)
         snprintf(names[i], sizeof names[i], "c%d.png", i);
         name[i] = names[i];
     }
-    aec_dataset calib = {N_IMG, width, height, rgb, name};
+    aec_images calib = {N_IMG, width, height, rgb, name};
     aec_model m;
     aec_codec c;
     if (tiny_model(&m, 1)) abort();

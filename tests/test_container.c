@@ -7,9 +7,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "check.h"
-#include "container.h"
-#include "varint.h"
+#include "codec/container.h"
+#include "codec/varint.h"
+#include "tests/check.h"
 
 static const uint8_t model_a[8] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
 static const uint8_t model_b[8] = {0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10};

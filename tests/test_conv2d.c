@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "check.h"
-#include "conv2d.h"
+#include "nn/conv2d.h"
+#include "tests/check.h"
 
 static void fill_uniform(float *v, size_t count, nn_rng *rng)
 {

@@ -28,21 +28,21 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "check.h"
-#include "codec.h"
-#include "cpu.h"
-#include "crc32.h"
-#include "deconv_winograd.h"
-#include "gdn.h"
-#include "gemm.h"
-#include "gemm_cases.h"
-#include "half.h"
-#include "hyper_int.h"
-#include "png_filters.h"
-#include "png_write.h"
-#include "rng.h"
-#include "stderr_capture.h"
-#include "tiny_codec.h"
+#include "codec/codec.h"
+#include "codec/hyper_int.h"
+#include "nn/cpu.h"
+#include "nn/crc32.h"
+#include "nn/deconv_winograd.h"
+#include "nn/gdn.h"
+#include "nn/gemm.h"
+#include "nn/half.h"
+#include "nn/rng.h"
+#include "tests/check.h"
+#include "tests/gemm_cases.h"
+#include "tests/png_filters.h"
+#include "tests/stderr_capture.h"
+#include "tests/tiny_codec.h"
+#include "tools/imageio/png_write.h"
 
 typedef struct {
     const char *name;

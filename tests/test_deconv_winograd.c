@@ -12,9 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "check.h"
-#include "cpu.h"
-#include "deconv_winograd.h"
+#include "nn/cpu.h"
+#include "nn/deconv_winograd.h"
+#include "tests/check.h"
 
 static void fill_uniform(float *v, size_t count, nn_rng *rng)
 {

@@ -1,4 +1,4 @@
-/* tests/test_domain_fit.c - the domain-fit score (tools/domain_fit.h) with
+/* tests/test_domain_fit.c - the domain-fit score (tools/measure/domain_fit.h) with
  * a tiny coding-ready model: the percentile and off-domain rules on stored
  * scores given here, a score that is the same twice and is that of the
  * central crop, the scores a calibration stores, and the FITS chunk of a
@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "codec.h"
-#include "domain_fit.h"
-#include "le32.h"
-#include "model_file.h"
-#include "tiny_codec.h"
+#include "codec/codec.h"
+#include "codec/le32.h"
+#include "codec/model_file.h"
+#include "tests/check.h"
+#include "tests/tiny_codec.h"
+#include "tools/measure/domain_fit.h"
 
 static void make_codec(aec_codec *c)
 {
@@ -118,7 +118,7 @@ static void test_calibrate(aec_codec *c)
         CHECK(domain_fit_score(c, rgb[i], width[i], height[i], &want[i], err, sizeof err) == 0,
               "score %d: %s", i, err);
     }
-    aec_dataset set = {3, width, height, rgb, name};
+    aec_images set = {3, width, height, rgb, name};
     CHECK(domain_fit_calibrate(c, &set, err, sizeof err) == 0, "calibrate: %s", err);
     CHECK(c->fit_count == 3, "three scores stored: %u", c->fit_count);
     for (int i = 0; i < 3 && c->fit_count == 3; i++) {

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cdf_tables.h"
-#include "check.h"
-#include "rangecoder.h"
-#include "varint.h"
+#include "codec/cdf_tables.h"
+#include "codec/rangecoder.h"
+#include "codec/varint.h"
+#include "tests/check.h"
 
 static uint64_t rng_state;
 

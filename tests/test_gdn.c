@@ -4,11 +4,11 @@
  * loss = sum(y * R) with R random, and the reparametrisation's bound. */
 #include <string.h>
 
-#include "check.h"
-#include "gdn.h"
-#include "params.h"
-#include "rng.h"
-#include "tensor.h"
+#include "nn/gdn.h"
+#include "nn/params.h"
+#include "nn/rng.h"
+#include "nn/tensor.h"
+#include "tests/check.h"
 
 static void fill_uniform(float *v, size_t n, nn_rng *rng, float lo, float hi)
 {

@@ -13,10 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "cpu.h"
-#include "gemm.h"
-#include "gemm_cases.h"
+#include "nn/cpu.h"
+#include "nn/gemm.h"
+#include "tests/check.h"
+#include "tests/gemm_cases.h"
+#include "tools/train/model_train.h"
 
 /* the switch's masks that give the portable kernel and the best one */
 #define MASK_GENERIC (NN_CPU_ALL & ~(NN_CPU_AVX2 | NN_CPU_FMA))

@@ -7,8 +7,9 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "check.h"
-#include "hyper_int.h"
+#include "codec/hyper_int.h"
+#include "tests/check.h"
+#include "tools/train/model_train.h"
 
 /* golden CRC-32s of seed 1's small model (see test_golden) */
 #define GOLDEN_BLOB 0x2144df1cu

@@ -18,11 +18,11 @@
 
 #include <jpeglib.h>
 
-#include "check.h"
-#include "image_io.h"
-#include "jpeg_files.h"
-#include "jpeg_io.h"
-#include "stderr_capture.h"
+#include "tests/check.h"
+#include "tests/jpeg_files.h"
+#include "tests/stderr_capture.h"
+#include "tools/imageio/image_io.h"
+#include "tools/imageio/jpeg_io.h"
 
 /* ---- pixels ------------------------------------------------------------------- */
 

@@ -7,11 +7,11 @@
 #include <omp.h>
 #include <string.h>
 
-#include "check.h"
-#include "likelihood.h"
-#include "params.h"
-#include "rng.h"
-#include "tensor.h"
+#include "nn/likelihood.h"
+#include "nn/params.h"
+#include "nn/rng.h"
+#include "nn/tensor.h"
+#include "tests/check.h"
 
 #define LN2 0.69314718055994530942
 #define FLOOR 1e-9

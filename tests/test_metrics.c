@@ -1,4 +1,4 @@
-/* tests/test_metrics.c - PSNR and MS-SSIM of codec/metrics.c against the
+/* tests/test_metrics.c - PSNR and MS-SSIM of tools/measure/metrics.c against the
  * referee: tests/fixtures/metrics/ holds two image pairs and the values
  * rd.py's psnr() and ms_ssim() gave on them (make_fixtures.py made both);
  * they must agree within 0.01 dB and 0.0005. Plus values known without
@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "metrics.h"
-#include "png_io.h"
+#include "codec/target.h"
+#include "tests/check.h"
+#include "tests/tiny_codec.h"
+#include "tools/imageio/png_io.h"
+#include "tools/measure/metrics.h"
 
 #define FIXTURES "tests/fixtures/metrics/"
 
@@ -42,7 +44,7 @@ static void test_fixtures(void)
         }
         if (ok) {
             CHECK(a.width == b.width && a.height == b.height, "%s: sizes differ", na);
-            double psnr = aec_psnr_rgb(a.rgb, b.rgb, a.width, a.height), ms = NAN;
+            double psnr = aec_psnr(a.rgb, b.rgb, (size_t)a.width * a.height * 3), ms = NAN;
             CHECK(aec_msssim_rgb(a.rgb, b.rgb, a.width, a.height, &ms) == 0, "msssim memory");
             CHECK(fabs(psnr - want_psnr) < 0.01, "%s: PSNR %.6f, rd.py %.6f", na, psnr, want_psnr);
             CHECK(fabs(ms - want_ms) < 0.0005, "%s: MS-SSIM %.7f, rd.py %.7f", na, ms, want_ms);
@@ -76,13 +78,13 @@ static void test_known_values(void)
     for (int i = 0; i < W * H * 3; i++) a[i] = (uint8_t)((i * 7 + i / 541) & 255);
     memcpy(b, a, (size_t)W * H * 3);
     double ms = 0;
-    CHECK(aec_psnr_rgb(a, b, W, H) == 100.0, "identical images: 100 dB, as rd.py says");
+    CHECK(aec_psnr(a, b, (size_t)W * H * 3) == 100.0, "identical images: 100 dB, as rd.py says");
     CHECK(aec_msssim_rgb(a, b, W, H, &ms) == 0 && fabs(ms - 1) < 1e-12, "identical: %.15f", ms);
     /* every sample off by 2 (or 1 in a quarter of them): MSE known exactly */
     for (int i = 0; i < W * H * 3; i++) b[i] = (uint8_t)(a[i] < 128 ? a[i] + 2 : a[i] - 2);
-    CHECK_CLOSE(aec_psnr_rgb(a, b, W, H), 10 * log10(255.0 * 255.0 / 4), 1e-12, "MSE 4");
+    CHECK_CLOSE(aec_psnr(a, b, (size_t)W * H * 3), 10 * log10(255.0 * 255.0 / 4), 1e-12, "MSE 4");
     for (int i = 0; i < W * H * 3; i++) b[i] = (uint8_t)(a[i] ^ (i % 4 == 0));
-    CHECK_CLOSE(aec_psnr_rgb(a, b, W, H), 10 * log10(255.0 * 255.0 * 4 / 1), 1e-3, "MSE 1/4");
+    CHECK_CLOSE(aec_psnr(a, b, (size_t)W * H * 3), 10 * log10(255.0 * 255.0 * 4 / 1), 1e-3, "MSE 1/4");
     /* a constant offset leaves structure alone: MS-SSIM stays close to 1 */
     for (int i = 0; i < W * H * 3; i++) b[i] = (uint8_t)(a[i] / 2 + 20);
     double offset_ms;
@@ -96,9 +98,54 @@ static void test_known_values(void)
     free(b);
 }
 
+/* One PSNR everywhere (codec/psnr.h): 100 dB for identical images, and
+ * the same number from the encoder's PSNR target as from the bench. */
+static void test_one_psnr(void)
+{
+    const uint8_t a[6] = {1, 2, 3, 250, 251, 252};
+    uint8_t b[6];
+    memcpy(b, a, sizeof b);
+    CHECK(aec_psnr_mse(0) == 100.0, "MSE 0: 100 dB");
+    CHECK(aec_psnr(a, b, 6) == 100.0, "identical: 100 dB");
+    CHECK(aec_psnr(a, b, 0) == 100.0, "no samples: 100 dB");
+    b[0] = 3;   /* squared error 4 over 6 samples */
+    CHECK(aec_psnr(a, b, 6) == aec_psnr_mse(4.0 / 6), "one sample off by 2: %f", aec_psnr(a, b, 6));
+    CHECK_CLOSE(aec_psnr_mse(4.0 / 6), 10 * log10(255.0 * 255.0 * 6 / 4), 1e-12, "MSE 2/3");
+
+    /* an exact copy meets a 100 dB target and no higher one */
+    aec_trial t = {0};
+    t.psnr = aec_psnr(a, a, 6);
+    aec_target g = {1, 100.0};
+    CHECK(aec_target_value(&g, &t) == 100.0, "an exact copy's measure: %g", aec_target_value(&g, &t));
+    CHECK(aec_target_reached(&g, &t), "an exact copy reaches 100 dB");
+    g.target = 120.0;
+    CHECK(!aec_target_reached(&g, &t), "an exact copy does not reach 120 dB");
+
+    /* the PSNR the target search measures is aec_psnr of the decoded image */
+    aec_codec c;
+    char err[256] = "";
+    uint8_t *img = tiny_smooth_image(64, 64, 3), *dec = NULL;
+    int w = 0, h = 0;
+    if (!img || tiny_codec(&c, 1, err, sizeof err)) {
+        CHECK(0, "tiny codec: %s", img ? err : "out of memory");
+        free(img);
+        return;
+    }
+    CHECK(aec_trial_encode(&c, img, 64, 64, 5000, 1, &t, err, sizeof err) == 0, "trial: %s", err);
+    CHECK(t.bytes && aec_decode(&c, t.bytes, t.len, &dec, &w, &h, err, sizeof err) == 0 &&
+              w == 64 && h == 64, "decode: %s", err);
+    CHECK(dec && t.psnr == aec_psnr(img, dec, (size_t)64 * 64 * 3), "the trial's PSNR %f is aec_psnr's",
+          t.psnr);
+    free(t.bytes);
+    free(dec);
+    free(img);
+    aec_codec_free(&c);
+}
+
 int main(void)
 {
     test_fixtures();
     test_known_values();
+    test_one_psnr();
     return check_report("test_metrics");
 }

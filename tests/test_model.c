@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adam.h"
-#include "check.h"
-#include "deconv_winograd.h"
-#include "gdn.h"
-#include "model.h"
-#include "small_model.h"
+#include "codec/model.h"
+#include "nn/adam.h"
+#include "nn/deconv_winograd.h"
+#include "nn/gdn.h"
+#include "tests/check.h"
+#include "tests/small_model.h"
+#include "tools/train/model_train.h"
 
 static void fill_batch(nn_tensor *x, unsigned seed)
 {

@@ -6,9 +6,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "check.h"
-#include "model_file.h"
-#include "small_model.h"
+#include "codec/model_file.h"
+#include "tests/check.h"
+#include "tests/small_model.h"
+#include "tools/train/model_train.h"
 
 static aec_model small_model(void)
 {

@@ -3,10 +3,10 @@
  * loss = sum(y * R) for a random R, accumulated in double. */
 #include <string.h>
 
-#include "check.h"
-#include "ops.h"
-#include "rng.h"
-#include "tensor.h"
+#include "nn/ops.h"
+#include "nn/rng.h"
+#include "nn/tensor.h"
+#include "tests/check.h"
 
 static double sum_product(const float *y, const float *r, size_t n)
 {

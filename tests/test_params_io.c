@@ -9,9 +9,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "check.h"
-#include "params.h"
-#include "rng.h"
+#include "nn/params.h"
+#include "nn/rng.h"
+#include "tests/check.h"
 
 /* The reference model: four blocks, two of the same shape and name length
  * (so a duplicate can be forged). extra / drop / reshape vary it. */

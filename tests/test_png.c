@@ -14,10 +14,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "check.h"
-#include "png_filters.h"
-#include "png_io.h"
-#include "stderr_capture.h"
+#include "tests/check.h"
+#include "tests/png_filters.h"
+#include "tests/stderr_capture.h"
+#include "tools/imageio/png_io.h"
 
 /* ---- generating test images ------------------------------------------- */
 

@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "rng.h"
-#include "search.h"
-#include "small_model.h"
+#include "codec/search.h"
+#include "nn/rng.h"
+#include "tests/check.h"
+#include "tests/small_model.h"
+#include "tools/train/model_train.h"
 
 #define PW 128
 #define PH 128

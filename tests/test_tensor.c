@@ -2,10 +2,10 @@
  * declaration and the random generator. */
 #include <string.h>
 
-#include "check.h"
-#include "params.h"
-#include "rng.h"
-#include "tensor.h"
+#include "nn/params.h"
+#include "nn/rng.h"
+#include "nn/tensor.h"
+#include "tests/check.h"
 
 int main(void)
 {

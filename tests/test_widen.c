@@ -5,9 +5,10 @@
  * the widenings it cannot do are refused. */
 #include <string.h>
 
-#include "check.h"
-#include "codec.h"
-#include "tiny_codec.h"
+#include "codec/codec.h"
+#include "tests/check.h"
+#include "tests/tiny_codec.h"
+#include "tools/train/model_train.h"
 
 #define WIDE_M 20
 

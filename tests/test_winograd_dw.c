@@ -12,9 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "check.h"
-#include "cpu.h"
-#include "deconv_winograd.h"
+#include "nn/cpu.h"
+#include "nn/deconv_winograd.h"
+#include "tests/check.h"
 
 /* error / (sum of |terms| + 1) of the float gradients: F(4x4, 3x3) in
  * float, its transforms scaling terms by up to 15 x 15 before G^T . G

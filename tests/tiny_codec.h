@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "codec.h"
+#include "codec/codec.h"
+#include "tools/train/calibrate.h"
+#include "tools/train/model_train.h"
 
 #define TINY_N 8
 #define TINY_M 12
@@ -81,14 +83,14 @@ static inline int tiny_model_context(aec_model *m, uint64_t seed)
 }
 
 /* m made ready to code (m is taken over), calibrated on two smooth images
- * held in an aec_dataset filled by hand. */
+ * held in an aec_images filled by hand. */
 static inline int tiny_codec_from(aec_codec *c, aec_model *m, char *err, size_t errlen)
 {
     int width[2] = {64, 96}, height[2] = {64, 80};
     uint8_t *rgb[2] = {tiny_smooth_image(64, 64, 0), tiny_smooth_image(96, 80, 1)};
     char name_a[] = "a.png", name_b[] = "b.png";
     char *name[2] = {name_a, name_b};
-    aec_dataset calib = {2, width, height, rgb, name};
+    aec_images calib = {2, width, height, rgb, name};
     int rc = -1;
     if (rgb[0] && rgb[1]) {
         rc = aec_codec_from_model(c, m, &calib, err, errlen);

@@ -14,8 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "dataset.h"
-#include "model_file.h"
+#include "codec/model_file.h"
+#include "codec/psnr.h"
+#include "tools/train/dataset.h"
 
 /* PSNR of x_hat (clamped, rounded to 8 bits) against the w x h image in
  * the top-left corner of the padded planar x */
@@ -31,7 +32,7 @@ static double psnr_of(const nn_tensor *x_hat, const nn_tensor *x, int w, int h)
                 se += d * d;
             }
     double mse = se / (3.0 * w * h);
-    return mse > 0 ? 10 * log10(255.0 * 255.0 / mse) : 100.0;
+    return aec_psnr_mse(mse);
 }
 
 /* y_hat = (round(y * gain) if rounded, else y * gain) * inv_gain, at level l */

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blas.h"
-#include "tools.h"
+#include "nn/blas.h"
+#include "tools/tools.h"
 
 static void usage(FILE *f)
 {

@@ -19,13 +19,14 @@
 
 #include <dirent.h>
 
-#include "bench.h"
-#include "codec.h"
-#include "ext_codec.h"
-#include "image_io.h"
-#include "image_list.h"
-#include "jpeg_ref.h"
-#include "tools.h"
+#include "codec/codec.h"
+#include "tools/bench.h"
+#include "tools/cli.h"
+#include "tools/ext_codec.h"
+#include "tools/imageio/image_io.h"
+#include "tools/imageio/image_list.h"
+#include "tools/measure/jpeg_ref.h"
+#include "tools/tools.h"
 
 static const char default_aec[] = "0,12.5,25,37.5,50,62.5,75,87.5,100";
 static const char default_jpeg[] = "5,15,25,35,45,55,65,75,85,95,98";
@@ -169,45 +170,39 @@ static int parse_args(int argc, char **argv, bench_options *o, int *codecs_named
     o->refine = -1;
     const char *list[BENCH_CODECS] = {default_aec, default_jpeg, default_webp, default_avif};
     const char *codecs = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    enum { O_MODEL = 1, O_OUT, O_JOBS, O_EFFORT, O_REFINE, O_CODECS, O_LIST };
+    static const cli_option opts[] = {
+        {"-m", O_MODEL, CLI_VALUE}, {"-o", O_OUT, CLI_VALUE}, {"-j", O_JOBS, CLI_VALUE},
+        {"-e", O_EFFORT, CLI_VALUE}, {"--effort", O_EFFORT, CLI_VALUE},
+        {"--refine", O_REFINE, CLI_VALUE}, {"--codecs", O_CODECS, CLI_VALUE},
+        {"--qualities", O_LIST + BENCH_AEC, CLI_VALUE},
+        {"--jpeg-qualities", O_LIST + BENCH_JPEG, CLI_VALUE},
+        {"--webp-qualities", O_LIST + BENCH_WEBP, CLI_VALUE},
+        {"--avif-qualities", O_LIST + BENCH_AVIF, CLI_VALUE}, {NULL, 0, 0}};
+    cli_args args = cli_args_start(argc, argv, "aec bench", stderr);
+    for (int k; (k = cli_next_arg(&args, opts)) != CLI_END;) {
+        const char *v = args.value;
+        if (k == CLI_HELP) {
             usage(stdout);
             exit(0);
         }
-        int takes_value = !strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "-j") ||
-                          !strcmp(a, "--qualities") || !strcmp(a, "--jpeg-qualities") ||
-                          !strcmp(a, "--webp-qualities") || !strcmp(a, "--avif-qualities") ||
-                          !strcmp(a, "--codecs") || !strcmp(a, "--refine") ||
-                          !strcmp(a, "-e") || !strcmp(a, "--effort");
-        if (takes_value) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "aec bench: %s needs a value\n", a);
+        if (k == CLI_ERROR) return -1;
+        if (k == CLI_OPERAND) {
+            if (o->dir) {
+                fprintf(stderr, "aec bench: one folder only ('%s' and '%s')\n", o->dir, args.arg);
                 return -1;
             }
-            const char *v = argv[++i];
-            if (!strcmp(a, "-m")) o->model = v;
-            else if (!strcmp(a, "-o")) o->out_dir = v;
-            else if (!strcmp(a, "--qualities")) list[BENCH_AEC] = v;
-            else if (!strcmp(a, "--jpeg-qualities")) list[BENCH_JPEG] = v;
-            else if (!strcmp(a, "--webp-qualities")) list[BENCH_WEBP] = v;
-            else if (!strcmp(a, "--avif-qualities")) list[BENCH_AVIF] = v;
-            else if (!strcmp(a, "--codecs")) codecs = v;
-            else if (!strcmp(a, "--refine")) {
-                if (parse_count("--refine", v, 0, 1000, "steps", &o->refine)) return -1;
-            } else if (!strcmp(a, "-e") || !strcmp(a, "--effort")) {
-                if (parse_count(a, v, 0, AEC_EFFORT_MAX, "effort", &o->effort)) return -1;
-            } else if (parse_count("-j", v, 1, 256, "jobs", &o->jobs)) {
-                return -1;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "aec bench: unknown option '%s' (try aec bench --help)\n", a);
+            o->dir = args.arg;
+        } else if (k == O_MODEL) o->model = v;
+        else if (k == O_OUT) o->out_dir = v;
+        else if (k >= O_LIST) list[k - O_LIST] = v;
+        else if (k == O_CODECS) codecs = v;
+        else if (k == O_REFINE) {
+            if (parse_count("--refine", v, 0, 1000, "steps", &o->refine)) return -1;
+        } else if (k == O_EFFORT) {
+            if (parse_count(args.arg, v, 0, AEC_EFFORT_MAX, "effort", &o->effort)) return -1;
+        } else if (parse_count("-j", v, 1, 256, "jobs", &o->jobs)) {
             return -1;
-        } else if (o->dir) {
-            fprintf(stderr, "aec bench: one folder only ('%s' and '%s')\n", o->dir, a);
-            return -1;
-        } else {
-            o->dir = a;
         }
     }
     if (!o->dir) {

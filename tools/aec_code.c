@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +22,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "domain_fit.h"
-#include "image_io.h"
-#include "target.h"
-#include "tools.h"
+#include "codec/psnr.h"
+#include "codec/target.h"
+#include "tools/cli.h"
+#include "tools/imageio/image_io.h"
+#include "tools/measure/domain_fit.h"
+#include "tools/tools.h"
+#include "tools/workers.h"
 
 #define MAX_WORKERS 64
 
@@ -338,215 +339,111 @@ static void print_ready(runner *R)
     progress_draw(R);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* what a worker sends back for each job, followed by the two texts */
+/* what a job in a worker sends back: this, then the two texts */
 typedef struct {
-    int32_t job, rc;
+    int32_t rc;
     uint64_t in_bytes, out_bytes;
     uint32_t say_len, warn_len;
 } result_record;
 
-typedef struct {
-    pid_t pid;
-    int task_fd, result_fd; /* the parent's ends */
-    int job;                /* the job it is on, -1 when idle */
-} worker;
-
-static void worker_main(runner *R, int task_fd, int result_fd)
+/* In a worker (workers.h): job j, its result sent up fd as one message. */
+static int worker_run(void *ctx, int j, int fd)
 {
-    int32_t job;
-    while (read_all(task_fd, &job, sizeof job) == 0 && job >= 0 && job < R->jobs->n) {
-        job_result r;
-        run_one(R, job, &r);
-        result_record h = {job, r.rc, r.in_bytes, r.out_bytes, r.say ? (uint32_t)strlen(r.say) : 0,
-                           r.warn ? (uint32_t)strlen(r.warn) : 0};
-        int bad = write_all(result_fd, &h, sizeof h) || write_all(result_fd, r.say, h.say_len) ||
-                  write_all(result_fd, r.warn, h.warn_len);
-        free(r.say);
-        free(r.warn);
-        if (bad) break;
+    runner *R = ctx;
+    job_result r;
+    run_one(R, j, &r);
+    result_record h = {r.rc, r.in_bytes, r.out_bytes, r.say ? (uint32_t)strlen(r.say) : 0,
+                       r.warn ? (uint32_t)strlen(r.warn) : 0};
+    size_t len = sizeof h + h.say_len + h.warn_len;
+    char *msg = malloc(len);
+    int rc = -1;
+    if (msg) {
+        memcpy(msg, &h, sizeof h);
+        if (h.say_len) memcpy(msg + sizeof h, r.say, h.say_len);
+        if (h.warn_len) memcpy(msg + sizeof h + h.say_len, r.warn, h.warn_len);
+        rc = workers_send(fd, msg, len);
     }
-    _exit(0);
+    free(msg);
+    free(r.say);
+    free(r.warn);
+    return rc;
 }
 
-static int start_worker(runner *R, worker *ws, int k, int n_workers)
+/* In the parent: a job's result. */
+static int got_result(void *ctx, int j, const void *data, size_t len)
 {
-    int task[2], result[2];
-    if (pipe(task) != 0) return -1;
-    if (pipe(result) != 0) {
-        close(task[0]);
-        close(task[1]);
-        return -1;
+    runner *R = ctx;
+    result_record h;
+    if (j < 0 || j >= R->jobs->n || len < sizeof h) return 0;
+    memcpy(&h, data, sizeof h);
+    job_result *r = &R->results[j];
+    memset(r, 0, sizeof *r);
+    if ((uint64_t)h.say_len + h.warn_len != len - sizeof h) return 0;
+    r->rc = h.rc;
+    r->in_bytes = h.in_bytes;
+    r->out_bytes = h.out_bytes;
+    r->say = h.say_len ? malloc((size_t)h.say_len + 1) : NULL;
+    r->warn = h.warn_len ? malloc((size_t)h.warn_len + 1) : NULL;
+    if ((h.say_len && !r->say) || (h.warn_len && !r->warn)) {
+        free(r->say);
+        free(r->warn);
+        r->say = r->warn = NULL;
+        r->rc = AEC_EXIT_SYSTEM;
+    } else {
+        const char *p = (const char *)data + sizeof h;
+        if (r->say) {
+            memcpy(r->say, p, h.say_len);
+            r->say[h.say_len] = 0;
+        }
+        if (r->warn) {
+            memcpy(r->warn, p + h.say_len, h.warn_len);
+            r->warn[h.warn_len] = 0;
+        }
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(task[0]); close(task[1]); close(result[0]); close(result[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        /* the other workers' pipes must close when they do, not stay open here */
-        for (int j = 0; j < n_workers; j++)
-            if (j != k && ws[j].pid > 0) {
-                close(ws[j].task_fd);
-                close(ws[j].result_fd);
-            }
-        close(task[1]);
-        close(result[0]);
-        worker_main(R, task[0], result[1]);
-    }
-    close(task[0]);
-    close(result[1]);
-    ws[k].pid = pid;
-    ws[k].task_fd = task[1];
-    ws[k].result_fd = result[0];
-    ws[k].job = -1;
+    r->done = 1;
+    R->finished++;
+    print_ready(R);
     return 0;
 }
 
-static void stop_worker(worker *w)
+/* In the parent: a job that sent no result (its worker died in it, or was
+ * out of memory) fails with a message. */
+static void job_done(void *ctx, int j, int lost, int status)
 {
-    close(w->task_fd);
-    close(w->result_fd);
-    int status;
-    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {}
-    w->pid = 0;
-}
-
-/* Reads one result from worker w; a worker that died leaves its job failed. */
-static void collect(runner *R, worker *w)
-{
-    result_record h;
-    job_result *r = &R->results[w->job];
-    memset(r, 0, sizeof *r);
-    if (read_all(w->result_fd, &h, sizeof h) == 0 && h.job == w->job) {
-        r->rc = h.rc;
-        r->in_bytes = h.in_bytes;
-        r->out_bytes = h.out_bytes;
-        r->say = h.say_len ? malloc((size_t)h.say_len + 1) : NULL;
-        r->warn = h.warn_len ? malloc((size_t)h.warn_len + 1) : NULL;
-        if ((h.say_len && !r->say) || (h.warn_len && !r->warn)) {
-            /* drain the texts to keep the pipe in step */
-            char sink[4096];
-            for (uint64_t left = (uint64_t)h.say_len + h.warn_len; left > 0;) {
-                size_t n = left < sizeof sink ? (size_t)left : sizeof sink;
-                if (read_all(w->result_fd, sink, n)) break;
-                left -= n;
-            }
-            free(r->say);
-            free(r->warn);
-            r->say = r->warn = NULL;
-            r->rc = AEC_EXIT_SYSTEM;
-        } else if (read_all(w->result_fd, r->say, h.say_len) == 0 &&
-                   read_all(w->result_fd, r->warn, h.warn_len) == 0) {
-            if (r->say) r->say[h.say_len] = 0;
-            if (r->warn) r->warn[h.warn_len] = 0;
-            r->done = 1;
-            w->job = -1;
-            R->finished++;
-            return;
-        }
-    }
-    /* the worker died mid-job */
-    int status = 0;
-    close(w->task_fd);
-    close(w->result_fd);
-    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {}
-    w->pid = 0;
-    free(r->say);
-    free(r->warn);
-    r->say = NULL;
+    runner *R = ctx;
+    job_result *r = &R->results[j];
+    if (r->done) return;
     char msg[1200];
-    if (WIFSIGNALED(status))
+    if (!lost)
+        snprintf(msg, sizeof msg, "aec %s: %.900s: the worker process sent no result (out of "
+                 "memory)\n", R->cmd, R->jobs->in[j]);
+    else if (WIFSIGNALED(status))
         snprintf(msg, sizeof msg, "aec %s: %.900s: worker process killed by signal %d (%s)\n",
-                 R->cmd, R->jobs->in[w->job], WTERMSIG(status), strsignal(WTERMSIG(status)));
+                 R->cmd, R->jobs->in[j], WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
         snprintf(msg, sizeof msg, "aec %s: %.900s: worker process ended unexpectedly\n", R->cmd,
-                 R->jobs->in[w->job]);
+                 R->jobs->in[j]);
+    memset(r, 0, sizeof *r);
     r->warn = strdup(msg);
     r->rc = AEC_EXIT_SYSTEM;
     r->done = 1;
     R->finished++;
-    w->job = -1;
-}
-
-static int give_job(worker *w, int job)
-{
-    int32_t j = job;
-    if (write_all(w->task_fd, &j, sizeof j)) return -1;
-    w->job = job;
-    return 0;
+    print_ready(R);
 }
 
 static void run_parallel(runner *R, int n_workers)
 {
-    worker ws[MAX_WORKERS];
-    memset(ws, 0, sizeof ws);
     fflush(stdout);
     fflush(stderr);
-    /* a worker that dies must not take the parent with it through SIGPIPE */
-    struct sigaction ign, old_pipe;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ign, &old_pipe);
-
-    int next = 0;
-    for (int k = 0; k < n_workers; k++) start_worker(R, ws, k, n_workers);
-    while (R->finished < R->jobs->n) {
-        /* keep every worker busy; restart those that died */
-        for (int k = 0; k < n_workers && next < R->jobs->n; k++) {
-            if (!ws[k].pid && start_worker(R, ws, k, n_workers)) continue;
-            if (ws[k].job < 0 && give_job(&ws[k], next) == 0) next++;
-        }
-        int busy = 0;
-        struct pollfd pf[MAX_WORKERS];
-        int who[MAX_WORKERS];
-        for (int k = 0; k < n_workers; k++)
-            if (ws[k].pid && ws[k].job >= 0) {
-                pf[busy].fd = ws[k].result_fd;
-                pf[busy].events = POLLIN;
-                who[busy++] = k;
-            }
-        if (!busy) {
-            /* no worker could be started: finish here, in this process */
-            job_result *r = &R->results[next];
-            run_one(R, next++, r);
-            R->finished++;
-        } else if (poll(pf, (nfds_t)busy, -1) > 0) {
-            for (int p = 0; p < busy; p++)
-                if (pf[p].revents) collect(R, &ws[who[p]]);
-        } else if (errno != EINTR) {
-            break;
-        }
+    workers_spec spec = {R->jobs->n, n_workers, R, NULL, worker_run, got_result, job_done, -1,
+                         NULL, NULL};
+    int handed = workers_run(&spec);
+    /* no worker could be started: the rest here, in this process */
+    for (int i = handed; i < R->jobs->n; i++) {
+        run_one(R, i, &R->results[i]);
+        R->finished++;
         print_ready(R);
     }
-    for (int k = 0; k < n_workers; k++)
-        if (ws[k].pid) stop_worker(&ws[k]);
-    sigaction(SIGPIPE, &old_pipe, NULL);
 }
 
 /* Runs every job and prints their messages in order; returns the worst
@@ -625,64 +522,58 @@ static int parse_common(int argc, char **argv, int encoding, code_options *o, ch
         fprintf(stderr, "aec %s: out of memory\n", cmd);
         return AEC_EXIT_SYSTEM;
     }
-    int only_inputs = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int takes_value = !strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "-j") ||
-                          (encoding && (!strcmp(a, "-q") || !strcmp(a, "--bpp") ||
-                                        !strcmp(a, "--psnr") || !strcmp(a, "--refine") ||
-                                        !strcmp(a, "-e") || !strcmp(a, "--effort")));
-        if (only_inputs || a[0] != '-' || !a[1]) {
-            (*inputs)[(*n_in)++] = argv[i];
-        } else if (!strcmp(a, "--")) {
-            only_inputs = 1;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return -1;
-        } else if (takes_value || !strncmp(a, "-j", 2)) {
-            const char *v = a[2] && a[1] == 'j' ? a + 2 : NULL; /* -jN */
-            if (!v && i + 1 >= argc) {
-                fprintf(stderr, "aec %s: %s needs a value\n", cmd, a);
-                return AEC_EXIT_USAGE;
-            }
-            if (!v) v = argv[++i];
-            double x;
-            if (!strcmp(a, "-m")) o->model = v;
-            else if (!strcmp(a, "-o")) o->out = v;
-            else if (a[1] == 'j') {
-                if (parse_number(cmd, "-j", v, 0, MAX_WORKERS, &x) || x != floor(x))
-                    return AEC_EXIT_USAGE;
-                /* -j 0: one worker per core */
-                o->workers = x > 0 ? (int)x : (int)sysconf(_SC_NPROCESSORS_ONLN);
-                if (o->workers < 1) o->workers = 1;
-                if (o->workers > MAX_WORKERS) o->workers = MAX_WORKERS;
-            } else if (!strcmp(a, "-q")) {
-                if (parse_number(cmd, "-q", v, 0, 100, &o->quality)) return AEC_EXIT_USAGE;
-                o->quality_given = 1;
-            } else if (!strcmp(a, "--refine")) {
-                if (parse_number(cmd, "--refine", v, 0, 1000, &x) || x != floor(x))
-                    return AEC_EXIT_USAGE;
-                o->refine = (int)x;
-            } else if (!strcmp(a, "-e") || !strcmp(a, "--effort")) {
-                if (parse_number(cmd, a, v, 0, AEC_EFFORT_MAX, &x) || x != floor(x))
-                    return AEC_EXIT_USAGE;
-                o->effort = (int)x;
-            } else if (!strcmp(a, "--bpp")) {
-                if (parse_number(cmd, "--bpp", v, 1e-6, 48, &o->target_bpp)) return AEC_EXIT_USAGE;
-            } else {
-                if (parse_number(cmd, "--psnr", v, 1, 200, &o->target_psnr)) return AEC_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "-f")) {
-            o->force = 1;
-        } else if (encoding && !strcmp(a, "-v")) {
-            o->verbose = 1;
-        } else if (encoding && !strcmp(a, "--drop-alpha")) {
-            o->drop_alpha = 1;
-        } else if (encoding && !strcmp(a, "--no-fit-check")) {
-            o->no_fit_check = 1;
-        } else {
-            fprintf(stderr, "aec %s: unknown option '%s' (try aec %s --help)\n", cmd, a, cmd);
-            return AEC_EXIT_USAGE;
+    enum { O_MODEL = 1, O_OUT, O_JOBS, O_FORCE, O_QUALITY, O_BPP, O_PSNR, O_REFINE, O_EFFORT,
+           O_VERBOSE, O_DROP_ALPHA, O_NO_FIT_CHECK };
+    static const cli_option decode_opts[] = {
+        {"-m", O_MODEL, CLI_VALUE}, {"-o", O_OUT, CLI_VALUE}, {"-j", O_JOBS, CLI_GLUED},
+        {"-f", O_FORCE, 0}, {NULL, 0, 0}};
+    static const cli_option encode_opts[] = {
+        {"-m", O_MODEL, CLI_VALUE}, {"-o", O_OUT, CLI_VALUE}, {"-j", O_JOBS, CLI_GLUED},
+        {"-f", O_FORCE, 0}, {"-q", O_QUALITY, CLI_VALUE}, {"--bpp", O_BPP, CLI_VALUE},
+        {"--psnr", O_PSNR, CLI_VALUE}, {"--refine", O_REFINE, CLI_VALUE},
+        {"-e", O_EFFORT, CLI_VALUE}, {"--effort", O_EFFORT, CLI_VALUE}, {"-v", O_VERBOSE, 0},
+        {"--drop-alpha", O_DROP_ALPHA, 0}, {"--no-fit-check", O_NO_FIT_CHECK, 0}, {NULL, 0, 0}};
+    char name[16];
+    snprintf(name, sizeof name, "aec %s", cmd);
+    cli_args args = cli_args_start(argc, argv, name, stderr);
+    for (int k; (k = cli_next_arg(&args, encoding ? encode_opts : decode_opts)) != CLI_END;) {
+        const char *a = args.arg, *v = args.value;
+        double x;
+        switch (k) {
+        case CLI_OPERAND: (*inputs)[(*n_in)++] = argv[args.next - 1]; break;
+        case CLI_HELP: usage(stdout); return -1;
+        case CLI_ERROR: return AEC_EXIT_USAGE;
+        case O_MODEL: o->model = v; break;
+        case O_OUT: o->out = v; break;
+        case O_JOBS:
+            if (parse_number(cmd, "-j", v, 0, MAX_WORKERS, &x) || x != floor(x)) return AEC_EXIT_USAGE;
+            /* -j 0: one worker per core */
+            o->workers = x > 0 ? (int)x : (int)sysconf(_SC_NPROCESSORS_ONLN);
+            if (o->workers < 1) o->workers = 1;
+            if (o->workers > MAX_WORKERS) o->workers = MAX_WORKERS;
+            break;
+        case O_QUALITY:
+            if (parse_number(cmd, "-q", v, 0, 100, &o->quality)) return AEC_EXIT_USAGE;
+            o->quality_given = 1;
+            break;
+        case O_REFINE:
+            if (parse_number(cmd, "--refine", v, 0, 1000, &x) || x != floor(x)) return AEC_EXIT_USAGE;
+            o->refine = (int)x;
+            break;
+        case O_EFFORT:
+            if (parse_number(cmd, a, v, 0, AEC_EFFORT_MAX, &x) || x != floor(x)) return AEC_EXIT_USAGE;
+            o->effort = (int)x;
+            break;
+        case O_BPP:
+            if (parse_number(cmd, "--bpp", v, 1e-6, 48, &o->target_bpp)) return AEC_EXIT_USAGE;
+            break;
+        case O_PSNR:
+            if (parse_number(cmd, "--psnr", v, 1, 200, &o->target_psnr)) return AEC_EXIT_USAGE;
+            break;
+        case O_FORCE: o->force = 1; break;
+        case O_VERBOSE: o->verbose = 1; break;
+        case O_DROP_ALPHA: o->drop_alpha = 1; break;
+        case O_NO_FIT_CHECK: o->no_fit_check = 1; break;
         }
     }
     if ((o->quality_given != 0) + (o->target_bpp > 0) + (o->target_psnr > 0) > 1) {
@@ -817,7 +708,7 @@ static void encode_one(const void *ctx, int i, FILE *say, FILE *warn, job_result
         uint8_t *dec;
         int w, h;
         if (aec_decode(x->c, best.bytes, best.len, &dec, &w, &h, err, sizeof err) == 0) {
-            best.psnr = aec_target_psnr(dec, img.rgb, (size_t)w * h * 3);
+            best.psnr = aec_psnr(dec, img.rgb, (size_t)w * h * 3);
             free(dec);
         }
     }

@@ -7,10 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "domain_fit.h"
-#include "model_file.h"
-#include "tools.h"
+#include "codec/model_file.h"
+#include "tools/cli.h"
+#include "tools/measure/domain_fit.h"
+#include "tools/tools.h"
+#include "tools/train/calibrate.h"
+#include "tools/train/dataset.h"
 
 static void export_usage(FILE *f)
 {
@@ -63,20 +65,24 @@ int aec_cmd_export(int argc, char **argv)
 {
     const char *in = NULL, *calib_dir = NULL, *out = NULL;
     int decoder_only = 0, force = 0, average = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { export_usage(stdout); return 0; }
-        else if (!strcmp(a, "--average")) average = 1;
-        else if ((!strcmp(a, "-m") || !strcmp(a, "--calib") || !strcmp(a, "-o")) && i + 1 < argc) {
-            const char *v = argv[++i];
-            if (!strcmp(a, "-m")) in = v;
-            else if (!strcmp(a, "-o")) out = v;
-            else calib_dir = v;
-        } else if (!strcmp(a, "--decoder-only")) decoder_only = 1;
-        else if (!strcmp(a, "-f")) force = 1;
-        else {
-            fprintf(stderr, "aec export: unexpected argument '%s' (try aec export --help)\n", a);
+    static const cli_option opts[] = {{"-m", 'm', CLI_VALUE}, {"--calib", 'c', CLI_VALUE},
+                                      {"-o", 'o', CLI_VALUE}, {"--average", 'a', 0},
+                                      {"--decoder-only", 'd', 0}, {"-f", 'f', 0}, {NULL, 0, 0}};
+    cli_args args = cli_args_start(argc, argv, "aec export", stderr);
+    for (int k; (k = cli_next_arg(&args, opts)) != CLI_END;) {
+        switch (k) {
+        case CLI_HELP: export_usage(stdout); return 0;
+        case CLI_ERROR: return AEC_EXIT_USAGE;
+        case CLI_OPERAND:
+            fprintf(stderr, "aec export: unexpected argument '%s' (try aec export --help)\n",
+                    args.arg);
             return AEC_EXIT_USAGE;
+        case 'm': in = args.value; break;
+        case 'c': calib_dir = args.value; break;
+        case 'o': out = args.value; break;
+        case 'a': average = 1; break;
+        case 'd': decoder_only = 1; break;
+        case 'f': force = 1; break;
         }
     }
     if (!in || !calib_dir || !out) {
@@ -159,18 +165,21 @@ int aec_cmd_export_decoder(int argc, char **argv)
 {
     const char *model = NULL, *out = NULL, *stub = NULL;
     int force = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { export_decoder_usage(stdout); return 0; }
-        else if ((!strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "--stub")) && i + 1 < argc) {
-            const char *v = argv[++i];
-            if (!strcmp(a, "-m")) model = v;
-            else if (!strcmp(a, "-o")) out = v;
-            else stub = v;
-        } else if (!strcmp(a, "-f")) force = 1;
-        else {
-            fprintf(stderr, "aec export-decoder: unexpected argument '%s'\n", a);
+    static const cli_option opts[] = {{"-m", 'm', CLI_VALUE}, {"-o", 'o', CLI_VALUE},
+                                      {"--stub", 's', CLI_VALUE}, {"-f", 'f', 0}, {NULL, 0, 0}};
+    cli_args args = cli_args_start(argc, argv, "aec export-decoder", stderr);
+    for (int k; (k = cli_next_arg(&args, opts)) != CLI_END;) {
+        switch (k) {
+        case CLI_HELP: export_decoder_usage(stdout); return 0;
+        case CLI_ERROR: return AEC_EXIT_USAGE;
+        case CLI_OPERAND:
+            fprintf(stderr, "aec export-decoder: unexpected argument '%s' (try aec export-decoder "
+                    "--help)\n", args.arg);
             return AEC_EXIT_USAGE;
+        case 'm': model = args.value; break;
+        case 'o': out = args.value; break;
+        case 's': stub = args.value; break;
+        case 'f': force = 1; break;
         }
     }
     if (!out) {
@@ -245,11 +254,24 @@ int aec_cmd_export_decoder(int argc, char **argv)
 
 int aec_cmd_info(int argc, char **argv)
 {
-    if (argc != 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        fprintf(argc == 2 ? stdout : stderr, "usage: aec info FILE   (an .aec file or an .aecm model)\n");
-        return argc == 2 ? 0 : AEC_EXIT_USAGE;
+    static const char info_usage[] = "usage: aec info FILE   (an .aec file or an .aecm model)\n";
+    static const cli_option opts[] = {{NULL, 0, 0}};
+    cli_args args = cli_args_start(argc, argv, "aec info", stderr);
+    const char *path = NULL;
+    int n = 0;
+    for (int k; (k = cli_next_arg(&args, opts)) != CLI_END;) {
+        if (k == CLI_HELP) {
+            fputs(info_usage, stdout);
+            return 0;
+        }
+        if (k == CLI_ERROR) return AEC_EXIT_USAGE;
+        path = args.arg;
+        n++;
     }
-    const char *path = argv[1];
+    if (n != 1) {
+        fputs(info_usage, stderr);
+        return AEC_EXIT_USAGE;
+    }
     char err[1024];
     size_t len;
     uint8_t *buf = aec_read_file(path, (size_t)1 << 31, &len, err, sizeof err);

@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "domain_fit.h"
-#include "image_list.h"
-#include "image_io.h"
-#include "tools.h"
+#include "tools/cli.h"
+#include "tools/imageio/image_io.h"
+#include "tools/imageio/image_list.h"
+#include "tools/measure/domain_fit.h"
+#include "tools/tools.h"
 
 static void usage(FILE *f)
 {
@@ -129,27 +129,17 @@ int aec_cmd_score(int argc, char **argv)
     int csv = 0, n_in = 0;
     char **inputs = calloc((size_t)argc, sizeof *inputs);
     if (!inputs) return AEC_EXIT_SYSTEM;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
+    static const cli_option opts[] = {{"-m", 'm', CLI_VALUE}, {"--csv", 'c', 0}, {NULL, 0, 0}};
+    cli_args args = cli_args_start(argc, argv, "aec score", stderr);
+    for (int k; (k = cli_next_arg(&args, opts)) != CLI_END;) {
+        if (k == CLI_HELP || k == CLI_ERROR) {
+            if (k == CLI_HELP) usage(stdout);
             free(inputs);
-            return AEC_EXIT_OK;
-        } else if (!strcmp(argv[i], "-m")) {
-            if (i + 1 == argc) {
-                fprintf(stderr, "aec score: -m needs a model file\n");
-                free(inputs);
-                return AEC_EXIT_USAGE;
-            }
-            model = argv[++i];
-        } else if (!strcmp(argv[i], "--csv")) {
-            csv = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "aec score: unknown option '%s' (try aec score --help)\n", argv[i]);
-            free(inputs);
-            return AEC_EXIT_USAGE;
-        } else {
-            inputs[n_in++] = argv[i];
+            return k == CLI_HELP ? AEC_EXIT_OK : AEC_EXIT_USAGE;
         }
+        if (k == 'm') model = args.value;
+        else if (k == 'c') csv = 1;
+        else inputs[n_in++] = argv[args.next - 1];
     }
     if (n_in == 0) {
         usage(stderr);

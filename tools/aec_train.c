@@ -32,18 +32,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "adam.h"
-#include "average.h"
-#include "blas.h"
-#include "cli.h"
-#include "codec.h"
-#include "crc32.h"
-#include "dataset.h"
-#include "domain_fit.h"
-#include "model.h"
-#include "model_file.h"
-#include "tools.h"
-#include "train_ranks.h"
+#include "codec/codec.h"
+#include "codec/model.h"
+#include "codec/model_file.h"
+#include "codec/psnr.h"
+#include "nn/adam.h"
+#include "nn/average.h"
+#include "nn/blas.h"
+#include "nn/crc32.h"
+#include "tools/cli.h"
+#include "tools/measure/domain_fit.h"
+#include "tools/tools.h"
+#include "tools/train/calibrate.h"
+#include "tools/train/dataset.h"
+#include "tools/train/model_train.h"
+#include "tools/train/train_ranks.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -195,25 +198,35 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
     o->seed = 1;
     o->ckpt_every = 300;
     o->val_every = 900;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE                                                               \
-    if (!v) {                                                                    \
-        fprintf(say, "aec train: %s needs a value\n", a);                        \
-        return -1;                                                               \
-    }                                                                            \
-    i++;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
-        else if (!strcmp(a, "--data")) { NEED_VALUE o->data = v; }
-        else if (!strcmp(a, "--val")) { NEED_VALUE o->val = v; }
-        else if (!strcmp(a, "--calib")) { NEED_VALUE o->calib = v; }
-        else if (!strcmp(a, "-o")) { NEED_VALUE o->out = v; }
-        else if (!strcmp(a, "--init")) { NEED_VALUE o->init = v; }
-        else if (!strcmp(a, "--resume")) { NEED_VALUE o->resume = v; }
-        else if (!strcmp(a, "--checkpoint")) { NEED_VALUE o->ckpt = v; }
+    /* every option but --context takes a value; the loop tells them apart
+     * by name */
+    static const cli_option opts[] = {
+        {"--data", 1, CLI_VALUE}, {"--val", 1, CLI_VALUE}, {"--calib", 1, CLI_VALUE},
+        {"-o", 1, CLI_VALUE}, {"--init", 1, CLI_VALUE}, {"--resume", 1, CLI_VALUE},
+        {"--checkpoint", 1, CLI_VALUE}, {"--time", 1, CLI_VALUE},
+        {"--checkpoint-every", 1, CLI_VALUE}, {"--val-every", 1, CLI_VALUE},
+        {"--snapshot-every", 1, CLI_VALUE}, {"--steps", 1, CLI_VALUE}, {"--batch", 1, CLI_VALUE},
+        {"--patch", 1, CLI_VALUE}, {"--threads", 1, CLI_VALUE}, {"--seed", 1, CLI_VALUE},
+        {"--n", 1, CLI_VALUE}, {"--workers", 1, CLI_VALUE}, {"--m", 1, CLI_VALUE},
+        {"--patch-first", 1, CLI_VALUE}, {"--lr", 1, CLI_VALUE}, {"--lambdas", 1, CLI_VALUE},
+        {"--average", 1, CLI_VALUE}, {"--context", 1, 0}, {NULL, 0, 0}};
+    cli_args args = cli_args_start(argc, argv, "aec train", say);
+    for (int k; (k = cli_next_arg(&args, opts)) != CLI_END;) {
+        const char *a = args.arg, *v = args.value;
+        if (k == CLI_HELP) return 1;
+        if (k == CLI_ERROR) return -1;
+        if (k == CLI_OPERAND) {
+            fprintf(say, "aec train: unexpected argument '%s' (try aec train --help)\n", a);
+            return -1;
+        }
+        if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--val")) o->val = v;
+        else if (!strcmp(a, "--calib")) o->calib = v;
+        else if (!strcmp(a, "-o")) o->out = v;
+        else if (!strcmp(a, "--init")) o->init = v;
+        else if (!strcmp(a, "--resume")) o->resume = v;
+        else if (!strcmp(a, "--checkpoint")) o->ckpt = v;
         else if (!strcmp(a, "--patch-first")) {
-            NEED_VALUE
             char *end;
             long p = strtol(v, &end, 10);
             double d = *end == ':' ? parse_duration(end + 1) : -1;
@@ -226,7 +239,6 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
             o->first_patch_time = d;
         } else if (!strcmp(a, "--time") || !strcmp(a, "--checkpoint-every") || !strcmp(a, "--val-every") ||
                    !strcmp(a, "--snapshot-every")) {
-            NEED_VALUE
             double d = parse_duration(v);
             if (d < 0) {
                 fprintf(say, "aec train: %s: bad duration '%s' (use e.g. 90s, 20m, 3h)\n", a, v);
@@ -240,7 +252,6 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
                    !strcmp(a, "--threads") || !strcmp(a, "--seed") || !strcmp(a, "--n") ||
                    !strcmp(a, "--workers") ||
                    !strcmp(a, "--m")) {
-            NEED_VALUE
             char *end;
             errno = 0;
             long long n = strtoll(v, &end, 10);
@@ -260,7 +271,6 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
             else if (!strcmp(a, "--n")) o->n = (int)n;
             else o->m = (int)n;
         } else if (!strcmp(a, "--lr")) {
-            NEED_VALUE
             o->lr = strtof(v, NULL);
             if (!(o->lr > 0 && o->lr < 1)) {
                 fprintf(say, "aec train: --lr: bad rate '%s'\n", v);
@@ -272,7 +282,6 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
         } else if (!strcmp(a, "--context")) {
             o->context = 1;
         } else if (!strcmp(a, "--lambdas")) {
-            NEED_VALUE
             const char *s = v;
             o->n_lambdas = 0;
             for (;;) {
@@ -290,18 +299,13 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
                 s = end + 1;
             }
         } else if (!strcmp(a, "--average")) {
-            NEED_VALUE
             char *end;
             o->average = strtof(v, &end);
             if (*end || !(o->average >= 0 && o->average < 1)) {
                 fprintf(say, "aec train: --average: bad decay '%s' (0 to below 1)\n", v);
                 return -1;
             }
-        } else {
-            fprintf(say, "aec train: unknown option '%s' (try aec train --help)\n", a);
-            return -1;
         }
-#undef NEED_VALUE
     }
     if (!o->data || !o->out) {
         fprintf(say, "aec train: --data DIR and -o MODEL are required (try aec train --help)\n");
@@ -354,20 +358,13 @@ static void validate(const aec_model *m, aec_train_state *s, const aec_dataset *
                     se += (a - b) * (a - b);
                 }
         double mse = se / (3.0 * w * h);
-        sum_psnr += 10 * log10(255.0 * 255.0 / (mse > 1e-10 ? mse : 1e-10));
+        sum_psnr += aec_psnr_mse(mse);
         sum_bpp += bits / ((double)w * h);
         free(planar);
     }
     nn_tensor_free(&x_hat);
     *bpp = sum_bpp / val->count;
     *psnr = sum_psnr / val->count;
-}
-
-static double psnr_of(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    double se = 0;
-    for (size_t i = 0; i < n; i++) se += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-    return 10 * log10(255.0 * 255.0 / fmax(se / (double)n, 1e-10));
 }
 
 /* m made ready to code as aec export makes it: a copy of its weights,
@@ -409,7 +406,7 @@ static void validate_coded(const aec_model *m, aec_train_state *s, const aec_dat
                            &len, err, sizeof err) == 0 &&
                 aec_decode(&codec, bytes, len, &rgb, &w, &h, err, sizeof err) == 0) {
                 bpp += 8.0 * (double)len / ((double)w * h);
-                psnr += psnr_of(rgb, val->rgb[i], (size_t)w * h * 3);
+                psnr += aec_psnr(rgb, val->rgb[i], (size_t)w * h * 3);
                 n++;
             }
             free(bytes);

@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blas.h"
-#include "cli.h"
-#include "model_file.h"
-#include "tools.h"
+#include "codec/model_file.h"
+#include "nn/blas.h"
+#include "tools/cli.h"
+#include "tools/tools.h"
 
 static void usage(FILE *f)
 {
@@ -93,17 +93,18 @@ int main(int argc, char **argv)
 {
     nn_blas_setup(argv);
     const char *in = NULL, *out = NULL;
-    int force = 0, only_names = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!only_names && (!strcmp(a, "-h") || !strcmp(a, "--help"))) { usage(stdout); return 0; }
-        if (!only_names && !strcmp(a, "--")) only_names = 1;
-        else if (!only_names && !strcmp(a, "-f")) force = 1;
-        else if (!only_names && a[0] == '-' && a[1]) {
-            fprintf(stderr, "aecd: unknown option '%s' (try aecd --help)\n", a);
-            return AEC_EXIT_USAGE;
-        } else if (!in) in = a;
-        else if (!out) out = a;
+    int force = 0;
+    static const cli_option opts[] = {{"-f", 'f', 0}, {NULL, 0, 0}};
+    cli_args args = cli_args_start(argc, argv, "aecd", stderr);
+    for (int k; (k = cli_next_arg(&args, opts)) != CLI_END;) {
+        if (k == CLI_HELP) {
+            usage(stdout);
+            return 0;
+        }
+        if (k == CLI_ERROR) return AEC_EXIT_USAGE;
+        if (k == 'f') force = 1;
+        else if (!in) in = args.arg;
+        else if (!out) out = args.arg;
         else {
             fprintf(stderr, "aecd: one input and one output at most (try aecd --help)\n");
             return AEC_EXIT_USAGE;

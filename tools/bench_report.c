@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "bdrate.h"
-#include "bench.h"
-#include "cli.h"
-#include "rd_svg.h"
+#include "tools/bench.h"
+#include "tools/cli.h"
+#include "tools/measure/bdrate.h"
+#include "tools/measure/rd_svg.h"
 
 /* The mean curve of one codec: one point per setting. */
 typedef struct {

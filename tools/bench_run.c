@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <omp.h>
 #include <dirent.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,14 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
-#include "blas.h"
-#include "cli.h"
-#include "jpeg_ref.h"
-#include "metrics.h"
-#include "ext_codec.h"
-#include "image_io.h"
-#include "png_io.h"
+#include "nn/blas.h"
+#include "tools/bench.h"
+#include "tools/cli.h"
+#include "tools/ext_codec.h"
+#include "tools/imageio/image_io.h"
+#include "tools/imageio/png_io.h"
+#include "tools/measure/jpeg_ref.h"
+#include "tools/measure/metrics.h"
+#include "tools/workers.h"
 
 typedef struct {
     char *const *path;
@@ -47,11 +47,7 @@ typedef struct {
 
 static int send_record(int fd, const record *r)
 {
-    /* one write: a record is below PIPE_BUF, so it arrives whole */
-    ssize_t n;
-    do n = write(fd, r, sizeof *r);
-    while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof *r ? 0 : -1;
+    return workers_send(fd, r, sizeof *r);
 }
 
 double bench_now_s(void)
@@ -113,7 +109,7 @@ static int measure(const aec_codec *c, const bench_options *o, const aec_image *
     if (rc == 0) {
         p->bytes = (double)len;
         p->bpp = 8.0 * (double)len / ((double)img->width * img->height);
-        p->psnr = aec_psnr_rgb(img->rgb, back, w, h);
+        p->psnr = aec_psnr(img->rgb, back, (size_t)w * h * 3);
         if (aec_msssim_rgb(img->rgb, back, w, h, &p->msssim)) {
             snprintf(inner, sizeof inner, "out of memory");
             rc = -1;
@@ -181,30 +177,56 @@ static int measure_image(const aec_codec *c, const bench_options *o, const image
     return rc;
 }
 
-static void run_worker(const bench_options *o, const image_list *images, int first, int fd,
-                       int threads)
+/* The pool's jobs are the images; what the parent and each worker hold. */
+typedef struct {
+    const bench_options *o;
+    const image_list *images;
+    int threads;
+    const sigset_t *old_mask;
+    int sfd;
+    /* a worker's */
+    aec_codec c;
+    char prefix[1100];
+    /* the parent's */
+    struct progress *pg;
+    bench_point *points;
+    int *image_ok, *got;
+    int fatal, killed;
+} bench_pool;
+
+/* In a worker, before its first image: its threads, and the model. */
+static int worker_start(void *ctx, int w, int fd)
 {
-    nn_blas_set_threads(threads);
+    bench_pool *b = ctx;
+    if (b->sfd >= 0) {
+        close(b->sfd);
+        sigprocmask(SIG_SETMASK, b->old_mask, NULL);
+    }
+    nn_blas_set_threads(b->threads);
     record r;
     memset(&r, 0, sizeof r);
-    aec_codec c;
-    if (cli_load_codec(&c, o->model, 0, r.err, sizeof r.err)) {
+    if (cli_load_codec(&b->c, b->o->model, 0, r.err, sizeof r.err)) {
         r.kind = REC_FATAL;
         send_record(fd, &r);
-        return;
+        return -1;
     }
-    aec_codec_set_effort(&c, o->effort);
-    if (o->refine >= 0) c.refine_iters = o->refine;
-    char prefix[1100] = "";
-    if (o->tmp_dir) snprintf(prefix, sizeof prefix, "%s/w%d", o->tmp_dir, first);
-    for (int i = first; i < images->n; i += o->jobs)
-        if (measure_image(&c, o, images, i, prefix, fd)) break;
-    aec_codec_free(&c);
+    aec_codec_set_effort(&b->c, b->o->effort);
+    if (b->o->refine >= 0) b->c.refine_iters = b->o->refine;
+    b->prefix[0] = 0;
+    if (b->o->tmp_dir) snprintf(b->prefix, sizeof b->prefix, "%s/w%d", b->o->tmp_dir, w);
+    return 0;
+}
+
+/* In a worker: image i measured. */
+static int worker_run(void *ctx, int i, int fd)
+{
+    bench_pool *b = ctx;
+    return measure_image(&b->c, b->o, b->images, i, b->prefix, fd) ? -1 : 0;
 }
 
 /* ---- progress on stderr --------------------------------------------------- */
 
-typedef struct {
+typedef struct progress {
     int tty;
     double start, last;
     int points, total, images_done, images;
@@ -236,18 +258,6 @@ static void show_progress(progress *pg, int final)
                 pg->images, pg->points, pg->total, el);
     }
     pg->last = t;
-}
-
-static int read_record(int fd, record *r)
-{
-    size_t got = 0;
-    while (got < sizeof *r) {
-        ssize_t n = read(fd, (char *)r + got, sizeof *r - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1; /* the worker finished (or died) */
-        got += (size_t)n;
-    }
-    return 0;
 }
 
 /* ---- the temporary folder of WebP's and AVIF's files ------------------- */
@@ -316,118 +326,60 @@ static void die_of_signal(int sfd, const sigset_t *old, const pid_t *pid, int st
     _exit(128 + sig); /* a signal blocked before this program started */
 }
 
-/* ---- the parent: forks the workers, gathers the points -------------------- */
+/* ---- the parent: the workers' points gathered ----------------------------- */
 
-/* Forks up to jobs workers, their pipes into fds[0 .. ]: how many started. */
-static int start_workers(const bench_options *o, const image_list *images, int threads,
-                         const sigset_t *old_mask, int sfd, pid_t *pid, struct pollfd *fds)
+/* A record from a worker: the point into points, a failed image into
+ * image_ok, the progress on stderr. 1 (stop) for a fatal error. */
+static int got_record(void *ctx, int job, const void *data, size_t len)
 {
-    fflush(NULL);
-    int started = 0;
-    for (int w = 0; w < o->jobs; w++) {
-        int p[2];
-        if (pipe(p)) {
-            fprintf(stderr, "aec bench: cannot make a pipe: %s\n", strerror(errno));
-            break;
-        }
-        pid[w] = fork();
-        if (pid[w] < 0) {
-            fprintf(stderr, "aec bench: cannot start a worker: %s\n", strerror(errno));
-            close(p[0]);
-            close(p[1]);
-            break;
-        }
-        if (pid[w] == 0) {
-            for (int k = 0; k < w; k++) close(fds[k].fd);
-            close(p[0]);
-            if (sfd >= 0) {
-                close(sfd);
-                sigprocmask(SIG_SETMASK, old_mask, NULL);
-            }
-            run_worker(o, images, w, p[1], threads);
-            close(p[1]);
-            _exit(0);
-        }
-        close(p[1]);
-        fds[w].fd = p[0];
-        fds[w].events = POLLIN;
-        started++;
+    bench_pool *b = ctx;
+    const bench_options *o = b->o;
+    progress *pg = b->pg;
+    int settings = bench_settings(&o->sweeps);
+    record r;
+    (void)job;
+    if (len != sizeof r) return 0;
+    memcpy(&r, data, sizeof r);
+    if (r.kind == REC_FATAL) {
+        if (!b->fatal) fprintf(stderr, "%saec bench: %s\n", pg->tty ? "\n" : "", r.err);
+        b->fatal = 1;
+        return 1;
     }
-    return started;
+    if (r.image < 0 || r.image >= b->images->n || r.setting < 0 || r.setting >= settings) return 0;
+    if (r.kind == REC_IMAGE_FAILED) {
+        fprintf(stderr, "%saec bench: %s\n", pg->tty ? "\n" : "", r.err);
+        b->image_ok[r.image] = 0;
+        pg->points += settings - b->got[r.image];
+        b->got[r.image] = settings;
+        pg->images_done++;
+    } else {
+        b->points[(size_t)r.image * (size_t)settings + (size_t)r.setting] = r.p;
+        b->got[r.image]++;
+        pg->points++;
+        if (b->got[r.image] == settings) pg->images_done++;
+    }
+    show_progress(pg, 0);
+    return 0;
 }
 
-/* Reads the workers' records until every pipe is closed: the points into
- * points, failed images into image_ok, the progress on stderr. Returns
- * -1 when a worker sent a fatal error; a signal from sfd ends the program. */
-static int gather(const bench_options *o, const image_list *images, const pid_t *pid,
-                  struct pollfd *fds, int started, int sfd, const sigset_t *old_mask,
-                  bench_point *points, int *image_ok, int *got)
+/* A worker killed in an image: said (the image is missing, below). */
+static void image_done(void *ctx, int job, int lost, int status)
 {
-    int settings = bench_settings(&o->sweeps), open_pipes = started, fatal = 0;
-    progress pg = {isatty(2), bench_now_s(), 0, 0, images->n * settings, 0, images->n};
-    pg.last = pg.start;
-    fds[o->jobs].fd = sfd;
-    fds[o->jobs].events = POLLIN;
-    while (open_pipes > 0) {
-        if (poll(fds, (nfds_t)o->jobs + 1, -1) < 0) {
-            if (errno == EINTR) continue;
-            fprintf(stderr, "aec bench: poll: %s\n", strerror(errno));
-            return -1;
-        }
-        if (sfd >= 0 && fds[o->jobs].revents & POLLIN) {
-            if (pg.tty) fputc('\n', stderr);
-            die_of_signal(sfd, old_mask, pid, started, o->tmp_dir);
-        }
-        for (int w = 0; w < started; w++) {
-            if (fds[w].fd < 0 || !(fds[w].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            record r;
-            if (read_record(fds[w].fd, &r)) {
-                close(fds[w].fd);
-                fds[w].fd = -1;
-                open_pipes--;
-                continue;
-            }
-            if (r.kind == REC_FATAL) {
-                if (!fatal) fprintf(stderr, "%saec bench: %s\n", pg.tty ? "\n" : "", r.err);
-                fatal = 1;
-                continue;
-            }
-            if (r.image < 0 || r.image >= images->n || r.setting < 0 || r.setting >= settings)
-                continue;
-            if (r.kind == REC_IMAGE_FAILED) {
-                fprintf(stderr, "%saec bench: %s\n", pg.tty ? "\n" : "", r.err);
-                image_ok[r.image] = 0;
-                pg.points += settings - got[r.image];
-                got[r.image] = settings;
-                pg.images_done++;
-            } else {
-                points[(size_t)r.image * (size_t)settings + (size_t)r.setting] = r.p;
-                got[r.image]++;
-                pg.points++;
-                if (got[r.image] == settings) pg.images_done++;
-            }
-            show_progress(&pg, 0);
-        }
+    bench_pool *b = ctx;
+    (void)job;
+    if (lost && WIFSIGNALED(status)) {
+        fprintf(stderr, "%saec bench: a worker was killed by signal %d (%s)\n",
+                b->pg->tty ? "\n" : "", WTERMSIG(status), strsignal(WTERMSIG(status)));
+        b->killed = 1;
     }
-    if (!fatal) show_progress(&pg, 1);
-    return fatal ? -1 : 0;
 }
 
-/* Waits for the workers: -1 when one was killed. */
-static int wait_workers(const pid_t *pid, const struct pollfd *fds, int started)
+/* Ctrl-C: the workers get it too, the temporary folder goes. */
+static void caught_signal(void *ctx, const pid_t *pid, int n)
 {
-    int rc = 0;
-    for (int w = 0; w < started; w++) {
-        if (fds[w].fd >= 0) close(fds[w].fd);
-        int status;
-        while (waitpid(pid[w], &status, 0) < 0 && errno == EINTR) {}
-        if (WIFSIGNALED(status)) {
-            fprintf(stderr, "aec bench: a worker was killed by signal %d (%s)\n", WTERMSIG(status),
-                    strsignal(WTERMSIG(status)));
-            rc = -1;
-        }
-    }
-    return rc;
+    bench_pool *b = ctx;
+    if (b->pg->tty) fputc('\n', stderr);
+    die_of_signal(b->sfd, b->old_mask, pid, n, b->o->tmp_dir);
 }
 
 int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_point *points,
@@ -438,17 +390,11 @@ int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_p
     int settings = bench_settings(&o->sweeps);
     wo.jobs = o->jobs < images->n ? o->jobs : images->n;
     int threads = omp_get_max_threads() / wo.jobs;
-    pid_t *pid = calloc((size_t)wo.jobs, sizeof *pid);
-    struct pollfd *fds = calloc((size_t)wo.jobs + 1, sizeof *fds);
     int *got = calloc((size_t)images->n, sizeof *got);
-    if (!pid || !fds || !got) {
+    if (!got) {
         fprintf(stderr, "aec bench: out of memory\n");
-        free(pid);
-        free(fds);
-        free(got);
         return -1;
     }
-    for (int w = 0; w <= wo.jobs; w++) fds[w].fd = -1;
     for (int i = 0; i < images->n; i++) image_ok[i] = 1;
     char tmp_dir[4096];
     int sfd = -1, rc = 0;
@@ -458,10 +404,26 @@ int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_p
         if (make_tmp_dir(tmp_dir, sizeof tmp_dir)) rc = -1;
         else wo.tmp_dir = tmp_dir, sfd = catch_signals(&old_mask);
     }
-    int started = rc ? 0 : start_workers(&wo, images, threads, &old_mask, sfd, pid, fds);
-    if (started < wo.jobs) rc = -1;
-    if (started && gather(&wo, images, pid, fds, started, sfd, &old_mask, points, image_ok, got)) rc = -1;
-    if (wait_workers(pid, fds, started)) rc = -1;
+    progress pg = {isatty(2), bench_now_s(), 0, 0, images->n * settings, 0, images->n};
+    pg.last = pg.start;
+    bench_pool b;
+    memset(&b, 0, sizeof b);
+    b.o = &wo;
+    b.images = images;
+    b.threads = threads;
+    b.old_mask = &old_mask;
+    b.sfd = sfd;
+    b.pg = &pg;
+    b.points = points;
+    b.image_ok = image_ok;
+    b.got = got;
+    workers_spec spec = {images->n, wo.jobs, &b, worker_start, worker_run, got_record, image_done,
+                         sfd, caught_signal, "aec bench"};
+    if (!rc) {
+        workers_run(&spec);
+        if (!b.fatal) show_progress(&pg, 1);
+        if (b.fatal || b.killed) rc = -1;
+    }
     /* an image with points missing was not finished: its worker stopped */
     for (int i = 0; i < images->n && rc == 0; i++)
         if (got[i] != settings) {
@@ -474,8 +436,6 @@ int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_p
         close(sfd);
         sigprocmask(SIG_SETMASK, &old_mask, NULL);
     }
-    free(pid);
-    free(fds);
     free(got);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* tools/bench_sweeps.c - the codecs of `aec bench` and their settings,
  * laid end to end in codec order (see bench.h). */
-#include "bench.h"
+#include "tools/bench.h"
 
 const char *bench_codec_name(int codec)
 {

@@ -4,7 +4,7 @@
  * includes the file's bytes as they are. */
 #include <stdio.h>
 
-#include "cli.h"
+#include "tools/cli.h"
 
 #ifdef AEC_BUILTIN_MODEL_PATH
 __asm__(".section .rodata\n"

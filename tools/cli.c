@@ -1,5 +1,5 @@
 /* tools/cli.c - output files, inputs and models for the command-line tools. */
-#include "cli.h"
+#include "tools/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model_file.h"
-#include "png_io.h"
-#include "tools.h"
+#include "codec/model_file.h"
+#include "tools/imageio/png_io.h"
+#include "tools/tools.h"
 
 /* ---- removing a half-written output when the program is killed ----------- */
 
@@ -52,6 +52,45 @@ static void arm_cleanup(const char *tmp)
 static void disarm_cleanup(void) { pending_armed = 0; }
 
 /* ---- outputs ---------------------------------------------------------------- */
+
+cli_args cli_args_start(int argc, char **argv, const char *cmd, FILE *say)
+{
+    cli_args a = {argc, argv, cmd, say, 1, 0, NULL, NULL};
+    return a;
+}
+
+int cli_next_arg(cli_args *a, const cli_option *opts)
+{
+    for (;;) {
+        a->arg = a->value = NULL;
+        if (a->next >= a->argc) return CLI_END;
+        const char *s = a->argv[a->next++];
+        a->arg = s;
+        if (a->operands || s[0] != '-' || !s[1]) return CLI_OPERAND;
+        if (!strcmp(s, "--")) {
+            a->operands = 1;
+            continue;
+        }
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) return CLI_HELP;
+        for (const cli_option *o = opts; o->name; o++) {
+            size_t n = strlen(o->name);
+            if (strncmp(s, o->name, n)) continue;
+            if (s[n] && !(o->value == CLI_GLUED && s[1] != '-')) continue;
+            if (s[n]) {
+                a->value = s + n;
+            } else if (o->value) {
+                if (a->next >= a->argc) {
+                    fprintf(a->say, "%s: %s needs a value\n", a->cmd, s);
+                    return CLI_ERROR;
+                }
+                a->value = a->argv[a->next++];
+            }
+            return o->id;
+        }
+        fprintf(a->say, "%s: unknown option '%s' (try %s --help)\n", a->cmd, s, a->cmd);
+        return CLI_ERROR;
+    }
+}
 
 int cli_same_file(const char *a, const char *b)
 {

@@ -1,6 +1,7 @@
-/* tools/cli.h - what the aec and aecd programs share: safe output files,
- * reading inputs whole, and finding a model (a file, the one built into
- * the program, or the one appended to a standalone decoder).
+/* tools/cli.h - what the aec and aecd programs share: their command lines'
+ * options, safe output files, reading inputs whole, and finding a model (a
+ * file, the one built into the program, or the one appended to a
+ * standalone decoder).
  *
  * Functions that can fail return an AEC_EXIT_* code (tools.h) and write a
  * one-line message naming the file to err. */
@@ -9,8 +10,50 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include "codec.h"
+#include "codec/codec.h"
+
+/* ---- options -------------------------------------------------------------
+ * Every command reads its command line the same way: a table of its options
+ * and a loop over cli_next_arg, which returns each option's id in turn (its
+ * value in a->value), CLI_OPERAND for an argument that is no option (in
+ * a->arg: one not starting with '-', "-" itself, or any after "--"),
+ * CLI_HELP for -h or --help, and CLI_END at the end. An option missing its
+ * value and an unknown option are CLI_ERROR, said on a->say as
+ *   CMD: -m needs a value
+ *   CMD: unknown option '-x' (try CMD --help)
+ * The command checks the values and what it needs given. */
+typedef struct {
+    const char *name; /* "-q", "--psnr" */
+    int id;           /* > 0: what cli_next_arg returns for it */
+    int value;        /* 0: a flag; CLI_VALUE: takes the next argument;
+                         CLI_GLUED: that, or the rest of its own ("-j4") */
+} cli_option;
+#define CLI_VALUE 1
+#define CLI_GLUED 2
+
+typedef struct {
+    int argc;
+    char **argv;
+    const char *cmd; /* "aec encode", "aecd": the messages' start */
+    FILE *say;       /* where they go */
+    int next;        /* the argument cli_next_arg looks at next (from 1) */
+    int operands;    /* 1 after "--" */
+    const char *arg;   /* the option as given, or the operand */
+    const char *value; /* the option's value (NULL for a flag) */
+} cli_args;
+
+#define CLI_END 0
+#define CLI_OPERAND (-1)
+#define CLI_HELP (-2)
+#define CLI_ERROR (-3)
+
+/* a walk over argv[1 ..] for cmd, its messages to say */
+cli_args cli_args_start(int argc, char **argv, const char *cmd, FILE *say);
+/* The next argument: an option's id, CLI_OPERAND, CLI_HELP, CLI_END or
+ * CLI_ERROR. opts ends with an entry whose name is NULL. */
+int cli_next_arg(cli_args *a, const cli_option *opts);
 
 /* flags of cli_check_output and cli_write_output */
 #define CLI_OVERWRITE 1u /* -f: an existing file may be replaced */

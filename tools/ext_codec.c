@@ -3,7 +3,7 @@
  * so paths with spaces or quotes are passed as they are; their stdout goes
  * to /dev/null and their stderr to a file whose last line is quoted when
  * they fail. */
-#include "ext_codec.h"
+#include "tools/ext_codec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench.h"
-#include "png_io.h"
+#include "tools/bench.h"
+#include "tools/imageio/png_io.h"
 
 extern char **environ;
 

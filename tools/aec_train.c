@@ -208,7 +208,8 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
         {"--snapshot-every", 1, CLI_VALUE}, {"--steps", 1, CLI_VALUE}, {"--batch", 1, CLI_VALUE},
         {"--patch", 1, CLI_VALUE}, {"--threads", 1, CLI_VALUE}, {"--seed", 1, CLI_VALUE},
         {"--n", 1, CLI_VALUE}, {"--workers", 1, CLI_VALUE}, {"--m", 1, CLI_VALUE},
-        {"--patch-first", 1, CLI_VALUE}, {"--lr", 1, CLI_VALUE}, {"--lambdas", 1, CLI_VALUE},
+        {"--patch-first", 1, CLI_VALUE}, {"--lr", 1, CLI_VALUE}, {"--lr-scale", 1, CLI_VALUE},
+        {"--lambdas", 1, CLI_VALUE},
         {"--average", 1, CLI_VALUE}, {"--context", 1, 0}, {NULL, 0, 0}};
     cli_args args = cli_args_start(argc, argv, "aec train", say);
     for (int k; (k = cli_next_arg(&args, opts)) != CLI_END;) {
@@ -277,7 +278,6 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
                 return -1;
             }
         } else if (!strcmp(a, "--lr-scale")) {
-            NEED_VALUE
             if (parse_lr_scale(v, o, say)) return -1;
         } else if (!strcmp(a, "--context")) {
             o->context = 1;

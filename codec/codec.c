@@ -313,7 +313,7 @@ int aec_codec_parse(aec_codec *c, const uint8_t *buf, size_t len, const char *na
     const int threaded = have && pthread_create(&thread, NULL, parse_coding_chunks, &cp) == 0;
     int failed = 0;
     const aec_arch *a = &c->model.arch;
-    if (aec_model_parse(buf, len, name, decoder_only, &c->model, NULL, NULL, NULL, NULL, NULL, err,
+    if (aec_model_parse(buf, len, name, decoder_only, &c->model, NULL, NULL, NULL, err,
                         errlen)) {
         failed = 1;
     } else if (!have || (a->context && !cx)) {

@@ -54,31 +54,23 @@ static void put_f32(byte_buf *b, float f)
     put_u32(b, u);
 }
 
-/* Serialises another float array laid out exactly like p->value. */
-static int serialize_as_params(const nn_params *p, float *values, uint8_t **out, size_t *len)
-{
-    nn_params view = *p;
-    view.value = values;
-    return nn_params_serialize(&view, out, len);
-}
+static int serialize(const aec_model *m, const char *meta, int f16, const aec_chunk *extra,
+                     int n_extra, uint8_t **out, size_t *out_len);
 
-static int serialize(const aec_model *m, const char *meta, const nn_adam *opt, int f16,
-                     const aec_chunk *extra, int n_extra, uint8_t **out, size_t *out_len);
-
-int aec_model_serialize(const aec_model *m, const char *meta, const nn_adam *opt,
-                        const aec_chunk *extra, int n_extra, uint8_t **out, size_t *out_len)
+int aec_model_serialize(const aec_model *m, const char *meta, const aec_chunk *extra, int n_extra,
+                        uint8_t **out, size_t *out_len)
 {
-    return serialize(m, meta, opt, 0, extra, n_extra, out, out_len);
+    return serialize(m, meta, 0, extra, n_extra, out, out_len);
 }
 
 int aec_model_serialize_f16(const aec_model *m, const char *meta, const aec_chunk *extra,
                             int n_extra, uint8_t **out, size_t *out_len)
 {
-    return serialize(m, meta, NULL, 1, extra, n_extra, out, out_len);
+    return serialize(m, meta, 1, extra, n_extra, out, out_len);
 }
 
-static int serialize(const aec_model *m, const char *meta, const nn_adam *opt, int f16,
-                     const aec_chunk *extra, int n_extra, uint8_t **out, size_t *out_len)
+static int serialize(const aec_model *m, const char *meta, int f16, const aec_chunk *extra,
+                     int n_extra, uint8_t **out, size_t *out_len)
 {
     byte_buf b = {0}, arch = {0};
     uint8_t *blob = NULL;
@@ -103,25 +95,6 @@ static int serialize(const aec_model *m, const char *meta, const nn_adam *opt, i
     free(blob);
     blob = NULL;
 
-    if (opt) {
-        byte_buf ad = {0};
-        uint64_t step = (uint64_t)opt->step;
-        put_u32(&ad, (uint32_t)step);
-        put_u32(&ad, (uint32_t)(step >> 32));
-        for (int k = 0; k < 2; k++) {
-            if (serialize_as_params(&m->p, k ? opt->v : opt->m, &blob, &blob_len)) {
-                free(ad.buf);
-                goto oom;
-            }
-            put_u32(&ad, (uint32_t)blob_len);
-            put(&ad, blob, blob_len);
-            free(blob);
-            blob = NULL;
-        }
-        if (ad.failed) { free(ad.buf); goto oom; }
-        put_chunk(&b, "ADAM", ad.buf, ad.len);
-        free(ad.buf);
-    }
     for (int i = 0; i < n_extra; i++) put_chunk(&b, extra[i].tag, extra[i].data, extra[i].len);
     put_u32(&b, aec_crc32(b.buf, b.len));
     if (b.failed) goto oom;
@@ -159,12 +132,11 @@ int aec_write_file_atomic(const char *path, const uint8_t *data, size_t len, cha
 }
 
 int aec_model_save(const char *path, const aec_model *m, const char *meta,
-                   const nn_adam *opt, const aec_chunk *extra, int n_extra,
-                   char *err, size_t errlen)
+                   const aec_chunk *extra, int n_extra, char *err, size_t errlen)
 {
     uint8_t *buf;
     size_t len;
-    if (aec_model_serialize(m, meta, opt, extra, n_extra, &buf, &len)) {
+    if (aec_model_serialize(m, meta, extra, n_extra, &buf, &len)) {
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
@@ -252,25 +224,23 @@ const aec_chunk *aec_chunk_find(const aec_chunk *extra, int n, const char *tag)
     return NULL;
 }
 
-int aec_model_load(const char *path, aec_model *m, char **meta, nn_adam *opt,
-                   int *has_opt, char *err, size_t errlen)
+int aec_model_load(const char *path, aec_model *m, char **meta, char *err, size_t errlen)
 {
     size_t len = 0;
     uint8_t *buf = aec_read_file(path, (size_t)1 << 31, &len, err, errlen);
     if (!buf) return -1;
-    int ret = aec_model_parse(buf, len, path, 0, m, meta, opt, has_opt, NULL, NULL, err, errlen);
+    int ret = aec_model_parse(buf, len, path, 0, m, meta, NULL, NULL, err, errlen);
     free(buf);
     return ret;
 }
 
 int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decoder_only,
-                    aec_model *m, char **meta, nn_adam *opt, int *has_opt,
-                    aec_chunk *extra, int *n_extra, char *err, size_t errlen)
+                    aec_model *m, char **meta, aec_chunk *extra, int *n_extra, char *err,
+                    size_t errlen)
 {
     int ret = -1, have_model = 0;
     if (n_extra) *n_extra = 0;
     if (meta) *meta = NULL;
-    if (has_opt) *has_opt = 0;
     memset(m, 0, sizeof *m);
     if (len < sizeof signature + 4 || memcmp(buf, signature, sizeof signature) != 0) {
         snprintf(err, errlen, "%s: not an aec model file", path);
@@ -281,8 +251,8 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decode
         goto done;
     }
     const uint8_t *p = buf + sizeof signature, *end = buf + len - 4;
-    const uint8_t *parm = NULL, *adam = NULL;
-    size_t parm_len = 0, adam_len = 0;
+    const uint8_t *parm = NULL;
+    size_t parm_len = 0;
     aec_arch arch;
     int have_arch = 0;
     aec_chunk ch;
@@ -318,9 +288,6 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decode
         } else if (memcmp(ch.tag, "PARM", 4) == 0) {
             parm = data;
             parm_len = n;
-        } else if (memcmp(ch.tag, "ADAM", 4) == 0) {
-            adam = data;
-            adam_len = n;
         } else if (extra && n_extra && *n_extra < AEC_MODEL_MAX_EXTRA) {
             extra[(*n_extra)++] = ch;
         }
@@ -345,29 +312,6 @@ int aec_model_parse(const uint8_t *buf, size_t len, const char *path, int decode
         snprintf(inner, sizeof inner, "%s", err);
         snprintf(err, errlen, "%s: %s", path, inner);
         goto done;
-    }
-    if (opt && adam) {
-        if (nn_adam_init(opt, m->p.count)) {
-            snprintf(err, errlen, "%s: out of memory", path);
-            goto done;
-        }
-        const uint8_t *q = adam + 8, *qend = adam + adam_len;
-        int ok = adam_len >= 8;
-        for (int k = 0; ok && k < 2; k++) {
-            if (qend - q < 4 || aec_get_le32(q) > (size_t)(qend - q - 4)) { ok = 0; break; }
-            uint32_t bl = aec_get_le32(q);
-            nn_params view = m->p;
-            view.value = k ? opt->v : opt->m;
-            if (nn_params_deserialize(&view, q + 4, bl, err, errlen)) { ok = 0; break; }
-            q += 4 + bl;
-        }
-        if (!ok) {
-            nn_adam_free(opt);
-            snprintf(err, errlen, "%s: bad optimiser state", path);
-            goto done;
-        }
-        opt->step = (long)(aec_get_le32(adam) | (uint64_t)aec_get_le32(adam + 4) << 32);
-        if (has_opt) *has_opt = 1;
     }
     ret = 0;
     goto done;

@@ -6,10 +6,11 @@
  *   ARCH  architecture hyperparameters (N, M, levels, lambdas, flags)
  *   META  training metadata, UTF-8 "key=value" lines
  *   PARM  the parameter blob (nn_params_serialize)
- *   ADAM  optimiser state (checkpoints only): step, then the first and
- *         second moments as two parameter blobs
- *   AVGW  (checkpoints of aec train --average) the weights' moving average,
- *         handed over in extra[] like the coding chunks
+ *   ADAM  (training checkpoints) the optimiser's state: step, then the
+ *         first and second moments as two parameter blobs; made and read
+ *         by training (tools/train/checkpoint.h)
+ *   AVGW  (checkpoints of aec train --average) the weights' moving average
+ * ADAM, AVGW and the coding chunks are handed over in extra[].
  * Unknown chunks are skipped, so later versions can add chunks. */
 #ifndef AEC_MODEL_FILE_H
 #define AEC_MODEL_FILE_H
@@ -17,7 +18,6 @@
 #include <stddef.h>
 
 #include "codec/model.h"
-#include "nn/adam.h"
 
 /* ARCH's flags word (present only when non-zero): the context model */
 #define AEC_ARCH_CONTEXT 1u
@@ -31,17 +31,16 @@ typedef struct {
 
 #define AEC_MODEL_MAX_EXTRA 8
 
-/* Writes atomically (temporary file + rename). opt may be NULL (no ADAM
- * chunk); meta may be NULL; extra chunks (n_extra <= AEC_MODEL_MAX_EXTRA)
- * follow the standard ones in order. */
+/* Writes atomically (temporary file + rename). meta may be NULL; extra
+ * chunks (n_extra <= AEC_MODEL_MAX_EXTRA) follow the standard ones in
+ * order. */
 int aec_model_save(const char *path, const aec_model *m, const char *meta,
-                   const nn_adam *opt, const aec_chunk *extra, int n_extra,
-                   char *err, size_t errlen);
+                   const aec_chunk *extra, int n_extra, char *err, size_t errlen);
 
 /* The same file as a malloc'd byte string. */
-int aec_model_serialize(const aec_model *m, const char *meta, const nn_adam *opt,
-                        const aec_chunk *extra, int n_extra, uint8_t **out, size_t *out_len);
-/* As aec_model_serialize, with the weights as binary16 (no optimiser). */
+int aec_model_serialize(const aec_model *m, const char *meta, const aec_chunk *extra, int n_extra,
+                        uint8_t **out, size_t *out_len);
+/* As aec_model_serialize, with the weights as binary16. */
 int aec_model_serialize_f16(const aec_model *m, const char *meta, const aec_chunk *extra,
                             int n_extra, uint8_t **out, size_t *out_len);
 /* Writes a file atomically: PATH.tmp.PID, fsync, rename; nothing is left
@@ -50,14 +49,14 @@ int aec_write_file_atomic(const char *path, const uint8_t *data, size_t len, cha
                           size_t errlen);
 
 /* Parses a model file held in memory (name is used in messages). As
- * aec_model_load, and every chunk other than ARCH, META, PARM and ADAM is
+ * aec_model_load, and every chunk other than ARCH, META and PARM is
  * returned in extra[] (views into buf, at most AEC_MODEL_MAX_EXTRA, the
  * rest ignored). With decoder_only the parameters are read into a model
  * made by aec_model_create_decoder, and a full model's PARM chunk is
  * accepted too (the decoder's parameters are picked out by name). */
 int aec_model_parse(const uint8_t *buf, size_t len, const char *name, int decoder_only,
-                    aec_model *m, char **meta, nn_adam *opt, int *has_opt,
-                    aec_chunk *extra, int *n_extra, char *err, size_t errlen);
+                    aec_model *m, char **meta, aec_chunk *extra, int *n_extra, char *err,
+                    size_t errlen);
 
 /* The payload of the chunk tagged tag (4 bytes) in a model file held in
  * memory, the last if there are several (a later chunk replaces an earlier
@@ -76,9 +75,7 @@ uint8_t *aec_read_file(const char *path, size_t max_len, size_t *len, char *err,
 
 /* Loads a model: creates *m from the file's ARCH and fills its parameters.
  * If meta is not NULL it receives a malloc'd copy of the META text (or
- * NULL). If opt is not NULL and the file has an ADAM chunk, *opt is
- * initialised from it and *has_opt set to 1. */
-int aec_model_load(const char *path, aec_model *m, char **meta, nn_adam *opt,
-                   int *has_opt, char *err, size_t errlen);
+ * NULL). */
+int aec_model_load(const char *path, aec_model *m, char **meta, char *err, size_t errlen);
 
 #endif

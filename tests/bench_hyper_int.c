@@ -79,7 +79,7 @@ int main(int argc, char **argv)
     fclose(f);
     char err[512];
     aec_model m;
-    if (aec_model_load(model_path, &m, NULL, NULL, NULL, err, sizeof err)) {
+    if (aec_model_load(model_path, &m, NULL, err, sizeof err)) {
         fprintf(stderr, "bench_hyper_int: %s\n", err);
         return 1;
     }

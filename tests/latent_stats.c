@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     char err[512];
     aec_model m;
     aec_dataset data;
-    if (aec_model_load(argv[1], &m, NULL, NULL, NULL, err, sizeof err) ||
+    if (aec_model_load(argv[1], &m, NULL, err, sizeof err) ||
         aec_dataset_load(&data, argv[2], 1, err, sizeof err)) {
         fprintf(stderr, "latent_stats: %s\n", err);
         return 1;

@@ -250,8 +250,8 @@ static int same_params(const char *a, const char *b, const char *prefix)
 {
     aec_model x, y;
     char err[512];
-    if (aec_model_load(a, &x, NULL, NULL, NULL, err, sizeof err)) return -1;
-    if (aec_model_load(b, &y, NULL, NULL, NULL, err, sizeof err)) {
+    if (aec_model_load(a, &x, NULL, err, sizeof err)) return -1;
+    if (aec_model_load(b, &y, NULL, err, sizeof err)) {
         aec_model_free(&x);
         return -1;
     }
@@ -352,9 +352,9 @@ static void test_average(void)
     int n_extra = 0, found = 0;
     char err[256];
     if (cbuf && obuf &&
-        aec_model_parse(cbuf, clen, "ckpt", 0, &live, NULL, NULL, NULL, extra, &n_extra, err,
+        aec_model_parse(cbuf, clen, "ckpt", 0, &live, NULL, extra, &n_extra, err,
                         sizeof err) == 0) {
-        if (aec_model_parse(obuf, olen, "out", 0, &outm, NULL, NULL, NULL, NULL, NULL, err,
+        if (aec_model_parse(obuf, olen, "out", 0, &outm, NULL, NULL, NULL, err,
                             sizeof err) == 0) {
             for (int i = 0; i < n_extra; i++) {
                 if (memcmp(extra[i].tag, "AVGW", 4) || aec_model_clone(&avg, &live)) continue;
@@ -792,8 +792,8 @@ static void test_interrupted(void)
     int n_extra = 0, found = 0;
     char err[256];
     if (cbuf && obuf &&
-        aec_model_parse(cbuf, clen, "ckpt", 0, &live, NULL, NULL, NULL, extra, &n_extra, err, sizeof err) == 0) {
-        if (aec_model_parse(obuf, olen, "out", 0, &outm, NULL, NULL, NULL, NULL, NULL, err, sizeof err) == 0) {
+        aec_model_parse(cbuf, clen, "ckpt", 0, &live, NULL, extra, &n_extra, err, sizeof err) == 0) {
+        if (aec_model_parse(obuf, olen, "out", 0, &outm, NULL, NULL, NULL, err, sizeof err) == 0) {
             const aec_chunk *avgw = aec_chunk_find(extra, n_extra, "AVGW");
             if (avgw && nn_params_deserialize(&live.p, avgw->data, avgw->len, err, sizeof err) == 0) {
                 found = 1;

@@ -34,6 +34,7 @@
 #include "tests/check.h"
 #include "tests/synthetic_image.h"
 #include "tools/imageio/png_io.h"
+#include "tools/train/checkpoint.h"
 
 static char tmp[PATH_MAX], aec_bin[PATH_MAX + 16], ranks_bin[PATH_MAX + 32];
 static char out_text[1 << 16], err_text[1 << 16];
@@ -164,8 +165,8 @@ static void checkpoint_load(checkpoint *c, const char *path)
         fprintf(stderr, "%s\n", err);
         return;
     }
-    if (aec_model_parse(c->buf, len, path, 0, &c->model, &meta, &c->adam, &has_opt, c->extra, &n_extra,
-                        err, sizeof err)) {
+    if (aec_checkpoint_parse(c->buf, len, path, &c->model, &meta, &c->adam, &has_opt, c->extra,
+                             &n_extra, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return;
     }

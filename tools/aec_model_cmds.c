@@ -39,7 +39,7 @@ static int load_for_export(const char *path, int average, aec_model *m, char **m
     if (!buf) return -1;
     aec_chunk extra[AEC_MODEL_MAX_EXTRA];
     int n_extra = 0, rc = -1;
-    if (aec_model_parse(buf, len, path, 0, m, meta, NULL, NULL, extra, &n_extra, err, errlen)) {
+    if (aec_model_parse(buf, len, path, 0, m, meta, extra, &n_extra, err, errlen)) {
         free(buf);
         return -1;
     }
@@ -286,8 +286,8 @@ int aec_cmd_info(int argc, char **argv)
         char *meta = NULL;
         aec_chunk extra[AEC_MODEL_MAX_EXTRA];
         int n_extra = 0;
-        if (aec_model_parse(buf, len, path, 0, &m, &meta, NULL, NULL, extra, &n_extra, err, sizeof err) &&
-            aec_model_parse(buf, len, path, 1, &m, &meta, NULL, NULL, extra, &n_extra, err, sizeof err)) {
+        if (aec_model_parse(buf, len, path, 0, &m, &meta, extra, &n_extra, err, sizeof err) &&
+            aec_model_parse(buf, len, path, 1, &m, &meta, extra, &n_extra, err, sizeof err)) {
             fprintf(stderr, "aec info: %s\n", err);
             rc = AEC_EXIT_DATA;
         } else {

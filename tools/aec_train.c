@@ -44,6 +44,7 @@
 #include "tools/measure/domain_fit.h"
 #include "tools/tools.h"
 #include "tools/train/calibrate.h"
+#include "tools/train/checkpoint.h"
 #include "tools/train/dataset.h"
 #include "tools/train/model_train.h"
 #include "tools/train/train_ranks.h"
@@ -509,7 +510,8 @@ static int save_checkpoint(const char *path, const aec_model *model, const aec_m
         }
         chunk.data = blob;
     }
-    int rc = aec_model_save(path, model, meta, adam, avg ? &chunk : NULL, avg ? 1 : 0, err, errlen);
+    int rc = aec_checkpoint_save(path, model, meta, adam, avg ? &chunk : NULL, avg ? 1 : 0, err,
+                                 errlen);
     free(blob);
     return rc;
 }
@@ -527,8 +529,8 @@ static int load_start(const char *path, int resume, aec_model *model, nn_adam *a
     char *meta = NULL;
     aec_chunk extra[AEC_MODEL_MAX_EXTRA];
     int n_extra = 0;
-    if (aec_model_parse(buf, len, path, 0, model, &meta, resume ? adam : NULL, has_opt, extra,
-                        &n_extra, err, errlen)) {
+    if (aec_checkpoint_parse(buf, len, path, model, &meta, resume ? adam : NULL, has_opt, extra,
+                             &n_extra, err, errlen)) {
         free(buf);
         return -1;
     }
@@ -1088,7 +1090,7 @@ static void after_step(train_run *r, loop_state *ls, double t, float lr)
         char path[4096];
         format_meta(meta, sizeof meta, o, r->adam.step, wall, &r->data, r->history);
         snapshot_path(path, sizeof path, o->out, r->adam.step);
-        if (aec_model_save(path, &r->model, meta, NULL, NULL, 0, err, sizeof err))
+        if (aec_model_save(path, &r->model, meta, NULL, 0, err, sizeof err))
             fprintf(stderr, "aec train: snapshot failed: %s\n", err);
         ls->last_snap = now_seconds();
     }

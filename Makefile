@@ -28,6 +28,9 @@ NN_SRC      := $(wildcard nn/*.c)
 CODEC_SRC   := $(wildcard codec/*.c)
 IMAGEIO_SRC := $(wildcard tools/imageio/*.c)
 TRAIN_SRC   := $(wildcard tools/train/*.c)
+# nn/ less what only training uses (nn/adam.c, the optimiser): libaec and
+# aecd are built from this
+CODER_NN_SRC := $(filter-out nn/adam.c,$(NN_SRC))
 MEASURE_SRC := $(wildcard tools/measure/*.c)
 AEC_SRC     := $(filter-out tools/aecd.c,$(wildcard tools/*.c)) $(TRAIN_SRC) $(MEASURE_SRC)
 AECD_SRC    := tools/aecd.c tools/cli.c
@@ -81,12 +84,15 @@ $(BUILD)/libaectools.a: $(call objs,$(BUILD),$(TOOLS_LIB_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 # ---- libaec: the public library (codec/aec.h) -------------------------------
-# Encoding and decoding only: the codec and nn/, no data set, PNG, JPEG,
-# metrics or bench code. Built as aecd is, with -DNN_OWN_GEMM (nn/gemm.c
-# instead of OpenBLAS), so it decodes to aecd's pixels and needs only libgomp
-# and libm; position-independent, every symbol hidden but aec.h's (AEC_API),
-# and the shared library keeps only the sections those reach.
-LIBAEC_SRC := $(CODEC_SRC) $(NN_SRC)
+# Encoding and decoding only: the codec and nn/ (CODER_NN_SRC), no
+# optimiser, data set, PNG, JPEG, metrics or bench code. Built as aecd is,
+# with -DNN_OWN_GEMM (nn/gemm.c instead of OpenBLAS), so it decodes to
+# aecd's pixels and needs only libgomp and libm; position-independent, every
+# symbol hidden but aec.h's (AEC_API), and the shared library keeps only the
+# sections those reach. libaec.a and aecd's $(OWN)/libnn.a also depend on
+# the Makefile, so that an archive built from another list of sources is
+# made again.
+LIBAEC_SRC := $(CODEC_SRC) $(CODER_NN_SRC)
 LIBAEC_LIBS = -lz -lm -lpthread
 PIC = $(BUILD)/pic
 $(PIC)/obj/%.o: %.c | $(BUILD)/.deps-ok
@@ -94,8 +100,8 @@ $(PIC)/obj/%.o: %.c | $(BUILD)/.deps-ok
 	$(CC) $(CPPFLAGS_AEC) -DNN_OWN_GEMM -fPIC -fvisibility=hidden -ffunction-sections \
 	  -fdata-sections $(CFLAGS) $(WARN) $(OMP) -c $< -o $@
 
-$(BUILD)/libaec.a: $(call objs,$(PIC),$(LIBAEC_SRC))
-	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libaec.a: $(call objs,$(PIC),$(LIBAEC_SRC)) Makefile
+	@rm -f $@; ar rcs $@ $(filter %.o,$^)
 $(BUILD)/libaec.so.$(AEC_MAJOR): $(call objs,$(PIC),$(LIBAEC_SRC))
 	$(CC) $(CFLAGS) $(OMP) -shared -Wl,-soname,libaec.so.$(AEC_MAJOR) -Wl,--gc-sections \
 	  -Wl,-z,defs -o $@ $^ $(LIBAEC_LIBS)
@@ -177,8 +183,8 @@ $(OWN)/obj/%.o: %.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_AEC) -DNN_OWN_GEMM $(CFLAGS) $(WARN) $(OMP) -c $< -o $@
 
-$(OWN)/libnn.a: $(call objs,$(OWN),$(NN_SRC))
-	@rm -f $@; ar rcs $@ $^
+$(OWN)/libnn.a: $(call objs,$(OWN),$(CODER_NN_SRC)) Makefile
+	@rm -f $@; ar rcs $@ $(filter %.o,$^)
 $(OWN)/libcodec.a: $(call objs,$(OWN),$(CODEC_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(OWN)/libimageio.a: $(call objs,$(OWN),$(IMAGEIO_SRC))
@@ -235,7 +241,8 @@ BENCHES = $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 # (tests/example_decode.c) built with pkg-config against it and run
 # tests/test_diagnostics.sh: the model diagnostics (DIAGNOSTICS) run once
 # tests/test_layers.sh: no include runs upward (tests/check_layers.sh), and
-# libaec and aecd define nothing of tools/train/ or tools/measure/
+# libaec and aecd define nothing of tools/train/ or tools/measure/, nor of
+# the optimiser (nn/adam.c)
 DIAGNOSTICS = $(BUILD)/tests/transform_ceiling $(BUILD)/tests/latent_stats
 test-plain: $(TESTS) all $(BUILD)/o0/aecd-stub $(MPI_TEST_PROGRAMS) $(BUILD)/tests/png_to_rgb \
             $(DIAGNOSTICS)

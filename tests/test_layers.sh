@@ -2,7 +2,8 @@
 # tests/test_layers.sh - the layout's rules (README, "Layout"): the includes
 # obey tests/check_layers.sh, which fails on a planted violation of each
 # rule; and libaec and aecd's inputs define no symbol of the training or
-# measuring code (tools/train/, tools/measure/). Run by make test from the
+# measuring code (tools/train/, tools/measure/) nor of the optimiser
+# (nn/adam.c, which only training uses). Run by make test from the
 # repository root, after the build (AEC_BUILD); the last line is
 # "test_layers: N passed, N failed".
 B=$(cd "${AEC_BUILD:-build}" 2>/dev/null && pwd) || B=${AEC_BUILD:-build}
@@ -49,13 +50,24 @@ mkdir "$work/bad"
 defined "$work/bad.a" > "$work/bad.syms"
 check "the comparison finds a training object in a library" \
     sh -c "comm -12 '$work/bad.syms' '$work/upper' | grep -q aec_dataset_random_crop"
+# the optimiser's symbols (nn_adam_*) in a list of symbols
+has_adam() { grep -q '^nn_adam_' "$1"; }
+no_adam() { ! has_adam "$1"; }
+# the check finds nn/adam.o put into a copy of libaec.a
+rm -rf "$work/bad"; mkdir "$work/bad"
+(cd "$work/bad" && ar x "$B/libaec.a") && cp "$B/obj/nn/adam.o" "$work/bad/" &&
+    ar rcs "$work/bad-adam.a" "$work/bad"/*.o
+defined "$work/bad-adam.a" > "$work/bad-adam.syms"
+check "the optimiser check finds nn/adam.o in a library" has_adam "$work/bad-adam.syms"
 defined "$B/libaec.a" > "$work/libaec"
 check "libaec.a defines symbols" test -s "$work/libaec"
 check "libaec.a defines nothing of training or measuring" \
     sh -c "! comm -12 '$work/libaec' '$work/upper' | grep ."
+check "libaec.a defines nothing of the optimiser" no_adam "$work/libaec"
 defined "$B/own/obj/tools/aecd.o" "$B/own/obj/tools/cli.o" "$B/own/libimageio.a" \
     "$B/own/libcodec.a" "$B/own/libnn.a" > "$work/aecd"
 check "aecd's inputs define symbols" test -s "$work/aecd"
 check "aecd links nothing of training or measuring" sh -c "! comm -12 '$work/aecd' '$work/upper' | grep ."
+check "aecd links nothing of the optimiser" no_adam "$work/aecd"
 echo "test_layers: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

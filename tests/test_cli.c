@@ -443,20 +443,26 @@ static void test_average(void)
               "--batch", "2", "--patch", "64", "--lr", "0.01", "--lr-scale", "g_s=1,g_a=0") == 0 &&
               same_params(out, fz, "g_s.") == 0 && same_params(out, fz, "g_a.") == 1,
           "g_a frozen, g_s moved: %s", err_text);
-    /* --init's default patches: 384 a side, 1 a batch; smaller images: the
-     * largest multiple of 64 they all hold (256 in mid/, 64 in train/,
-     * whose smallest side is 96), the batch as many pixels as 2 of 256x256;
-     * --patch alone sets the batch so too */
+    /* --init's default patches: 512 a side, 1 a batch; smaller images: the
+     * largest multiple of 64 they all hold (384 in mid/, 256 in small/, 64
+     * in train/, whose smallest side is 96), the batch as many pixels as 2
+     * of 256x256, at least 1; --patch alone sets the batch so too */
     mkdir(path_in("big"), 0777);
-    write_image(path_in("big/b0.png"), 400, 416, 21, 0);
-    write_image(path_in("big/b1.png"), 392, 400, 22, 0);
+    write_image(path_in("big/b0.png"), 528, 520, 21, 0);
+    write_image(path_in("big/b1.png"), 520, 600, 22, 0);
     mkdir(path_in("mid"), 0777);
-    write_image(path_in("mid/m0.png"), 320, 272, 23, 0);
-    write_image(path_in("mid/m1.png"), 400, 400, 24, 0);
+    write_image(path_in("mid/m0.png"), 400, 416, 23, 0);
+    write_image(path_in("mid/m1.png"), 520, 520, 24, 0);
+    mkdir(path_in("small"), 0777);
+    write_image(path_in("small/m0.png"), 320, 272, 25, 0);
+    write_image(path_in("small/m1.png"), 400, 400, 26, 0);
     CHECK(RUN(aec_bin, "train", "--data", path_in("big"), "-o", fz, "--init", out, "--steps", "1") == 0 &&
-              strstr(out_text, "batch 1 of 384x384"),
-          "--init on big images: batch 1 of 384x384: %s %s", out_text, err_text);
+              strstr(out_text, "batch 1 of 512x512"),
+          "--init on big images: batch 1 of 512x512: %s %s", out_text, err_text);
     CHECK(RUN(aec_bin, "train", "--data", path_in("mid"), "-o", fz, "--init", out, "--steps", "1") == 0 &&
+              strstr(out_text, "2 images") && strstr(out_text, "batch 1 of 384x384"),
+          "--init on a 400-pixel-wide image: batch 1 of 384x384: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("small"), "-o", fz, "--init", out, "--steps", "1") == 0 &&
               strstr(out_text, "2 images") && strstr(out_text, "batch 2 of 256x256"),
           "--init on a 272-pixel-high image: batch 2 of 256x256: %s %s", out_text, err_text);
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", fz, "--init", out, "--steps", "1") == 0 &&

@@ -98,7 +98,7 @@ static void usage(FILE *f)
             "  --batch B             patches per step (default 8; with --init, as many\n"
             "                        pixels as 2 patches of 256x256, at least 1)\n"
             "  --patch P             patch side, multiple of 64 (default 128; with --init\n"
-            "                        384, or the largest that every training image holds)\n"
+            "                        512, or the largest that every training image holds)\n"
             "  --patch-first P:T     patches of side P for the first T of this run, then\n"
             "                        --patch (cheaper steps early: e.g. 64:10m)\n"
             "  --lr R                peak learning rate (default 1e-4)\n"
@@ -138,7 +138,7 @@ static void usage(FILE *f)
 #define TRAIN_LR_PARTS 16
 #define AEC_TRAIN_PATCH 128        /* a new model's patch side and batch */
 #define AEC_TRAIN_BATCH 8
-#define AEC_FINE_TUNE_PATCH 384    /* --init's patch side, at most */
+#define AEC_FINE_TUNE_PATCH 512    /* --init's patch side, at most */
 #define AEC_FINE_TUNE_PIXELS (2 * 256 * 256)  /* --init's pixels a batch */
 #define AEC_FINE_TUNE_MIN_PATCH 64
 
@@ -799,11 +799,11 @@ static int agree(train_run *r, int rc, const char *what)
 }
 
 /* The patch side and batch when not given: for a new model, 8 patches of
- * 128x128; with --init (fine-tuning), 384x384 patches, or the largest
+ * 128x128; with --init (fine-tuning), 512x512 patches, or the largest
  * multiple of 64 every training image holds, and a batch of as many pixels
  * as 2 patches of 256x256 (at least 1). Fine-tuning gains the more from the
- * same pixels the bigger the patches, up to 384 (the README's Fine-tuning
- * section has the measurement and its command). */
+ * same pixels the bigger the patches, up to 512 at least (the README's
+ * Fine-tuning section has the measurement and its command). */
 static void resolve_patch(train_options *o, const aec_dataset *d)
 {
     if (!o->patch) {

@@ -477,6 +477,16 @@ static void test_average(void)
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", fz, "--init", out, "--steps", "1",
               "--lr-scale", "g_x=0") == 2 && strstr(err_text, "'g_x'"),
           "--lr-scale of no parameter refused: %s", err_text);
+    /* 0 is no default: an explicit --batch 0 or --patch 0 is refused, with
+     * --init or without (a NULL ends the command line before --init) */
+    for (int init = 0; init < 2; init++) {
+        CHECK(RUN(aec_bin, "train", "--data", path_in("big"), "-o", fz, "--steps", "1", "--batch", "0",
+                  init ? "--init" : NULL, out, NULL) == 2 && strstr(err_text, "--batch must be 1-64"),
+              "--batch 0 refused (init %d): %s", init, err_text);
+        CHECK(RUN(aec_bin, "train", "--data", path_in("big"), "-o", fz, "--steps", "1", "--patch", "0",
+                  init ? "--init" : NULL, out, NULL) == 2 && strstr(err_text, "--patch must be"),
+              "--patch 0 refused (init %d): %s", init, err_text);
+    }
     const char *bad_scale[] = {"g_s", "g_s=", "g_s=-1", "g_s=101", "=1", "g_s=1,", "g_s=1x"};
     for (size_t i = 0; i < sizeof bad_scale / sizeof bad_scale[0]; i++)
         CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", fz, "--steps", "1",

@@ -148,7 +148,7 @@ typedef struct {
     long steps;
     int steps_given;           /* --steps, 0 included */
     int batch, patch, threads, n, m;
-    int batch_given, patch_given;  /* else resolve_patch sets them */
+    int batch_given, patch_given;  /* --batch, --patch (0 refused); else resolve_patch sets them */
     int first_patch;           /* --patch-first P:T; 0: none */
     int workers;               /* --workers; 0: 1 */
     double first_patch_time;
@@ -193,7 +193,7 @@ static int parse_lr_scale(const char *v, train_options *o, FILE *say)
 static int parse_options(int argc, char **argv, train_options *o, FILE *say)
 {
     memset(o, 0, sizeof *o);
-    /* batch and patch 0: not given, set by resolve_patch */
+    /* batch and patch 0 until resolve_patch, unless given */
     o->lr = 1e-4f;
     o->average = 0.999f;
     o->seed = 1;
@@ -265,8 +265,13 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
                 o->steps = (long)n;
                 o->steps_given = 1;
             }
-            else if (!strcmp(a, "--batch")) o->batch = (int)n;
-            else if (!strcmp(a, "--patch")) o->patch = (int)n;
+            else if (!strcmp(a, "--batch")) {
+                o->batch = (int)n;
+                o->batch_given = 1;
+            } else if (!strcmp(a, "--patch")) {
+                o->patch = (int)n;
+                o->patch_given = 1;
+            }
             else if (!strcmp(a, "--threads")) o->threads = (int)n;
             else if (!strcmp(a, "--workers")) o->workers = (int)n;
             else if (!strcmp(a, "--seed")) o->seed = (unsigned long)n;
@@ -316,7 +321,7 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
         fprintf(say, "aec train: give a budget: --time T or --steps N\n");
         return -1;
     }
-    if (o->batch_given = o->batch != 0, o->batch_given && (o->batch < 1 || o->batch > 64)) {
+    if (o->batch_given && (o->batch < 1 || o->batch > 64)) {
         fprintf(say, "aec train: --batch must be 1-64\n");
         return -1;
     }
@@ -325,7 +330,7 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
         fprintf(say, "aec train: --m %d: the latent channels must be even, at most 1024\n", o->m);
         return -1;
     }
-    if (o->patch_given = o->patch != 0, o->patch_given && (o->patch < 64 || o->patch % 64)) {
+    if (o->patch_given && (o->patch < 64 || o->patch % 64)) {
         fprintf(say, "aec train: --patch must be a multiple of 64\n");
         return -1;
     }
@@ -806,7 +811,7 @@ static int agree(train_run *r, int rc, const char *what)
  * Fine-tuning section has the measurement and its command). */
 static void resolve_patch(train_options *o, const aec_dataset *d)
 {
-    if (!o->patch) {
+    if (!o->patch_given) {
         o->patch = AEC_TRAIN_PATCH;
         if (o->init) {
             int side = AEC_FINE_TUNE_PATCH;
@@ -817,7 +822,7 @@ static void resolve_patch(train_options *o, const aec_dataset *d)
             o->patch = side / 64 * 64;
         }
     }
-    if (!o->batch) {
+    if (!o->batch_given) {
         long pixels = AEC_FINE_TUNE_PIXELS;
         o->batch = o->init ? (int)(pixels / ((long)o->patch * o->patch)) : AEC_TRAIN_BATCH;
         if (o->batch < 1) o->batch = 1;
@@ -832,7 +837,7 @@ static int load_images(train_run *r, char *err, size_t errlen)
 {
     const train_options *o = &r->o;
     /* fine-tuning's patch is chosen to fit the images (resolve_patch) */
-    int patch = o->patch ? o->patch : o->init ? AEC_FINE_TUNE_MIN_PATCH : AEC_TRAIN_PATCH;
+    int patch = o->patch_given ? o->patch : o->init ? AEC_FINE_TUNE_MIN_PATCH : AEC_TRAIN_PATCH;
     int min_side = o->first_patch > patch ? o->first_patch : patch;
     int lead = r->ranks.rank == 0;
     if (aec_dataset_load(&r->data, o->data, min_side, err, errlen) ||

@@ -123,7 +123,20 @@ int main(void)
     for (int j = 0; j < JOBS; j++)
         if (j != 5) ok &= t.value[j] == j * j && t.done[j] == 1 && !t.lost[j];
     CHECK(ok, "the other jobs all ran");
-    CHECK(t.start_messages == 3, "the killed worker was replaced: %d starts", t.start_messages);
+    /* whether it is replaced here depends on timing: the other worker may
+     * run jobs 6-11 before the kill is seen, and then none is needed */
+    CHECK(t.start_messages == 2 || t.start_messages == 3, "2 or 3 starts: %d", t.start_messages);
+
+    /* one worker killed in job 5: jobs 6-11 are still to run, so it must
+     * be replaced (with one worker the parent waits on it: no race) */
+    t = fresh();
+    t.kill_job = 5;
+    CHECK(run(&t, 1, JOBS) == JOBS, "killed lone worker: all jobs handed out");
+    ok = t.done[5] == 1 && t.lost[5];
+    for (int j = 0; j < JOBS; j++)
+        if (j != 5) ok &= t.value[j] == j * j && t.done[j] == 1 && !t.lost[j];
+    CHECK(ok, "job 5 lost, the rest ran");
+    CHECK(t.start_messages == 2, "the killed worker was replaced: %d starts", t.start_messages);
 
     /* every start fails: no job is handed out, no worker replaced */
     t = fresh();

@@ -431,6 +431,24 @@ static void test_average(void)
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv, "--resume", ckpt, "--steps",
               "5", "--lambdas", "0.001,0.01") == 2 && strstr(err_text, "--init"),
           "--resume with other levels refused: %s", err_text);
+    /* --level-weights: one per level of the model being trained */
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv2, "--init", lv, "--steps", "1",
+              "--batch", "2", "--patch", "64", "--level-weights", "0,0,1,3") == 0 &&
+              strstr(out_text, "drawn in proportion to 0 0 1 3"),
+          "--level-weights 0,0,1,3 on 4 levels: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv2, "--init", lv, "--steps", "1",
+              "--batch", "2", "--patch", "64", "--level-weights", "1,1") == 2 &&
+              strstr(err_text, "2 weights for the model's 4 rate levels"),
+          "--level-weights of the wrong count refused: %s", err_text);
+    CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv2, "--init", lv, "--steps", "1",
+              "--batch", "2", "--patch", "64", "--level-weights", "0,0,0,0") == 2 &&
+              strstr(err_text, "not all 0"),
+          "--level-weights all 0 refused: %s", err_text);
+    const char *bad_weights[] = {"", "1,,2", "-1", "1,x", "2000", "1,"};
+    for (size_t i = 0; i < sizeof bad_weights / sizeof bad_weights[0]; i++)
+        CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv2, "--steps", "1",
+                  "--level-weights", bad_weights[i]) == 2 && strstr(err_text, "--level-weights"),
+              "--level-weights '%s' refused: %s", bad_weights[i], err_text);
     /* --lr-scale: a part at 0 keeps its weights bit for bit, one at 1 moves */
     const char *fz = path_in("frozen.aecm");
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", fz, "--init", out, "--steps", "2",

@@ -46,6 +46,7 @@
 #include "tools/train/calibrate.h"
 #include "tools/train/checkpoint.h"
 #include "tools/train/dataset.h"
+#include "tools/train/level_draw.h"
 #include "tools/train/model_train.h"
 #include "tools/train/train_ranks.h"
 
@@ -120,6 +121,9 @@ static void usage(FILE *f)
             "                        0.0008,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.095,\n"
             "                        0.18: about 0.1-1.5 bpp); with --init the gains\n"
             "                        of new levels are interpolated from the model's\n"
+            "  --level-weights W1,W2,...  how often each rate level is trained, relatively\n"
+            "                        (default: all alike; one per level, >= 0); e.g. the\n"
+            "                        top levels 4x: 1,1,1,1,1,1,1,1,1,1,4,4,4\n"
             "  --context             a model with the checkerboard context model (new, or\n"
             "                        added to the --init model, which it starts out equal to)\n"
             "  --average D           keep a moving average of the weights with decay D\n"
@@ -156,6 +160,8 @@ typedef struct {
     unsigned long seed;
     int n_lambdas;   /* 0: not given */
     float lambdas[AEC_MAX_LEVELS];
+    int n_level_weights; /* --level-weights: 0 when not given */
+    float level_weights[AEC_MAX_LEVELS];
     int context;     /* --context */
     int n_lr_parts;  /* --lr-scale PART=F,...: 0 when not given */
     char lr_part[TRAIN_LR_PARTS][NN_PARAM_NAME_MAX];
@@ -188,6 +194,27 @@ static int parse_lr_scale(const char *v, train_options *o, FILE *say)
     }
 }
 
+/* --level-weights' list: 1 to AEC_MAX_LEVELS numbers in [0, 1000]; whether
+ * they fit the model's levels is checked once it is loaded. 0, or -1 (said). */
+static int parse_level_weights(const char *v, train_options *o, FILE *say)
+{
+    const char *s = v;
+    o->n_level_weights = 0;
+    for (;;) {
+        char *end;
+        float w = strtof(s, &end);
+        if (end == s || !(w >= 0 && w <= 1000) || o->n_level_weights == AEC_MAX_LEVELS ||
+            (*end && *end != ',')) {
+            fprintf(say, "aec train: --level-weights: '%s' is not a list of 1 to %d numbers in "
+                    "[0, 1000]\n", v, AEC_MAX_LEVELS);
+            return -1;
+        }
+        o->level_weights[o->n_level_weights++] = w;
+        if (!*end) return 0;
+        s = end + 1;
+    }
+}
+
 /* The options; errors go to say (every rank parses, rank 0 says).
  * 0, 1 for --help, or -1. */
 static int parse_options(int argc, char **argv, train_options *o, FILE *say)
@@ -210,7 +237,7 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
         {"--patch", 1, CLI_VALUE}, {"--threads", 1, CLI_VALUE}, {"--seed", 1, CLI_VALUE},
         {"--n", 1, CLI_VALUE}, {"--workers", 1, CLI_VALUE}, {"--m", 1, CLI_VALUE},
         {"--patch-first", 1, CLI_VALUE}, {"--lr", 1, CLI_VALUE}, {"--lr-scale", 1, CLI_VALUE},
-        {"--lambdas", 1, CLI_VALUE},
+        {"--lambdas", 1, CLI_VALUE}, {"--level-weights", 1, CLI_VALUE},
         {"--average", 1, CLI_VALUE}, {"--context", 1, 0}, {NULL, 0, 0}};
     cli_args args = cli_args_start(argc, argv, "aec train", say);
     for (int k; (k = cli_next_arg(&args, opts)) != CLI_END;) {
@@ -304,6 +331,8 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
                 if (!*end) break;
                 s = end + 1;
             }
+        } else if (!strcmp(a, "--level-weights")) {
+            if (parse_level_weights(v, o, say)) return -1;
         } else if (!strcmp(a, "--average")) {
             char *end;
             o->average = strtof(v, &end);
@@ -665,6 +694,7 @@ typedef struct {
     int global_workers; /* over all ranks */
     int batch;          /* the global batch */
     nn_rng draw;
+    level_draw levels;  /* the rate level of each crop */
     aec_train_state st[AEC_MAX_WORKERS];
     float *grads[AEC_MAX_WORKERS];
 } trainer;
@@ -724,7 +754,7 @@ static void trainer_step(trainer *t, aec_model *m, const aec_dataset *d, int pat
         aec_train_state *s = w >= 0 && w < t->workers ? &t->st[w] : NULL;
         for (int i = 0; i < items_of(t, g); i++) {
             aec_dataset_random_crop(d, &t->draw, patch, s ? s->x.data + per * (size_t)i : NULL);
-            const int level = (int)nn_rng_below(&t->draw, (uint32_t)m->arch.levels);
+            const int level = level_draw_next(&t->levels, &t->draw);
             if (s) s->level[i] = level;
         }
     }
@@ -1020,6 +1050,16 @@ static int start_trainer(train_run *r)
     t->first_worker = k->rank * workers;
     t->global_workers = k->size * workers;
     t->batch = o->batch;
+    const int levels = r->model.arch.levels;
+    if (!o->n_level_weights) {
+        level_draw_uniform(&t->levels, levels);
+    } else if (o->n_level_weights != levels ||
+               level_draw_weighted(&t->levels, o->level_weights, levels)) {
+        if (k->rank == 0)
+            fprintf(stderr, "aec train: --level-weights: %d weights for the model's %d rate levels "
+                    "(one each, not all 0)\n", o->n_level_weights, levels);
+        return AEC_EXIT_USAGE;
+    }
     uint64_t seed = o->seed * 7919 + (unsigned long)r->adam.step;
     int rc = AEC_EXIT_OK;
     if (trainer_init(t, r->patch, r->model.p.count, seed) ||
@@ -1036,6 +1076,11 @@ static int start_trainer(train_run *r)
            r->data.count, o->data, r->val.count, arch->n, arch->m, arch->levels, r->model.p.count,
            arch->context ? ", context model" : "", o->batch, o->patch, o->patch, ranks, workers,
            workers > 1 ? "s (one thread each)" : "", nn_blas_corename(), r->adam.step);
+    if (o->n_level_weights) {
+        printf("aec train: rate levels drawn in proportion to");
+        for (int l = 0; l < levels; l++) printf(" %g", o->level_weights[l]);
+        printf("\n");
+    }
     if (o->first_patch)
         printf("aec train: patches of %dx%d for the first %.0f s\n", o->first_patch, o->first_patch,
                o->first_patch_time);

@@ -436,13 +436,15 @@ static void test_average(void)
               "--batch", "2", "--patch", "64", "--level-weights", "0,0,1,3") == 0 &&
               strstr(out_text, "drawn in proportion to 0 0 1 3"),
           "--level-weights 0,0,1,3 on 4 levels: %s %s", out_text, err_text);
+    CHECK(RUN(aec_bin, "info", lv2) == 0 && strstr(out_text, "level_weights=0,0,1,3\n"),
+          "the weights in the model's metadata: %s", out_text);
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv2, "--init", lv, "--steps", "1",
               "--batch", "2", "--patch", "64", "--level-weights", "1,1") == 2 &&
               strstr(err_text, "2 weights for the model's 4 rate levels"),
           "--level-weights of the wrong count refused: %s", err_text);
     CHECK(RUN(aec_bin, "train", "--data", path_in("train"), "-o", lv2, "--init", lv, "--steps", "1",
               "--batch", "2", "--patch", "64", "--level-weights", "0,0,0,0") == 2 &&
-              strstr(err_text, "not all 0"),
+              strstr(err_text, "not all weights may be 0"),
           "--level-weights all 0 refused: %s", err_text);
     const char *bad_weights[] = {"", "1,,2", "-1", "1,x", "2000", "1,"};
     for (size_t i = 0; i < sizeof bad_weights / sizeof bad_weights[0]; i++)
@@ -630,6 +632,29 @@ static void test_bench_names(const char *model)
         CHECK(strstr(out_text, "\na.png,") && strstr(out_text, "\nsub/b.png,"),
               "bench %s: names relative to the folder: %.300s", slash ? "DIR/" : "DIR", out_text);
     }
+}
+
+/* aec bench --bpp-window: the BD-rates' window, said in the summary; bad
+ * windows refused */
+static void test_bench_window(const char *model)
+{
+    char summary[PATH_MAX + 32];
+    snprintf(summary, sizeof summary, "%s/summary.md", path_in("bwin"));
+    CHECK(RUN(aec_bin, "bench", "-m", model, path_in("tree"), "-o", path_in("bwin"), "-e", "0",
+              "--qualities", "25,75", "--jpeg-qualities", "50,90", "--bpp-window", "1,4.5") == 0,
+          "bench --bpp-window 1,4.5: %s", err_text);
+    load_text(summary, out_text, sizeof out_text);
+    CHECK(strstr(out_text, "cut to 1-4.5 bpp") != NULL, "the window in the summary: %.600s", out_text);
+    CHECK(RUN(aec_bin, "bench", "-m", model, path_in("tree"), "-o", path_in("bwin"), "-e", "0",
+              "--qualities", "50", "--jpeg-qualities", "50,90") == 0,
+          "bench: %s", err_text);
+    load_text(summary, out_text, sizeof out_text);
+    CHECK(strstr(out_text, "cut to 0.1-2 bpp") != NULL, "the default window: %.600s", out_text);
+    const char *bad[] = {"2,1", "1", "1,", ",2", "a,b", "0,65", "-1,2", "1,2,3", "nan,2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(RUN(aec_bin, "bench", "-m", model, path_in("tree"), "-o", path_in("bwin"),
+                  "--bpp-window", bad[i]) == 2 && strstr(err_text, "--bpp-window"),
+              "--bpp-window '%s' refused: %s", bad[i], err_text);
 }
 
 /* ---- aec bench with WebP and AVIF ------------------------------------------------ */
@@ -1054,6 +1079,7 @@ int main(void)
     test_context(M, path_in("tree/a.png"));
     test_score(M);
     test_bench_names(M);
+    test_bench_window(M);
     test_bench_codecs(M);
     test_jpeg_inputs();
 

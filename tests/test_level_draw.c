@@ -1,6 +1,6 @@
 /* tests/test_level_draw.c - the rate level of each training crop
- * (tools/train/level_draw.h): the uniform draw is the one runs have always
- * taken; a weighted one gives each level its share, never one of weight 0;
+ * (tools/train/level_draw.h): the uniform draw is nn_rng_below's over the
+ * levels; a weighted one gives each level its share, never one of weight 0;
  * bad weights are refused. */
 #include <math.h>
 #include <string.h>
@@ -11,16 +11,20 @@
 
 #define DRAWS 200000
 
-/* the share of each level over DRAWS draws */
+/* the share of each level over DRAWS draws; a level out of range is
+ * counted as a failed check */
 static void shares(const level_draw *d, double *share)
 {
+    int outside = 0;
     nn_rng r;
     nn_rng_seed(&r, 5);
     int count[AEC_MAX_LEVELS] = {0};
     for (int i = 0; i < DRAWS; i++) {
         int l = level_draw_next(d, &r);
         if (l >= 0 && l < d->levels) count[l]++;
+        else outside++;
     }
+    CHECK(outside == 0, "%d draws outside 0..%d", outside, d->levels - 1);
     for (int l = 0; l < d->levels; l++) share[l] = (double)count[l] / DRAWS;
 }
 

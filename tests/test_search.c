@@ -42,11 +42,6 @@ static double relaxed_loss(const aec_model *m, aec_train_state *s, const nn_tens
     return loss;
 }
 
-/* d loss / d v against central differences: along the gradient itself
- * (the directional derivative is |grad|), and at the `picks` elements of
- * largest gradient. Single elements move the loss by little against the
- * float noise of a whole synthesis pass, so small gradients are checked
- * in the directional sum only. */
 /* d loss / d v[at] by central differences: the median over five steps.
  * The relaxed loss is jagged at small scales (a latent crossing an integer
  * changes which two values it is relaxed between), so the difference at
@@ -59,12 +54,15 @@ static double median_difference(const aec_model *m, aec_train_state *s, const nn
     const float steps[5] = {5e-5f, 1e-4f, 2.5e-4f, 5e-4f, 1e-3f};
     double e[5];
     for (int k = 0; k < 5; k++) {
-        v->data[at] = at_value + steps[k];
+        const float up = at_value + steps[k], down = at_value - steps[k];
+        v->data[at] = up;
         const double lp = relaxed_loss(m, s, x, t, y, z);
-        v->data[at] = at_value - steps[k];
+        v->data[at] = down;
         const double lm = relaxed_loss(m, s, x, t, y, z);
         v->data[at] = at_value;
-        e[k] = (lp - lm) / (2.0 * (double)steps[k]);
+        /* the step as the floats took it, not as asked */
+        e[k] = (lp - lm) / ((double)up - (double)down);
+        if (isnan(e[k])) return NAN;
     }
     for (int i = 1; i < 5; i++) /* insertion sort */
         for (int j = i; j > 0 && e[j] < e[j - 1]; j--) {
@@ -75,6 +73,11 @@ static double median_difference(const aec_model *m, aec_train_state *s, const nn
     return e[2];
 }
 
+/* d loss / d v against central differences: along the gradient itself
+ * (the directional derivative is |grad|), and at the `picks` elements of
+ * largest gradient. Single elements move the loss by little against the
+ * float noise of a whole synthesis pass, so small gradients are checked
+ * in the directional sum only. */
 static void check_gradient(const aec_model *m, aec_train_state *s, const nn_tensor *x, float t,
                            nn_tensor *y, nn_tensor *z, nn_tensor *v, const nn_tensor *grad,
                            const char *name, int picks)

@@ -42,6 +42,7 @@ static void usage(FILE *f)
             "usage: aec bench [-m MODEL] DIR [-o REPORT_DIR] [-j N] [--codecs LIST]\n"
             "                 [--qualities LIST] [--jpeg-qualities LIST]\n"
             "                 [--webp-qualities LIST] [--avif-qualities LIST]\n"
+            "                 [--bpp-window LO,HI]\n"
             "  Codes every PNG and JPEG under DIR (recursively; *.png, *.jpg, *.jpeg) with\n"
             "  aec, JPEG, WebP and AVIF at a sweep of qualities each and writes\n"
             "  REPORT_DIR/summary.md (mean curves, BD-rates against JPEG, file sizes at\n"
@@ -68,10 +69,13 @@ static void usage(FILE *f)
             "                         `avifenc -s 4 -j 1 --min 0 --max 63 -a end-usage=q\n"
             "                         -a cq-level=Q -a tune=psnr` (its default 4:4:4),\n"
             "                         `avifdec -j 1`\n"
+            "  --bpp-window LO,HI     the BD-rates' bpp window (default %g,%g): each curve\n"
+            "                         cut to it plus one point each side (e.g. 1,4 for\n"
+            "                         high quality, with qualities reaching that far)\n"
             "  WebP and AVIF run as programs on PNG files in a temporary folder under\n"
             "  $TMPDIR (or /tmp), removed at the end; their times are the programs' runs.\n",
             AEC_EFFORT_MAX, AEC_EFFORT_DEFAULT, default_aec, default_jpeg, default_webp,
-            default_avif);
+            default_avif, BENCH_BD_LO, BENCH_BD_HI);
 }
 
 /* v -> a whole number in [lo, hi] into *out; -1 with a message naming opt */
@@ -161,6 +165,25 @@ static int parse_sweeps(const char *const list[BENCH_CODECS], const char *codecs
     return 0;
 }
 
+/* --bpp-window LO,HI: 0 <= LO < HI <= 64. 0, or -1 (said). */
+static int parse_window(const char *v, double *lo, double *hi)
+{
+    char *end;
+    double a = strtod(v, &end), b = NAN;
+    if (end != v && *end == ',') {
+        const char *s = end + 1;
+        b = strtod(s, &end);
+        if (end == s) b = NAN;
+    }
+    if (!(a >= 0 && b > a && b <= 64) || *end) {
+        fprintf(stderr, "aec bench: --bpp-window: '%s' is not LO,HI with 0 <= LO < HI <= 64\n", v);
+        return -1;
+    }
+    *lo = a;
+    *hi = b;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, bench_options *o, int *codecs_named)
 {
     memset(o, 0, sizeof *o);
@@ -168,13 +191,16 @@ static int parse_args(int argc, char **argv, bench_options *o, int *codecs_named
     o->jobs = 1;
     o->effort = AEC_EFFORT_DEFAULT;
     o->refine = -1;
+    o->bd_lo = BENCH_BD_LO;
+    o->bd_hi = BENCH_BD_HI;
     const char *list[BENCH_CODECS] = {default_aec, default_jpeg, default_webp, default_avif};
     const char *codecs = NULL;
-    enum { O_MODEL = 1, O_OUT, O_JOBS, O_EFFORT, O_REFINE, O_CODECS, O_LIST };
+    enum { O_MODEL = 1, O_OUT, O_JOBS, O_EFFORT, O_REFINE, O_CODECS, O_WINDOW, O_LIST };
     static const cli_option opts[] = {
         {"-m", O_MODEL, CLI_VALUE}, {"-o", O_OUT, CLI_VALUE}, {"-j", O_JOBS, CLI_VALUE},
         {"-e", O_EFFORT, CLI_VALUE}, {"--effort", O_EFFORT, CLI_VALUE},
         {"--refine", O_REFINE, CLI_VALUE}, {"--codecs", O_CODECS, CLI_VALUE},
+        {"--bpp-window", O_WINDOW, CLI_VALUE},
         {"--qualities", O_LIST + BENCH_AEC, CLI_VALUE},
         {"--jpeg-qualities", O_LIST + BENCH_JPEG, CLI_VALUE},
         {"--webp-qualities", O_LIST + BENCH_WEBP, CLI_VALUE},
@@ -197,6 +223,9 @@ static int parse_args(int argc, char **argv, bench_options *o, int *codecs_named
         else if (k == O_OUT) o->out_dir = v;
         else if (k >= O_LIST) list[k - O_LIST] = v;
         else if (k == O_CODECS) codecs = v;
+        else if (k == O_WINDOW) {
+            if (parse_window(v, &o->bd_lo, &o->bd_hi)) return -1;
+        }
         else if (k == O_REFINE) {
             if (parse_count("--refine", v, 0, 1000, "steps", &o->refine)) return -1;
         } else if (k == O_EFFORT) {
@@ -297,7 +326,7 @@ int aec_cmd_bench(int argc, char **argv)
         bench_results r = {.dir = o.dir, .model = o.model, .jpeg_name = jpeg_ref_version(),
                            .jobs = o.jobs, .effort = o.effort, .refine = o.refine,
                            .n_images = images.n, .images = names, .image_ok = image_ok,
-                           .sweeps = &o.sweeps};
+                           .sweeps = &o.sweeps, .bd_lo = o.bd_lo, .bd_hi = o.bd_hi};
         for (int c = BENCH_WEBP; c <= BENCH_AVIF; c++) {
             r.encoder[c] = o.program[c][0];
             r.skipped[c] = skipped[c][0] ? skipped[c] : NULL;

@@ -121,9 +121,10 @@ static void usage(FILE *f)
             "                        0.0008,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.095,\n"
             "                        0.18: about 0.1-1.5 bpp); with --init the gains\n"
             "                        of new levels are interpolated from the model's\n"
-            "  --level-weights W1,W2,...  how often each rate level is trained, relatively\n"
-            "                        (default: all alike; one per level, >= 0); e.g. the\n"
-            "                        top levels 4x: 1,1,1,1,1,1,1,1,1,1,4,4,4\n"
+            "  --level-weights W,...  how often each rate level is trained, relatively: one\n"
+            "                        weight 0-1000 per level, not all 0 (default: all\n"
+            "                        alike); e.g. the top three of ten 4x as often:\n"
+            "                        1,1,1,1,1,1,1,4,4,4; give it again on --resume\n"
             "  --context             a model with the checkerboard context model (new, or\n"
             "                        added to the --init model, which it starts out equal to)\n"
             "  --average D           keep a moving average of the weights with decay D\n"
@@ -210,9 +211,13 @@ static int parse_level_weights(const char *v, train_options *o, FILE *say)
             return -1;
         }
         o->level_weights[o->n_level_weights++] = w;
-        if (!*end) return 0;
+        if (!*end) break;
         s = end + 1;
     }
+    for (int l = 0; l < o->n_level_weights; l++)
+        if (o->level_weights[l] > 0) return 0;
+    fprintf(say, "aec train: --level-weights: '%s': not all weights may be 0\n", v);
+    return -1;
 }
 
 /* The options; errors go to say (every rank parses, rank 0 says).
@@ -489,14 +494,21 @@ static float learning_rate(const train_options *o, long step, long first_step, d
 static void format_meta(char *buf, size_t len, const train_options *o, long steps,
                         double wall, const aec_dataset *d, const char *history)
 {
-    char first[64] = "";
+    char first[64] = "", weights[32 + 16 * AEC_MAX_LEVELS] = "";
     if (o->first_patch)
         snprintf(first, sizeof first, "patch_first=%d:%.0fs\n", o->first_patch, o->first_patch_time);
+    if (o->n_level_weights) {
+        size_t at = (size_t)snprintf(weights, sizeof weights, "level_weights=");
+        for (int l = 0; l < o->n_level_weights && at < sizeof weights; l++)
+            at += (size_t)snprintf(weights + at, sizeof weights - at, "%s%g", l ? "," : "",
+                                   o->level_weights[l]);
+        if (at < sizeof weights - 1) strcat(weights, "\n");
+    }
     snprintf(buf, len,
-             "data=%s\nimages=%d\nsteps=%ld\nbatch=%d\npatch=%d\n%slr=%g\nseed=%lu\n"
+             "data=%s\nimages=%d\nsteps=%ld\nbatch=%d\npatch=%d\n%s%slr=%g\nseed=%lu\n"
              "average=%g\nwall_seconds=%.0f\n%s",
-             o->data, d->count, steps, o->batch, o->patch, first, o->lr, o->seed, o->average, wall,
-             history);
+             o->data, d->count, steps, o->batch, o->patch, first, weights, o->lr, o->seed,
+             o->average, wall, history);
 }
 
 /* The number after "key=" at the start of a line of meta, or 0. */
@@ -1057,7 +1069,7 @@ static int start_trainer(train_run *r)
                level_draw_weighted(&t->levels, o->level_weights, levels)) {
         if (k->rank == 0)
             fprintf(stderr, "aec train: --level-weights: %d weights for the model's %d rate levels "
-                    "(one each, not all 0)\n", o->n_level_weights, levels);
+                    "(one each)\n", o->n_level_weights, levels);
         return AEC_EXIT_USAGE;
     }
     uint64_t seed = o->seed * 7919 + (unsigned long)r->adam.step;

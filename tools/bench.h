@@ -39,6 +39,7 @@ typedef struct {
     int effort;                       /* aec's encoder effort */
     int refine;                       /* aec_codec.refine_iters; -1: the effort's */
     bench_sweeps sweeps;
+    double bd_lo, bd_hi;              /* the BD-rate's bpp window */
     /* the programs of WebP and AVIF, found on PATH: [codec][0] encodes,
      * [1] decodes */
     char program[BENCH_CODECS][2][1024];
@@ -63,6 +64,7 @@ typedef struct {
     char **images;          /* paths of the images under dir, sorted */
     const int *image_ok;    /* 0: the image failed and is left out */
     const bench_sweeps *sweeps;
+    double bd_lo, bd_hi;    /* the BD-rate's bpp window */
     const char *encoder[BENCH_CODECS]; /* the programs of WebP and AVIF */
     const char *skipped[BENCH_CODECS]; /* why a codec not named in --codecs was
                                         * left out, or NULL */
@@ -85,7 +87,7 @@ int bench_measure_all(const bench_options *o, char *const *paths, int n, bench_p
 /* Monotonic clock, seconds. */
 double bench_now_s(void);
 
-/* bpp window of the BD-rate, as rd.py's default --bpp-window */
+/* bpp window of the BD-rate by default, as rd.py's default --bpp-window */
 #define BENCH_BD_LO 0.1
 #define BENCH_BD_HI 2.0
 

@@ -76,7 +76,7 @@ static int mean_of(const bench_results *r, int first, int n, mean_curve *c)
 
 /* rd.py's BD-rate of curve b against anchor a: each curve cut to the bpp
  * window, quality PSNR (msssim 0) or -10 log10(1 - MS-SSIM) (msssim 1). */
-static double bd_of(const mean_curve *a, const mean_curve *b, int msssim)
+static double bd_of(const bench_results *r, const mean_curve *a, const mean_curve *b, int msssim)
 {
     double ra[64], da[64], rb[64], db[64];
     int order[64], n[2] = {0, 0};
@@ -85,7 +85,7 @@ static double bd_of(const mean_curve *a, const mean_curve *b, int msssim)
     for (int s = 0; s < 2; s++) {
         int first, count;
         if (c[s]->n > 64) return NAN;
-        aec_bd_window(c[s]->bpp, c[s]->n, BENCH_BD_LO, BENCH_BD_HI, order, &first, &count);
+        aec_bd_window(c[s]->bpp, c[s]->n, r->bd_lo, r->bd_hi, order, &first, &count);
         for (int i = first; i < first + count; i++) {
             int k = order[i];
             rate[s][n[s]] = c[s]->bpp[k];
@@ -166,14 +166,14 @@ static void bd_table(FILE *f, const bench_results *r, const mean_curve *curve)
 {
     fprintf(f, "\n## BD-rate against JPEG\n\n"
                "Cubic fit of log(bpp) against quality over the range both curves cover, each "
-               "curve cut to %.1f-%.1f bpp plus one point each side. "
+               "curve cut to %g-%g bpp plus one point each side. "
                "Negative: the codec needs fewer bits than JPEG for the same quality.\n\n"
                "| codec | BD-rate PSNR %% | BD-rate MS-SSIM %% |\n|---|---|---|\n",
-            BENCH_BD_LO, BENCH_BD_HI);
+            r->bd_lo, r->bd_hi);
     for (int c = 0; c < BENCH_CODECS; c++)
         if (c != BENCH_JPEG && r->sweeps->n[c])
             fprintf(f, "| %s | %.1f | %.1f |\n", bench_codec_title(c),
-                    bd_of(&curve[BENCH_JPEG], &curve[c], 0), bd_of(&curve[BENCH_JPEG], &curve[c], 1));
+                    bd_of(r, &curve[BENCH_JPEG], &curve[c], 0), bd_of(r, &curve[BENCH_JPEG], &curve[c], 1));
 }
 
 /* For each aec quality, the size of a JPEG of the same PSNR. */

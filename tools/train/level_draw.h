@@ -20,8 +20,8 @@ void level_draw_uniform(level_draw *d, int levels);
  * sum > 0. 0, or -1 when they are not so. */
 int level_draw_weighted(level_draw *d, const float *weight, int levels);
 
-/* One level. The uniform draw takes the same random numbers as before
- * weights existed, so runs without them repeat bit for bit. */
+/* One level. The uniform draw is exactly nn_rng_below(r, levels), one
+ * number per crop; a weighted one takes one nn_rng_uniform. */
 int level_draw_next(const level_draw *d, nn_rng *r);
 
 #endif

@@ -195,29 +195,54 @@ static int parse_lr_scale(const char *v, train_options *o, FILE *say)
     }
 }
 
-/* --level-weights' list: 1 to AEC_MAX_LEVELS numbers in [0, 1000]; whether
- * they fit the model's levels is checked once it is loaded. 0, or -1 (said). */
-static int parse_level_weights(const char *v, train_options *o, FILE *say)
+/* A list of one number per rate level, "X1,X2,...": 1 to AEC_MAX_LEVELS
+ * numbers into x[], their count into *n. 0, or -1 when v is not such a
+ * list (the caller says so, with the ranges its option allows). */
+static int read_level_list(const char *v, float x[AEC_MAX_LEVELS], int *n)
 {
     const char *s = v;
-    o->n_level_weights = 0;
+    *n = 0;
     for (;;) {
         char *end;
-        float w = strtof(s, &end);
-        if (end == s || !(w >= 0 && w <= 1000) || o->n_level_weights == AEC_MAX_LEVELS ||
-            (*end && *end != ',')) {
-            fprintf(say, "aec train: --level-weights: '%s' is not a list of 1 to %d numbers in "
-                    "[0, 1000]\n", v, AEC_MAX_LEVELS);
-            return -1;
-        }
-        o->level_weights[o->n_level_weights++] = w;
-        if (!*end) break;
+        float f = strtof(s, &end);
+        if (end == s || *n == AEC_MAX_LEVELS || (*end && *end != ',')) return -1;
+        x[(*n)++] = f;
+        if (!*end) return 0;
         s = end + 1;
     }
-    for (int l = 0; l < o->n_level_weights; l++)
-        if (o->level_weights[l] > 0) return 0;
-    fprintf(say, "aec train: --level-weights: '%s': not all weights may be 0\n", v);
+}
+
+/* --lambdas: increasing numbers in (0, 10]. 0, or -1 (said). */
+static int parse_lambdas(const char *v, train_options *o, FILE *say)
+{
+    int ok = read_level_list(v, o->lambdas, &o->n_lambdas) == 0;
+    for (int l = 0; ok && l < o->n_lambdas; l++)
+        ok = o->lambdas[l] > 0 && o->lambdas[l] <= 10 && (l == 0 || o->lambdas[l] > o->lambdas[l - 1]);
+    if (ok) return 0;
+    fprintf(say, "aec train: --lambdas: '%s' is not a list of 1 to %d increasing numbers in (0, 10]\n",
+            v, AEC_MAX_LEVELS);
     return -1;
+}
+
+/* --level-weights: numbers in [0, 1000], not all 0; whether they fit the
+ * model's levels is checked once it is loaded. 0, or -1 (said). */
+static int parse_level_weights(const char *v, train_options *o, FILE *say)
+{
+    int ok = read_level_list(v, o->level_weights, &o->n_level_weights) == 0, some = 0;
+    for (int l = 0; ok && l < o->n_level_weights; l++) {
+        ok = o->level_weights[l] >= 0 && o->level_weights[l] <= 1000;
+        some |= o->level_weights[l] > 0;
+    }
+    if (!ok) {
+        fprintf(say, "aec train: --level-weights: '%s' is not a list of 1 to %d numbers in "
+                "[0, 1000]\n", v, AEC_MAX_LEVELS);
+        return -1;
+    }
+    if (!some) {
+        fprintf(say, "aec train: --level-weights: '%s': not all weights may be 0\n", v);
+        return -1;
+    }
+    return 0;
 }
 
 /* The options; errors go to say (every rank parses, rank 0 says).
@@ -320,22 +345,7 @@ static int parse_options(int argc, char **argv, train_options *o, FILE *say)
         } else if (!strcmp(a, "--context")) {
             o->context = 1;
         } else if (!strcmp(a, "--lambdas")) {
-            const char *s = v;
-            o->n_lambdas = 0;
-            for (;;) {
-                char *end;
-                float x = strtof(s, &end);
-                if (end == s || !(x > 0 && x <= 10) || o->n_lambdas == AEC_MAX_LEVELS ||
-                    (o->n_lambdas > 0 && !(x > o->lambdas[o->n_lambdas - 1])) ||
-                    (*end && *end != ',')) {
-                    fprintf(say, "aec train: --lambdas: '%s' is not a list of 1 to %d increasing "
-                            "numbers in (0, 10]\n", v, AEC_MAX_LEVELS);
-                    return -1;
-                }
-                o->lambdas[o->n_lambdas++] = x;
-                if (!*end) break;
-                s = end + 1;
-            }
+            if (parse_lambdas(v, o, say)) return -1;
         } else if (!strcmp(a, "--level-weights")) {
             if (parse_level_weights(v, o, say)) return -1;
         } else if (!strcmp(a, "--average")) {
